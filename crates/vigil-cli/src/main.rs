@@ -1,0 +1,57 @@
+//! `vigil`: the command-line face of Vigil.
+//!
+//! Every command is `vigil <noun> <verb>`; each noun lives in its own module under `cmd/` as an
+//! `Args` struct and a `run()` function. Exit codes are the same for every command:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success: the check passed, nothing found |
+//! | 1    | a check failed or a finding was reported |
+//! | 2    | usage error, unreadable input, or any other error |
+//!
+//! Errors print as `vigil: what: why` on standard error. A closed pipe on standard output (as in
+//! `vigil ... | head`) ends the program quietly with the code it would have had.
+
+mod cmd;
+mod outcome;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::outcome::Outcome;
+
+/// Vigil protects ML-enabled medical devices: signed model bundles, model-file scanning,
+/// a tamper-evident audit log, drift monitoring and a runtime guard.
+///
+/// Exit codes: 0 ok, 1 failed check or finding, 2 usage or I/O error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: cmd::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cmd::run(cli.command) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(err) if outcome::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("vigil: {err:#}");
+            Outcome::Error.exit_code()
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Tests of the `vigil` binary: one module per noun.
+
+mod util;
+
+mod general {
+    use crate::util::{code, show, Vigil};
+
+    #[test]
+    fn unknown_command_is_a_usage_error() {
+        let v = Vigil::new();
+        let out = v.run(&["frobnicate"]);
+        assert_eq!(code(&out), 2, "{}", show(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("frobnicate"));
+    }
+
+    #[test]
+    fn help_exits_zero_and_documents_exit_codes() {
+        let v = Vigil::new();
+        let out = v.run(&["--help"]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Exit codes"), "{text}");
+    }
+
+    #[test]
+    fn version_json_is_one_object() {
+        let v = Vigil::new();
+        let out = v.run(&["version", "--json"]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(value["name"], "vigil");
+        assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Drift and performance monitoring.
+//!
+//! Not yet implemented: see issue 6.
