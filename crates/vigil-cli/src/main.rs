@@ -14,6 +14,7 @@
 
 mod cmd;
 mod outcome;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 /// The result of a command that ran to completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // `Failed` is used by the first checking command
 pub(crate) enum Outcome {
     /// Exit 0: the check passed, or nothing was found.
     Ok,

@@ -4,11 +4,17 @@ use clap::Subcommand;
 
 use crate::outcome::Outcome;
 
+mod bundle;
+pub(crate) mod key;
 mod version;
 
 /// The nouns `vigil` knows.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Generate and inspect signing keys (ECDSA P-256, Ed25519).
+    Key(key::Args),
+    /// Sign and verify model bundles (OpenSSF model_signing compatible, trust policies).
+    Bundle(bundle::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -16,6 +22,8 @@ pub(crate) enum Command {
 /// Run one command.
 pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
+        Command::Key(args) => key::run(args),
+        Command::Bundle(args) => bundle::run(args),
         Command::Version(args) => version::run(args),
     }
 }

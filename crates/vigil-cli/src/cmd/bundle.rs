@@ -1,0 +1,305 @@
+//! `vigil bundle`: sign and verify model bundles (OpenSSF model_signing compatible).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use vigil_bundle::{
+    check_trust, describe, BundleError, HashMethod, Limits, SignOptions, SignatureStatus, Trust,
+    TrustPolicy, TrustReport, DEFAULT_SHARD_SIZE,
+};
+use vigil_core::{PublicKey, SigningKey};
+
+use crate::cmd::key::passphrase;
+use crate::outcome::Outcome;
+use crate::progress;
+
+/// Sign and verify model bundles, interoperable with OpenSSF model signing (model_signing 1.x).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Debug, Subcommand)]
+enum Verb {
+    /// Sign every file of DIR and write the signature (default DIR/model.sig).
+    ///
+    /// The signature is a Sigstore bundle holding a DSSE envelope over an in-toto statement,
+    /// exactly as `model_signing sign key` writes it. Git paths (.git, .gitattributes, .github,
+    /// .gitignore), the signature itself and other signers' signature files at the top of DIR
+    /// (model.sig, model.*.sig) are left out and recorded as ignored.
+    Sign(SignArgs),
+    /// Check DIR against its signature and a public key, or against a trust policy.
+    ///
+    /// Fails (exit 1) naming the file and the reason when a file was changed, added, removed or
+    /// renamed, when the signature or its payload was altered, when the key is not the
+    /// signer's, when a name leaves DIR, or when a symlink appears and the signature does not
+    /// allow symlinks. With --policy, k-of-n signers, revocations and the minimum version apply.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    /// Private key PEM (PKCS#8, encrypted PKCS#8 or SEC1 EC PRIVATE KEY).
+    #[arg(long, value_name = "PRIV.pem")]
+    key: PathBuf,
+    /// Where to write the signature [default: DIR/model.sig].
+    #[arg(long, value_name = "PATH")]
+    signature: Option<PathBuf>,
+    /// Paths to leave out of the signature (relative to the current directory, or to DIR).
+    #[arg(long, value_name = "P", num_args = 1..)]
+    ignore_paths: Vec<PathBuf>,
+    /// Sign whole files, or shards of files hashed in parallel.
+    #[arg(long, value_parser = ["files", "shards"], default_value = "files")]
+    hash_method: String,
+    /// Shard size in bytes for --hash-method shards.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SHARD_SIZE)]
+    shard_size: u64,
+    /// Include git paths (.git, .gitattributes, .github, .gitignore) in the signature.
+    #[arg(long)]
+    no_ignore_git_paths: bool,
+    /// Follow symbolic links to files instead of refusing them.
+    #[arg(long)]
+    allow_symlinks: bool,
+    /// The private key's passphrase, from this file (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
+    passphrase_file: Option<PathBuf>,
+    /// The private key's passphrase, from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    passphrase_env: Option<String>,
+    /// Print one JSON object describing the signature.
+    #[arg(long)]
+    json: bool,
+    /// The bundle directory.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("trust").required(true).args(["key", "policy"])))]
+struct VerifyArgs {
+    /// Public key PEM (SPKI) of the signer.
+    #[arg(long, value_name = "PUB.pem")]
+    key: Option<PathBuf>,
+    /// Trust policy TOML: signers with roles, threshold, revoked keys, minimum version.
+    #[arg(long, value_name = "POLICY.toml", conflicts_with = "signature")]
+    policy: Option<PathBuf>,
+    /// The signature to check [default: DIR/model.sig].
+    #[arg(long, value_name = "PATH")]
+    signature: Option<PathBuf>,
+    /// Print one JSON object: {"verified","dir","error","subject_digest","resources",
+    /// "bundle","signatures":[{"path","status","signer","role","key_id","reason"}]}.
+    #[arg(long)]
+    json: bool,
+    /// The bundle directory.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
+    match args.verb {
+        Verb::Sign(a) => sign(a),
+        Verb::Verify(a) => verify(a),
+    }
+}
+
+fn sign(a: SignArgs) -> anyhow::Result<Outcome> {
+    let pass = passphrase(a.passphrase_file.as_deref(), a.passphrase_env.as_deref())?;
+    let key = SigningKey::load(&a.key, pass.as_deref())?;
+    let method = match a.hash_method.as_str() {
+        "shards" => {
+            anyhow::ensure!(a.shard_size > 0, "--shard-size must be positive");
+            HashMethod::Shards {
+                shard_size: a.shard_size,
+            }
+        }
+        _ => HashMethod::Files,
+    };
+    let options = SignOptions {
+        signature: a.signature,
+        method,
+        ignore_paths: a.ignore_paths,
+        ignore_git_paths: !a.no_ignore_git_paths,
+        allow_symlinks: a.allow_symlinks,
+        limits: Limits::default(),
+    };
+    let bar = progress::bytes("hashing");
+    let inc = |n: u64| bar.inc(n);
+    let signed = vigil_bundle::sign(&a.dir, &key, &options, Some(&inc))
+        .with_context(|| format!("signing {}", a.dir.display()))?;
+    bar.finish_and_clear();
+    let files = signed.manifest.files().len();
+    let bytes: u64 = signed
+        .manifest
+        .resources
+        .iter()
+        .map(|r| r.range.map_or(0, |(s, e)| e - s))
+        .sum();
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({
+                "signature": signed.signature_path,
+                "key_id": signed.key_id.as_str(),
+                "algorithm": key.algorithm().name(),
+                "subject": signed.manifest.model_name,
+                "subject_digest": hex::encode(signed.manifest.root_digest()),
+                "files": files,
+                "resources": signed.manifest.resources.len(),
+                "ignore_paths": signed.manifest.serialization.ignore_paths.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            }),
+        )?;
+        writeln!(out)?;
+    } else {
+        let _ = bytes;
+        writeln!(
+            out,
+            "signed {} ({} files, {} resources) with key {}\nsignature: {}",
+            a.dir.display(),
+            files,
+            signed.manifest.resources.len(),
+            signed.key_id,
+            signed.signature_path.display()
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// True for errors that mean "the bundle failed the check" (exit 1) rather than "the check
+/// could not be run as asked" (exit 2).
+fn is_failed_check(err: &BundleError, sig_paths: &[PathBuf]) -> bool {
+    match err {
+        BundleError::Io { path, .. } => sig_paths.contains(path),
+        BundleError::Directory { .. } | BundleError::PolicyFormat { .. } | BundleError::Key(_) => {
+            false
+        }
+        _ => true,
+    }
+}
+
+fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
+    let (trust, sig_paths) = if let Some(policy_path) = &a.policy {
+        (Trust::Policy(TrustPolicy::load(policy_path)?), Vec::new())
+    } else if let Some(key_path) = &a.key {
+        let key = PublicKey::load(key_path)?;
+        let sig = vigil_bundle::signature_path(&a.dir, a.signature.as_deref());
+        (
+            Trust::Key {
+                key,
+                signature: a.signature.clone(),
+            },
+            vec![sig],
+        )
+    } else {
+        anyhow::bail!("give --key or --policy");
+    };
+    if !a.dir.is_dir() {
+        anyhow::bail!("{}: not a directory", a.dir.display());
+    }
+    let bar = progress::bytes("verifying");
+    let inc = |n: u64| bar.inc(n);
+    let result = check_trust(&a.dir, &trust, &Limits::default(), Some(&inc));
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    match result {
+        Ok(report) => {
+            if a.json {
+                serde_json::to_writer(&mut out, &json_report(&a.dir, Some(&report), None))?;
+                writeln!(out)?;
+            } else {
+                print_report(&mut out, &a.dir, &report)?;
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(err) if is_failed_check(&err, &sig_paths) => {
+            if a.json {
+                serde_json::to_writer(&mut out, &json_report(&a.dir, None, Some(&err)))?;
+                writeln!(out)?;
+            }
+            eprintln!("vigil: verification FAILED: {err}");
+            Ok(Outcome::Failed)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn print_report(
+    out: &mut impl std::io::Write,
+    dir: &std::path::Path,
+    report: &TrustReport,
+) -> std::io::Result<()> {
+    let files = report.manifest.files().len();
+    write!(out, "verified {}: {} files match", dir.display(), files)?;
+    if let Some(cfg) = &report.config {
+        write!(out, "; bundle {} {}", cfg.name, cfg.version)?;
+    }
+    writeln!(out)?;
+    for s in &report.signatures {
+        writeln!(out, "  {}: {}", s.path.display(), describe(&s.status))?;
+    }
+    writeln!(
+        out,
+        "  subject digest sha256:{}",
+        hex::encode(report.manifest.root_digest())
+    )
+}
+
+fn json_report(
+    dir: &std::path::Path,
+    report: Option<&TrustReport>,
+    err: Option<&BundleError>,
+) -> serde_json::Value {
+    let signatures: Vec<serde_json::Value> = report
+        .map(|r| {
+            r.signatures
+                .iter()
+                .map(|s| {
+                    let (status, signer, role, key_id, reason) = match &s.status {
+                        SignatureStatus::Counted {
+                            signer,
+                            role,
+                            key_id,
+                        } => (
+                            "counted",
+                            Some(signer.clone()),
+                            Some(role.clone()),
+                            Some(key_id.to_string()),
+                            None,
+                        ),
+                        SignatureStatus::Duplicate { key_id } => {
+                            ("duplicate", None, None, Some(key_id.to_string()), None)
+                        }
+                        SignatureStatus::Revoked { key_id } => {
+                            ("revoked", None, None, Some(key_id.to_string()), None)
+                        }
+                        SignatureStatus::UnknownSigner { hint } => {
+                            ("unknown-signer", None, None, hint.clone(), None)
+                        }
+                        SignatureStatus::Invalid { reason } => {
+                            ("invalid", None, None, None, Some(reason.clone()))
+                        }
+                        _ => ("other", None, None, None, Some(describe(&s.status))),
+                    };
+                    serde_json::json!({
+                        "path": s.path, "status": status, "signer": signer,
+                        "role": role, "key_id": key_id, "reason": reason,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "verified": report.is_some(),
+        "dir": dir,
+        "error": err.map(|e| e.to_string()),
+        "subject_digest": report.map(|r| hex::encode(r.manifest.root_digest())),
+        "resources": report.map(|r| r.manifest.resources.len()),
+        "bundle": report.and_then(|r| r.config.as_ref()).map(|c| serde_json::json!({
+            "name": c.name, "version": c.version.to_string(),
+        })),
+        "signatures": signatures,
+    })
+}
