@@ -14,7 +14,7 @@ use crate::hash::{self, ByteSource, Disk, Progress};
 use crate::manifest::Manifest;
 use crate::path::ResourcePath;
 use crate::policy::TrustPolicy;
-use crate::verify::{self, name_inside, sibling_signatures, signature_path};
+use crate::verify::{self, sibling_signatures, signature_path};
 use crate::walk::FileEntry;
 use crate::Limits;
 
@@ -121,7 +121,7 @@ fn evaluate(
             let sig_path = signature_path(dir, signature.as_deref());
             let bytes = verify::read_signature(&sig_path, limits)?;
             let manifest = verify::check_signature(&sig_path, &bytes, key, limits)?;
-            let extra: Vec<ResourcePath> = name_inside(dir, &sig_path).into_iter().collect();
+            let extra = verify::detached_signatures(dir, &sig_path);
             verify::check_files(dir, &manifest, &extra, source, limits, progress)?;
             let config = read_config(dir, &manifest, limits)?;
             let key_id = key.key_id();
@@ -161,12 +161,14 @@ fn evaluate_policy(
             dir.display()
         )));
     }
+    let mut detached = sibling_signatures(dir);
+    detached.extend(names.iter().cloned());
     let mut reports = Vec::new();
     let mut manifests = Vec::new();
     let mut counted: Vec<(KeyId, String)> = Vec::new();
     for name in &names {
         let sig_path = dir.join(name.as_str());
-        let status = match check_one(dir, &sig_path, &names, policy, source, limits, progress) {
+        let status = match check_one(dir, &sig_path, &detached, policy, source, limits, progress) {
             Ok((signer, manifest)) => {
                 let key_id = signer.key.key_id();
                 if counted.iter().any(|(k, _)| *k == key_id) {

@@ -111,6 +111,14 @@ pub(crate) fn sibling_signatures(dir: &Path) -> Vec<ResourcePath> {
     out
 }
 
+/// Signature files are detached metadata, never part of what is signed: the one being checked
+/// and every top-level `model.sig` / `model.*.sig` (other signers') are left out of the check.
+pub(crate) fn detached_signatures(dir: &Path, sig_path: &Path) -> Vec<ResourcePath> {
+    let mut out = sibling_signatures(dir);
+    out.extend(name_inside(dir, sig_path));
+    out
+}
+
 fn resolve_ignore(dir: &Path, p: &Path) -> Result<ResourcePath, BundleError> {
     if let Some(name) = name_inside(dir, p) {
         return Ok(name);
@@ -321,7 +329,7 @@ pub fn verify(
     let sig_path = signature_path(dir, signature);
     let bytes = read_signature(&sig_path, limits)?;
     let manifest = check_signature(&sig_path, &bytes, key, limits)?;
-    let extra: Vec<ResourcePath> = name_inside(dir, &sig_path).into_iter().collect();
+    let extra = detached_signatures(dir, &sig_path);
     check_files(dir, &manifest, &extra, &Disk, limits, progress)?;
     Ok(Verified {
         manifest,

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuilds the breast-cancer example device from nothing but scikit-learn's bundled data:
+# trains and exports the model, then signs the bundle with both demo keys.
+#   examples/devices/breast-cancer/build.sh        (from the repository root)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+py=${PYTHON:-$root/.venv/bin/python}
+vigil=${VIGIL_BIN:-}
+if [ -z "$vigil" ]; then
+  cargo build --release -q -p vigil-cli --manifest-path "$root/Cargo.toml"
+  vigil="${CARGO_TARGET_DIR:-$root/target}/release/vigil"
+fi
+"$py" "$here/train.py"
+"$vigil" bundle sign --key "$here/demo-keys/signing-key.pem" "$here/bundle"
+"$vigil" bundle sign --key "$here/demo-keys/qa-key.pem" --signature "$here/bundle/model.qa.sig" "$here/bundle"
+"$vigil" bundle verify --policy "$here/policy.toml" "$here/bundle"

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Trains the breast-cancer example device and exports it for Vigil.
+
+Data: the Wisconsin diagnostic breast cancer data set that scikit-learn ships
+(sklearn.datasets.load_breast_cancer: 569 rows, 30 features; target 0 = malignant,
+1 = benign). Nothing is downloaded.
+
+Model: a small neural network (30 -> 16 ReLU -> 1 logistic), trained by scikit-learn's
+MLPClassifier on standardised features. Exported by hand with onnx.helper using only standard
+ai.onnx operators (MatMul, Add, Relu, Softmax), so tract, the pure-Rust runtime, runs it:
+
+  * the standardisation is folded into the first layer (W1' = W1 / sigma, b1' = b1 - (mu / sigma) W1);
+  * the single logistic unit becomes a two-class softmax over (-z/2, z/2), which equals
+    (1 - sigmoid(z), sigmoid(z)) exactly;
+  * outputs: `probabilities` float32 [N, 2] (malignant, benign) and `hidden` float32 [N, 16]
+    (the ReLU layer, for the guard's feature-space detectors).
+
+Split: 60/20/20 training / calibration / validation, stratified, seed 20261123. Writes
+bundle/model.onnx, bundle/vigil.toml, data/calibration.csv, data/validation.csv (and
+data/training.csv for reference statistics). Run from anywhere:
+
+    .venv/bin/python examples/devices/breast-cancer/train.py
+"""
+
+import csv
+import hashlib
+import pathlib
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+
+SEED = 20261123
+HIDDEN = 16
+HERE = pathlib.Path(__file__).resolve().parent
+LABELS = ["malignant", "benign"]
+
+# Units of the WDBC features (computed from digitised images of fine-needle aspirates):
+# lengths in pixels, texture in grey levels, the rest dimensionless.
+def unit_of(name: str) -> str:
+    base = name.replace("mean ", "").replace(" error", "").replace("worst ", "")
+    return {
+        "radius": "px",
+        "perimeter": "px",
+        "area": "px^2",
+        "texture": "grey level",
+    }.get(base, "1")
+
+
+def main() -> None:
+    data = load_breast_cancer()
+    x = data.data.astype(np.float64)
+    y = data.target.astype(np.int64)
+    names = [str(n) for n in data.feature_names]
+
+    x_train, x_rest, y_train, y_rest = train_test_split(
+        x, y, test_size=0.4, random_state=SEED, stratify=y)
+    x_cal, x_val, y_cal, y_val = train_test_split(
+        x_rest, y_rest, test_size=0.5, random_state=SEED, stratify=y_rest)
+
+    mu = x_train.mean(axis=0)
+    sigma = x_train.std(axis=0)
+    sigma[sigma == 0] = 1.0
+    clf = MLPClassifier(hidden_layer_sizes=(HIDDEN,), activation="relu", alpha=1e-3,
+                        max_iter=2000, random_state=SEED)
+    clf.fit((x_train - mu) / sigma, y_train)
+
+    w1, w2 = clf.coefs_
+    b1, b2 = clf.intercepts_
+    w1f = (w1 / sigma[:, None]).astype(np.float32)
+    b1f = (b1 - (mu / sigma) @ w1).astype(np.float32)
+    w2f = np.hstack([-w2 / 2, w2 / 2]).astype(np.float32)
+    b2f = np.array([-b2[0] / 2, b2[0] / 2], dtype=np.float32)
+
+    nodes = [
+        helper.make_node("MatMul", ["input", "w1"], ["h_lin"]),
+        helper.make_node("Add", ["h_lin", "b1"], ["h_pre"]),
+        helper.make_node("Relu", ["h_pre"], ["hidden"]),
+        helper.make_node("MatMul", ["hidden", "w2"], ["z_lin"]),
+        helper.make_node("Add", ["z_lin", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "breast_cancer_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 30])],
+        [
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2]),
+            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", HIDDEN]),
+        ],
+        initializer=[
+            numpy_helper.from_array(w1f, "w1"),
+            numpy_helper.from_array(b1f, "b1"),
+            numpy_helper.from_array(w2f, "w2"),
+            numpy_helper.from_array(b2f, "b2"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name="vigil-example-breast-cancer")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+
+    # The exported graph must agree with scikit-learn on every row.
+    probs = ReferenceEvaluator(model).run(["probabilities"], {"input": x.astype(np.float32)})[0]
+    ref = clf.predict_proba((x - mu) / sigma)
+    err = float(np.abs(probs - ref).max())
+    assert err < 1e-4, f"ONNX export disagrees with scikit-learn by {err}"
+
+    bundle = HERE / "bundle"
+    datadir = HERE / "data"
+    bundle.mkdir(exist_ok=True)
+    datadir.mkdir(exist_ok=True)
+    (bundle / "model.onnx").write_bytes(model.SerializeToString())
+
+    digests = {}
+    for split, xs, ys in [("training", x_train, y_train), ("calibration", x_cal, y_cal),
+                          ("validation", x_val, y_val)]:
+        path = datadir / f"{split}.csv"
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(names + ["label"])
+            for row, label in zip(xs, ys):
+                w.writerow([repr(float(v)) for v in row] + [int(label)])
+        digests[split] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    acc = {name: float((clf.predict((xs - mu) / sigma) == ys).mean())
+           for name, xs, ys in [("training", x_train, y_train), ("calibration", x_cal, y_cal),
+                                ("validation", x_val, y_val)]}
+
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    lines = [
+        "# vigil.toml: the breast-cancer example device (DEMO: not a medical device).",
+        "# Written by train.py; sign again after any change (vigil bundle sign).",
+        "",
+        "[bundle]",
+        'name = "breast-cancer"',
+        'version = "1.0.0"',
+        'model = "model.onnx"',
+        'intended_use = "Demonstration only. Classifies fine-needle aspirate features of a breast mass '
+        '(Wisconsin diagnostic data set) as malignant or benign, to show Vigil\'s controls. '
+        'Not for clinical use."',
+        "demo = true",
+        "",
+        "[model_card]",
+        'architecture = "MLP 30-16-1 (ReLU, logistic), standardisation folded into layer 1"',
+        f'training_data = "sklearn.datasets.load_breast_cancer, 60% stratified split, seed {SEED}"',
+        f"accuracy_training = {acc['training']:.4f}",
+        f"accuracy_calibration = {acc['calibration']:.4f}",
+        f"accuracy_validation = {acc['validation']:.4f}",
+        "",
+        "[data]",
+        "# SHA-256 of the CSV files in ../data (kept outside the bundle).",
+    ]
+    lines += [f'{k} = "{v}"' for k, v in digests.items()]
+    lines += [
+        "",
+        "[contract]",
+        "# One input tensor of 30 features in scikit-learn's order; batch dimension first.",
+        "[[contract.inputs]]",
+        'name = "input"',
+        'dtype = "float32"',
+        "shape = [-1, 30]",
+        "",
+        "[contract.output]",
+        'name = "probabilities"',
+        'labels = ["malignant", "benign"]',
+        'hidden = "hidden"',
+        "",
+        "# Physical ranges: a feature outside [min, max] is not a plausible measurement.",
+        "# Bounds are the data set's range widened by half its span (and never below zero).",
+    ]
+    for i, name in enumerate(names):
+        span = hi[i] - lo[i]
+        fmin = max(0.0, lo[i] - 0.5 * span)
+        fmax = hi[i] + 0.5 * span
+        lines += [
+            "[[contract.features]]",
+            f'name = "{name}"',
+            f'unit = "{unit_of(name)}"',
+            f"min = {fmin:.6g}",
+            f"max = {fmax:.6g}",
+        ]
+    (bundle / "vigil.toml").write_text("\n".join(lines) + "\n")
+    print(f"exported {bundle / 'model.onnx'}; max |onnx - sklearn| = {err:.2e}; accuracy {acc}")
+
+
+if __name__ == "__main__":
+    main()
