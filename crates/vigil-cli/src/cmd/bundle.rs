@@ -48,8 +48,9 @@ struct SignArgs {
     /// Where to write the signature [default: DIR/model.sig].
     #[arg(long, value_name = "PATH")]
     signature: Option<PathBuf>,
-    /// Paths to leave out of the signature (relative to the current directory, or to DIR).
-    #[arg(long, value_name = "P", num_args = 1..)]
+    /// A path to leave out of the signature (relative to the current directory, or to DIR).
+    /// Repeat the option for several paths, as with model_signing.
+    #[arg(long, value_name = "P")]
     ignore_paths: Vec<PathBuf>,
     /// Sign whole files, or shards of files hashed in parallel.
     #[arg(long, value_parser = ["files", "shards"], default_value = "files")]
