@@ -2,7 +2,8 @@
 //!
 //! `serde_json` keeps the last of duplicate keys silently, so events are parsed here: the
 //! parser refuses duplicate object keys, invalid UTF-8, lone surrogates, control characters in
-//! strings, integers beyond +/-2^53 (they would change when read as IEEE doubles), non-finite
+//! strings, integers beyond +/-2^53 (they would change when read as IEEE doubles; one already
+//! written as RFC 8785 writes its double, such as `604214024854787800`, is kept), non-finite
 //! numbers and anything beyond the [`Limits`]. The canonical form sorts object members by
 //! their UTF-16 code units, writes strings with the minimal escapes of RFC 8785 section 3.2.2.2
 //! and numbers as ECMAScript `Number.prototype.toString` does (via `ryu-js`).
@@ -354,11 +355,20 @@ impl Parser<'_> {
             }
         }
         let text = self.s.get(start..self.pos).unwrap_or_default();
+        let n: f64 = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| err(start, "invalid number"))?;
+        if !n.is_finite() {
+            return Err(err(start, "number is out of the IEEE double range"));
+        }
         if integer {
             let digits = self.s.get(int_start..int_end).unwrap_or_default();
-            if digits.len() > MAX_SAFE.len()
-                || (digits.len() == MAX_SAFE.len() && digits > MAX_SAFE)
-            {
+            let big = digits.len() > MAX_SAFE.len()
+                || (digits.len() == MAX_SAFE.len() && digits > MAX_SAFE);
+            // A big integer is refused unless it is written exactly as RFC 8785 writes the
+            // double it denotes (e.g. 604214024854787800), so canonical output reads back.
+            if big && format_number(n).as_deref().map(str::as_bytes) != Some(text) {
                 return Err(err(
                     start,
                     format!(
@@ -367,13 +377,6 @@ impl Parser<'_> {
                     ),
                 ));
             }
-        }
-        let n: f64 = std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| err(start, "invalid number"))?;
-        if !n.is_finite() {
-            return Err(err(start, "number is out of the IEEE double range"));
         }
         Ok(Value::Number(n))
     }
