@@ -1,5 +1,7 @@
 //! Tests of `vigil log`: the CLI contract of issue 5, run on the built binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod util;
 
 use std::io::Write;

@@ -5,6 +5,8 @@
 //!
 //! Prints a Markdown table with ratios. Inputs are generated at run time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,7 +25,9 @@ fn event(i: u64) -> String {
 
 fn plain(path: &Path) -> Connection {
     let c = Connection::open(path).unwrap();
-    let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
     c.pragma_update(None, "synchronous", "FULL").unwrap();
     c.execute_batch("CREATE TABLE entries(idx INTEGER PRIMARY KEY, data BLOB NOT NULL)")
@@ -36,7 +40,9 @@ fn disk_bytes(path: &Path) -> u64 {
     for ext in ["-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
         p.push(ext);
-        n += std::fs::metadata(Path::new(&p)).map(|m| m.len()).unwrap_or(0);
+        n += std::fs::metadata(Path::new(&p))
+            .map(|m| m.len())
+            .unwrap_or(0);
     }
     n
 }
@@ -58,8 +64,8 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
-    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))
-        .unwrap();
+    let dir =
+        tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
     let canon: Vec<Vec<u8>> = (0..entries)
         .map(|i| canonicalize_event(event(i).as_bytes(), &Limits::default()).unwrap())
@@ -82,7 +88,9 @@ fn main() {
     for (c, chunk) in canon.chunks(batch).enumerate() {
         let tx = pc.transaction().unwrap();
         {
-            let mut st = tx.prepare_cached("INSERT INTO entries(idx, data) VALUES (?1, ?2)").unwrap();
+            let mut st = tx
+                .prepare_cached("INSERT INTO entries(idx, data) VALUES (?1, ?2)")
+                .unwrap();
             for (k, data) in chunk.iter().enumerate() {
                 st.execute(params![(c * batch + k) as i64, data]).unwrap();
             }
@@ -94,7 +102,10 @@ fn main() {
         format!("durable appends/s, batches of {batch} (library append_batch, incl. JCS)"),
         format!("{:.0}", rate(entries, ledger_batched)),
         format!("{:.0}", rate(entries, plain_batched)),
-        format!("{:.2}", rate(entries, ledger_batched) / rate(entries, plain_batched)),
+        format!(
+            "{:.2}",
+            rate(entries, ledger_batched) / rate(entries, plain_batched)
+        ),
     ));
 
     // 2. Proof time at `entries` entries.
@@ -130,9 +141,13 @@ fn main() {
     let reads = 64 - size.leading_zeros() as u64 + 2;
     let t = Instant::now();
     for &i in &idx {
-        let mut st = pc.prepare_cached("SELECT data FROM entries WHERE idx = ?1").unwrap();
+        let mut st = pc
+            .prepare_cached("SELECT data FROM entries WHERE idx = ?1")
+            .unwrap();
         for k in 0..reads {
-            let v: Vec<u8> = st.query_row([((i + k * 7919) % size) as i64], |r| r.get(0)).unwrap();
+            let v: Vec<u8> = st
+                .query_row([((i + k * 7919) % size) as i64], |r| r.get(0))
+                .unwrap();
             std::hint::black_box(v);
         }
     }
@@ -140,7 +155,10 @@ fn main() {
     rows.push((
         format!("inclusion proof at {size} entries (µs)"),
         format!("{:.1}", prove.as_secs_f64() * 1e6),
-        format!("{:.1} ({reads} point reads)", peer_reads.as_secs_f64() * 1e6),
+        format!(
+            "{:.1} ({reads} point reads)",
+            peer_reads.as_secs_f64() * 1e6
+        ),
         format!("{:.2}", prove.as_secs_f64() / peer_reads.as_secs_f64()),
     ));
     rows.push((
@@ -212,7 +230,8 @@ fn main() {
                 c.pragma_update(None, "synchronous", "FULL").unwrap();
                 for i in 0..per_append / threads {
                     let data = event(th * 1_000_000 + i);
-                    c.execute("INSERT INTO entries(data) VALUES (?1)", [data.as_bytes()]).unwrap();
+                    c.execute("INSERT INTO entries(data) VALUES (?1)", [data.as_bytes()])
+                        .unwrap();
                 }
             })
         })
@@ -225,7 +244,10 @@ fn main() {
         format!("durable appends/s, one append per call, {threads} threads (group commit)"),
         format!("{:.0}", rate(n_single, ledger_single)),
         format!("{:.0} (one txn per insert)", rate(n_single, plain_single)),
-        format!("{:.2}", rate(n_single, ledger_single) / rate(n_single, plain_single)),
+        format!(
+            "{:.2}",
+            rate(n_single, ledger_single) / rate(n_single, plain_single)
+        ),
     ));
     drop(log);
 
@@ -274,7 +296,9 @@ fn main() {
         ));
     }
 
-    println!("| measure | vigil-ledger | plain SQLite (same rows, WAL + synchronous=FULL) | ratio |");
+    println!(
+        "| measure | vigil-ledger | plain SQLite (same rows, WAL + synchronous=FULL) | ratio |"
+    );
     println!("|---|---|---|---|");
     for (a, b, c, d) in rows {
         println!("| {a} | {b} | {c} | {d} |");

@@ -71,7 +71,7 @@ pub use crate::note::{
     key_hash, Note, NoteLimits, NoteSignature, NoteSigner, NoteVerifier, Verification,
 };
 pub use crate::sqlite::SqliteStore;
-pub use crate::store::{LogInfo, NodeRow, Store, StoredCheckpoint};
+pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::Error;
 use crate::merkle::Hash;
-use crate::store::{LogInfo, NodeRow, Store, StoredCheckpoint};
+use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 
 const FORMAT: &str = "vigil-ledger/1";
 const MAX_LEVEL: u32 = 63;
@@ -260,7 +260,7 @@ impl Store for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    fn scan(&self, f: &mut dyn FnMut(u64, &[u8], &Hash) -> Result<(), Error>) -> Result<(), Error> {
+    fn scan(&self, f: &mut EntryVisitor<'_>) -> Result<(), Error> {
         let mut st = self
             .conn
             .prepare("SELECT idx, data, leaf_hash FROM entries ORDER BY idx")

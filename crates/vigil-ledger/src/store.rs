@@ -28,6 +28,9 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// The visitor [`Store::scan`] calls with `(index, entry, stored leaf hash)`.
+pub type EntryVisitor<'a> = dyn FnMut(u64, &[u8], &Hash) -> Result<(), Error> + 'a;
+
 /// One newly complete subtree: `(level >= 1, index, hash)`.
 pub type NodeRow = (u32, u64, Hash);
 
@@ -49,7 +52,7 @@ pub trait Store: Send {
     /// How many complete-subtree hashes (level >= 1) are stored.
     fn node_count(&self) -> Result<u64, Error>;
     /// Visit every entry in index order: `(index, entry, stored leaf hash)`.
-    fn scan(&self, f: &mut dyn FnMut(u64, &[u8], &Hash) -> Result<(), Error>) -> Result<(), Error>;
+    fn scan(&self, f: &mut EntryVisitor<'_>) -> Result<(), Error>;
     /// Append `leaves` (leaf hash, entry) at indices `first..` and the subtrees they complete,
     /// in one durable transaction; fails if the log's size is not `first`.
     fn append(

@@ -4,6 +4,8 @@
 //! ECMAScript number formatting against Node (golden/jcs-numbers.json from golden/make_numbers.js,
 //! RFC 8785 Appendix B first), and property tests against serde_json.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use vigil_ledger::{canonicalize, canonicalize_event, Limits};
 

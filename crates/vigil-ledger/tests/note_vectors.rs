@@ -2,6 +2,8 @@
 //! (https://github.com/golang/mod, commit 02c991387e35f9e4c0a9b7ce137717055f8d716d):
 //! TestNewVerifier, TestSign, TestVerifierList and TestOpen.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use vigil_ledger::{

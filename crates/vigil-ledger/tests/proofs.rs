@@ -2,6 +2,8 @@
 //! altered one (hash bit flipped, hash dropped or added, index or size changed) fails. Also
 //! checks the store-backed proofs equal the naive in-memory reference.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use vigil_ledger::{
     consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion,

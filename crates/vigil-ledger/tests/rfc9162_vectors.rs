@@ -8,6 +8,8 @@
 //! - `testdata/{inclusion,consistency}/**.json` (made by cmd/proofgen) for verification,
 //!   copied into `golden/merkle-probes.json` by `golden/make_golden.py`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use vigil_ledger::{

@@ -2,6 +2,8 @@
 //! log, a forked history (two checkpoints of one size with different roots), edited subtree
 //! hashes, and a rewrite that recomputes every hash but keeps an old checkpoint.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection};

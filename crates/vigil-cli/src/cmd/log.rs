@@ -38,7 +38,7 @@ enum Verb {
     /// Re-verify a whole log from its entries and check every stored checkpoint.
     Verify(VerifyArgs),
     /// Verify an inclusion proof, a checkpoint, or checkpoint consistency, offline.
-    VerifyProof(VerifyProofArgs),
+    VerifyProof(Box<VerifyProofArgs>),
     /// Add a co-signature (a witness's) to a checkpoint note.
     Cosign(CosignArgs),
 }
@@ -201,7 +201,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         Verb::Prove(a) => prove(a),
         Verb::Consistency(a) => consistency(a),
         Verb::Verify(a) => verify(a),
-        Verb::VerifyProof(a) => verify_proof(a),
+        Verb::VerifyProof(a) => verify_proof(*a),
         Verb::Cosign(a) => cosign(a),
     }
 }
