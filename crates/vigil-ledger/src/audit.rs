@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::error::{Error, NoteError};
 use crate::jcs::{canonicalize_event, Limits};
-use crate::merkle::{leaf_hash, Frontier, Hash};
+use crate::merkle::{consistency_proof, leaf_hash, verify_consistency, Frontier, Hash};
 use crate::note::NoteVerifier;
-use crate::store::Store;
+use crate::store::{Store, StoreNodes};
 
 /// What a successful audit found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +163,21 @@ pub fn audit(
                 cp.size,
                 hex::encode(actual)
             )));
+        }
+    }
+    // Successive checkpoints must be consistent: prove it from the store as a verifier would.
+    let sizes: Vec<(u64, Hash)> = seen.iter().map(|(s, (_, r))| (*s, *r)).collect();
+    for pair in sizes.windows(2) {
+        if let [(old, old_root), (new, new_root)] = pair {
+            if *old == 0 {
+                continue;
+            }
+            let proof = consistency_proof(&StoreNodes(store), *old, *new)?;
+            verify_consistency(*old, *new, &proof, old_root, new_root).map_err(|e| {
+                Error::Integrity(format!(
+                    "checkpoints of sizes {old} and {new} are not consistent: {e}"
+                ))
+            })?;
         }
     }
     for cp in external {
