@@ -36,6 +36,19 @@ pub fn audit(
     trusted: &[NoteVerifier],
     external: &[Checkpoint],
 ) -> Result<Audit, Error> {
+    store.begin_snapshot()?;
+    let result = audit_snapshot(store, trusted, external);
+    let ended = store.end_snapshot();
+    let audit = result?;
+    ended?;
+    Ok(audit)
+}
+
+fn audit_snapshot(
+    store: &dyn Store,
+    trusted: &[NoteVerifier],
+    external: &[Checkpoint],
+) -> Result<Audit, Error> {
     let info = store.info()?;
     let own;
     let trusted = if trusted.is_empty() {

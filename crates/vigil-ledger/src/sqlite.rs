@@ -327,6 +327,16 @@ impl Store for SqliteStore {
         tx.commit().map_err(e)
     }
 
+    fn begin_snapshot(&self) -> Result<(), Error> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(self.err())
+    }
+
+    fn end_snapshot(&self) -> Result<(), Error> {
+        self.conn.execute_batch("COMMIT").map_err(self.err())
+    }
+
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, Error> {
         let mut st = self
             .conn

@@ -61,6 +61,15 @@ pub trait Store: Send {
         leaves: &[(Hash, Vec<u8>)],
         nodes: &[NodeRow],
     ) -> Result<(), Error>;
+    /// Start reading from one consistent snapshot (until [`Store::end_snapshot`]), so that a
+    /// whole-log audit is not confused by a concurrent writer. Default: nothing.
+    fn begin_snapshot(&self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// End the snapshot begun by [`Store::begin_snapshot`].
+    fn end_snapshot(&self) -> Result<(), Error> {
+        Ok(())
+    }
     /// All stored checkpoints in storing order.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, Error>;
     /// Store a checkpoint durably (its `id` is ignored).

@@ -79,3 +79,30 @@ fn checkpoint_with_a_foreign_key_is_refused() {
     assert!(log.checkpoint(&[&other]).is_err());
     assert!(Ledger::create(&dir.path().join("l.db"), "o", &key.verifying_key(), None).is_err());
 }
+
+#[test]
+fn audit_of_a_live_log_sees_one_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.db");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let log = Ledger::create(&path, "o", &key.verifying_key(), None).unwrap();
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for i in 0..300 {
+                log.append_batch((0..7).map(|k| format!("{{\"i\":{i},\"k\":{k}}}")))
+                    .unwrap();
+            }
+        })
+    };
+    let store = vigil_ledger::SqliteStore::open(&path).unwrap();
+    let mut audits = 0;
+    while !writer.is_finished() {
+        let a = vigil_ledger::audit(&store, &[], &[]).unwrap();
+        assert_eq!(a.size % 7, 0);
+        audits += 1;
+    }
+    writer.join().unwrap();
+    assert!(audits > 0);
+    assert_eq!(vigil_ledger::audit(&store, &[], &[]).unwrap().size, 2100);
+}
