@@ -6,6 +6,7 @@ use crate::outcome::Outcome;
 
 mod bundle;
 pub(crate) mod key;
+mod log;
 mod version;
 
 /// The nouns `vigil` knows.
@@ -15,6 +16,8 @@ pub(crate) enum Command {
     Key(key::Args),
     /// Sign and verify model bundles (OpenSSF model_signing compatible, trust policies).
     Bundle(bundle::Args),
+    /// Keep a tamper-evident audit log: append events, sign checkpoints, prove and verify.
+    Log(log::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -24,6 +27,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
+        Command::Log(args) => log::run(args),
         Command::Version(args) => version::run(args),
     }
 }
