@@ -50,8 +50,7 @@ pub fn canonicalize_event(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsE
 /// Re-check a stored entry. RFC 8785 writes a large double such as `6.042140248547878e17` as
 /// the integer `604214024854787800`, which [`canonicalize_event`] refuses as input; a stored
 /// entry may hold such an integer when it is exactly the canonical form of its double.
-#[doc(hidden)]
-pub fn recanonicalize_entry(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+pub(crate) fn recanonicalize_entry(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
     event(input, limits, true)
 }
 
