@@ -1,0 +1,322 @@
+//! Running the selected tests over every column of a reference and a current table.
+
+use crate::categorical::{chi2_contingency, fisher_exact, CategoryCounts};
+use crate::correction::{adjust, Correction};
+use crate::cvm::{cramervonmises_2samp, CvmMethod};
+use crate::error::DriftError;
+use crate::ks::{ks_2samp, KsMethod};
+use crate::mmd::{mmd_test, MmdOptions};
+use crate::table::{Column, Table};
+
+/// A two-sample test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestKind {
+    /// Kolmogorov-Smirnov, per numeric column.
+    Ks,
+    /// Cramér-von Mises, per numeric column.
+    Cvm,
+    /// Chi-squared on category counts, per categorical column.
+    Chi2,
+    /// Fisher's exact test, per categorical column with exactly two values.
+    Fisher,
+    /// MMD over all numeric columns jointly (feature `*`).
+    Mmd,
+}
+
+impl TestKind {
+    /// The name used in reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TestKind::Ks => "ks",
+            TestKind::Cvm => "cvm",
+            TestKind::Chi2 => "chi2",
+            TestKind::Fisher => "fisher",
+            TestKind::Mmd => "mmd",
+        }
+    }
+}
+
+/// Which tests a comparison runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestSelection {
+    /// One test, on every column it applies to.
+    One(TestKind),
+    /// Every test that applies: KS and CvM per numeric column, chi-squared per categorical
+    /// column, Fisher per categorical column with two values, MMD over the numeric columns.
+    All,
+}
+
+/// Settings of a comparison.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CompareOptions {
+    /// Tests to run.
+    pub tests: TestSelection,
+    /// KS p-value method.
+    pub ks_method: KsMethod,
+    /// Correction across all results of the run.
+    pub correction: Correction,
+    /// Significance level for the drift flags.
+    pub alpha: f64,
+    /// MMD settings.
+    pub mmd: MmdOptions,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            tests: TestSelection::All,
+            ks_method: KsMethod::Auto,
+            correction: Correction::None,
+            alpha: 0.05,
+            mmd: MmdOptions::default(),
+        }
+    }
+}
+
+/// One test on one feature.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeatureResult {
+    /// Column name, or `*` for MMD over all numeric columns.
+    pub feature: String,
+    /// The test.
+    pub test: TestKind,
+    /// Test statistic (Fisher: the sample odds ratio, possibly infinite or NaN).
+    pub statistic: f64,
+    /// The test's raw p-value, as its reference implementation computes it.
+    pub p_value: f64,
+    /// Natural log of the p-value, finite where the reference underflows (see [`crate::TestOutcome`]).
+    pub ln_p_value: f64,
+    /// The adjusted p-value, when a correction is applied.
+    pub p_adjusted: Option<f64>,
+    /// Whether the (adjusted) p-value is below alpha.
+    pub drift: bool,
+    /// Which method produced the p-value.
+    pub method: &'static str,
+    /// Observations in the reference and current samples used.
+    pub sizes: (usize, usize),
+}
+
+/// All results of one comparison.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DriftReport {
+    /// One entry per test and feature, columns in reference header order, tests in the order
+    /// ks, cvm, chi2, fisher per column, then mmd.
+    pub results: Vec<FeatureResult>,
+    /// True when any result drifted.
+    pub drift: bool,
+}
+
+/// Compare `current` against `reference` column by column. Both tables must have the same
+/// columns (order may differ); numeric and categorical kinds must agree.
+pub fn compare(
+    reference: &Table,
+    current: &Table,
+    options: &CompareOptions,
+) -> Result<DriftReport, DriftError> {
+    if !(options.alpha > 0.0 && options.alpha < 1.0) {
+        return Err(DriftError::InvalidParameter {
+            name: "alpha",
+            reason: format!("{} is not strictly between 0 and 1", options.alpha),
+        });
+    }
+    let wants = |k: TestKind| match options.tests {
+        TestSelection::All => true,
+        TestSelection::One(t) => t == k,
+    };
+    let mut results = Vec::new();
+    let mut numeric_names = Vec::new();
+    for (name, rcol) in reference.names.iter().zip(&reference.columns) {
+        let ccol = current.column(name).ok_or_else(|| DriftError::MissingColumn {
+            source_name: "current".into(),
+            column: name.clone(),
+        })?;
+        match (rcol, ccol) {
+            (Column::Numeric(_), Column::Numeric(_)) => {
+                numeric_names.push(name.clone());
+                let (r, c) = (rcol.present(), ccol.present());
+                if wants(TestKind::Ks) {
+                    let o = ks_2samp(&r, &c, options.ks_method)?;
+                    results.push(result(name, TestKind::Ks, o, (r.len(), c.len())));
+                }
+                if wants(TestKind::Cvm) {
+                    let o = cramervonmises_2samp(&r, &c, CvmMethod::Auto)?;
+                    results.push(result(name, TestKind::Cvm, o, (r.len(), c.len())));
+                }
+            }
+            (Column::Categorical(r), Column::Categorical(c)) => {
+                let counts = CategoryCounts::from_samples(r, c);
+                if wants(TestKind::Chi2) {
+                    let o = chi2_contingency(&counts.reference, &counts.current)?;
+                    results.push(result(name, TestKind::Chi2, o, (r.len(), c.len())));
+                }
+                if wants(TestKind::Fisher) && counts.categories.len() == 2 {
+                    let table = [
+                        [counts.reference[0], counts.reference[1]],
+                        [counts.current[0], counts.current[1]],
+                    ];
+                    let o = fisher_exact(table);
+                    results.push(result(name, TestKind::Fisher, o, (r.len(), c.len())));
+                }
+            }
+            _ => {
+                return Err(DriftError::InvalidParameter {
+                    name: "columns",
+                    reason: format!("column {name:?} is numeric in one table and categorical in the other"),
+                })
+            }
+        }
+    }
+    if wants(TestKind::Mmd) && !numeric_names.is_empty() {
+        let (r, nr) = numeric_rows(reference, &numeric_names);
+        let (c, nc) = numeric_rows(current, &numeric_names);
+        let o = mmd_test(&r, &c, numeric_names.len(), &options.mmd)?;
+        results.push(FeatureResult {
+            feature: "*".into(),
+            test: TestKind::Mmd,
+            statistic: o.statistic,
+            p_value: o.p_value,
+            ln_p_value: o.p_value.ln(),
+            p_adjusted: None,
+            drift: false,
+            method: "permutation",
+            sizes: (nr, nc),
+        });
+    }
+    if results.is_empty() {
+        let what = match options.tests {
+            TestSelection::All => "any test".to_owned(),
+            TestSelection::One(t) => format!("test {}", t.name()),
+        };
+        return Err(DriftError::InvalidParameter {
+            name: "test",
+            reason: format!("no column to which {what} applies"),
+        });
+    }
+    let raw: Vec<f64> = results.iter().map(|r| r.p_value).collect();
+    let adjusted = adjust(&raw, options.correction);
+    for (r, adj) in results.iter_mut().zip(adjusted) {
+        let p = if options.correction == Correction::None {
+            r.p_value
+        } else {
+            r.p_adjusted = Some(adj);
+            adj
+        };
+        r.drift = p < options.alpha;
+    }
+    let drift = results.iter().any(|r| r.drift);
+    Ok(DriftReport { results, drift })
+}
+
+fn result(
+    name: &str,
+    test: TestKind,
+    o: crate::TestOutcome,
+    sizes: (usize, usize),
+) -> FeatureResult {
+    FeatureResult {
+        feature: name.to_owned(),
+        test,
+        statistic: o.statistic,
+        p_value: o.p_value,
+        ln_p_value: o.ln_p_value,
+        p_adjusted: None,
+        drift: false,
+        method: o.method,
+        sizes,
+    }
+}
+
+/// Row-major numeric rows over `names`, dropping rows with a missing value.
+fn numeric_rows(table: &Table, names: &[String]) -> (Vec<f64>, usize) {
+    let cols: Vec<&Vec<f64>> = names
+        .iter()
+        .filter_map(|n| match table.column(n) {
+            Some(Column::Numeric(v)) => Some(v),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(table.rows() * cols.len());
+    let mut rows = 0;
+    for i in 0..table.rows() {
+        let row: Vec<f64> = cols.iter().map(|c| c.get(i).copied().unwrap_or(f64::NAN)).collect();
+        if row.iter().all(|x| !x.is_nan()) {
+            out.extend(row);
+            rows += 1;
+        }
+    }
+    (out, rows)
+}
+
+/// Drift per subgroup: split both tables by the values of `column` (a categorical column) and
+/// compare each group's current rows with the same group's reference rows. Groups present on
+/// only one side are reported with an error message instead of results.
+pub fn compare_subgroups(
+    reference: &Table,
+    current: &Table,
+    column: &str,
+    options: &CompareOptions,
+) -> Result<Vec<SubgroupReport>, DriftError> {
+    let groups = |t: &Table, label: &str| -> Result<Vec<String>, DriftError> {
+        match t.column(column) {
+            Some(Column::Categorical(v)) => Ok(v.clone()),
+            _ => Err(DriftError::MissingColumn {
+                source_name: label.into(),
+                column: column.into(),
+            }),
+        }
+    };
+    let rg = groups(reference, "reference")?;
+    let cg = groups(current, "current")?;
+    let mut names: Vec<String> = rg.iter().chain(&cg).cloned().collect();
+    names.sort();
+    names.dedup();
+    let mut out = Vec::new();
+    for g in names {
+        let r = subset(reference, &rg, &g, column);
+        let c = subset(current, &cg, &g, column);
+        let outcome = compare(&r, &c, options).map_err(|e| e.to_string());
+        out.push(SubgroupReport {
+            group: g,
+            reference_rows: r.rows(),
+            current_rows: c.rows(),
+            report: outcome,
+        });
+    }
+    Ok(out)
+}
+
+/// The drift comparison of one subgroup.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SubgroupReport {
+    /// The subgroup value.
+    pub group: String,
+    /// Reference rows in the group.
+    pub reference_rows: usize,
+    /// Current rows in the group.
+    pub current_rows: usize,
+    /// The comparison, or why it could not run (for instance too few rows).
+    pub report: Result<DriftReport, String>,
+}
+
+fn subset(t: &Table, groups: &[String], g: &str, drop: &str) -> Table {
+    let keep: Vec<bool> = groups.iter().map(|x| x == g).collect();
+    let mut names = Vec::new();
+    let mut columns = Vec::new();
+    for (name, col) in t.names.iter().zip(&t.columns) {
+        if name == drop {
+            continue;
+        }
+        names.push(name.clone());
+        columns.push(match col {
+            Column::Numeric(v) => Column::Numeric(
+                v.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect(),
+            ),
+            Column::Categorical(v) => Column::Categorical(
+                v.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect(),
+            ),
+        });
+    }
+    Table { names, columns }
+}
