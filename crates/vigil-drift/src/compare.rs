@@ -128,10 +128,12 @@ pub fn compare(
     let mut results = Vec::new();
     let mut numeric_names = Vec::new();
     for (name, rcol) in reference.names.iter().zip(&reference.columns) {
-        let ccol = current.column(name).ok_or_else(|| DriftError::MissingColumn {
-            source_name: "current".into(),
-            column: name.clone(),
-        })?;
+        let ccol = current
+            .column(name)
+            .ok_or_else(|| DriftError::MissingColumn {
+                source_name: "current".into(),
+                column: name.clone(),
+            })?;
         match (rcol, ccol) {
             (Column::Numeric(_), Column::Numeric(_)) => {
                 numeric_names.push(name.clone());
@@ -163,7 +165,9 @@ pub fn compare(
             _ => {
                 return Err(DriftError::InvalidParameter {
                     name: "columns",
-                    reason: format!("column {name:?} is numeric in one table and categorical in the other"),
+                    reason: format!(
+                        "column {name:?} is numeric in one table and categorical in the other"
+                    ),
                 })
             }
         }
@@ -240,7 +244,10 @@ fn numeric_rows(table: &Table, names: &[String]) -> (Vec<f64>, usize) {
     let mut out = Vec::with_capacity(table.rows() * cols.len());
     let mut rows = 0;
     for i in 0..table.rows() {
-        let row: Vec<f64> = cols.iter().map(|c| c.get(i).copied().unwrap_or(f64::NAN)).collect();
+        let row: Vec<f64> = cols
+            .iter()
+            .map(|c| c.get(i).copied().unwrap_or(f64::NAN))
+            .collect();
         if row.iter().all(|x| !x.is_nan()) {
             out.extend(row);
             rows += 1;
@@ -311,10 +318,18 @@ fn subset(t: &Table, groups: &[String], g: &str, drop: &str) -> Table {
         names.push(name.clone());
         columns.push(match col {
             Column::Numeric(v) => Column::Numeric(
-                v.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect(),
+                v.iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(x, _)| *x)
+                    .collect(),
             ),
             Column::Categorical(v) => Column::Categorical(
-                v.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect(),
+                v.iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(x, _)| x.clone())
+                    .collect(),
             ),
         });
     }

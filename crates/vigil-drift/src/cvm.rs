@@ -42,7 +42,10 @@ pub fn cramervonmises_2samp(
     if method == CvmMethod::Exact && nx + ny > 100 {
         return Err(DriftError::InvalidParameter {
             name: "method",
-            reason: format!("exact CvM needs at most 100 observations in all, got {}", nx + ny),
+            reason: format!(
+                "exact CvM needs at most 100 observations in all, got {}",
+                nx + ny
+            ),
         });
     }
     // Pooled midranks.
@@ -183,19 +186,28 @@ fn pval_asymptotic(t: f64, n: f64, nx: f64, ny: f64, k: f64) -> f64 {
 /// the first term below 1e-7 in magnitude.
 pub(crate) fn cdf_cvm_inf(x: f64) -> f64 {
     let pi = std::f64::consts::PI;
-    let mut tot = 0.0;
+    // Neumaier-compensated sum: with large `x` the series has ~100 terms adding up to nearly 1.
+    let mut tot = 0.0f64;
+    let mut comp = 0.0f64;
     let mut k = 0.0f64;
     loop {
         let u = (lgamma(k + 0.5) - lgamma(k + 1.0)).exp() / (pi.powf(1.5) * x.sqrt());
         let y = 4.0 * k + 1.0;
         let q = y * y / (16.0 * x);
-        // exp(-q) * kv(0.25, q) == kve(0.25, q) * exp(-2 q)
-        let z = u * y.sqrt() * kv_quarter_scaled(q) * (-2.0 * q).exp();
-        tot += z;
+        // scipy: u * sqrt(y) * exp(-q) * kv(0.25, q), with kv = kve * exp(-q).
+        let b = kv_quarter_scaled(q) * (-q).exp();
+        let z = u * y.sqrt() * (-q).exp() * b;
+        let t = tot + z;
+        comp += if tot.abs() >= z.abs() {
+            (tot - t) + z
+        } else {
+            (z - t) + tot
+        };
+        tot = t;
         if !(z.abs() >= 1e-7) || k > 1e6 {
             break;
         }
         k += 1.0;
     }
-    tot
+    tot + comp
 }

@@ -72,8 +72,7 @@ pub fn population_stability_index(reference: &[f64], current: &[f64]) -> Result<
     let edges = decile_edges(reference)?;
     let r = bin_proportions(reference, &edges);
     let c = bin_proportions(current, &edges);
-    Ok(r
-        .iter()
+    Ok(r.iter()
         .zip(&c)
         .map(|(&r, &c)| {
             let (r, c) = (r.max(1e-4), c.max(1e-4));

@@ -228,10 +228,7 @@ fn pomeranz_j1j2(i: i64, n: i64, ll: i64, ceilf: i64, roundf: i64) -> (i64, i64)
             if ip1div2 == n + 1 {
                 (n - ll - ceilf - 1, n + ll + ceilf - 1)
             } else {
-                (
-                    ip1div2 - 1 - ll - roundf - 1,
-                    ip1div2 + ll - 1 + ceilf - 1,
-                )
+                (ip1div2 - 1 - ll - roundf - 1, ip1div2 + ll - 1 + ceilf - 1)
             }
         } else {
             (ip1div2 - 1 - ll - 1, ip1div2 + ll + roundf - 1)
@@ -258,7 +255,8 @@ fn kolmogn_pomeranz(n: u64, x: f64) -> f64 {
     twogpower[0] = 1.0;
     onem2gpower[0] = 1.0;
     let mut expnt: i64 = 0;
-    let (g_over_n, two_g_over_n, one_minus_two_g_over_n) = (g / nf, 2.0 * g / nf, (1.0 - 2.0 * g) / nf);
+    let (g_over_n, two_g_over_n, one_minus_two_g_over_n) =
+        (g / nf, 2.0 * g / nf, (1.0 - 2.0 * g) / nf);
     for m in 1..npwrs {
         gpower[m] = gpower[m - 1] * g_over_n / m as f64;
         twogpower[m] = twogpower[m - 1] * two_g_over_n / m as f64;
@@ -288,7 +286,11 @@ fn kolmogn_pomeranz(n: u64, x: f64) -> f64 {
         if ln2 > 0 {
             let start = (k1 - v0s).max(0) as usize;
             let end = ((k1 - v0s + ln2) as usize).min(npwrs);
-            let a = if start < end { &v0[start..end] } else { &v0[0..0] };
+            let a = if start < end {
+                &v0[start..end]
+            } else {
+                &v0[0..0]
+            };
             let b = &pwrs[..(ln2 as usize).min(npwrs)];
             let conv = convolve(a, b);
             let conv_start = (nj1 - k1).max(0) as usize;
@@ -509,27 +511,31 @@ mod tests {
     fn kstwo_sf_each_method() {
         #[allow(clippy::excessive_precision)]
         let cases: [(u64, f64, f64); 18] = [
-(10, 0.08, 0.9999978058034054),
-(10, 0.3, 0.27053557479999946),
-(10, 0.5, 0.00777741),
-(10, 0.95, 1.9531250000000172e-13),
-(50, 0.1, 0.6623112704658186),
-(50, 0.2, 0.03143877776953241),
-(50, 0.35, 5.573523514803185e-06),
-(100, 0.12, 0.1033037490181987),
-(1000, 0.02, 0.8108971656895577),
-(1000, 0.04, 0.07933956059000224),
-(1000, 0.06, 0.001428597887952891),
-(5000, 0.01, 0.6954557253913853),
-(5000, 0.03, 0.00024159234422666817),
-(200000, 0.002, 0.39995085369038097),
-(200000, 0.004, 0.003314212822560255),
-(3000, 0.3, 6.027936761150629e-240),
-(100, 0.009, 1.0),
-(500, 0.001, 1.0),
+            (10, 0.08, 0.9999978058034054),
+            (10, 0.3, 0.27053557479999946),
+            (10, 0.5, 0.00777741),
+            (10, 0.95, 1.9531250000000172e-13),
+            (50, 0.1, 0.6623112704658186),
+            (50, 0.2, 0.03143877776953241),
+            (50, 0.35, 5.573523514803185e-06),
+            (100, 0.12, 0.1033037490181987),
+            (1000, 0.02, 0.8108971656895577),
+            (1000, 0.04, 0.07933956059000224),
+            (1000, 0.06, 0.001428597887952891),
+            (5000, 0.01, 0.6954557253913853),
+            (5000, 0.03, 0.00024159234422666817),
+            (200000, 0.002, 0.39995085369038097),
+            (200000, 0.004, 0.003314212822560255),
+            (3000, 0.3, 6.027936761150629e-240),
+            (100, 0.009, 1.0),
+            (500, 0.001, 1.0),
         ];
         for (n, x, want) in cases {
-            assert!(rel(kolmogn_sf(n, x).0, want) < 1e-11, "n={n} x={x}: {:?} want {want}", kolmogn_sf(n, x));
+            assert!(
+                rel(kolmogn_sf(n, x).0, want) < 1e-11,
+                "n={n} x={x}: {:?} want {want}",
+                kolmogn_sf(n, x)
+            );
         }
     }
 }

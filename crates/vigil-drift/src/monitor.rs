@@ -129,7 +129,10 @@ impl ReferenceStats {
         };
         let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
         if meta.len() > max_bytes {
-            return Err(err(format!("{} bytes exceed the limit of {max_bytes}", meta.len())));
+            return Err(err(format!(
+                "{} bytes exceed the limit of {max_bytes}",
+                meta.len()
+            )));
         }
         let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
         let stats: ReferenceStats =
@@ -145,7 +148,10 @@ impl ReferenceStats {
             .iter()
             .find(|s| s.sample.is_empty() || s.sample.iter().any(|x| !x.is_finite()))
         {
-            return Err(err(format!("stream {:?} has an empty or non-finite sample", s.name)));
+            return Err(err(format!(
+                "stream {:?} has an empty or non-finite sample",
+                s.name
+            )));
         }
         Ok(stats)
     }
@@ -234,7 +240,11 @@ impl WindowedMonitor {
 
     /// Stream names, in the order [`WindowedMonitor::observe`] expects values.
     pub fn streams(&self) -> Vec<&str> {
-        self.reference.streams.iter().map(|s| s.name.as_str()).collect()
+        self.reference
+            .streams
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect()
     }
 
     /// Add one observation: one value per stream, in [`WindowedMonitor::streams`] order
@@ -378,7 +388,13 @@ pub fn performance_by_subgroup(
                 tn += usize::from(pr != positive);
             }
         }
-        let ratio = |a: usize, b: usize| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
+        let ratio = |a: usize, b: usize| {
+            if b == 0 {
+                f64::NAN
+            } else {
+                a as f64 / b as f64
+            }
+        };
         out.push(SubgroupPerformance {
             group: g.to_owned(),
             n,

@@ -153,7 +153,10 @@ impl Table {
                 return Err(csv_err(header_line, "empty column name in header".into()));
             }
             if names.contains(&name) {
-                return Err(csv_err(header_line, format!("duplicate column name {name:?}")));
+                return Err(csv_err(
+                    header_line,
+                    format!("duplicate column name {name:?}"),
+                ));
             }
             names.push(name);
         }
@@ -202,8 +205,7 @@ impl Table {
                     column: name.clone(),
                     reason,
                 };
-                let text =
-                    String::from_utf8(field).map_err(|_| bad("cell is not UTF-8".into()))?;
+                let text = String::from_utf8(field).map_err(|_| bad("cell is not UTF-8".into()))?;
                 match column {
                     Column::Categorical(v) => v.push(text),
                     Column::Numeric(v) => {
@@ -278,7 +280,10 @@ impl Records<'_> {
                         if fields.len() >= self.limits.max_columns {
                             return Err((
                                 self.line,
-                                format!("more than the limit of {} columns", self.limits.max_columns),
+                                format!(
+                                    "more than the limit of {} columns",
+                                    self.limits.max_columns
+                                ),
                             ));
                         }
                     }
@@ -309,7 +314,10 @@ impl Records<'_> {
             if field.len() > self.limits.max_cell_bytes {
                 return Err((
                     self.line,
-                    format!("cell longer than the limit of {} bytes", self.limits.max_cell_bytes),
+                    format!(
+                        "cell longer than the limit of {} bytes",
+                        self.limits.max_cell_bytes
+                    ),
                 ));
             }
         }
