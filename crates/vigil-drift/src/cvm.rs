@@ -204,7 +204,7 @@ pub(crate) fn cdf_cvm_inf(x: f64) -> f64 {
             (z - t) + tot
         };
         tot = t;
-        if !(z.abs() >= 1e-7) || k > 1e6 {
+        if z.abs() < 1e-7 || z.is_nan() || k > 1e6 {
             break;
         }
         k += 1.0;

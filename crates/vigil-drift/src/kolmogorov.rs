@@ -96,6 +96,7 @@ fn two_smirnov(n: u64, x: f64) -> (f64, f64) {
 }
 
 fn log_nfactorial_div_n_pow_n(n: f64) -> f64 {
+    #[allow(clippy::excessive_precision)] // the constants as scipy writes them
     const STIRLING: [f64; 8] = [
         -2.955_065_359_477_124_183e-2,
         6.410_256_410_256_410_256_4e-3,
@@ -295,8 +296,8 @@ fn kolmogn_pomeranz(n: u64, x: f64) -> f64 {
             let conv = convolve(a, b);
             let conv_start = (nj1 - k1).max(0) as usize;
             let conv_len = (nj2 - nj1 + 1).max(0) as usize;
-            for idx in 0..conv_len.min(npwrs) {
-                v1[idx] = conv.get(conv_start + idx).copied().unwrap_or(0.0);
+            for (idx, slot) in v1.iter_mut().enumerate().take(conv_len.min(npwrs)) {
+                *slot = conv.get(conv_start + idx).copied().unwrap_or(0.0);
             }
             let maxv = v1.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if 0.0 < maxv && maxv < em128() {

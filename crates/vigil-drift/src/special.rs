@@ -96,7 +96,7 @@ fn gamma_q(a: f64, x: f64) -> (f64, f64) {
 /// order 1/4, from `K_ν(z) = ∫_0^∞ exp(-z cosh t) cosh(ν t) dt` by the trapezoid rule, which
 /// converges geometrically for this doubly-exponentially decaying analytic integrand.
 pub(crate) fn kv_quarter_scaled(z: f64) -> f64 {
-    if !(z > 0.0) {
+    if z.is_nan() || z <= 0.0 {
         return f64::INFINITY;
     }
     let h = 0.05;

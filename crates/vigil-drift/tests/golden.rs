@@ -4,6 +4,8 @@
 //! Every statistic and p-value must agree to 1e-9 relative (MMD: 1e-6). Run with
 //! `--nocapture` to see the largest relative error per test.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 
 use serde_json::Value;
