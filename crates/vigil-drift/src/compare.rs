@@ -2,10 +2,14 @@
 
 use crate::categorical::{chi2_contingency, fisher_exact, CategoryCounts};
 use crate::correction::{adjust, Correction};
-use crate::cvm::{cramervonmises_2samp, CvmMethod};
+use rayon::prelude::*;
+
+use crate::cvm::{cvm_sorted, CvmMethod};
 use crate::error::DriftError;
-use crate::ks::{ks_2samp, KsMethod};
+use crate::ks::{ks_sorted, KsMethod};
 use crate::mmd::{mmd_test, MmdOptions};
+use crate::result::check_sample;
+use crate::sort::sort_floats;
 use crate::table::{Column, Table};
 
 /// A two-sample test.
@@ -125,7 +129,7 @@ pub fn compare(
         TestSelection::All => true,
         TestSelection::One(t) => t == k,
     };
-    let mut results = Vec::new();
+    let mut pairs = Vec::new();
     let mut numeric_names = Vec::new();
     for (name, rcol) in reference.names.iter().zip(&reference.columns) {
         let ccol = current
@@ -134,43 +138,19 @@ pub fn compare(
                 source_name: "current".into(),
                 column: name.clone(),
             })?;
-        match (rcol, ccol) {
-            (Column::Numeric(_), Column::Numeric(_)) => {
-                numeric_names.push(name.clone());
-                let (r, c) = (rcol.present(), ccol.present());
-                if wants(TestKind::Ks) {
-                    let o = ks_2samp(&r, &c, options.ks_method)?;
-                    results.push(result(name, TestKind::Ks, o, (r.len(), c.len())));
-                }
-                if wants(TestKind::Cvm) {
-                    let o = cramervonmises_2samp(&r, &c, CvmMethod::Auto)?;
-                    results.push(result(name, TestKind::Cvm, o, (r.len(), c.len())));
-                }
-            }
-            (Column::Categorical(r), Column::Categorical(c)) => {
-                let counts = CategoryCounts::from_samples(r, c);
-                if wants(TestKind::Chi2) {
-                    let o = chi2_contingency(&counts.reference, &counts.current)?;
-                    results.push(result(name, TestKind::Chi2, o, (r.len(), c.len())));
-                }
-                if wants(TestKind::Fisher) && counts.categories.len() == 2 {
-                    let table = [
-                        [counts.reference[0], counts.reference[1]],
-                        [counts.current[0], counts.current[1]],
-                    ];
-                    let o = fisher_exact(table);
-                    results.push(result(name, TestKind::Fisher, o, (r.len(), c.len())));
-                }
-            }
-            _ => {
-                return Err(DriftError::InvalidParameter {
-                    name: "columns",
-                    reason: format!(
-                        "column {name:?} is numeric in one table and categorical in the other"
-                    ),
-                })
-            }
+        if matches!(rcol, Column::Numeric(_)) && matches!(ccol, Column::Numeric(_)) {
+            numeric_names.push(name.clone());
         }
+        pairs.push((name, rcol, ccol));
+    }
+    // Columns are independent: test them in parallel, keeping header order.
+    let per_column: Vec<Result<Vec<FeatureResult>, DriftError>> = pairs
+        .par_iter()
+        .map(|(name, rcol, ccol)| column_tests(name, rcol, ccol, options, &wants))
+        .collect();
+    let mut results = Vec::new();
+    for r in per_column {
+        results.extend(r?);
     }
     if wants(TestKind::Mmd) && !numeric_names.is_empty() {
         let (r, nr) = numeric_rows(reference, &numeric_names);
@@ -211,6 +191,60 @@ pub fn compare(
     }
     let drift = results.iter().any(|r| r.drift);
     Ok(DriftReport { results, drift })
+}
+
+fn column_tests(
+    name: &str,
+    rcol: &Column,
+    ccol: &Column,
+    options: &CompareOptions,
+    wants: &(dyn Fn(TestKind) -> bool + Sync),
+) -> Result<Vec<FeatureResult>, DriftError> {
+    let mut results = Vec::new();
+    match (rcol, ccol) {
+        (Column::Numeric(_), Column::Numeric(_)) => {
+            let (mut r, mut c) = (rcol.present(), ccol.present());
+            check_sample("ks", &r, 1)?;
+            check_sample("ks", &c, 1)?;
+            sort_floats(&mut r);
+            sort_floats(&mut c);
+            let sizes = (r.len(), c.len());
+            if wants(TestKind::Ks) {
+                let o = ks_sorted(&r, &c, options.ks_method);
+                results.push(result(name, TestKind::Ks, o, sizes));
+            }
+            if wants(TestKind::Cvm) {
+                check_sample("cvm", &r, 2)?;
+                check_sample("cvm", &c, 2)?;
+                let o = cvm_sorted(&r, &c, CvmMethod::Auto);
+                results.push(result(name, TestKind::Cvm, o, sizes));
+            }
+        }
+        (Column::Categorical(r), Column::Categorical(c)) => {
+            let counts = CategoryCounts::from_samples(r, c);
+            if wants(TestKind::Chi2) {
+                let o = chi2_contingency(&counts.reference, &counts.current)?;
+                results.push(result(name, TestKind::Chi2, o, (r.len(), c.len())));
+            }
+            if wants(TestKind::Fisher) && counts.categories.len() == 2 {
+                let table = [
+                    [counts.reference[0], counts.reference[1]],
+                    [counts.current[0], counts.current[1]],
+                ];
+                let o = fisher_exact(table);
+                results.push(result(name, TestKind::Fisher, o, (r.len(), c.len())));
+            }
+        }
+        _ => {
+            return Err(DriftError::InvalidParameter {
+                name: "columns",
+                reason: format!(
+                    "column {name:?} is numeric in one table and categorical in the other"
+                ),
+            })
+        }
+    }
+    Ok(results)
 }
 
 fn result(

@@ -48,30 +48,46 @@ pub fn cramervonmises_2samp(
             ),
         });
     }
-    // Pooled midranks.
-    let mut pooled: Vec<(f64, bool)> = a
-        .iter()
-        .map(|&v| (v, true))
-        .chain(b.iter().map(|&v| (v, false)))
-        .collect();
-    pooled.sort_by(|p, q| p.0.total_cmp(&q.0));
+    let mut xs = a.to_vec();
+    let mut ys = b.to_vec();
+    crate::sort::sort_floats(&mut xs);
+    crate::sort::sort_floats(&mut ys);
+    Ok(cvm_sorted(&xs, &ys, method))
+}
+
+/// CvM on samples already sorted ascending (each at least 2 values, finite); `method` is
+/// `Exact` or `Asymptotic` (`Auto` is resolved by scipy's rule), sizes within the exact limit.
+pub(crate) fn cvm_sorted(xs: &[f64], ys: &[f64], method: CvmMethod) -> TestOutcome {
+    let (nx, ny) = (xs.len(), ys.len());
+    let method = match method {
+        CvmMethod::Auto if nx.max(ny) > 20 => CvmMethod::Asymptotic,
+        CvmMethod::Auto => CvmMethod::Exact,
+        other => other,
+    };
+    // Midranks in the pooled sample, by merging the sorted samples: runs of equal values share
+    // the average of their positions.
     let mut rx = Vec::with_capacity(nx);
     let mut ry = Vec::with_capacity(ny);
-    let mut i = 0;
-    while i < pooled.len() {
-        let mut j = i;
-        while j + 1 < pooled.len() && pooled[j + 1].0 == pooled[i].0 {
+    let (mut i, mut j, mut pos) = (0usize, 0usize, 0usize);
+    while i < nx || j < ny {
+        let v = match (xs.get(i), ys.get(j)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => break,
+        };
+        let (i0, j0) = (i, j);
+        while i < nx && xs[i] == v {
+            i += 1;
+        }
+        while j < ny && ys[j] == v {
             j += 1;
         }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for p in &pooled[i..=j] {
-            if p.1 {
-                rx.push(rank);
-            } else {
-                ry.push(rank);
-            }
-        }
-        i = j + 1;
+        let run = (i - i0) + (j - j0);
+        let rank = (2 * pos + run - 1) as f64 / 2.0 + 1.0;
+        rx.extend(std::iter::repeat_n(rank, i - i0));
+        ry.extend(std::iter::repeat_n(rank, j - j0));
+        pos += run;
     }
     let (nxf, nyf) = (nx as f64, ny as f64);
     let sx: f64 = rx
@@ -93,7 +109,7 @@ pub fn cramervonmises_2samp(
     } else {
         pval_asymptotic(t, n, nxf, nyf, k)
     };
-    Ok(TestOutcome {
+    TestOutcome {
         statistic: t,
         p_value: p,
         ln_p_value: p.ln(),
@@ -102,7 +118,7 @@ pub fn cramervonmises_2samp(
         } else {
             "asymptotic"
         },
-    })
+    }
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {

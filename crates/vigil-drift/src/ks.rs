@@ -31,10 +31,15 @@ pub fn ks_2samp(a: &[f64], b: &[f64], method: KsMethod) -> Result<TestOutcome, D
     crate::result::check_sample("ks", b, 1)?;
     let mut x = a.to_vec();
     let mut y = b.to_vec();
-    x.sort_by(f64::total_cmp);
-    y.sort_by(f64::total_cmp);
-    let d = ks_statistic_sorted(&x, &y);
-    Ok(ks_pvalue(d, x.len(), y.len(), method))
+    crate::sort::sort_floats(&mut x);
+    crate::sort::sort_floats(&mut y);
+    Ok(ks_sorted(&x, &y, method))
+}
+
+/// KS on samples already sorted ascending (non-empty, finite).
+pub(crate) fn ks_sorted(x: &[f64], y: &[f64], method: KsMethod) -> TestOutcome {
+    let d = ks_statistic_sorted(x, y);
+    ks_pvalue(d, x.len(), y.len(), method)
 }
 
 /// The statistic of two sorted samples, computed exactly as scipy does (`searchsorted(side=

@@ -70,6 +70,7 @@ mod monitor;
 mod online;
 mod result;
 mod rng;
+mod sort;
 mod special;
 mod table;
 
