@@ -50,6 +50,8 @@ pub enum TestSelection {
     /// Every test that applies: KS and CvM per numeric column, chi-squared per categorical
     /// column, Fisher per categorical column with two values, MMD over the numeric columns.
     All,
+    /// Every per-column test (all but MMD); each numeric column is sorted once for KS and CvM.
+    Univariate,
 }
 
 /// Settings of a comparison.
@@ -127,6 +129,7 @@ pub fn compare(
     }
     let wants = |k: TestKind| match options.tests {
         TestSelection::All => true,
+        TestSelection::Univariate => k != TestKind::Mmd,
         TestSelection::One(t) => t == k,
     };
     let mut pairs = Vec::new();
@@ -170,7 +173,7 @@ pub fn compare(
     }
     if results.is_empty() {
         let what = match options.tests {
-            TestSelection::All => "any test".to_owned(),
+            TestSelection::All | TestSelection::Univariate => "any test".to_owned(),
             TestSelection::One(t) => format!("test {}", t.name()),
         };
         return Err(DriftError::InvalidParameter {
