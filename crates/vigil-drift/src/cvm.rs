@@ -64,42 +64,47 @@ pub(crate) fn cvm_sorted(xs: &[f64], ys: &[f64], method: CvmMethod) -> TestOutco
         CvmMethod::Auto => CvmMethod::Exact,
         other => other,
     };
-    // Midranks in the pooled sample, by merging the sorted samples: runs of equal values share
-    // the average of their positions.
-    let mut rx = Vec::with_capacity(nx);
-    let mut ry = Vec::with_capacity(ny);
-    let (mut i, mut j, mut pos) = (0usize, 0usize, 0usize);
+    // Midranks in the pooled sample, by merging the sorted samples: a run of equal values
+    // shares the average of its positions. Sums of (rank - position)^2 for each sample.
+    let at = |s: &[f64], k: usize| s.get(k).copied().unwrap_or(f64::INFINITY);
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut sx, mut sy) = (0.0f64, 0.0f64);
     while i < nx || j < ny {
-        let v = match (xs.get(i), ys.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
-        };
+        let (a, b) = (at(xs, i), at(ys, j));
+        let v = a.min(b);
+        let (ta, tb) = (usize::from(a == v), usize::from(b == v));
         let (i0, j0) = (i, j);
-        while i < nx && xs[i] == v {
+        i += ta;
+        j += tb;
+        if at(xs, i).min(at(ys, j)) != v {
+            // A run of one value from one sample (or one from each): no inner loop. Its
+            // midrank is (positions i0 + j0 + 1 ..= i + j) averaged.
+            let rank = (2 * (i0 + j0) + ta + tb - 1) as f64 / 2.0 + 1.0;
+            let dx = rank - i as f64;
+            let dy = rank - j as f64;
+            sx += ta as f64 * dx * dx;
+            sy += tb as f64 * dy * dy;
+            continue;
+        }
+        // A longer run of ties: find its end, then add each member.
+        while at(xs, i) == v {
             i += 1;
         }
-        while j < ny && ys[j] == v {
+        while at(ys, j) == v {
             j += 1;
         }
         let run = (i - i0) + (j - j0);
-        let rank = (2 * pos + run - 1) as f64 / 2.0 + 1.0;
-        rx.extend(std::iter::repeat_n(rank, i - i0));
-        ry.extend(std::iter::repeat_n(rank, j - j0));
-        pos += run;
+        let rank = (2 * (i0 + j0) + run - 1) as f64 / 2.0 + 1.0;
+        for k in i0..i {
+            let d = rank - (k + 1) as f64;
+            sx += d * d;
+        }
+        for k in j0..j {
+            let d = rank - (k + 1) as f64;
+            sy += d * d;
+        }
     }
     let (nxf, nyf) = (nx as f64, ny as f64);
-    let sx: f64 = rx
-        .iter()
-        .enumerate()
-        .map(|(k, r)| (r - (k + 1) as f64).powi(2))
-        .sum();
-    let sy: f64 = ry
-        .iter()
-        .enumerate()
-        .map(|(k, r)| (r - (k + 1) as f64).powi(2))
-        .sum();
     let u = nxf * sx + nyf * sy;
     let k = nxf * nyf;
     let n = nxf + nyf;

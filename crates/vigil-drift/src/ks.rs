@@ -45,26 +45,25 @@ pub(crate) fn ks_sorted(x: &[f64], y: &[f64], method: KsMethod) -> TestOutcome {
 /// The statistic of two sorted samples, computed exactly as scipy does (`searchsorted(side=
 /// "right")` over the pooled values, then the larger of max and -min of the differences).
 pub(crate) fn ks_statistic_sorted(x: &[f64], y: &[f64]) -> f64 {
-    let (n1, n2) = (x.len() as f64, y.len() as f64);
+    let (n1, n2) = (x.len(), y.len());
+    let (f1, f2) = (n1 as f64, n2 as f64);
+    let at = |s: &[f64], k: usize| s.get(k).copied().unwrap_or(f64::INFINITY);
     let (mut i, mut j) = (0usize, 0usize);
     let mut max_s = f64::NEG_INFINITY;
     let mut min_s = f64::INFINITY;
-    while i < x.len() || j < y.len() {
-        let v = match (x.get(i), y.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
-        };
-        while i < x.len() && x[i] <= v {
-            i += 1;
+    // Merge without a data-dependent branch on which sample is smaller (samples are finite, so
+    // infinity marks the end); evaluate the ECDF difference at the end of each run of equal
+    // pooled values, as `searchsorted(side="right")` does.
+    while i < n1 || j < n2 {
+        let (a, b) = (at(x, i), at(y, j));
+        let v = a.min(b);
+        i += usize::from(a == v);
+        j += usize::from(b == v);
+        if at(x, i).min(at(y, j)) != v {
+            let diff = i as f64 / f1 - j as f64 / f2;
+            max_s = max_s.max(diff);
+            min_s = min_s.min(diff);
         }
-        while j < y.len() && y[j] <= v {
-            j += 1;
-        }
-        let diff = i as f64 / n1 - j as f64 / n2;
-        max_s = max_s.max(diff);
-        min_s = min_s.min(diff);
     }
     let min_s = (-min_s).clamp(0.0, 1.0);
     if min_s > max_s {
