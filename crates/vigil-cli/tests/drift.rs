@@ -291,3 +291,44 @@ fn table_and_html_report() {
     // Self-contained: nothing loaded from elsewhere.
     assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("<script"));
 }
+
+#[test]
+fn reference_writes_monitor_statistics() {
+    let v = Vigil::new();
+    write_csv(&v, "train.csv", 300, 0.0, 0.5, 13);
+    let out = v.run(&[
+        "drift",
+        "reference",
+        "--data",
+        "train.csv",
+        "--out",
+        "bundle/reference",
+        "--categorical",
+        "sex",
+        "--confidence",
+        "score",
+        "--max-sample",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["streams"][0]["name"], "age");
+    assert_eq!(doc["streams"][1]["kind"], "confidence");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("bundle/reference/drift.json")).unwrap())
+            .unwrap();
+    assert_eq!(stats["format"], 1);
+    assert_eq!(stats["streams"][0]["sample"].as_array().unwrap().len(), 100);
+    let out = v.run(&[
+        "drift",
+        "reference",
+        "--data",
+        "train.csv",
+        "--out",
+        "x",
+        "--confidence",
+        "sex",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}

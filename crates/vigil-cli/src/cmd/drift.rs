@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::{json, Value};
 use vigil_drift::{
-    compare, Column, CompareOptions, Correction, DriftReport, KsMethod, Limits, MmdOptions, Table,
-    TestKind, TestSelection,
+    compare, Column, CompareOptions, Correction, DriftReport, KsMethod, Limits, MmdOptions,
+    ReferenceStats, StreamKind, Table, TestKind, TestSelection,
 };
 
 use crate::outcome::Outcome;
@@ -25,6 +25,34 @@ enum Verb {
     /// Run two-sample tests per column of two CSV files; exit 1 when drift is found, 0 when not,
     /// 2 on usage or input errors.
     Test(TestArgs),
+    /// Build the reference statistics the on-device monitors use (`DIR/drift.json`, normally a
+    /// bundle's `reference/` folder) from a CSV of reference data.
+    Reference(ReferenceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReferenceArgs {
+    /// Reference data: CSV with a header row; every numeric column becomes a monitored stream.
+    #[arg(long, value_name = "DATA.csv")]
+    data: PathBuf,
+    /// Folder to write drift.json into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Columns holding categories, which are not monitored, comma-separated.
+    #[arg(long, value_name = "COL,COL", value_delimiter = ',')]
+    categorical: Vec<String>,
+    /// Numeric columns holding model outputs (scores), comma-separated.
+    #[arg(long, value_name = "COL,COL", value_delimiter = ',')]
+    outputs: Vec<String>,
+    /// Numeric column holding the model's confidence.
+    #[arg(long, value_name = "COL")]
+    confidence: Option<String>,
+    /// Largest reference sample kept per stream (an evenly spaced subsample of the sorted data).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_sample: usize,
+    /// Print one JSON object: {"path": str, "streams": [{"name": str, "kind": str, "n": int}]}.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Which test `--test` selects.
@@ -105,7 +133,72 @@ struct TestArgs {
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.verb {
         Verb::Test(t) => run_test(t),
+        Verb::Reference(r) => run_reference(r),
     }
+}
+
+fn run_reference(args: ReferenceArgs) -> anyhow::Result<Outcome> {
+    if args.max_sample < 2 {
+        anyhow::bail!("--max-sample {}: need at least 2", args.max_sample);
+    }
+    let categorical: Vec<String> = args
+        .categorical
+        .iter()
+        .map(|c| c.trim().to_owned())
+        .collect();
+    let table = Table::read_path(&args.data, &categorical, &Limits::default())?;
+    for name in args.outputs.iter().chain(&args.confidence) {
+        match table.column(name) {
+            Some(Column::Numeric(_)) => {}
+            Some(Column::Categorical(_)) => {
+                anyhow::bail!(
+                    "{}: column {name:?} is categorical, not a number",
+                    args.data.display()
+                )
+            }
+            None => anyhow::bail!("{}: no column named {name:?}", args.data.display()),
+        }
+    }
+    let mut streams = Vec::new();
+    for (name, col) in table.names.iter().zip(&table.columns) {
+        if let Column::Numeric(_) = col {
+            let kind = if args.outputs.contains(name) {
+                StreamKind::Output
+            } else if args.confidence.as_ref() == Some(name) {
+                StreamKind::Confidence
+            } else {
+                StreamKind::Feature
+            };
+            streams.push((name.as_str(), kind, col.present()));
+        }
+    }
+    if streams.is_empty() {
+        anyhow::bail!("{}: no numeric column to monitor", args.data.display());
+    }
+    let refs: Vec<(&str, StreamKind, &[f64])> = streams
+        .iter()
+        .map(|(n, k, v)| (*n, *k, v.as_slice()))
+        .collect();
+    let stats = ReferenceStats::build(&refs, args.max_sample)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create the folder", args.out.display()))?;
+    stats.save(&args.out)?;
+    let path = args.out.join(vigil_drift::REFERENCE_FILE);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<Value> = streams
+            .iter()
+            .map(|(n, k, v)| json!({"name": n, "kind": k, "n": v.len()}))
+            .collect();
+        serde_json::to_writer(
+            &mut out,
+            &json!({"path": path.display().to_string(), "streams": list}),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "wrote {} ({} streams)", path.display(), streams.len())?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
