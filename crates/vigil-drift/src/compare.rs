@@ -9,6 +9,7 @@ use crate::error::DriftError;
 use crate::ks::{ks_sorted, KsMethod};
 use crate::mmd::{mmd_test, MmdOptions};
 use crate::result::check_sample;
+use crate::rng::Xoshiro256;
 use crate::sort::sort_floats;
 use crate::table::{Column, Table};
 
@@ -65,7 +66,9 @@ pub struct CompareOptions {
     pub correction: Correction,
     /// Significance level for the drift flags.
     pub alpha: f64,
-    /// MMD settings.
+    /// MMD settings. When reference and current rows together exceed `mmd.max_points`, MMD
+    /// runs on seeded random subsamples (half the limit per side, more for one side when the
+    /// other is smaller); `FeatureResult::sizes` gives the rows used.
     pub mmd: MmdOptions,
 }
 
@@ -156,9 +159,21 @@ pub fn compare(
         results.extend(r?);
     }
     if wants(TestKind::Mmd) && !numeric_names.is_empty() {
-        let (r, nr) = numeric_rows(reference, &numeric_names);
-        let (c, nc) = numeric_rows(current, &numeric_names);
-        let o = mmd_test(&r, &c, numeric_names.len(), &options.mmd)?;
+        let dim = numeric_names.len();
+        let (mut r, mut nr) = numeric_rows(reference, &numeric_names);
+        let (mut c, mut nc) = numeric_rows(current, &numeric_names);
+        // Above the kernel-matrix limit, test seeded random subsamples of each side (half the
+        // limit each, or less when one side is small) instead of failing the whole run.
+        let limit = options.mmd.max_points.max(4);
+        if nr + nc > limit {
+            let mut rng = Xoshiro256::seed_from_u64(options.mmd.seed ^ 0x6d6d_645f_7375_6273);
+            let keep_r = nr.min((limit / 2).max(limit.saturating_sub(nc)));
+            let keep_c = nc.min(limit - keep_r);
+            r = subsample_rows(&r, dim, keep_r, &mut rng);
+            c = subsample_rows(&c, dim, keep_c, &mut rng);
+            (nr, nc) = (keep_r, keep_c);
+        }
+        let o = mmd_test(&r, &c, dim, &options.mmd)?;
         results.push(FeatureResult {
             feature: "*".into(),
             test: TestKind::Mmd,
@@ -269,6 +284,25 @@ fn result(
     }
 }
 
+/// `keep` rows chosen uniformly without replacement (order kept), row-major.
+fn subsample_rows(data: &[f64], dim: usize, keep: usize, rng: &mut Xoshiro256) -> Vec<f64> {
+    let n = data.len() / dim.max(1);
+    if keep >= n {
+        return data.to_vec();
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..keep {
+        let j = i + rng.below((n - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    let mut chosen = idx[..keep].to_vec();
+    chosen.sort_unstable();
+    chosen
+        .iter()
+        .flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied())
+        .collect()
+}
+
 /// Row-major numeric rows over `names`, dropping rows with a missing value.
 fn numeric_rows(table: &Table, names: &[String]) -> (Vec<f64>, usize) {
     let cols: Vec<&Vec<f64>> = names
@@ -371,4 +405,41 @@ fn subset(t: &Table, groups: &[String], g: &str, drop: &str) -> Table {
         });
     }
     Table { names, columns }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: usize, shift: f64) -> Table {
+        let x: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 / 100.0 + shift)
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| ((i * 104_729) % 997) as f64 / 50.0)
+            .collect();
+        Table {
+            names: vec!["x".into(), "y".into()],
+            columns: vec![Column::Numeric(x), Column::Numeric(y)],
+        }
+    }
+
+    #[test]
+    fn mmd_subsamples_above_the_limit_instead_of_failing() {
+        let options = CompareOptions {
+            tests: TestSelection::One(TestKind::Mmd),
+            mmd: MmdOptions {
+                permutations: 5,
+                max_points: 100,
+                ..MmdOptions::default()
+            },
+            ..CompareOptions::default()
+        };
+        let r = compare(&table(300, 0.0), &table(40, 5.0), &options).unwrap();
+        assert_eq!(r.results[0].sizes, (60, 40));
+        let again = compare(&table(300, 0.0), &table(40, 5.0), &options).unwrap();
+        assert_eq!(r, again, "seeded subsample");
+        let r = compare(&table(300, 0.0), &table(300, 5.0), &options).unwrap();
+        assert_eq!(r.results[0].sizes, (50, 50));
+    }
 }
