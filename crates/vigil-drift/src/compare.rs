@@ -152,7 +152,12 @@ pub fn compare(
     // Columns are independent: test them in parallel, keeping header order.
     let per_column: Vec<Result<Vec<FeatureResult>, DriftError>> = pairs
         .par_iter()
-        .map(|(name, rcol, ccol)| column_tests(name, rcol, ccol, options, &wants))
+        .map(|(name, rcol, ccol)| {
+            column_tests(name, rcol, ccol, options, &wants).map_err(|e| DriftError::Feature {
+                feature: (*name).clone(),
+                source: Box::new(e),
+            })
+        })
         .collect();
     let mut results = Vec::new();
     for r in per_column {

@@ -72,6 +72,14 @@ pub enum DriftError {
         /// The column asked for.
         column: String,
     },
+    /// A test failed on one feature (column).
+    #[error("feature {feature:?}: {source}")]
+    Feature {
+        /// Column name.
+        feature: String,
+        /// What went wrong.
+        source: Box<DriftError>,
+    },
     /// Reference statistics could not be read or written.
     #[error("reference statistics {path}: {reason}")]
     Reference {

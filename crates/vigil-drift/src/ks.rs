@@ -105,9 +105,12 @@ pub(crate) fn ks_pvalue(d: f64, n1: usize, n2: usize, method: KsMethod) -> TestO
     let mut prob = f64::NAN;
     let mut ln_p = f64::NAN;
     if mode == KsMethod::Exact {
-        match attempt_exact(n1 as u64, n2 as u64, g, d) {
-            Some((d_exact, p)) => {
-                d = d_exact;
+        // As scipy, the statistic is snapped to the lattice h / lcm(n1, n2) even when the exact
+        // computation fails and the asymptotic distribution takes over.
+        let (d_lattice, exact) = attempt_exact(n1 as u64, n2 as u64, g, d);
+        d = d_lattice;
+        match exact {
+            Some(p) => {
                 prob = p;
                 ln_p = p.ln();
             }
@@ -146,13 +149,14 @@ fn round_half_even(x: f64) -> f64 {
     }
 }
 
-/// scipy's `_attempt_exact_2kssamp` for the two-sided alternative: `Some((d, p))` on success.
-fn attempt_exact(n1: u64, n2: u64, g: u64, d: f64) -> Option<(f64, f64)> {
+/// scipy's `_attempt_exact_2kssamp` for the two-sided alternative: the statistic on the lattice
+/// and `Some(p)` on success.
+fn attempt_exact(n1: u64, n2: u64, g: u64, d: f64) -> (f64, Option<f64>) {
     let lcm = (n1 / g) * n2;
     let h = round_half_even(d * lcm as f64) as u64;
     let d = h as f64 / lcm as f64;
     if h == 0 {
-        return Some((d, 1.0));
+        return (d, Some(1.0));
     }
     let prob = if n1 == n2 {
         prob_outside_square(n1, h)
@@ -160,9 +164,9 @@ fn attempt_exact(n1: u64, n2: u64, g: u64, d: f64) -> Option<(f64, f64)> {
         outer_prob_inside_method(n1, n2, g, h)
     };
     if !prob.is_finite() || !(0.0..=1.0).contains(&prob) {
-        return None;
+        return (d, None);
     }
-    Some((d, prob))
+    (d, Some(prob))
 }
 
 /// scipy's `_compute_prob_outside_square(n, h)`: `Pr(D_{n,n} >= h/n)` by a Horner-like sum.
