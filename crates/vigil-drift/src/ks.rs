@@ -112,7 +112,11 @@ pub(crate) fn ks_pvalue(d: f64, n1: usize, n2: usize, method: KsMethod) -> TestO
         match exact {
             Some(p) => {
                 prob = p;
-                ln_p = p.ln();
+                ln_p = if n1 == n2 && p < 1e-280 {
+                    ln_prob_outside_square(n1 as u64, (d * n1 as f64).round() as u64)
+                } else {
+                    p.ln()
+                };
             }
             None => mode = KsMethod::Asymp,
         }
@@ -127,6 +131,15 @@ pub(crate) fn ks_pvalue(d: f64, n1: usize, n2: usize, method: KsMethod) -> TestO
         let (p, lp) = kolmogn_sf(round_half_even(en) as u64, d);
         prob = p;
         ln_p = lp;
+    }
+    if d >= 1.0 && (ln_p.is_nan() || ln_p <= -700.0) {
+        // Complete separation: exactly 2 / C(n1 + n2, n1) of all orderings, whatever the method
+        // scipy would use; its log is the better value where the p-value underflows.
+        let (a, b) = (n1 as f64, n2 as f64);
+        ln_p = std::f64::consts::LN_2
+            - (crate::special::lgamma(a + b + 1.0)
+                - crate::special::lgamma(a + 1.0)
+                - crate::special::lgamma(b + 1.0));
     }
     TestOutcome {
         statistic: d,
@@ -185,6 +198,33 @@ fn prob_outside_square(n: u64, h: u64) -> f64 {
         k -= 1;
     }
     2.0 * p
+}
+
+/// Natural log of [`prob_outside_square`], finite where the probability underflows: the last
+/// Horner factor `prod (n - j) / (n + j + 1)` is summed as logs.
+fn ln_prob_outside_square(n: u64, h: u64) -> f64 {
+    if h == 0 || h > n {
+        return if h == 0 { 0.0 } else { f64::NEG_INFINITY };
+    }
+    let nf = n as f64;
+    // P(k >= 1 part) as scipy's loop computes it, then the k = 0 factor in log space.
+    let mut p = 0.0f64;
+    let mut k = (n / h) as i64;
+    let hf = h as f64;
+    while k >= 1 {
+        let kf = k as f64;
+        let mut p1 = 1.0f64;
+        for j in 0..h {
+            let jf = j as f64;
+            p1 = (nf - kf * hf - jf) * p1 / (nf + kf * hf + jf + 1.0);
+        }
+        p = p1 * (1.0 - p);
+        k -= 1;
+    }
+    let ln_p1: f64 = (0..h)
+        .map(|j| ((nf - j as f64) / (nf + j as f64 + 1.0)).ln())
+        .sum();
+    std::f64::consts::LN_2 + ln_p1 + (-p).ln_1p()
 }
 
 /// scipy's `_compute_outer_prob_inside_method(m, n, g, h)` (Hodges' inside method with

@@ -31,7 +31,7 @@ fn naive_ks(a: &[f64], b: &[f64]) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(24))]
 
     #[test]
     fn sample_against_itself_never_drifts(a in sample(60)) {
@@ -130,6 +130,20 @@ fn extreme_shifts_keep_a_log_p_value() {
     let b: Vec<f64> = (0..20000).map(|i| 1e6 + i as f64).collect();
     let ks = ks_2samp(&a, &b, KsMethod::Auto).unwrap();
     assert_eq!((ks.statistic, ks.p_value), (1.0, 0.0));
+    assert!(
+        ks.ln_p_value.is_finite() && ks.ln_p_value < -700.0,
+        "{ks:?}"
+    );
+    // Exact, equal sizes: 2 (n!)^2 / (2n)! for complete separation, here about 1e-420.
+    let a: Vec<f64> = (0..700).map(|i| i as f64).collect();
+    let b: Vec<f64> = (0..700).map(|i| 1e6 + i as f64).collect();
+    let ks = ks_2samp(&a, &b, KsMethod::Exact).unwrap();
+    assert_eq!(ks.p_value, 0.0);
+    let want = std::f64::consts::LN_2
+        + (0..700)
+            .map(|j| ((700 - j) as f64 / (701 + j) as f64).ln())
+            .sum::<f64>();
+    assert!((ks.ln_p_value - want).abs() < 1e-9 * want.abs(), "{ks:?}");
 }
 
 #[test]
