@@ -29,8 +29,8 @@
 //! underflows, scipy's asymptotic CvM series stops at the first term under 1e-7 and returns
 //! `1 - cdf` (so its p-values under about 1e-7 are dominated by truncation error). Where the
 //! reference gives 0 but the true tail is a number, [`TestOutcome::ln_p_value`] carries the
-//! natural log of the tail, computed without underflow (KS asymptotic and chi-squared); the
-//! reference value is never replaced. Fisher's test uses scipy 1.17's relative tolerance of
+//! natural log of the tail, computed without underflow (KS asymptotic, KS exact with equal sizes,
+//! complete separation, chi-squared); the reference value is never replaced. Fisher's test uses scipy 1.17's relative tolerance of
 //! 1e-14 when it compares table probabilities.
 //!
 //! # Crates relied on
