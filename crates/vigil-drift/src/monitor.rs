@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 
 use crate::error::DriftError;
-use crate::ks::{ks_2samp, KsMethod};
+use crate::ks::{ks_sorted, KsMethod};
 use crate::online::{Adwin, PageHinkley};
 
 /// File name of the reference statistics inside a bundle's `reference/` folder.
@@ -208,7 +208,8 @@ pub struct WindowedMonitor {
 }
 
 impl WindowedMonitor {
-    /// A monitor over the streams of `reference`.
+    /// A monitor over the streams of `reference` (as [`ReferenceStats::build`] or
+    /// [`ReferenceStats::load`] give it: sorted, finite, non-empty samples).
     pub fn new(
         reference: ReferenceStats,
         window: usize,
@@ -225,6 +226,19 @@ impl WindowedMonitor {
             return Err(DriftError::InvalidParameter {
                 name: "alpha",
                 reason: format!("{alpha} is not strictly between 0 and 1"),
+            });
+        }
+        if let Some(s) = reference.streams.iter().find(|s| {
+            s.sample.is_empty()
+                || s.sample.iter().any(|x| !x.is_finite())
+                || s.sample.windows(2).any(|w| w[0] > w[1])
+        }) {
+            return Err(DriftError::InvalidParameter {
+                name: "reference",
+                reason: format!(
+                    "stream {:?} has an empty, unsorted or non-finite sample",
+                    s.name
+                ),
             });
         }
         let windows = vec![VecDeque::with_capacity(window); reference.streams.len()];
@@ -273,8 +287,10 @@ impl WindowedMonitor {
         let m = self.windows.len() as f64;
         let mut alarms = Vec::new();
         for (w, r) in self.windows.iter().zip(&self.reference.streams) {
-            let cur: Vec<f64> = w.iter().copied().collect();
-            let o = ks_2samp(&r.sample, &cur, KsMethod::Auto)?;
+            // The reference sample is stored sorted (checked on load); only the window is sorted.
+            let mut cur: Vec<f64> = w.iter().copied().collect();
+            crate::sort::sort_floats(&mut cur);
+            let o = ks_sorted(&r.sample, &cur, KsMethod::Auto);
             let p = (o.p_value * m).min(1.0);
             if p < self.alpha {
                 alarms.push(DriftAlarm::WindowDrift {
