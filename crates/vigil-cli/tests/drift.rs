@@ -332,3 +332,79 @@ fn reference_writes_monitor_statistics() {
     ]);
     assert_eq!(code(&out), 2, "{}", show(&out));
 }
+
+#[test]
+fn subgroups_report_drift_and_performance_per_group() {
+    let v = Vigil::new();
+    let mut rng = Lcg(21);
+    let mut rows = |shift_f: f64| {
+        let mut s = String::from("age,sex,label,pred\n");
+        for i in 0..400 {
+            let sex = if i % 2 == 0 { "F" } else { "M" };
+            let age = 50.0 + 10.0 * rng.normal() + if sex == "F" { shift_f } else { 0.0 };
+            let label = if rng.uniform() < 0.5 { "1" } else { "0" };
+            let wrong = rng.uniform()
+                < if sex == "F" && shift_f > 0.0 {
+                    0.4
+                } else {
+                    0.1
+                };
+            let pred = if wrong {
+                if label == "1" {
+                    "0"
+                } else {
+                    "1"
+                }
+            } else {
+                label
+            };
+            s.push_str(&format!("{age:.3},{sex},{label},{pred}\n"));
+        }
+        s
+    };
+    std::fs::write(v.path("ref.csv"), rows(0.0)).unwrap();
+    std::fs::write(v.path("cur.csv"), rows(8.0)).unwrap();
+    let out = v.run(&[
+        "drift",
+        "subgroups",
+        "--reference",
+        "ref.csv",
+        "--current",
+        "cur.csv",
+        "--by",
+        "sex",
+        "--label",
+        "label",
+        "--prediction",
+        "pred",
+        "--test",
+        "ks",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = doc["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        (groups[0]["group"].as_str(), groups[0]["drift"].as_bool()),
+        (Some("F"), Some(true))
+    );
+    assert_eq!(
+        (groups[1]["group"].as_str(), groups[1]["drift"].as_bool()),
+        (Some("M"), Some(false))
+    );
+    assert_eq!(
+        groups[0]["results"].as_array().unwrap().len(),
+        1,
+        "label and prediction are not tested"
+    );
+    let perf = doc["performance"].as_array().unwrap();
+    let acc = |data: &str, g: &str| {
+        perf.iter()
+            .find(|p| p["data"] == data && p["group"] == g)
+            .and_then(|p| p["accuracy"].as_f64())
+            .unwrap()
+    };
+    assert!(acc("current", "F") < acc("current", "M") - 0.15);
+    assert!((acc("reference", "F") - acc("reference", "M")).abs() < 0.1);
+}

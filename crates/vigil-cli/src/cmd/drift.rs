@@ -25,9 +25,58 @@ enum Verb {
     /// Run two-sample tests per column of two CSV files; exit 1 when drift is found, 0 when not,
     /// 2 on usage or input errors.
     Test(TestArgs),
+    /// Drift (and, with --label and --prediction, performance) per subgroup such as sex, age band
+    /// or site, to surface model bias; exit 1 when any subgroup drifted.
+    Subgroups(SubgroupArgs),
     /// Build the reference statistics the on-device monitors use (`DIR/drift.json`, normally a
     /// bundle's `reference/` folder) from a CSV of reference data.
     Reference(ReferenceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SubgroupArgs {
+    /// Reference data: CSV with a header row.
+    #[arg(long, value_name = "REF.csv")]
+    reference: PathBuf,
+    /// Current data: CSV with the same columns.
+    #[arg(long, value_name = "CUR.csv")]
+    current: PathBuf,
+    /// The column that declares the subgroup (treated as categorical, not tested itself).
+    #[arg(long, value_name = "COL")]
+    by: String,
+    /// Columns holding categories (all others must be numeric), comma-separated.
+    #[arg(long, value_name = "COL,COL", value_delimiter = ',')]
+    categorical: Vec<String>,
+    /// Test to run in each subgroup.
+    #[arg(long, value_enum, default_value = "all")]
+    test: TestArg,
+    /// Correction of p-values across the results of each subgroup.
+    #[arg(long, value_enum, default_value = "none")]
+    correction: CorrectionArg,
+    /// Significance level for the drift flags.
+    #[arg(long, value_name = "A", default_value_t = 0.05)]
+    alpha: f64,
+    /// Permutations of the MMD test.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    permutations: usize,
+    /// Seed of the MMD permutations.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// Column with the true label (excluded from drift tests; with --prediction, gives
+    /// performance per subgroup).
+    #[arg(long, value_name = "COL", requires = "prediction")]
+    label: Option<String>,
+    /// Column with the model's prediction (excluded from drift tests).
+    #[arg(long, value_name = "COL", requires = "label")]
+    prediction: Option<String>,
+    /// Label value counted as positive for sensitivity and specificity.
+    #[arg(long, value_name = "VALUE", default_value = "1")]
+    positive: String,
+    /// Print one JSON object: {"groups":[{"group","reference_rows","current_rows","results":[...],
+    /// "drift"} or {..., "error"}], "performance":[{"data","group","n","accuracy","sensitivity",
+    /// "specificity"}], "drift":bool}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,7 +183,182 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.verb {
         Verb::Test(t) => run_test(t),
         Verb::Reference(r) => run_reference(r),
+        Verb::Subgroups(g) => run_subgroups(g),
     }
+}
+
+fn selection(test: TestArg) -> TestSelection {
+    match test {
+        TestArg::Ks => TestSelection::One(TestKind::Ks),
+        TestArg::Cvm => TestSelection::One(TestKind::Cvm),
+        TestArg::Chi2 => TestSelection::One(TestKind::Chi2),
+        TestArg::Fisher => TestSelection::One(TestKind::Fisher),
+        TestArg::Mmd => TestSelection::One(TestKind::Mmd),
+        TestArg::All => TestSelection::All,
+    }
+}
+
+fn correction(c: CorrectionArg) -> Correction {
+    match c {
+        CorrectionArg::None => Correction::None,
+        CorrectionArg::Bonferroni => Correction::Bonferroni,
+        CorrectionArg::Fdr => Correction::Fdr,
+    }
+}
+
+fn run_subgroups(args: SubgroupArgs) -> anyhow::Result<Outcome> {
+    if !(args.alpha > 0.0 && args.alpha < 1.0) {
+        anyhow::bail!("--alpha {}: must be strictly between 0 and 1", args.alpha);
+    }
+    if args.permutations == 0 {
+        anyhow::bail!("--permutations 0: need at least one permutation");
+    }
+    let mut categorical: Vec<String> = args
+        .categorical
+        .iter()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    categorical.extend(
+        std::iter::once(&args.by)
+            .chain(&args.label)
+            .chain(&args.prediction)
+            .cloned(),
+    );
+    categorical.sort();
+    categorical.dedup();
+    let limits = Limits::default();
+    let reference = Table::read_path(&args.reference, &categorical, &limits)?;
+    let current = Table::read_path(&args.current, &categorical, &limits)?;
+    let options = CompareOptions {
+        tests: selection(args.test),
+        ks_method: KsMethod::Auto,
+        correction: correction(args.correction),
+        alpha: args.alpha,
+        mmd: MmdOptions {
+            permutations: args.permutations,
+            seed: args.seed,
+            ..MmdOptions::default()
+        },
+    };
+    let mut performance = Vec::new();
+    if let (Some(l), Some(p)) = (&args.label, &args.prediction) {
+        for (data, table, path) in [
+            ("reference", &reference, &args.reference),
+            ("current", &current, &args.current),
+        ] {
+            let text = |name: &str| -> anyhow::Result<Vec<String>> {
+                match table.column(name) {
+                    Some(Column::Categorical(v)) => Ok(v.clone()),
+                    _ => anyhow::bail!("{}: no column named {name:?}", path.display()),
+                }
+            };
+            let rows = vigil_drift::performance_by_subgroup(
+                &text(l)?,
+                &text(p)?,
+                &text(&args.by)?,
+                &args.positive,
+            )?;
+            performance.extend(rows.into_iter().map(|r| (data, r)));
+        }
+    }
+    let drop = |t: &Table| {
+        let mut t = t.clone();
+        let keep: Vec<bool> = t
+            .names
+            .iter()
+            .map(|n| Some(n) != args.label.as_ref() && Some(n) != args.prediction.as_ref())
+            .collect();
+        let mut k = keep.iter();
+        t.names.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        t.columns.retain(|_| *k.next().unwrap_or(&true));
+        t
+    };
+    let groups =
+        vigil_drift::compare_subgroups(&drop(&reference), &drop(&current), &args.by, &options)
+            .context("subgroup drift")?;
+    let drift = groups
+        .iter()
+        .any(|g| g.report.as_ref().is_ok_and(|r| r.drift));
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let mut o = serde_json::Map::new();
+                o.insert("group".into(), json!(g.group));
+                o.insert("reference_rows".into(), json!(g.reference_rows));
+                o.insert("current_rows".into(), json!(g.current_rows));
+                match &g.report {
+                    Ok(r) => {
+                        let doc = json_report(r);
+                        o.insert("results".into(), doc["results"].clone());
+                        o.insert("drift".into(), json!(r.drift));
+                    }
+                    Err(e) => {
+                        o.insert("error".into(), json!(e));
+                    }
+                }
+                Value::Object(o)
+            })
+            .collect();
+        let perf: Vec<Value> = performance
+            .iter()
+            .map(|(data, r)| {
+                json!({"data": data, "group": r.group, "n": r.n, "accuracy": number(r.accuracy),
+                       "sensitivity": number(r.sensitivity), "specificity": number(r.specificity)})
+            })
+            .collect();
+        serde_json::to_writer(
+            &mut out,
+            &json!({"groups": list, "performance": perf, "drift": drift}),
+        )?;
+        writeln!(out)?;
+    } else {
+        for g in &groups {
+            writeln!(
+                out,
+                "== {} = {} ({} reference rows, {} current rows)",
+                args.by, g.group, g.reference_rows, g.current_rows
+            )?;
+            match &g.report {
+                Ok(r) => write!(
+                    out,
+                    "{}",
+                    text_report(r, options.correction != Correction::None)
+                )?,
+                Err(e) => writeln!(out, "not tested: {e}")?,
+            }
+        }
+        if !performance.is_empty() {
+            writeln!(
+                out,
+                "== performance ({} = {:?} positive)",
+                args.label.as_deref().unwrap_or(""),
+                args.positive
+            )?;
+            writeln!(
+                out,
+                "{:<10}  {:<12}  {:>8}  {:>9}  {:>11}  {:>11}",
+                "data", "group", "n", "accuracy", "sensitivity", "specificity"
+            )?;
+            for (data, r) in &performance {
+                writeln!(
+                    out,
+                    "{:<10}  {:<12}  {:>8}  {:>9}  {:>11}  {:>11}",
+                    data,
+                    r.group,
+                    r.n,
+                    fmt_num(r.accuracy),
+                    fmt_num(r.sensitivity),
+                    fmt_num(r.specificity)
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if drift { Outcome::Failed } else { Outcome::Ok })
 }
 
 fn run_reference(args: ReferenceArgs) -> anyhow::Result<Outcome> {
@@ -236,24 +460,13 @@ fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
         }
     }
     let options = CompareOptions {
-        tests: match args.test {
-            TestArg::Ks => TestSelection::One(TestKind::Ks),
-            TestArg::Cvm => TestSelection::One(TestKind::Cvm),
-            TestArg::Chi2 => TestSelection::One(TestKind::Chi2),
-            TestArg::Fisher => TestSelection::One(TestKind::Fisher),
-            TestArg::Mmd => TestSelection::One(TestKind::Mmd),
-            TestArg::All => TestSelection::All,
-        },
+        tests: selection(args.test),
         ks_method: match args.ks_method {
             KsMethodArg::Auto => KsMethod::Auto,
             KsMethodArg::Exact => KsMethod::Exact,
             KsMethodArg::Asymp => KsMethod::Asymp,
         },
-        correction: match args.correction {
-            CorrectionArg::None => Correction::None,
-            CorrectionArg::Bonferroni => Correction::Bonferroni,
-            CorrectionArg::Fdr => Correction::Fdr,
-        },
+        correction: correction(args.correction),
         alpha: args.alpha,
         mmd: MmdOptions {
             permutations: args.permutations,
