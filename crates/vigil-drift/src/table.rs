@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_columns: usize,
     /// Longest cell, in bytes (default 4096).
     pub max_cell_bytes: usize,
+    /// Most cells (data rows times columns) held in memory (default 50 000 000: 400 MB of
+    /// numbers; a categorical cell costs its text plus about 24 bytes).
+    pub max_cells: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +34,7 @@ impl Default for Limits {
             max_rows: 10_000_000,
             max_columns: 4096,
             max_cell_bytes: 4096,
+            max_cells: 50_000_000,
         }
     }
 }
@@ -192,6 +196,12 @@ impl Table {
                     format!("more than the limit of {} data rows", limits.max_rows),
                 ));
             }
+            if row.saturating_mul(names.len()) > limits.max_cells {
+                return Err(csv_err(
+                    line,
+                    format!("more than the limit of {} cells", limits.max_cells),
+                ));
+            }
             if fields.len() != names.len() {
                 return Err(csv_err(
                     line,
@@ -332,6 +342,7 @@ pub fn fuzz_csv(data: &[u8]) {
         max_rows: 1000,
         max_columns: 64,
         max_cell_bytes: 256,
+        max_cells: 10_000,
     };
     let cats = vec!["c".to_owned()];
     if let Ok(table) = Table::parse(data, "fuzz", &cats, &limits) {

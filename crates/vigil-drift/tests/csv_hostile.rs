@@ -74,6 +74,7 @@ fn limits_hold() {
         max_rows: 3,
         max_columns: 4,
         max_cell_bytes: 8,
+        max_cells: 10,
     };
     assert!(err(&vec![b'a'; 1001], &[], &small).contains("larger than the limit of 1000 bytes"));
     assert!(err(b"a\n1\n2\n3\n4\n", &[], &small).contains("more than the limit of 3 data rows"));
@@ -81,6 +82,7 @@ fn limits_hold() {
     assert!(err(b"a\n123456789\n", &[], &small).contains("cell longer than the limit of 8 bytes"));
     assert!(err(b"a\n\"123456789\"\n", &[], &small).contains("cell longer"));
     assert!(parse(b"a,b,c,d\n1,2,3,4\n", &[], &small).is_ok());
+    assert!(err(b"a,b,c,d\n1,2,3,4\n1,2,3,4\n1,2,3,4\n", &[], &small).contains("limit of 10 cells"));
 }
 
 #[test]
