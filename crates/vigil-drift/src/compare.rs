@@ -49,7 +49,8 @@ pub enum TestSelection {
     /// One test, on every column it applies to.
     One(TestKind),
     /// Every test that applies: KS and CvM per numeric column, chi-squared per categorical
-    /// column, Fisher per categorical column with two values, MMD over the numeric columns.
+    /// column, Fisher per categorical column with two values, MMD over the numeric columns
+    /// (CvM and MMD only when each side has at least two observations).
     All,
     /// Every per-column test (all but MMD); each numeric column is sorted once for KS and CvM.
     Univariate,
@@ -163,7 +164,11 @@ pub fn compare(
     for r in per_column {
         results.extend(r?);
     }
-    if wants(TestKind::Mmd) && !numeric_names.is_empty() {
+    let mmd_applies = numeric_names.is_empty()
+        || options.tests != TestSelection::All
+        || (numeric_rows(reference, &numeric_names).1 >= 2
+            && numeric_rows(current, &numeric_names).1 >= 2);
+    if wants(TestKind::Mmd) && !numeric_names.is_empty() && mmd_applies {
         let dim = numeric_names.len();
         let (mut r, mut nr) = numeric_rows(reference, &numeric_names);
         let (mut c, mut nc) = numeric_rows(current, &numeric_names);
@@ -236,7 +241,10 @@ fn column_tests(
                 let o = ks_sorted(&r, &c, options.ks_method);
                 results.push(result(name, TestKind::Ks, o, sizes));
             }
-            if wants(TestKind::Cvm) {
+            // Under `All`, CvM applies only from two observations per side (scipy's minimum);
+            // asked for explicitly, too small a sample is an error.
+            let cvm_applies = r.len() >= 2 && c.len() >= 2;
+            if wants(TestKind::Cvm) && (cvm_applies || options.tests != TestSelection::All) {
                 check_sample("cvm", &r, 2)?;
                 check_sample("cvm", &c, 2)?;
                 let o = cvm_sorted(&r, &c, CvmMethod::Auto);
@@ -446,5 +454,26 @@ mod tests {
         assert_eq!(r, again, "seeded subsample");
         let r = compare(&table(300, 0.0), &table(300, 5.0), &options).unwrap();
         assert_eq!(r.results[0].sizes, (50, 50));
+    }
+}
+
+#[cfg(test)]
+mod small_samples {
+    use super::*;
+
+    #[test]
+    fn all_skips_tests_that_need_two_observations() {
+        let t = |v: f64| Table {
+            names: vec!["x".into()],
+            columns: vec![Column::Numeric(vec![v])],
+        };
+        let r = compare(&t(0.0), &t(1.0), &CompareOptions::default()).unwrap();
+        let tests: Vec<TestKind> = r.results.iter().map(|r| r.test).collect();
+        assert_eq!(tests, [TestKind::Ks]);
+        let cvm = CompareOptions {
+            tests: TestSelection::One(TestKind::Cvm),
+            ..CompareOptions::default()
+        };
+        assert!(compare(&t(0.0), &t(1.0), &cvm).is_err());
     }
 }
