@@ -127,17 +127,30 @@ fn stirlerr(n: f64) -> f64 {
         let ln_sqrt_2pi = 0.918_938_533_204_672_8;
         return lgamma(n + 1.0) - (n + 0.5) * n.ln() + n - ln_sqrt_2pi;
     }
-    let nn = n * n;
+    // Loader's series in 1/n, with one division.
+    let r = 1.0 / n;
+    let rr = r * r;
     if n > 500.0 {
-        (S0 - S1 / nn) / n
+        (S0 - S1 * rr) * r
     } else if n > 80.0 {
-        (S0 - (S1 - S2 / nn) / nn) / n
+        (S0 - (S1 - S2 * rr) * rr) * r
     } else if n > 35.0 {
-        (S0 - (S1 - (S2 - S3 / nn) / nn) / nn) / n
+        (S0 - (S1 - (S2 - S3 * rr) * rr) * rr) * r
     } else {
-        (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
+        (S0 - (S1 - (S2 - (S3 - S4 * rr) * rr) * rr) * rr) * r
     }
 }
+
+/// `1 / (2 j + 1)` for the terms of `bd0`'s series.
+const INV_ODD: [f64; 64] = {
+    let mut t = [0.0; 64];
+    let mut j = 0;
+    while j < 64 {
+        t[j] = 1.0 / (2 * j + 1) as f64;
+        j += 1;
+    }
+    t
+};
 
 /// Loader's deviance term `bd0(x, np) = x ln(x/np) + np - x`, without cancellation.
 fn bd0(x: f64, np: f64) -> f64 {
@@ -146,15 +159,17 @@ fn bd0(x: f64, np: f64) -> f64 {
         let mut s = (x - np) * v;
         let mut ej = 2.0 * x * v;
         let v2 = v * v;
-        let mut j = 1.0;
-        while j < 1000.0 {
+        for j in 1..1000usize {
             ej *= v2;
-            let s1 = s + ej / (2.0 * j + 1.0);
+            let term = match INV_ODD.get(j) {
+                Some(inv) => ej * inv,
+                None => ej / (2 * j + 1) as f64,
+            };
+            let s1 = s + term;
             if s1 == s {
                 return s1;
             }
             s = s1;
-            j += 1.0;
         }
         s
     } else {
