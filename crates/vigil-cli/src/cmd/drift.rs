@@ -474,7 +474,17 @@ fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
             ..MmdOptions::default()
         },
     };
-    let report = compare(&reference, &current, &options).context("drift test")?;
+    let spinner = spinner(format!(
+        "testing {} columns of {} and {} rows",
+        reference.names.len(),
+        reference.rows(),
+        current.rows()
+    ));
+    let report = compare(&reference, &current, &options).context("drift test");
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let report = report?;
     if let Some(path) = &args.html {
         let html = html_report(&report, &reference, &current, &args);
         write_durably(path, html.as_bytes())
@@ -497,6 +507,18 @@ fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// A spinner on standard error when it is a terminal (the tests can take seconds on large
+/// files); `None` otherwise, so pipes and logs stay clean.
+fn spinner(message: String) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }
 
 /// A float as JSON: a number when finite, else the string "inf", "-inf" or "nan".
