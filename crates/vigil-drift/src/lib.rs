@@ -99,4 +99,6 @@ pub use crate::table::{Column, Limits, Table};
 
 // Fuzzing hooks.
 #[doc(hidden)]
+pub use crate::monitor::fuzz_reference;
+#[doc(hidden)]
 pub use crate::table::fuzz_csv;

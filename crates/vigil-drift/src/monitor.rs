@@ -127,33 +127,60 @@ impl ReferenceStats {
             path: path.display().to_string(),
             reason,
         };
-        let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-        if meta.len() > max_bytes {
-            return Err(err(format!(
-                "{} bytes exceed the limit of {max_bytes}",
-                meta.len()
-            )));
+        let mut bytes = Vec::new();
+        {
+            use std::io::Read;
+            let file = std::fs::File::open(&path).map_err(|e| err(e.to_string()))?;
+            file.take(max_bytes.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .map_err(|e| err(e.to_string()))?;
         }
-        let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(err(format!("larger than the limit of {max_bytes} bytes")));
+        }
+        ReferenceStats::from_json(&bytes, &path.display().to_string())
+    }
+
+    /// Parse and validate the JSON form (format 1; non-empty, finite, sorted samples); `label`
+    /// names the input in errors. serde_json bounds nesting depth; callers bound the size.
+    pub fn from_json(bytes: &[u8], label: &str) -> Result<Self, DriftError> {
+        let err = |reason: String| DriftError::Reference {
+            path: label.to_owned(),
+            reason,
+        };
         let stats: ReferenceStats =
-            serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
         if stats.format != REFERENCE_FORMAT {
             return Err(err(format!(
                 "format {} is not the supported {REFERENCE_FORMAT}",
                 stats.format
             )));
         }
-        if let Some(s) = stats
-            .streams
-            .iter()
-            .find(|s| s.sample.is_empty() || s.sample.iter().any(|x| !x.is_finite()))
-        {
+        if let Some(s) = stats.streams.iter().find(|s| !valid_sample(&s.sample)) {
             return Err(err(format!(
-                "stream {:?} has an empty or non-finite sample",
+                "stream {:?} has an empty, unsorted or non-finite sample",
                 s.name
             )));
         }
         Ok(stats)
+    }
+}
+
+fn valid_sample(sample: &[f64]) -> bool {
+    !sample.is_empty()
+        && sample.iter().all(|x| x.is_finite())
+        && sample.windows(2).all(|w| w[0] <= w[1])
+}
+
+/// Fuzzing entry point for the reference statistics parser: must never panic.
+#[doc(hidden)]
+pub fn fuzz_reference(data: &[u8]) {
+    if let Ok(stats) = ReferenceStats::from_json(data, "fuzz") {
+        if let Ok(mut m) = WindowedMonitor::new(stats, 2, 1, 0.05) {
+            let values = vec![0.5; m.streams().len()];
+            let _ = m.observe(&values);
+            let _ = m.observe(&values);
+        }
     }
 }
 
@@ -228,11 +255,7 @@ impl WindowedMonitor {
                 reason: format!("{alpha} is not strictly between 0 and 1"),
             });
         }
-        if let Some(s) = reference.streams.iter().find(|s| {
-            s.sample.is_empty()
-                || s.sample.iter().any(|x| !x.is_finite())
-                || s.sample.windows(2).any(|w| w[0] > w[1])
-        }) {
+        if let Some(s) = reference.streams.iter().find(|s| !valid_sample(&s.sample)) {
             return Err(DriftError::InvalidParameter {
                 name: "reference",
                 reason: format!(

@@ -111,3 +111,18 @@ fn fuzz_entry_point_survives_seeds() {
         vigil_drift::fuzz_csv(&bytes);
     }
 }
+
+#[test]
+fn reference_fuzz_entry_point_survives_seeds() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/seeds/drift_reference"
+    );
+    let mut accepted = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        vigil_drift::fuzz_reference(&bytes);
+        accepted += usize::from(vigil_drift::ReferenceStats::from_json(&bytes, "seed").is_ok());
+    }
+    assert_eq!(accepted, 2, "valid.json and two_streams.json only");
+}
