@@ -8,9 +8,8 @@ use crate::cvm::{cvm_sorted, CvmMethod};
 use crate::error::DriftError;
 use crate::ks::{ks_sorted, KsMethod};
 use crate::mmd::{mmd_test, MmdOptions};
-use crate::result::check_sample;
 use crate::rng::Xoshiro256;
-use crate::sort::sort_floats;
+use crate::sort::sorted_keys;
 use crate::table::{Column, Table};
 
 /// A two-sample test.
@@ -230,12 +229,17 @@ fn column_tests(
 ) -> Result<Vec<FeatureResult>, DriftError> {
     let mut results = Vec::new();
     match (rcol, ccol) {
-        (Column::Numeric(_), Column::Numeric(_)) => {
-            let (mut r, mut c) = (rcol.present(), ccol.present());
-            check_sample("ks", &r, 1)?;
-            check_sample("ks", &c, 1)?;
-            sort_floats(&mut r);
-            sort_floats(&mut c);
+        (Column::Numeric(rv), Column::Numeric(cv)) => {
+            // Sort each column once, as order-preserving integer keys; KS and CvM only need
+            // the order and the ties of the values.
+            let (r, c) = (sorted_keys(rv), sorted_keys(cv));
+            if r.is_empty() || c.is_empty() {
+                return Err(DriftError::SampleTooSmall {
+                    test: "ks",
+                    size: 0,
+                    min: 1,
+                });
+            }
             let sizes = (r.len(), c.len());
             if wants(TestKind::Ks) {
                 let o = ks_sorted(&r, &c, options.ks_method);
@@ -245,8 +249,13 @@ fn column_tests(
             // asked for explicitly, too small a sample is an error.
             let cvm_applies = r.len() >= 2 && c.len() >= 2;
             if wants(TestKind::Cvm) && (cvm_applies || options.tests != TestSelection::All) {
-                check_sample("cvm", &r, 2)?;
-                check_sample("cvm", &c, 2)?;
+                if !cvm_applies {
+                    return Err(DriftError::SampleTooSmall {
+                        test: "cvm",
+                        size: r.len().min(c.len()),
+                        min: 2,
+                    });
+                }
                 let o = cvm_sorted(&r, &c, CvmMethod::Auto);
                 results.push(result(name, TestKind::Cvm, o, sizes));
             }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::error::DriftError;
 use crate::result::{check_sample, TestOutcome};
+use crate::sort::SortKey;
 use crate::special::{kv_quarter_scaled, lgamma};
 
 /// How the CvM p-value is computed (scipy's `method`).
@@ -57,7 +58,7 @@ pub fn cramervonmises_2samp(
 
 /// CvM on samples already sorted ascending (each at least 2 values, finite); `method` is
 /// `Exact` or `Asymptotic` (`Auto` is resolved by scipy's rule), sizes within the exact limit.
-pub(crate) fn cvm_sorted(xs: &[f64], ys: &[f64], method: CvmMethod) -> TestOutcome {
+pub(crate) fn cvm_sorted<T: SortKey>(xs: &[T], ys: &[T], method: CvmMethod) -> TestOutcome {
     let (nx, ny) = (xs.len(), ys.len());
     let method = match method {
         CvmMethod::Auto if nx.max(ny) > 20 => CvmMethod::Asymptotic,
@@ -66,17 +67,17 @@ pub(crate) fn cvm_sorted(xs: &[f64], ys: &[f64], method: CvmMethod) -> TestOutco
     };
     // Midranks in the pooled sample, by merging the sorted samples: a run of equal values
     // shares the average of its positions. Sums of (rank - position)^2 for each sample.
-    let at = |s: &[f64], k: usize| s.get(k).copied().unwrap_or(f64::INFINITY);
+    let at = |s: &[T], k: usize| s.get(k).copied().unwrap_or(T::END);
     let (mut i, mut j) = (0usize, 0usize);
     let (mut sx, mut sy) = (0.0f64, 0.0f64);
     while i < nx || j < ny {
         let (a, b) = (at(xs, i), at(ys, j));
-        let v = a.min(b);
+        let v = T::min2(a, b);
         let (ta, tb) = (usize::from(a == v), usize::from(b == v));
         let (i0, j0) = (i, j);
         i += ta;
         j += tb;
-        if at(xs, i).min(at(ys, j)) != v {
+        if T::min2(at(xs, i), at(ys, j)) != v {
             // A run of one value from one sample (or one from each): no inner loop. Its
             // midrank is (positions i0 + j0 + 1 ..= i + j) averaged.
             let rank = (2 * (i0 + j0) + ta + tb - 1) as f64 / 2.0 + 1.0;

@@ -3,6 +3,7 @@
 use crate::error::DriftError;
 use crate::kolmogorov::kolmogn_sf;
 use crate::result::TestOutcome;
+use crate::sort::SortKey;
 
 /// How the KS p-value is computed (scipy's `method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -37,17 +38,17 @@ pub fn ks_2samp(a: &[f64], b: &[f64], method: KsMethod) -> Result<TestOutcome, D
 }
 
 /// KS on samples already sorted ascending (non-empty, finite).
-pub(crate) fn ks_sorted(x: &[f64], y: &[f64], method: KsMethod) -> TestOutcome {
+pub(crate) fn ks_sorted<T: SortKey>(x: &[T], y: &[T], method: KsMethod) -> TestOutcome {
     let d = ks_statistic_sorted(x, y);
     ks_pvalue(d, x.len(), y.len(), method)
 }
 
 /// The statistic of two sorted samples, computed exactly as scipy does (`searchsorted(side=
 /// "right")` over the pooled values, then the larger of max and -min of the differences).
-pub(crate) fn ks_statistic_sorted(x: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn ks_statistic_sorted<T: SortKey>(x: &[T], y: &[T]) -> f64 {
     let (n1, n2) = (x.len(), y.len());
     let (f1, f2) = (n1 as f64, n2 as f64);
-    let at = |s: &[f64], k: usize| s.get(k).copied().unwrap_or(f64::INFINITY);
+    let at = |s: &[T], k: usize| s.get(k).copied().unwrap_or(T::END);
     let (mut i, mut j) = (0usize, 0usize);
     let mut max_s = f64::NEG_INFINITY;
     let mut min_s = f64::INFINITY;
@@ -56,10 +57,10 @@ pub(crate) fn ks_statistic_sorted(x: &[f64], y: &[f64]) -> f64 {
     // pooled values, as `searchsorted(side="right")` does.
     while i < n1 || j < n2 {
         let (a, b) = (at(x, i), at(y, j));
-        let v = a.min(b);
+        let v = T::min2(a, b);
         i += usize::from(a == v);
         j += usize::from(b == v);
-        if at(x, i).min(at(y, j)) != v {
+        if T::min2(at(x, i), at(y, j)) != v {
             let diff = i as f64 / f1 - j as f64 / f2;
             max_s = max_s.max(diff);
             min_s = min_s.min(diff);

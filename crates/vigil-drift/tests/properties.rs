@@ -157,3 +157,25 @@ fn categories_absent_on_one_side() {
     let r = chi2_contingency(&c.reference, &c.current).unwrap();
     assert!((0.0..=1.0).contains(&r.p_value));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The table path (integer sort keys, columns in parallel) gives the same results as the
+    /// per-test functions on floats, signed zeros and missing values included.
+    #[test]
+    fn compare_matches_the_per_test_functions(
+        a in prop::collection::vec(prop_oneof![-3f64..3.0, Just(0.0), Just(-0.0), Just(f64::NAN)], 3..60),
+        b in prop::collection::vec(prop_oneof![-3f64..3.0, Just(0.0), Just(-0.0)], 3..60),
+    ) {
+        let present: Vec<f64> = a.iter().copied().filter(|x| !x.is_nan()).collect();
+        prop_assume!(present.len() >= 2);
+        let t = |v: &[f64]| Table { names: vec!["x".into()], columns: vec![Column::Numeric(v.to_vec())] };
+        let options = CompareOptions { tests: TestSelection::Univariate, ..CompareOptions::default() };
+        let r = compare(&t(&a), &t(&b), &options).unwrap();
+        let ks = ks_2samp(&present, &b, KsMethod::Auto).unwrap();
+        let cvm = cramervonmises_2samp(&present, &b, CvmMethod::Auto).unwrap();
+        prop_assert_eq!((r.results[0].statistic, r.results[0].p_value), (ks.statistic, ks.p_value));
+        prop_assert_eq!((r.results[1].statistic, r.results[1].p_value), (cvm.statistic, cvm.p_value));
+    }
+}
