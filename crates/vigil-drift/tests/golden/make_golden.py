@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Generate the golden vectors of vigil-drift's tests from the reference implementations.
 
-Run from the repository root with the project's venv (scripts/python-env):
+Run from the repository root with the project's venv (scripts/python-env) plus the pinned
+generator requirements (kept out of CI, which only reads the committed JSON):
 
+    .venv/bin/pip install -r crates/vigil-drift/tests/golden/requirements.txt
     .venv/bin/python crates/vigil-drift/tests/golden/make_golden.py
 
 Writes crates/vigil-drift/tests/golden/{stats,online}.json. References: scipy (ks_2samp,
