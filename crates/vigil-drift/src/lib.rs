@@ -31,7 +31,8 @@
 //! agree with scipy to 1e-14 absolute rather than 1e-9 relative). Where the reference gives 0 but
 //! the true tail is a number, [`TestOutcome::ln_p_value`] carries the natural log of the tail,
 //! computed without underflow (KS asymptotic, KS exact with equal sizes, complete separation,
-//! chi-squared); the reference value is never replaced. Fisher's test uses scipy 1.17's relative
+//! chi-squared), and for asymptotic CvM in the far tail the log of the exact limiting tail (by
+//! Smirnov's integral) instead of scipy's `1 - cdf`; the reference value is never replaced. Fisher's test uses scipy 1.17's relative
 //! tolerance of 1e-14 when it compares table probabilities. Golden vectors and the script that
 //! made them are in `tests/golden/`; `interop/drift` compares the CLI with scipy on random cases.
 //!
