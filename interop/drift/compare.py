@@ -3,7 +3,7 @@ on freshly generated random cases: tiny and large samples, ties, heavy tails, ex
 categories absent on one side, binary columns.
 
 Tolerance: 1e-9 relative for every statistic and p-value (MMD statistic: 1e-6), except the
-asymptotic CvM p-value below 1e-6, which scipy computes as 1 minus a series summing to nearly
+asymptotic CvM p-value below 1e-5, which scipy computes as 1 minus a series summing to nearly
 1 and which is therefore compared to 1e-14 absolute, and subnormal values (below 2.2e-308, with
 few significant bits), compared to 1e-322 absolute (see docs/drift.md).
 """
@@ -105,7 +105,7 @@ def numeric_case(tmp, i):
         check(label + " cvm", "cvm statistic", r["statistic"], s.statistic)
         asymptotic = max(n1, n2) > 20
         check(label + " cvm", "cvm p_value", r["p_value"], s.pvalue,
-              atol=1e-14 if asymptotic and s.pvalue < 1e-6 else 0.0)
+              atol=1e-14 if asymptotic and s.pvalue < 1e-5 else 0.0)
 
 
 def categorical_case(tmp, i):

@@ -27,7 +27,7 @@
 //! Each p-value is the one its reference computes, numerical choices included: scipy's KS
 //! asymptotic p-value is 0 once `n d^2 >= 370`, Cephes' chi-squared tail is 0 once its prefactor
 //! underflows, scipy's asymptotic CvM series stops at the first term under 1e-7 and returns
-//! `1 - cdf` (so its p-values under about 1e-6 carry its truncation and rounding error, and
+//! `1 - cdf` (so its p-values under about 1e-5 carry its truncation and rounding error, and
 //! agree with scipy to 1e-14 absolute rather than 1e-9 relative). Where the reference gives 0 but
 //! the true tail is a number, [`TestOutcome::ln_p_value`] carries the natural log of the tail,
 //! computed without underflow (KS asymptotic, KS exact with equal sizes, complete separation,
