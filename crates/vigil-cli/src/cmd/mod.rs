@@ -5,6 +5,7 @@ use clap::Subcommand;
 use crate::outcome::Outcome;
 
 mod bundle;
+mod drift;
 pub(crate) mod key;
 mod log;
 mod version;
@@ -18,6 +19,9 @@ pub(crate) enum Command {
     Bundle(bundle::Args),
     /// Keep a tamper-evident audit log: append events, sign checkpoints, prove and verify.
     Log(log::Args),
+    /// Detect distribution drift between reference and current data (KS, CvM, chi-squared,
+    /// Fisher, MMD) with p-values that agree with scipy.
+    Drift(drift::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -28,6 +32,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Log(args) => log::run(args),
+        Command::Drift(args) => drift::run(args),
         Command::Version(args) => version::run(args),
     }
 }
