@@ -660,7 +660,10 @@ fn keras_walk(
     match v {
         Value::Object(m) => {
             let class = m.get("class_name").and_then(Value::as_str).unwrap_or("");
-            if class == "Lambda" || class == "__lambda__" {
+            if class == "__lambda__" {
+                ctx.add(Severity::Critical, Rule::KerasLambda, "serialized lambda function: its marshalled Python bytecode runs when the model is loaded with safe_mode off".into(), None, Some(member));
+            }
+            if class == "Lambda" {
                 let name = m
                     .get("config")
                     .and_then(|c| c.get("name"))

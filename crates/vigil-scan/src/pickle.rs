@@ -1146,12 +1146,6 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         let object = descr
             .trim_start_matches(['<', '>', '|', '='])
             .starts_with('O');
-        if let Some(a) = self.dict_get(state, "numpy_array_alignment_bytes") {
-            if matches!(self.get(a), V::Int(_)) {
-                let pad = inp.u8()?;
-                inp.skip(u64::from(pad))?;
-            }
-        }
         if object {
             // An object array is a whole protocol-2 pickle written inline.
             let mut m = Machine::new(self.ctx, self.member, self.depth + 1, self.ops_left);
@@ -1159,6 +1153,12 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             self.imports += m.imports;
             self.calls += m.calls;
             return r;
+        }
+        if let Some(a) = self.dict_get(state, "numpy_array_alignment_bytes") {
+            if matches!(self.get(a), V::Int(_)) {
+                let pad = inp.u8()?;
+                inp.skip(u64::from(pad))?;
+            }
         }
         let item = elsize
             .or_else(|| itemsize(&descr))

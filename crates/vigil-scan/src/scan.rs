@@ -477,7 +477,7 @@ pub(crate) fn sniff(head: &[u8], len: u64) -> Sniff {
         Sniff::Tar
     } else if let (Some(n), Some(b'{')) = (head.get(..8), head.get(8)) {
         let n = u64::from_le_bytes(n.try_into().unwrap_or_default());
-        if n >= 2 && n.saturating_add(8) <= len {
+        if n >= 2 && (n.saturating_add(8) <= len || n > 1 << 24) {
             Sniff::Safetensors
         } else {
             Sniff::Other

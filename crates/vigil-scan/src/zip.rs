@@ -272,33 +272,24 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
                         Some(&join(member, &en.name)),
                     );
                 }
-                if u16_at(&lh, 8) != 0 && u16_at(&lh, 8) & !0x0808 != en.flags & !0x0808
-                    || u16_at(&lh, 8) & 1 != en.flags & 1
+                if u16_at(&lh, 6) & 0x41 != en.flags & 0x41
+                    || (u16_at(&lh, 6) & 9 == 0 && u32_at(&lh, 14) != en.crc)
                 {
                     ctx.add(
                         Severity::Medium,
                         Rule::ArchiveHiddenMember,
-                        "local header flags differ from the central directory".into(),
+                        "local header flags or CRC differ from the central directory".into(),
                         None,
                         Some(&join(member, &en.name)),
                     );
                 }
-                if u16_at(&lh, 8) & 8 == 0 && u16_at(&lh, 8) & 1 == 0 && u32_at(&lh, 14) != en.crc {
-                    ctx.add(
-                        Severity::Medium,
-                        Rule::ArchiveHiddenMember,
-                        "local header CRC differs from the central directory".into(),
-                        None,
-                        Some(&join(member, &en.name)),
-                    );
-                }
-                if u16_at(&lh, 10) != en.method {
+                if u16_at(&lh, 8) != en.method {
                     ctx.add(
                         Severity::Medium,
                         Rule::ArchiveHiddenMember,
                         format!(
                             "local header says method {} but the central directory says {}",
-                            u16_at(&lh, 10),
+                            u16_at(&lh, 8),
                             en.method
                         ),
                         None,
@@ -325,7 +316,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
         };
         let nl = usize::from(u16_at(&lh, 26));
         let xl = u64::from(u16_at(&lh, 28));
-        let flags = u16_at(&lh, 8);
+        let flags = u16_at(&lh, 6);
         let mut csize = u64::from(u32_at(&lh, 18));
         let known = listed.get(&pos).and_then(|k| entries.get(*k)).cloned();
         if let Some(k) = &known {
@@ -341,7 +332,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
             let mut en = Entry {
                 name: name.clone(),
                 flags,
-                method: u16_at(&lh, 8 + 2),
+                method: u16_at(&lh, 8),
                 crc: u32_at(&lh, 14),
                 csize,
                 usize: u64::from(u32_at(&lh, 22)),

@@ -4,11 +4,14 @@ use clap::Subcommand;
 
 use crate::outcome::Outcome;
 
+mod scan;
 mod version;
 
 /// The nouns `vigil` knows.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Scan model files for code execution and unsafe content (static analysis only).
+    Scan(scan::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -16,6 +19,7 @@ pub(crate) enum Command {
 /// Run one command.
 pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
+        Command::Scan(args) => scan::run(args),
         Command::Version(args) => version::run(args),
     }
 }
