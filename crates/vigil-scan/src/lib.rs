@@ -76,11 +76,13 @@ pub mod fuzz {
     use crate::{Limits, Policy, Scanner};
 
     fn small() -> Scanner {
-        let mut l = Limits::default();
-        l.max_in_memory = 16 << 20;
-        l.max_decompressed = 64 << 20;
-        l.max_pickle_ops = 1_000_000;
-        l.max_pickle_values = 1_000_000;
+        let l = Limits {
+            max_in_memory: 16 << 20,
+            max_decompressed: 64 << 20,
+            max_pickle_ops: 1_000_000,
+            max_pickle_values: 1_000_000,
+            ..Limits::default()
+        };
         Scanner::new(l, Policy::new())
     }
 

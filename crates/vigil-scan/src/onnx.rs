@@ -30,7 +30,10 @@ struct Pb<'b> {
 
 type R<T> = Result<T, String>;
 
-impl Pb<'_> {
+/// Called per field: (reader, field number, wire type, varint value or length, data offset).
+type FieldFn<'f, 'b> = dyn FnMut(&mut Pb<'b>, u64, u8, u64, u64) -> R<()> + 'f;
+
+impl<'b> Pb<'b> {
     fn byte(&mut self, pos: u64) -> R<u8> {
         let rel = pos.wrapping_sub(self.cache_at);
         if pos < self.cache_at || rel >= self.cache.len() as u64 {
@@ -76,12 +79,7 @@ impl Pb<'_> {
     }
 
     /// Iterate fields of the message in [start, end): calls `f(field, wire, value_or_len, data_start)`.
-    fn fields(
-        &mut self,
-        start: u64,
-        end: u64,
-        f: &mut dyn FnMut(&mut Self, u64, u8, u64, u64) -> R<()>,
-    ) -> R<()> {
+    fn fields(&mut self, start: u64, end: u64, f: &mut FieldFn<'_, 'b>) -> R<()> {
         let mut pos = start;
         while pos < end {
             self.steps += 1;

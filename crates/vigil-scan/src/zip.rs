@@ -142,6 +142,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
     let mut cd_size = u64::from(u32_at(e, 12));
     let mut cd_off = u64::from(u32_at(e, 16));
     let mut zip64 = false;
+    let mut cd_end_expected = eocd_pos;
     if count == 0xffff || cd_size == 0xffff_ffff || cd_off == 0xffff_ffff {
         // ZIP64 locator just before the EOCD.
         let loc_pos = eocd_pos.checked_sub(20).ok_or("zip64 locator missing")?;
@@ -158,20 +159,14 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
         cd_size = u64_at(&rec, 40);
         cd_off = u64_at(&rec, 48);
         zip64 = true;
+        cd_end_expected = rec_pos;
     }
     // Data prepended to the archive shifts every offset (Python's zipfile allows it).
-    let cd_end_expected = if zip64 {
-        eocd_pos.saturating_sub(20 + 56)
-    } else {
-        eocd_pos
-    };
-    let shift = cd_end_expected
-        .checked_sub(
-            cd_off
-                .checked_add(cd_size)
-                .ok_or("directory size overflows")?,
-        )
-        .unwrap_or(0);
+    let shift = cd_end_expected.saturating_sub(
+        cd_off
+            .checked_add(cd_size)
+            .ok_or("directory size overflows")?,
+    );
     if shift > 0 && !zip64 {
         ctx.add(
             Severity::Medium,
