@@ -683,7 +683,7 @@ fn keras_walk(
                         class.to_string()
                     };
                     let global = format!("{module}.{name}");
-                    if seen.insert(global.clone()) {
+                    if seen.insert(global.clone()) && judge(&global) != Verdict::Safe {
                         let (sev, why) = match judge(&global) {
                             Verdict::Deny(s, why) => (s, why.to_string()),
                             _ => (

@@ -265,6 +265,43 @@ const DENY: &[(&str, Severity, &str)] = &[
     ),
     ("marshal.*", H, "loads code objects"),
     ("pickle.*", H, "nested unpickler"),
+    ("dill._dill._create_code", C, "builds a code object"),
+    (
+        "dill._dill._create_function",
+        C,
+        "builds a function from a code object",
+    ),
+    (
+        "dill._dill._load_type",
+        C,
+        "reaches CodeType and FunctionType by name",
+    ),
+    (
+        "dill._dill._get_attr",
+        H,
+        "walks attributes to reach any callable",
+    ),
+    ("dill._dill._import_module", H, "imports any module"),
+    (
+        "cloudpickle.cloudpickle._builtin_type",
+        C,
+        "reaches CodeType and FunctionType by name",
+    ),
+    (
+        "cloudpickle.cloudpickle._make_function",
+        C,
+        "builds a function from a code object",
+    ),
+    (
+        "cloudpickle.cloudpickle_fast._builtin_type",
+        C,
+        "reaches CodeType and FunctionType by name",
+    ),
+    (
+        "cloudpickle.cloudpickle_fast._make_function",
+        C,
+        "builds a function from a code object",
+    ),
     ("dill.*", H, "nested unpickler"),
     ("cloudpickle.*", H, "nested unpickler"),
     ("jsonpickle.*", H, "nested unpickler"),
@@ -539,6 +576,23 @@ const ALLOW_EXACT: &[&str] = &[
     "lightgbm.sklearn.LGBMRegressor",
     "lightgbm.sklearn.LGBMRanker",
     "lightgbm.sklearn.LGBMModel",
+    // Hugging Face training_args.bin: dataclasses and enums that only hold settings.
+    "transformers.training_args.TrainingArguments",
+    "transformers.training_args.OptimizerNames",
+    "transformers.training_args.ParallelMode",
+    "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
+    "transformers.trainer_utils.IntervalStrategy",
+    "transformers.trainer_utils.SchedulerType",
+    "transformers.trainer_utils.HubStrategy",
+    "transformers.trainer_utils.SaveStrategy",
+    "transformers.trainer_utils.EvaluationStrategy",
+    "transformers.trainer_utils.FSDPOption",
+    "transformers.debug_utils.DebugOption",
+    "transformers.trainer_pt_utils.AcceleratorConfig",
+    "accelerate.utils.dataclasses.DistributedType",
+    "accelerate.state.PartialState",
+    "torch.torch_version.TorchVersion",
+    "enum.Enum",
 ];
 
 /// Prefix allow entries, each with the reason it is safe. Deny entries win over these.

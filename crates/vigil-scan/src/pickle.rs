@@ -985,6 +985,65 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                             result = Some(self.alloc(V::Caller(n), inp)?);
                         }
                     }
+                    "operator.getitem" | "builtins.dict.get" | "builtins.dict.__getitem__" => {
+                        // getitem(sys.modules, "os"), builtins.__dict__.get("eval") ...
+                        if let (Some(o), Some(k)) = (arg(0), arg(1)) {
+                            if let (Some(base), Some(key)) = (self.dotted(o), self.string(k)) {
+                                let base = crate::globals::normalize(&base);
+                                let target = if base == "sys.modules" {
+                                    key
+                                } else if let Some(b) = base.strip_suffix(".__dict__") {
+                                    format!("{b}.{key}")
+                                } else {
+                                    format!("{base}.{key}")
+                                };
+                                result = Some(self.import(target, "getitem", inp)?);
+                            }
+                        }
+                    }
+                    "codecs.encode" | "codecs.latin_1_encode" => {
+                        // Protocol 0-2 bytes: _codecs.encode("...", "latin1"); keep them if nested.
+                        if let Some(text) = arg(0).and_then(|i| self.string(i)) {
+                            let bytes: Option<Vec<u8>> = text
+                                .chars()
+                                .map(|c| u8::try_from(u32::from(c)).ok())
+                                .collect();
+                            if let Some(b) = bytes.filter(|b| {
+                                crate::scan::looks_nested(
+                                    b.get(..8.min(b.len())).unwrap_or_default(),
+                                )
+                            }) {
+                                result = Some(self.alloc(
+                                    V::Bytes {
+                                        len: b.len() as u64,
+                                        data: Some(b),
+                                        at: inp.pos,
+                                    },
+                                    inp,
+                                )?);
+                            }
+                        }
+                    }
+                    "base64.b64decode"
+                    | "base64.standard_b64decode"
+                    | "base64.decodebytes"
+                    | "binascii.a2b_base64" => {
+                        let text = arg(0).and_then(|i| match self.get(i) {
+                            V::Str(s) => Some(s.clone().into_bytes()),
+                            V::Bytes { data: Some(d), .. } => Some(d.clone()),
+                            _ => None,
+                        });
+                        if let Some(b) = text.and_then(|t| b64(&t)) {
+                            result = Some(self.alloc(
+                                V::Bytes {
+                                    len: b.len() as u64,
+                                    data: Some(b),
+                                    at: inp.pos,
+                                },
+                                inp,
+                            )?);
+                        }
+                    }
                     "copyreg.add_extension" => {
                         if let (Some(m), Some(n), Some(V::Int(code))) = (
                             arg(0).and_then(|i| self.string(i)),
@@ -1168,6 +1227,31 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             .ok_or_else(|| bad("array size overflows"))?;
         inp.skip(n)
     }
+}
+
+/// Standard base64 with padding and whitespace tolerated; `None` if it is not base64.
+fn b64(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' | b'\n' | b'\r' | b' ' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn itemsize(descr: &str) -> Option<u64> {

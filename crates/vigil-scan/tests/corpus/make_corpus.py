@@ -157,7 +157,16 @@ def malicious():
         b"\x80\x02ccopyreg\nadd_extension\n" + s4("os") + s4("system") + b"K\xf0\x87R0\x82\xf0" + s4("id") + b"\x85R.")
     out("malicious/ext_unregistered.pkl", b"\x80\x02\x82\x07" + s4("id") + b"\x85R.")
     out("malicious/nested_pickle_loads.pkl", pickle.dumps(Reduce(pickle.loads, (EVIL,)), protocol=4))
-    out("malicious/runpy_nested_dill.pkl", call_p2("dill", "loads", "x"))
+    out("malicious/nested_dill_loads.pkl", call_p2("dill", "loads", "x"))
+    # pickle.loads(_codecs.encode("<evil>", "latin1")): protocol 2 writes bytes this way
+    out("malicious/nested_loads_codecs.pkl", pickle.dumps(Reduce(pickle.loads, (EVIL,)), protocol=2))
+    import base64
+    out("malicious/nested_loads_base64.pkl",
+        b"\x80\x02cpickle\nloads\ncbase64\nb64decode\n" + s4(base64.b64encode(EVIL).decode()) + b"\x85R\x85R.")
+    # getattr(operator.getitem(sys.modules, "os"), "system")("id")
+    out("malicious/sys_modules_getitem.pkl",
+        b"\x80\x02cbuiltins\ngetattr\ncoperator\ngetitem\ncsys\nmodules\n" + s4("os") + b"\x86R" + s4("system") + b"\x86R" + s4("id") + b"\x85R.")
+    out("malicious/dill_create_code.pkl", call_p2("dill._dill", "_create_code", "x"))
     out("malicious/module_mutation.pkl", b"\x80\x02ccollections\nOrderedDict\n}" + s4("__repr__") + s4("x") + b"sb.")
     out("malicious/unknown_global.pkl", b"\x80\x02c__main__\nPayload\n)\x81.")
     # STACK_GLOBAL whose module name is a call result: cannot be resolved statically
