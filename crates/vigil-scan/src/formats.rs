@@ -79,6 +79,24 @@ fn npy_itemsize(descr: &str) -> Option<u64> {
     }
 }
 
+/// From the first bytes of a `.npy` stream: (object array?, offset of the data).
+pub(crate) fn npy_head(head: &[u8]) -> Option<(bool, u64)> {
+    let (hlen, hstart) = match head.get(6)? {
+        1 => (
+            u64::from(u16::from_le_bytes([*head.get(8)?, *head.get(9)?])),
+            10u64,
+        ),
+        2 | 3 => (
+            u64::from(u32::from_le_bytes(head.get(8..12)?.try_into().ok()?)),
+            12u64,
+        ),
+        _ => return None,
+    };
+    let raw = head.get(hstart as usize..(hstart + hlen) as usize)?;
+    let h = parse_npy_header(std::str::from_utf8(raw).ok()?)?;
+    Some((h.object, hstart + hlen))
+}
+
 /// Scan a `.npy` file: header, size, and the pickle of an object array.
 pub(crate) fn npy(
     scanner: &Scanner,

@@ -510,7 +510,12 @@ fn is_text(blob: &Blob, head: &[u8]) -> bool {
     } else {
         head.to_vec()
     };
-    let s = match std::str::from_utf8(&sample) {
+    is_text_bytes(&sample)
+}
+
+/// Mostly printable UTF-8 (a cut-off character at the end is fine).
+pub(crate) fn is_text_bytes(sample: &[u8]) -> bool {
+    let s = match std::str::from_utf8(sample) {
         Ok(s) => s,
         Err(e) if e.error_len().is_none() => sample
             .get(..e.valid_up_to())

@@ -535,6 +535,11 @@ fn scan_member(
         );
         return;
     }
+    let over = STREAM_OVER.min(scanner.limits().max_in_memory / 8);
+    if e.usize > over || e.csize > over {
+        scan_large_deflated(scanner, ctx, blob, e, m, depth, storage);
+        return;
+    }
     match member_bytes(scanner, blob, e) {
         Ok(bytes) => {
             if crc32(&bytes) != e.crc {
@@ -612,4 +617,104 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();
     c.update(data);
     c.sum()
+}
+
+/// Deflated members larger than this (or an eighth of `max_in_memory`) are streamed: sniffed from their first bytes, pickles and
+/// object arrays scanned as a stream, raw array data never decompressed in full.
+const STREAM_OVER: u64 = 64 << 20;
+
+fn deflate_reader(scanner: &Scanner, raw: &Blob) -> impl Read + Send {
+    let count: Counter = Default::default();
+    let input = Counting {
+        inner: std::io::BufReader::new(raw.reader()),
+        count: count.clone(),
+    };
+    Capped {
+        inner: flate2::read::DeflateDecoder::new(input),
+        out: 0,
+        max_out: scanner.limits().max_decompressed,
+        max_ratio: scanner.limits().max_ratio,
+        consumed: count,
+    }
+}
+
+fn scan_large_deflated(
+    scanner: &Scanner,
+    ctx: &mut Ctx<'_>,
+    blob: &Blob,
+    e: &Entry,
+    m: Option<&str>,
+    depth: usize,
+    storage: bool,
+) {
+    let raw = match data_blob(blob, e) {
+        Ok(r) => r,
+        Err(why) => {
+            ctx.fail(Rule::ArchiveMalformed, why, m);
+            return;
+        }
+    };
+    let mut head = Vec::new();
+    if let Err(why) = deflate_reader(scanner, &raw)
+        .take(4096)
+        .read_to_end(&mut head)
+    {
+        if head.is_empty() {
+            ctx.fail(
+                Rule::ArchiveMalformed,
+                format!("member cannot be decompressed: {why}"),
+                m,
+            );
+            return;
+        }
+    }
+    let stream_pickle = |ctx: &mut Ctx<'_>, skip: u64| {
+        let mut r = crate::blob::StreamSkip(std::io::BufReader::new(deflate_reader(scanner, &raw)));
+        if let Err(why) = crate::blob::ReadSkip::skip(&mut r, skip) {
+            ctx.fail(
+                Rule::ArchiveMalformed,
+                format!("member cannot be decompressed: {why}"),
+                m,
+            );
+            return;
+        }
+        let sum = crate::pickle::scan_stream(&mut r, ctx, m, depth + 1);
+        let _ = scanner.pickle_summary(ctx, sum, m, "pickle");
+    };
+    match crate::scan::sniff(&head, u64::MAX) {
+        crate::scan::Sniff::Pickle => stream_pickle(ctx, 0),
+        crate::scan::Sniff::Npy => match crate::formats::npy_head(&head) {
+            Some((true, off)) => {
+                ctx.add(
+                    Severity::Low,
+                    Rule::NumpyObjectArray,
+                    "object array: loading needs allow_pickle=True; its pickle was scanned".into(),
+                    None,
+                    m,
+                );
+                stream_pickle(ctx, off);
+            }
+            Some((false, _)) => {}
+            None => ctx.fail(Rule::NumpyMalformed, ".npy header cannot be parsed".into(), m),
+        },
+        crate::scan::Sniff::Other if storage || ctx_ignores_binary(m) => {}
+        crate::scan::Sniff::Other if !crate::scan::is_text_bytes(&head) => {
+            ctx.add(
+                Severity::Medium,
+                Rule::UnknownFormat,
+                "member is binary data in no known model format".into(),
+                None,
+                m,
+            );
+        }
+        crate::scan::Sniff::Other => {}
+        _ => ctx.fail(
+            Rule::ResourceLimit,
+            format!(
+                "compressed container member of {} bytes is too large to unpack in memory; it was not scanned",
+                e.usize
+            ),
+            m,
+        ),
+    }
 }

@@ -145,6 +145,7 @@ const CORPUS: &[Expect] = &[
     ("malicious/obj_p1.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
     ("malicious/object_array.npy", "npy", &[(Critical, "pickle-code-execution", Some("posix.system"), None), (Low, "numpy-object-array", None, None)]),
     ("malicious/object_array.npz", "npz", &[(Critical, "pickle-code-execution", Some("posix.system"), Some("evil.npy")), (Low, "numpy-object-array", None, Some("evil.npy"))]),
+    ("malicious/object_array_compressed.npz", "npz", &[(Critical, "pickle-code-execution", Some("posix.system"), Some("evil.npy")), (Low, "numpy-object-array", None, Some("evil.npy"))]),
     ("malicious/onnx_custom_domain.onnx", "onnx", &[(Medium, "onnx-unknown-domain", None, None)]),
     ("malicious/onnx_external_escape.onnx", "onnx", &[(High, "onnx-external-data-escape", None, None)]),
     ("malicious/os_system_p0.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
@@ -230,7 +231,6 @@ fn the_bars_hold_on_the_corpus() {
 
 fn small_limits() -> Limits {
     let mut l = Limits::default();
-    l.max_in_memory = 1 << 20;
     l.max_decompressed = 8 << 20;
     l
 }
@@ -334,4 +334,36 @@ fn high_severity_names_are_resolved_through_every_route() {
         );
     }
     let _ = High;
+}
+
+#[test]
+fn large_deflated_members_are_streamed_not_unpacked() {
+    // With a tiny memory limit every deflated member takes the streaming path.
+    let mut limits = Limits::default();
+    limits.max_in_memory = 1024;
+    let scanner = Scanner::new(limits, Policy::new());
+    let r = scanner
+        .scan_file(&data().join("malicious/object_array_compressed.npz"))
+        .unwrap();
+    let got: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.severity, f.rule, f.global.as_deref(), f.member.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Critical,
+                Rule::PickleCodeExecution,
+                Some("posix.system"),
+                Some("evil.npy")
+            ),
+            (Low, Rule::NumpyObjectArray, None, Some("evil.npy")),
+        ]
+    );
+    let r = scanner
+        .scan_file(&data().join("benign/arrays.npz"))
+        .unwrap();
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
 }

@@ -216,6 +216,7 @@ def malicious():
     arr = np.zeros(3, dtype=object); arr[0] = Reduce(os.system, ("id",))
     b = io.BytesIO(); np.save(b, arr, allow_pickle=True); out("malicious/object_array.npy", b.getvalue())
     b = io.BytesIO(); np.savez(b, weights=np.arange(4.0), evil=arr); out("malicious/object_array.npz", b.getvalue())
+    b = io.BytesIO(); np.savez_compressed(b, weights=np.arange(4096.0), evil=arr); out("malicious/object_array_compressed.npz", b.getvalue())
     b = io.BytesIO(); joblib.dump({"w": np.arange(10.0), "payload": Reduce(os.system, ("id",))}, b); out("malicious/joblib_payload.joblib", b.getvalue())
     b = io.BytesIO(); joblib.dump({"w": np.arange(10.0), "objs": arr}, b); out("malicious/joblib_object_array.joblib", b.getvalue())
     out("malicious/keras_lambda.keras", keras_zip(keras_dense([{"module": "keras.layers", "class_name": "Lambda", "config": {"name": "lam", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA", "defaults": None, "closure": None}}}, "registered_name": None}])))
