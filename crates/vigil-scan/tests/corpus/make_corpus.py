@@ -76,6 +76,7 @@ def torch_state_pickle():
     sd["fc.weight"] = Tensor(Storage("0", 6), (2, 3))
     sd["fc.bias"] = Tensor(Storage("1", 2), (2,))
     buf = io.BytesIO(); TorchPickler(buf, protocol=2).dump(sd)
+    del sys.modules["torch"], sys.modules["torch._utils"]  # other libraries probe for torch
     return buf.getvalue()
 
 def zinfo(name):
@@ -282,6 +283,11 @@ def benign():
     rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
     b = io.BytesIO(); joblib.dump(rf, b, compress=3); out("benign/random_forest_zlib.joblib", b.getvalue())
     b = io.BytesIO(); joblib.dump(rf, b); out("benign/random_forest.joblib", b.getvalue())
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    gb = Pipeline([("log", FunctionTransformer(np.log1p)), ("gb", GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0))]).fit(X, y)
+    b = io.BytesIO(); joblib.dump(gb, b); out("benign/log1p_gradient_boosting.joblib", b.getvalue())
+    out("benign/random_generators.pkl", pickle.dumps({"rs": np.random.RandomState(0), "g": np.random.default_rng(0)}, protocol=4))
     b = io.BytesIO(); np.save(b, np.arange(12, dtype=np.float32).reshape(3, 4)); out("benign/array.npy", b.getvalue())
     b = io.BytesIO(); np.savez_compressed(b, a=np.arange(5), b=np.ones((2, 2))); out("benign/arrays.npz", b.getvalue())
     out("benign/numpy_objects.pkl", pickle.dumps({"a": np.arange(3), "t": np.float64(1.5), "d": np.dtype("int32")}, protocol=4))
