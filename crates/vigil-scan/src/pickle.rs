@@ -8,7 +8,7 @@
 //! strings are skipped unless they look like a nested pickle or archive, which is scanned.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Read};
 
 use crate::blob::{Blob, ReadSkip};
 use crate::scan::Ctx;
@@ -143,9 +143,27 @@ impl Input<'_> {
         self.pos += n;
         Ok(())
     }
+    /// Read `n` bytes, growing the buffer as data arrives (a declared length never allocates
+    /// more than the stream really holds).
     fn vec(&mut self, n: usize) -> Result<Vec<u8>, Break> {
-        let mut v = vec![0u8; n];
-        self.exact(&mut v)?;
+        if n <= 64 * 1024 {
+            let mut v = vec![0u8; n];
+            self.exact(&mut v)?;
+            return Ok(v);
+        }
+        let mut v = Vec::with_capacity(64 * 1024);
+        if let Some(p) = self.peeked.take() {
+            v.push(p);
+        }
+        let want = (n - v.len()) as u64;
+        (&mut *self.r)
+            .take(want)
+            .read_to_end(&mut v)
+            .map_err(|e| self.io(e))?;
+        self.pos += v.len() as u64;
+        if v.len() < n {
+            return Err(self.err("stream ends before STOP"));
+        }
         Ok(v)
     }
     fn line(&mut self) -> Result<Vec<u8>, Break> {
