@@ -25,6 +25,13 @@ const H: Severity = Severity::High;
 
 /// Deny entries: `a.b` exact, `a.*` the module and everything in it, `a.b*` a string prefix.
 const DENY: &[(&str, Severity, &str)] = &[
+    ("torch._inductor.*", C, "compiles and loads generated code"),
+    ("torch.utils.collect_env.*", C, "runs commands"),
+    ("torch.testing.*", H, "test helpers that run code"),
+    ("torch.compiler.*", H, "compiler internals"),
+    ("sklearn.utils._joblib.*", H, "nested unpickler"),
+    ("scipy.sparse.save_npz", H, "writes files"),
+    ("scipy.sparse._matrix_io.*", H, "reads and writes files"),
     // --- code execution (CRITICAL)
     ("os.system", C, "runs a shell command"),
     ("os.popen*", C, "runs a shell command"),
@@ -886,11 +893,24 @@ pub(crate) fn judge(global: &str) -> Verdict {
             worst = Some(hit);
         }
     }
+    // Names that say what they do, in any module: subprocess helpers, popen, spawn.
+    if segs.iter().any(|s| {
+        let l = s.to_ascii_lowercase();
+        l.contains("subprocess") || l.contains("popen") || l.starts_with("spawn")
+    }) {
+        worst = Some((Severity::Critical, "starts programs"));
+    }
     if let Some((sev, why)) = worst {
         return Verdict::Deny(sev, why);
     }
+    // A prefix covers modules' classes and functions, not attributes of a class (a method
+    // such as `DataFrame.to_pickle` called unbound can write files).
+    let method = segs
+        .iter()
+        .position(|s| s.starts_with(|c: char| c.is_ascii_uppercase()))
+        .is_some_and(|i| i + 1 < segs.len());
     for (prefix, _why) in ALLOW_PREFIX {
-        if g.starts_with(prefix) {
+        if g.starts_with(prefix) && !method {
             return Verdict::Safe;
         }
     }

@@ -384,8 +384,12 @@ impl Walk<'_, '_> {
     fn external(&mut self, name: &str, loc: &str) {
         let p = Path::new(loc);
         let drive = loc.as_bytes().get(1) == Some(&b':');
-        let escapes =
-            p.is_absolute() || loc.starts_with('/') || loc.starts_with('\\') || drive || {
+        let escapes = p.is_absolute()
+            || loc.starts_with('/')
+            || loc.starts_with('\\')
+            || drive
+            || loc.contains(':')
+            || {
                 let mut depth: i64 = 0;
                 let mut out = false;
                 for c in loc.split(['/', '\\']) {
@@ -419,6 +423,20 @@ impl Walk<'_, '_> {
                     .filter(|c| matches!(c, Component::Normal(_)))
                     .collect();
                 let full = dir.join(clean);
+                // A symlink inside the folder can still point outside it.
+                if let (Ok(real), Ok(root)) =
+                    (std::fs::canonicalize(&full), std::fs::canonicalize(dir))
+                {
+                    if !real.starts_with(&root) {
+                        self.ctx.add(
+                            Severity::High,
+                            Rule::OnnxExternalDataEscape,
+                            format!("tensor {name:?} reads external data from {loc:?}, a link to {} outside the model's folder", real.display()),
+                            None,
+                            self.member,
+                        );
+                    }
+                }
                 self.ctx.external.push(full);
             }
         }

@@ -235,6 +235,10 @@ def malicious():
     e = w.external_data.add(); e.key = "location"; e.value = "../../../etc/passwd"
     out("malicious/onnx_external_escape.onnx", onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [w]).SerializeToString())
     w = helper.make_tensor("w", TensorProto.FLOAT, [2], [1.0, 2.0])
+    w.data_location = TensorProto.EXTERNAL; del w.float_data[:]
+    e = w.external_data.add(); e.key = "location"; e.value = "file:///etc/shadow"
+    out("malicious/onnx_external_url.onnx", onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [w]).SerializeToString())
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2], [1.0, 2.0])
     out("malicious/onnx_custom_domain.onnx", onnx_model([helper.make_node("Evil", ["x", "w"], ["y"], domain="com.evil")], [w], ["com.evil"]).SerializeToString())
     out("malicious/gguf_template_injection.gguf", gguf([("general.architecture", "llama"), ("tokenizer.chat_template", "{{ cycler.__init__.__globals__.os.popen('id').read() }}{% for m in messages %}{{ m['content'] }}{% endfor %}")]))
 
@@ -262,6 +266,10 @@ GLOBALS = [
     ("torch", "load"), ("torch.jit", "load"), ("torch._C", "_import_ir_module"), ("marshal", "loads"),
     ("lib2to3.pgen2.grammar", "Grammar"), ("numpy", "_pytesttester"), ("os", "remove"), ("sys", "modules"),
     ("functools", "partial"), ("posixpath", "join"), ("mypkg.layers", "Block"),
+    ("asyncio.unix_events", "_UnixSelectorEventLoop._make_subprocess_transport"),
+    ("pandas.core.frame", "DataFrame.to_pickle"), ("torch._inductor.codecache", "compile_file"),
+    ("multiprocessing.util", "spawnv_passfds"), ("torch.utils.collect_env", "run"),
+    ("torch.serialization", "os.system"), ("dill._dill", "_load_type"),
 ]
 
 def globals_batch():
