@@ -25,6 +25,8 @@ const H: Severity = Severity::High;
 
 /// Deny entries: `a.b` exact, `a.*` the module and everything in it, `a.b*` a string prefix.
 const DENY: &[(&str, Severity, &str)] = &[
+    ("functools.partial", H, "calls whatever callable it wraps"),
+    ("functools.reduce", H, "calls whatever callable it is given"),
     ("torch._inductor.*", C, "compiles and loads generated code"),
     ("torch.utils.collect_env.*", C, "runs commands"),
     ("torch.testing.*", H, "test helpers that run code"),

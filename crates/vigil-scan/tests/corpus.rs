@@ -91,7 +91,7 @@ const CORPUS: &[Expect] = &[
     ("malicious/globals/dill.load.pkl", "pickle", &[(High, "pickle-dangerous-global", Some("dill.load"), None)]),
     ("malicious/globals/distutils.spawn.spawn.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("distutils.spawn.spawn"), None)]),
     ("malicious/globals/doctest.debug_script.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("doctest.debug_script"), None)]),
-    ("malicious/globals/functools.partial.pkl", "pickle", &[(Medium, "pickle-unknown-global", Some("functools.partial"), None)]),
+    ("malicious/globals/functools.partial.pkl", "pickle", &[(High, "pickle-dangerous-global", Some("functools.partial"), None)]),
     ("malicious/globals/huggingface_hub.hf_hub_download.pkl", "pickle", &[(High, "pickle-dangerous-global", Some("huggingface_hub.hf_hub_download"), None)]),
     ("malicious/globals/idlelib.pyshell.ModifiedInterpreter.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("idlelib.pyshell.ModifiedInterpreter"), None)]),
     ("malicious/globals/importlib.import_module.pkl", "pickle", &[(High, "pickle-dangerous-global", Some("importlib.import_module"), None), (Medium, "pickle-unknown-global", Some("id"), None)]),
