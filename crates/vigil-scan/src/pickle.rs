@@ -754,9 +754,9 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                         }
                         _ => {
                             self.ctx.add(
-                                Severity::High,
+                                Severity::Critical,
                                 Rule::PickleDynamicImport,
-                                format!("STACK_GLOBAL at offset {at} takes a module or name built at load time, which cannot be resolved statically"),
+                                format!("STACK_GLOBAL at offset {at} takes a module or name built at load time, which cannot be resolved statically: it may import any callable, such as os.system"),
                                 None,
                                 self.member,
                             );
@@ -985,7 +985,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                                 result = Some(self.import(format!("{m}.{n}"), "_ufunc_reconstruct", inp)?);
                             }
                             _ => self.ctx.add(
-                                Severity::High,
+                                Severity::Critical,
                                 Rule::PickleDynamicImport,
                                 "numpy.core._ufunc_reconstruct imports a module and name built at load time".into(),
                                 Some(&name),
@@ -1001,6 +1001,12 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                     "operator.methodcaller" => {
                         if let Some(n) = arg(0).and_then(|i| self.string(i)) {
                             result = Some(self.alloc(V::Caller(n), inp)?);
+                        }
+                    }
+                    "builtins.str" => {
+                        // str("os") is still "os": names laundered through str() stay resolvable.
+                        if let Some(text) = arg(0).and_then(|i| self.string(i)) {
+                            result = Some(self.alloc(V::Str(text), inp)?);
                         }
                     }
                     "operator.getitem" | "builtins.dict.get" | "builtins.dict.__getitem__" => {

@@ -76,7 +76,7 @@ rules! {
     /// A pickle imports a global on neither list.
     PickleUnknownGlobal = "pickle-unknown-global", "The pickle imports a global that is on neither the allow-list nor the deny-list.";
     /// A pickle builds an import name at load time.
-    PickleDynamicImport = "pickle-dynamic-import", "STACK_GLOBAL takes a module or name that cannot be resolved statically.";
+    PickleDynamicImport = "pickle-dynamic-import", "STACK_GLOBAL takes a module or name built at load time that cannot be resolved statically; it may import any callable.";
     /// A pickle uses an extension-registry code.
     PickleExtensionCode = "pickle-extension-code", "The pickle imports through a copyreg extension code that is not registered in the file.";
     /// A pickle sets attributes on an imported module or class.

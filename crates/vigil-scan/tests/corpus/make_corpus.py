@@ -173,6 +173,9 @@ def malicious():
     # STACK_GLOBAL whose module name is a call result: cannot be resolved statically
     out("malicious/dynamic_stack_global.pkl",
         b"\x80\x04cbuiltins\nstr\n" + s4("os") + b"\x85R" + s4("system") + b"\x93" + s4("id") + b"\x85R.")
+    # module name from a call we do not model (str.lower): unresolvable, and then called
+    out("malicious/dynamic_stack_global_unresolved.pkl",
+        b"\x80\x04cbuiltins\nstr.lower\n" + s4("OS") + b"\x85R" + s4("system") + b"\x93" + s4("id") + b"\x85R.")
     out("malicious/concatenated.pkl", pickle.dumps({"a": 1}, protocol=2) + EVIL)
     out("malicious/broken_after_call.pkl", EVIL[:-1] + b"\xff\xff")
     # containers
