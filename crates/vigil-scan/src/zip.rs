@@ -176,7 +176,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
             member,
         );
     }
-    let cd_start = cd_off + shift;
+    let cd_start = cd_off.saturating_add(shift);
     if cd_size > ctx.limits().max_header || cd_start.checked_add(cd_size).is_none_or(|e| e > len) {
         return Err(format!(
             "central directory ({cd_size} bytes at {cd_start}) does not fit in the file"
@@ -214,7 +214,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
             in_cd: true,
         };
         apply_zip64(&mut en, extra);
-        en.local += shift;
+        en.local = en.local.saturating_add(shift);
         entries.push(en);
         i += 46 + nl + xl + cl;
         if entries.len() > ctx.limits().max_members * 4 {
@@ -252,7 +252,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
             Ok(lh) if lh.get(..4) == Some(b"PK\x03\x04") && lh.len() == 30 => {
                 let nl = usize::from(u16_at(&lh, 26));
                 let lname = blob
-                    .head(en.local + 30, nl)
+                    .head(en.local.saturating_add(30), nl)
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 if lname != en.name {
@@ -343,10 +343,10 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
             }
             entries.push(en);
         }
-        let mut next = pos + 30 + nl as u64 + xl + csize;
+        let mut next = (pos + 30 + nl as u64 + xl).saturating_add(csize);
         if flags & 8 != 0 {
             let dd = blob.head(next, 4).unwrap_or_default();
-            next += if dd == b"PK\x07\x08" { 16 } else { 12 };
+            next = next.saturating_add(if dd == b"PK\x07\x08" { 16 } else { 12 });
         }
         if next <= pos {
             break;
@@ -399,7 +399,9 @@ fn data_blob(blob: &Blob, e: &Entry) -> Result<Blob, String> {
     if lh.get(..4) != Some(b"PK\x03\x04") || lh.len() < 30 {
         return Err(format!("no local header at offset {}", e.local));
     }
-    let start = e.local + 30 + u64::from(u16_at(&lh, 26)) + u64::from(u16_at(&lh, 28));
+    let start = e
+        .local
+        .saturating_add(30 + u64::from(u16_at(&lh, 26)) + u64::from(u16_at(&lh, 28)));
     blob.slice(start, e.csize)
         .map_err(|x| format!("member data: {x}"))
 }
