@@ -512,7 +512,16 @@ fn scan_member(
             }
             return;
         }
-        if data.len() <= 16 << 20 {
+        // CRC-check what is parsed anyway (pickles, configs, nested archives up to 16 MiB) and
+        // every small member; raw array data is not read just to check its CRC.
+        let parsed = !matches!(
+            crate::scan::sniff(&data.head(0, 512).unwrap_or_default(), data.len()),
+            crate::scan::Sniff::Npy
+                | crate::scan::Sniff::Safetensors
+                | crate::scan::Sniff::Gguf
+                | crate::scan::Sniff::Hdf5
+        );
+        if data.len() <= 1 << 20 || (parsed && data.len() <= 16 << 20) {
             if let Ok(bytes) = data.read_all(16 << 20) {
                 let crc = crc32(&bytes);
                 if crc != e.crc {
