@@ -31,7 +31,7 @@ pub(crate) struct Args {
     /// Accepted globals are reported at LOW, naming this rule.
     #[arg(long, value_name = "GLOBAL")]
     allow: Vec<String>,
-    /// TOML policy file of reviewed globals: [[allow]] entries with `global` and `reason`.
+    /// TOML policy file of reviewed globals: `[[allow]]` entries with `global` and `reason`.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Files or directories to scan.
