@@ -602,6 +602,15 @@ const ALLOW_EXACT: &[&str] = &[
     "accelerate.state.PartialState",
     "torch.torch_version.TorchVersion",
     "enum.Enum",
+    // TorchScript archives (torch.jit.save): constants.pkl and data.pkl build lists and tensors
+    // with these data-only helpers.
+    "torch.jit._pickle.build_intlist",
+    "torch.jit._pickle.build_floatlist",
+    "torch.jit._pickle.build_boollist",
+    "torch.jit._pickle.build_doublelist",
+    "torch.jit._pickle.build_tensorlist",
+    "torch.jit._pickle.build_tensor_from_id",
+    "torch.jit._pickle.restore_type_tag",
 ];
 
 /// NumPy ufuncs and pure array functions that pickles name (`FunctionTransformer(np.log1p)`, numpy 2
@@ -750,6 +759,10 @@ const NUMPY_MATH: &[&str] = &[
 /// Prefix allow entries, each with the reason it is safe. Deny entries win over these.
 const ALLOW_PREFIX: &[(&str, &str)] = &[
     (
+        "__torch__.",
+        "TorchScript classes: torch.jit's unpickler maps them to compiled TorchScript types, and Python's pickle cannot import them at all",
+    ),
+    (
         "scipy.special.",
         "special-function ufuncs (expit, logit ...), math only",
     ),
@@ -846,7 +859,12 @@ pub(crate) fn judge(global: &str) -> Verdict {
     if ALLOW_EXACT.contains(&g.as_str())
         || g.strip_prefix("numpy.")
             .is_some_and(|n| NUMPY_MATH.contains(&n))
-        || g.starts_with("numpy.random._pickle.__")
+        || matches!(
+            g.as_str(),
+            "numpy.random._pickle.__bit_generator_ctor"
+                | "numpy.random._pickle.__randomstate_ctor"
+                | "numpy.random._pickle.__generator_ctor"
+        )
     {
         return Verdict::Safe;
     }
@@ -959,6 +977,25 @@ mod tests {
             Verdict::Deny(C, _)
         ));
         assert_eq!(judge("mypkg.Net"), Verdict::Unknown);
+        assert_eq!(judge("__torch__.my_model.Net"), Verdict::Safe);
+        assert_eq!(judge("torch.jit._pickle.build_intlist"), Verdict::Safe);
+        assert!(matches!(judge("torch.jit.load"), Verdict::Deny(H, _)));
+        assert!(matches!(
+            judge("numpy.random._pickle.os.system"),
+            Verdict::Deny(C, _)
+        ));
+        assert!(matches!(
+            judge("numpy.random._pickle.__builtins__.eval"),
+            Verdict::Deny(C, _)
+        ));
+        assert_eq!(
+            judge("numpy.random._pickle.__randomstate_ctor"),
+            Verdict::Safe
+        );
+        assert_eq!(
+            judge("sklearn.base.BaseEstimator.set_params"),
+            Verdict::Unknown
+        );
         assert_eq!(judge("posixpath.join"), Verdict::Unknown);
         assert!(matches!(
             judge("transformers.AutoModel.from_pretrained"),
