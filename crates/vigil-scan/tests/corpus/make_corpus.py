@@ -6,8 +6,8 @@ Run from the repository root with the project venv (scripts/python-env):
 The output under crates/vigil-scan/tests/data/ is committed so `cargo test` needs no Python.
 Nothing here loads a malicious sample: they are built from opcodes or pickled (never unpickled).
 Seeded and deterministic (zip timestamps fixed) so re-running gives the same bytes where the
-libraries allow. Generated with numpy, scikit-learn, joblib, onnx, safetensors (see
-tests/requirements.txt); torch is not needed, its formats are written by hand below.
+libraries allow. Generated with numpy, scikit-learn, joblib, onnx, safetensors, lightgbm and
+xgboost-cpu (see tests/requirements.txt); torch is not needed, its formats are written by hand below.
 """
 import bz2, gzip, io, json, lzma, os, pickle, random, shutil, struct, sys, tarfile, types, zipfile, zlib
 from collections import OrderedDict
@@ -298,6 +298,11 @@ def benign():
     from sklearn.ensemble import GradientBoostingClassifier
     gb = Pipeline([("log", FunctionTransformer(np.log1p)), ("gb", GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0))]).fit(X, y)
     b = io.BytesIO(); joblib.dump(gb, b); out("benign/log1p_gradient_boosting.joblib", b.getvalue())
+    import lightgbm, xgboost
+    lg = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1).fit(X, y)
+    b = io.BytesIO(); joblib.dump(lg, b); out("benign/lightgbm_classifier.joblib", b.getvalue())
+    xg = xgboost.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y)
+    out("benign/xgboost_classifier.pkl", pickle.dumps(xg, protocol=4))
     out("benign/random_generators.pkl", pickle.dumps({"rs": np.random.RandomState(0), "g": np.random.default_rng(0)}, protocol=4))
     b = io.BytesIO(); np.save(b, np.arange(12, dtype=np.float32).reshape(3, 4)); out("benign/array.npy", b.getvalue())
     b = io.BytesIO(); np.savez_compressed(b, a=np.arange(5), b=np.ones((2, 2))); out("benign/arrays.npz", b.getvalue())
@@ -360,7 +365,7 @@ def malformed():
     out("malformed/nested_12_deep.zip", inner)
 
 if __name__ == "__main__":
-    import numpy, joblib, onnx, sklearn.pipeline, sklearn.linear_model, sklearn.ensemble, scipy.stats  # before the fake torch
+    import numpy, joblib, onnx, sklearn.pipeline, sklearn.linear_model, sklearn.ensemble, scipy.stats, lightgbm, xgboost  # before the fake torch
     reset()
     malicious(); globals_batch(); benign(); malformed()
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(ROOT) for f in fs)
