@@ -200,6 +200,9 @@ pub(crate) struct Summary {
     pub(crate) trailing: Option<Break>,
 }
 
+/// Bytes of strings kept at full length (up to `max_pickle_string` each) per pickle.
+const STRING_BUDGET: u64 = 256 << 20;
+
 const TORCH_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 /// Scan every pickle in a stream. Findings go to `ctx` under `member`.
@@ -316,6 +319,8 @@ struct Machine<'c, 'a, 'o> {
     calls: usize,
     joblib: bool,
     retained: u64,
+    kept_text: u64,
+    elems: usize,
     result: Option<V>,
 }
 
@@ -344,6 +349,8 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             calls: 0,
             joblib: false,
             retained: 0,
+            kept_text: 0,
+            elems: 0,
             result: None,
         }
     }
@@ -435,9 +442,14 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         }
     }
 
-    fn text(&self, raw: Vec<u8>) -> String {
+    fn text(&mut self, raw: Vec<u8>) -> String {
         let mut s = String::from_utf8_lossy(&raw).into_owned();
-        let max = self.ctx.limits().max_pickle_string;
+        // Past the budget for kept text, strings keep only what a module or name needs.
+        let max = if self.kept_text > STRING_BUDGET {
+            256
+        } else {
+            self.ctx.limits().max_pickle_string
+        };
         if s.len() > max {
             let mut cut = max;
             while !s.is_char_boundary(cut) {
@@ -445,6 +457,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             }
             s.truncate(cut);
         }
+        self.kept_text += s.len() as u64;
         s
     }
 
@@ -649,6 +662,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                 b')' => self.push(V::Tuple(Vec::new()), inp)?,
                 b't' => {
                     let items = self.pop_mark(inp)?;
+                    self.count(items.len(), inp)?;
                     self.push(V::Tuple(items), inp)?;
                 }
                 0x85..=0x87 => {
@@ -663,11 +677,13 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                 b']' => self.push(V::List(Vec::new()), inp)?,
                 b'l' => {
                     let items = self.pop_mark(inp)?;
+                    self.count(items.len(), inp)?;
                     self.push(V::List(items), inp)?;
                 }
                 b'}' => self.push(V::Dict(Vec::new()), inp)?,
                 b'd' => {
                     let items = self.pop_mark(inp)?;
+                    self.count(items.len(), inp)?;
                     let pairs = items
                         .chunks(2)
                         .filter_map(|c| Some((*c.first()?, *c.get(1)?)))
@@ -677,6 +693,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                 0x8f => self.push(V::Set(Vec::new()), inp)?,
                 0x91 => {
                     let items = self.pop_mark(inp)?;
+                    self.count(items.len(), inp)?;
                     self.push(V::Set(items), inp)?;
                 }
                 b'a' => {
@@ -792,6 +809,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                     let module = inp.line()?;
                     let name = inp.line()?;
                     let args = self.pop_mark(inp)?;
+                    self.count(args.len(), inp)?;
                     let g = format!("{}.{}", self.text(module), self.text(name));
                     let f = self.import(g, "INST", inp)?;
                     let a = self.alloc(V::Tuple(args), inp)?;
@@ -800,6 +818,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                 }
                 b'o' => {
                     let items = self.pop_mark(inp)?;
+                    self.count(items.len(), inp)?;
                     let (f, rest) = items
                         .split_first()
                         .ok_or_else(|| inp.err("OBJ without a class"))?;
@@ -894,8 +913,22 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         self.push(V::Bytes { len: n, data, at }, inp)
     }
 
+    /// Count container elements against `max_pickle_values` (DUP can repeat one value forever).
+    fn count(&mut self, n: usize, inp: &Input<'_>) -> Result<(), Break> {
+        self.elems += n;
+        if self.vals.len() + self.elems > self.ctx.limits().max_pickle_values {
+            return Err(Break {
+                offset: inp.pos,
+                reason: format!("more than {} values", self.ctx.limits().max_pickle_values),
+                limit: true,
+            });
+        }
+        Ok(())
+    }
+
     fn extend(&mut self, target: Id, items: Vec<Id>, inp: &Input<'_>) -> Result<(), Break> {
-        let total = self.vals.len() + items.len();
+        self.elems += items.len();
+        let total = self.vals.len() + self.elems;
         if total > self.ctx.limits().max_pickle_values {
             return Err(Break {
                 offset: inp.pos,
@@ -911,7 +944,8 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
     }
 
     fn set_items(&mut self, target: Id, items: Vec<Id>, inp: &Input<'_>) -> Result<(), Break> {
-        let total = self.vals.len() + items.len();
+        self.elems += items.len();
+        let total = self.vals.len() + self.elems;
         if total > self.ctx.limits().max_pickle_values {
             return Err(Break {
                 offset: inp.pos,
@@ -1298,8 +1332,10 @@ fn long_value(b: Vec<u8>) -> V {
         let mut buf = [if neg { 0xff } else { 0 }; 8];
         buf[..b.len()].copy_from_slice(&b);
         V::Int(i64::from_le_bytes(buf))
-    } else {
+    } else if b.len() <= 16 {
         V::Big(b)
+    } else {
+        V::Big(Vec::new())
     }
 }
 

@@ -85,3 +85,20 @@ proptest! {
         let _ = scanner().scan_bytes("flipped", &data);
     }
 }
+
+#[test]
+fn dup_append_amplification_hits_the_value_limit() {
+    // One value appended 200 000 times through DUP: container growth is counted too.
+    let mut l = Limits::default();
+    l.max_pickle_values = 100_000;
+    let scanner = Scanner::new(l, Policy::new());
+    let mut p = b"\x80\x02]N".to_vec();
+    for _ in 0..200_000 {
+        p.extend_from_slice(b"2a");
+    }
+    p.extend_from_slice(b"0.");
+    let r = scanner.scan_bytes("amp.pkl", &p);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    assert_eq!(r.findings[0].rule, vigil_scan::Rule::ResourceLimit);
+    assert_eq!(r.findings[0].severity, Severity::Medium);
+}
