@@ -162,6 +162,36 @@ impl Scanner {
             }
         };
         let sniffed = sniff(&head, blob.len());
+        let appended = depth == 0 && sniffed != Sniff::Zip && crate::zip::appended(self, blob);
+        if appended {
+            // Python's zipfile (and so Keras, and numpy for .npz by content) accepts data before
+            // an archive: a zip glued to the end of another file is loadable, so scan it too.
+            ctx.add(
+                Severity::Medium,
+                Rule::ArchiveHiddenMember,
+                "a zip archive is appended to this file; zip readers that allow a prefix load it"
+                    .into(),
+                None,
+                member,
+            );
+            let _ = crate::zip::scan(self, ctx, blob, member, depth);
+        }
+        let kind = self.dispatch(ctx, blob, &head, sniffed, member, depth);
+        match kind {
+            Kind::Binary if appended => Kind::Format("zip".into()),
+            other => other,
+        }
+    }
+
+    fn dispatch(
+        &self,
+        ctx: &mut Ctx<'_>,
+        blob: &Blob,
+        head: &[u8],
+        sniffed: Sniff,
+        member: Option<&str>,
+        depth: usize,
+    ) -> Kind {
         match sniffed {
             Sniff::Zip => Kind::Format(crate::zip::scan(self, ctx, blob, member, depth)),
             Sniff::Gzip | Sniff::Bzip2 | Sniff::Xz | Sniff::Lzma | Sniff::Zlib => {
@@ -201,7 +231,7 @@ impl Scanner {
                         return Kind::Format(self.pickle_summary(ctx, sum, member, "pickle"));
                     }
                 }
-                if is_text(blob, &head) {
+                if is_text(blob, head) {
                     Kind::Text
                 } else {
                     Kind::Binary
@@ -578,6 +608,11 @@ impl<'a> Ctx<'a> {
 
     pub(crate) fn limits(&self) -> Limits {
         self.scanner.limits
+    }
+
+    /// A context whose findings are thrown away (for probing).
+    pub(crate) fn new_detached(scanner: &'a Scanner) -> Ctx<'a> {
+        Ctx::new(scanner, None)
     }
 
     pub(crate) fn child(&self) -> Ctx<'a> {

@@ -126,6 +126,21 @@ pub(crate) fn scan(
     format.into()
 }
 
+/// Whether a readable zip directory with members ends this blob (checked for blobs that do
+/// not start like a zip).
+pub(crate) fn appended(scanner: &Scanner, blob: &Blob) -> bool {
+    let len = blob.len();
+    let tail_len = len.min(22 + 65535);
+    let Ok(tail) = blob.head(len - tail_len, tail_len as usize) else {
+        return false;
+    };
+    if !tail.windows(4).any(|w| w == b"PK\x05\x06") {
+        return false;
+    }
+    let mut scratch = Ctx::new_detached(scanner);
+    directory(&mut scratch, blob, None).is_ok_and(|e| e.iter().any(|x| x.in_cd))
+}
+
 fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec<Entry>, String> {
     let len = blob.len();
     let tail_len = len.min(22 + 65535 + 20);

@@ -161,6 +161,7 @@ const CORPUS: &[Expect] = &[
     ("malicious/onnx_custom_domain.onnx", "onnx", &[(Medium, "onnx-unknown-domain", None, None)]),
     ("malicious/onnx_external_escape.onnx", "onnx", &[(High, "onnx-external-data-escape", None, None)]),
     ("malicious/onnx_external_url.onnx", "onnx", &[(High, "onnx-external-data-escape", None, None)]),
+    ("malicious/onnx_with_appended_keras.keras", "zip", &[(Critical, "keras-lambda", None, Some("config.json")), (Medium, "archive-hidden-member", None, None), (Medium, "archive-hidden-member", None, None)]),
     ("malicious/os_system_p0.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
     ("malicious/posix_system_reduce.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("posix.system"), None)]),
     ("malicious/stack_global_memo.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),

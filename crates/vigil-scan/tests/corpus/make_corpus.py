@@ -223,7 +223,17 @@ def malicious():
     b = io.BytesIO(); np.savez_compressed(b, weights=np.arange(4096.0), evil=arr); out("malicious/object_array_compressed.npz", b.getvalue())
     b = io.BytesIO(); joblib.dump({"w": np.arange(10.0), "payload": Reduce(os.system, ("id",))}, b); out("malicious/joblib_payload.joblib", b.getvalue())
     b = io.BytesIO(); joblib.dump({"w": np.arange(10.0), "objs": arr}, b); out("malicious/joblib_object_array.joblib", b.getvalue())
+    import onnx
+    from onnx import helper, TensorProto
+    def onnx_model(nodes, inits, domain_opsets=()):
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], inits)
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)] + [helper.make_opsetid(d, 1) for d in domain_opsets], producer_name="vigil-corpus")
     out("malicious/keras_lambda.keras", keras_zip(keras_dense([{"module": "keras.layers", "class_name": "Lambda", "config": {"name": "lam", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA", "defaults": None, "closure": None}}}, "registered_name": None}])))
+    # a Keras archive glued after an innocent-looking ONNX model: zipfile (and Keras) accept the prefix
+    lam = keras_zip(keras_dense([{"module": "keras.layers", "class_name": "Lambda", "config": {"name": "lam"}, "registered_name": None}]))
+    w0 = helper.make_tensor("w", TensorProto.FLOAT, [2], [1.0, 2.0])
+    out("malicious/onnx_with_appended_keras.keras", onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [w0]).SerializeToString() + lam)
     out("malicious/keras_os_function.keras", keras_zip(keras_dense([{"module": "keras.layers", "class_name": "Activation", "config": {"name": "act", "activation": {"module": "os", "class_name": "function", "config": "system", "registered_name": "function"}}, "registered_name": None}])))
     out("malicious/keras_custom_layer.keras", keras_zip(keras_dense([{"module": "my_layers", "class_name": "Custom", "config": {"name": "c"}, "registered_name": "Custom>Custom"}])))
     import onnx
