@@ -25,6 +25,18 @@ const H: Severity = Severity::High;
 
 /// Deny entries: `a.b` exact, `a.*` the module and everything in it, `a.b*` a string prefix.
 const DENY: &[(&str, Severity, &str)] = &[
+    (
+        "test.support.*",
+        C,
+        "test helpers that run Python scripts and commands",
+    ),
+    ("pipes.*", C, "runs shell pipelines"),
+    ("_winapi.*", C, "creates processes"),
+    ("unittest.mock.*", H, "imports any module by name"),
+    ("unittest.*", H, "test runner that imports and runs modules"),
+    ("_sitebuiltins.*", H, "starts a pager"),
+    ("smtpd.*", H, "network server"),
+    ("winreg.*", H, "writes the registry"),
     ("functools.partial", H, "calls whatever callable it wraps"),
     ("functools.reduce", H, "calls whatever callable it is given"),
     ("torch._inductor.*", C, "compiles and loads generated code"),

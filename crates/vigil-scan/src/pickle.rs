@@ -1082,6 +1082,26 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                             }
                         }
                     }
+                    "builtins.bytes.fromhex"
+                    | "builtins.bytearray.fromhex"
+                    | "binascii.unhexlify"
+                    | "binascii.a2b_hex" => {
+                        let text = arg(0).and_then(|i| match self.get(i) {
+                            V::Str(s) => Some(s.clone().into_bytes()),
+                            V::Bytes { data: Some(d), .. } => Some(d.clone()),
+                            _ => None,
+                        });
+                        if let Some(b) = text.and_then(|t| unhex(&t)) {
+                            result = Some(self.alloc(
+                                V::Bytes {
+                                    len: b.len() as u64,
+                                    data: Some(b),
+                                    at: inp.pos,
+                                },
+                                inp,
+                            )?);
+                        }
+                    }
                     "base64.b64decode"
                     | "base64.standard_b64decode"
                     | "base64.decodebytes"
@@ -1100,6 +1120,34 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                                 },
                                 inp,
                             )?);
+                        }
+                    }
+                    n if n.starts_with("yaml.")
+                        || n.starts_with("jsonpickle.")
+                        || n.starts_with("ruamel.") =>
+                    {
+                        for a in &args {
+                            if let Some(text) = self.string(*a) {
+                                if let Some(tag) = [
+                                    "!!python/",
+                                    "!python/",
+                                    "\"py/reduce\"",
+                                    "\"py/function\"",
+                                    "\"py/type\"",
+                                    "\"py/object\"",
+                                ]
+                                .iter()
+                                .find(|t| text.contains(**t))
+                                {
+                                    self.ctx.add(
+                                        Severity::Critical,
+                                        Rule::PickleCodeExecution,
+                                        format!("{name} is given a document with {tag} tags, which construct and call arbitrary Python objects"),
+                                        Some(&name),
+                                        self.member,
+                                    );
+                                }
+                            }
                         }
                     }
                     "copyreg.add_extension" => {
@@ -1285,6 +1333,26 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             .ok_or_else(|| bad("array size overflows"))?;
         inp.skip(n)
     }
+}
+
+/// Hex digits (whitespace tolerated); `None` if it is not hex.
+fn unhex(text: &[u8]) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            let h = (p.first()?.to_ascii_lowercase() as char).to_digit(16)?;
+            let l = (p.get(1)?.to_ascii_lowercase() as char).to_digit(16)?;
+            u8::try_from(h * 16 + l).ok()
+        })
+        .collect()
 }
 
 /// Standard base64 with padding and whitespace tolerated; `None` if it is not base64.

@@ -164,6 +164,11 @@ def malicious():
     import base64
     out("malicious/nested_loads_base64.pkl",
         b"\x80\x02cpickle\nloads\ncbase64\nb64decode\n" + s4(base64.b64encode(EVIL).decode()) + b"\x85R\x85R.")
+    # pickle.loads(bytes.fromhex("<evil>"))
+    out("malicious/nested_loads_hex.pkl",
+        b"\x80\x04cpickle\nloads\ncbuiltins\nbytes.fromhex\n" + s4(EVIL.hex()) + b"\x85R\x85R.")
+    # yaml.unsafe_load("!!python/object/apply:os.system ['id']")
+    out("malicious/yaml_unsafe_load.pkl", call_p2("yaml", "unsafe_load", "!!python/object/apply:os.system ['id']"))
     # getattr(operator.getitem(sys.modules, "os"), "system")("id")
     out("malicious/sys_modules_getitem.pkl",
         b"\x80\x02cbuiltins\ngetattr\ncoperator\ngetitem\ncsys\nmodules\n" + s4("os") + b"\x86R" + s4("system") + b"\x86R" + s4("id") + b"\x85R.")
