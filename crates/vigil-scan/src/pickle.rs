@@ -203,6 +203,58 @@ pub(crate) struct Summary {
 /// Bytes of strings kept at full length (up to `max_pickle_string` each) per pickle.
 const STRING_BUDGET: u64 = 256 << 20;
 
+/// The memo: dense indices (what picklers write) in a vector, any others in a map.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Id>,
+    sparse: HashMap<u64, Id>,
+    len: usize,
+}
+
+const NO_ID: Id = Id::MAX;
+
+impl Memo {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Store; false if that would pass `max` entries.
+    fn put(&mut self, idx: u64, id: Id, max: usize) -> bool {
+        if idx < max as u64 {
+            let i = idx as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, NO_ID);
+            }
+            if self.dense.get(i) == Some(&NO_ID) {
+                if self.len >= max {
+                    return false;
+                }
+                self.len += 1;
+            }
+            if let Some(slot) = self.dense.get_mut(i) {
+                *slot = id;
+            }
+            return true;
+        }
+        if !self.sparse.contains_key(&idx) {
+            if self.len >= max {
+                return false;
+            }
+            self.len += 1;
+        }
+        self.sparse.insert(idx, id);
+        true
+    }
+
+    fn get(&self, idx: u64) -> Option<Id> {
+        match usize::try_from(idx).ok().and_then(|i| self.dense.get(i)) {
+            Some(&id) if id != NO_ID => Some(id),
+            Some(_) => None,
+            None => self.sparse.get(&idx).copied(),
+        }
+    }
+}
+
 const TORCH_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 /// Scan every pickle in a stream. Findings go to `ctx` under `member`.
@@ -313,7 +365,7 @@ struct Machine<'c, 'a, 'o> {
     ops_left: &'o mut u64,
     vals: Vec<V>,
     stack: Vec<Item>,
-    memo: HashMap<u64, Id>,
+    memo: Memo,
     ext: HashMap<i64, String>,
     imports: usize,
     calls: usize,
@@ -343,7 +395,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             ops_left,
             vals: Vec::new(),
             stack: Vec::new(),
-            memo: HashMap::new(),
+            memo: Memo::default(),
             ext: HashMap::new(),
             imports: 0,
             calls: 0,
@@ -965,19 +1017,19 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
 
     fn memo_put(&mut self, idx: u64, inp: &Input<'_>) -> Result<(), Break> {
         let top = self.top(inp)?;
-        if self.memo.len() >= self.ctx.limits().max_pickle_memo && !self.memo.contains_key(&idx) {
+        let max = self.ctx.limits().max_pickle_memo;
+        if !self.memo.put(idx, top, max) {
             return Err(Break {
                 offset: inp.pos,
-                reason: "memo too large".into(),
+                reason: format!("memo larger than {max} entries"),
                 limit: true,
             });
         }
-        self.memo.insert(idx, top);
         Ok(())
     }
 
     fn memo_get(&mut self, idx: u64, at: u64, inp: &Input<'_>) -> Result<(), Break> {
-        let id = *self.memo.get(&idx).ok_or_else(|| Break {
+        let id = self.memo.get(idx).ok_or_else(|| Break {
             offset: at,
             reason: format!("memo key {idx} was never stored"),
             limit: false,
