@@ -495,7 +495,8 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
     }
 
     fn text(&mut self, raw: Vec<u8>) -> String {
-        let mut s = String::from_utf8_lossy(&raw).into_owned();
+        let mut s = String::from_utf8(raw)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         // Past the budget for kept text, strings keep only what a module or name needs.
         let max = if self.kept_text > STRING_BUDGET {
             256
