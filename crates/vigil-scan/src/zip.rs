@@ -109,7 +109,8 @@ pub(crate) fn scan(
             member,
         );
     }
-    if keras {
+    // Keras reads config.json even without metadata.json: check any root config.json.
+    if keras || names.contains(&"config.json") {
         if let Some(cfg) = entries.iter().find(|e| e.in_cd && e.name == "config.json") {
             match member_bytes(scanner, blob, cfg) {
                 Ok(bytes) => {
