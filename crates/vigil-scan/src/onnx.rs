@@ -136,6 +136,32 @@ struct Walk<'c, 'a> {
     has_graph: bool,
 }
 
+/// Whether the whole blob parses as a SentencePiece ModelProto (tokenizer.model): top-level
+/// fields 1-5 only, all length-delimited, with at least one piece.
+pub(crate) fn is_sentencepiece(blob: &Blob, max_steps: u64) -> bool {
+    if blob.head(0, 1).ok().and_then(|h| h.first().copied()) != Some(0x0a) {
+        return false;
+    }
+    let mut pb = Pb {
+        blob,
+        cache: Vec::new(),
+        cache_at: 0,
+        steps: 0,
+        max_steps,
+    };
+    let mut pieces = 0u64;
+    let mut ok = true;
+    let res = pb.fields(0, blob.len(), &mut |_, field, wire, _, _| {
+        match (field, wire) {
+            (1, 2) => pieces += 1,
+            (2..=5, 2) => {}
+            _ => ok = false,
+        }
+        Ok(())
+    });
+    res.is_ok() && ok && pieces > 0
+}
+
 /// If the blob parses as an ONNX ModelProto with a graph, scan it and return `onnx`.
 pub(crate) fn scan_if_onnx(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Option<String> {
     // ModelProto almost always opens with ir_version (field 1, varint).

@@ -233,6 +233,18 @@ impl Scanner {
                 }
                 if is_text(blob, head) {
                     Kind::Text
+                } else if let Some(what) = known_data(blob, head, self.limits.max_entries) {
+                    // Known formats that hold data only, no model code path (images, tokenizers).
+                    if member.is_none() {
+                        ctx.add(
+                            Severity::Low,
+                            Rule::NotAModel,
+                            format!("{what}: data only, no model format"),
+                            None,
+                            None,
+                        );
+                    }
+                    Kind::Format(what.into())
                 } else {
                     Kind::Binary
                 }
@@ -561,6 +573,23 @@ pub(crate) fn is_text_bytes(sample: &[u8]) -> bool {
         .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c'))
         .count();
     bad * 100 <= s.chars().count()
+}
+
+/// Data-only formats that are not models: images and SentencePiece tokenizers.
+fn known_data(blob: &Blob, head: &[u8], max_steps: u64) -> Option<&'static str> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if head.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("jpeg")
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some("gif")
+    } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        Some("webp")
+    } else if crate::onnx::is_sentencepiece(blob, max_steps) {
+        Some("sentencepiece")
+    } else {
+        None
+    }
 }
 
 fn resolve_external_data(reports: &mut [FileReport]) {

@@ -344,6 +344,13 @@ def benign():
     out("benign/model.gguf", gguf([("general.architecture", "llama"), ("tokenizer.chat_template", "{% for message in messages %}{{ '<|' + message['role'] + '|>' + message['content'] }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")], [("tok_embd.weight", [4, 2])]))
     out("benign/model.keras", keras_zip(keras_dense()))
     out("benign/config.json", json.dumps({"hidden_size": 64, "architectures": ["Net"]}).encode())
+    # a SentencePiece tokenizer.model (protobuf ModelProto) and a PNG: data, not models
+    def pb_len(field, payload): return bytes([field << 3 | 2, len(payload)]) + payload
+    def piece(text, score, typ): return pb_len(1, text.encode()) + b"\x15" + struct.pack("<f", score) + bytes([3 << 3, typ])
+    sp = b"".join(pb_len(1, piece(t, -float(i), 2 if t == "<unk>" else 1)) for i, t in enumerate(["<unk>", "\u2581the", "\u2581a", "s"]))
+    sp += pb_len(2, b"\x08\x01") + pb_len(3, pb_len(1, b"nmt_nfkc"))
+    out("benign/tokenizer.model", sp)
+    out("benign/logo.png", b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17)
     out("benign/README.md", b"# A model\n\nTrained on synthetic data.\n")
 
 def malformed():
