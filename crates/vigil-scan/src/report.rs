@@ -157,6 +157,22 @@ pub struct Finding {
 }
 
 /// The result of scanning one file.
+///
+/// # Wire format
+/// `vigil scan --json` prints one object `{"files":[FileReport...]}`; each report serializes as
+/// exactly these keys:
+///
+/// ```json
+/// {"path":"models/model.pt","format":"pytorch-zip",
+///  "findings":[{"severity":"CRITICAL","rule":"pickle-code-execution",
+///               "message":"imports os.system (GLOBAL): runs a shell command",
+///               "global":"os.system","member":"archive/data.pkl"}],
+///  "error":null}
+/// ```
+///
+/// `severity` is one of `CRITICAL`, `HIGH`, `MEDIUM`, `LOW`; `rule` is a [`Rule`] id; `global`
+/// and `member` are `null` when not applicable; `error` is `null` unless the file could not be
+/// fully analysed.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
     /// The file scanned.
