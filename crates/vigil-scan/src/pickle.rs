@@ -220,7 +220,9 @@ impl Memo {
 
     /// Store; false if that would pass `max` entries.
     fn put(&mut self, idx: u64, id: Id, max: usize) -> bool {
-        if idx < max as u64 {
+        // Picklers number memo entries 0, 1, 2 ...: grow the vector only near its end, so one
+        // huge index cannot allocate a huge vector.
+        if idx < max as u64 && idx <= self.dense.len() as u64 + 1024 {
             let i = idx as usize;
             if i >= self.dense.len() {
                 self.dense.resize(i + 1, NO_ID);
