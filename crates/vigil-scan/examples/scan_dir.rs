@@ -25,5 +25,9 @@ fn main() {
         }
         worst = worst.max(report.max_severity());
     }
-    std::process::exit(if worst >= Some(Severity::Medium) { 1 } else { 0 });
+    std::process::exit(if worst >= Some(Severity::Medium) {
+        1
+    } else {
+        0
+    });
 }

@@ -220,6 +220,10 @@ impl Memo {
 
     /// Store; false if that would pass `max` entries.
     fn put(&mut self, idx: u64, id: Id, max: usize) -> bool {
+        let fresh = self.get(idx).is_none();
+        if fresh && self.len >= max {
+            return false;
+        }
         // Picklers number memo entries 0, 1, 2 ...: grow the vector only near its end, so one
         // huge index cannot allocate a huge vector.
         if idx < max as u64 && idx <= self.dense.len() as u64 + 1024 {
@@ -227,32 +231,23 @@ impl Memo {
             if i >= self.dense.len() {
                 self.dense.resize(i + 1, NO_ID);
             }
-            if self.dense.get(i) == Some(&NO_ID) {
-                if self.len >= max {
-                    return false;
-                }
-                self.len += 1;
-            }
             if let Some(slot) = self.dense.get_mut(i) {
                 *slot = id;
             }
-            return true;
+            self.sparse.remove(&idx);
+        } else {
+            self.sparse.insert(idx, id);
         }
-        if !self.sparse.contains_key(&idx) {
-            if self.len >= max {
-                return false;
-            }
+        if fresh {
             self.len += 1;
         }
-        self.sparse.insert(idx, id);
         true
     }
 
     fn get(&self, idx: u64) -> Option<Id> {
         match usize::try_from(idx).ok().and_then(|i| self.dense.get(i)) {
             Some(&id) if id != NO_ID => Some(id),
-            Some(_) => None,
-            None => self.sparse.get(&idx).copied(),
+            _ => self.sparse.get(&idx).copied(),
         }
     }
 }
@@ -1518,4 +1513,29 @@ fn raw_unicode_escape(l: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::Memo;
+
+    #[test]
+    fn dense_and_sparse_agree() {
+        let mut m = Memo::default();
+        assert!(m.put(5000, 1, 10));
+        for i in 0..5 {
+            assert!(m.put(i, 10 + i as u32, 10));
+        }
+        assert_eq!(m.get(5000), Some(1));
+        assert_eq!(m.get(3), Some(13));
+        assert_eq!(m.len(), 6);
+        assert!(m.put(5000, 2, 10), "overwrite is not a new entry");
+        assert_eq!(m.get(5000), Some(2));
+        assert_eq!(m.len(), 6);
+        for i in 5..9 {
+            assert!(m.put(i, 0, 10));
+        }
+        assert!(!m.put(99, 0, 10), "an 11th entry passes the limit");
+        assert_eq!(m.get(42), None);
+    }
 }
