@@ -390,38 +390,68 @@ const DENY: &[(&str, Severity, &str)] = &[
 
 /// Modules whose deny entries also apply in the middle of an attribute chain.
 const STRONG: &[&str] = &[
+    // Names that are unmistakably these modules; ambiguous ones (code, trace, profile, site,
+    // signal, platform, http, inspect) only match at the start of a global.
     "os",
+    "posix",
+    "nt",
     "subprocess",
+    "_posixsubprocess",
+    "commands",
+    "popen2",
     "builtins",
+    "__builtin__",
+    "__builtins__",
     "sys",
     "importlib",
+    "pkgutil",
+    "zipimport",
     "pty",
     "runpy",
     "ctypes",
+    "_ctypes",
+    "cffi",
     "socket",
     "shutil",
+    "tempfile",
     "pickle",
+    "_pickle",
+    "cPickle",
     "marshal",
-    "types",
-    "operator",
-    "pdb",
-    "timeit",
-    "pydoc",
-    "webbrowser",
-    "asyncio",
-    "cProfile",
-    "_posixsubprocess",
-    "commands",
-    "torch",
-    "numpy",
-    "pkgutil",
-    "io",
-    "codecs",
     "dill",
     "cloudpickle",
     "joblib",
+    "types",
+    "operator",
+    "pdb",
+    "bdb",
+    "timeit",
+    "cProfile",
+    "doctest",
+    "idlelib",
+    "pydoc",
+    "pexpect",
+    "webbrowser",
+    "asyncio",
+    "ensurepip",
+    "distutils",
+    "setuptools",
+    "pip",
+    "urllib",
+    "urllib2",
+    "requests",
+    "httplib",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+    "pipes",
+    "_winapi",
+    "_osx_support",
+    "torch",
+    "numpy",
+    "io",
+    "codecs",
     "copyreg",
-    "code",
 ];
 
 /// Exact allow entries: data constructors real checkpoints use.
@@ -1008,6 +1038,10 @@ mod tests {
             Verdict::Deny(C, _)
         ));
         assert_eq!(judge("mypkg.Net"), Verdict::Unknown);
+        assert_eq!(judge("mypkg.code.Model"), Verdict::Unknown);
+        assert_eq!(judge("scipy.signal.TransferFunction"), Verdict::Unknown);
+        assert!(matches!(judge("mypkg.runpy.run_path"), Verdict::Deny(C, _)));
+        assert!(matches!(judge("mypkg.posix.system"), Verdict::Deny(C, _)));
         assert_eq!(judge("__torch__.my_model.Net"), Verdict::Safe);
         assert_eq!(judge("torch.jit._pickle.build_intlist"), Verdict::Safe);
         assert!(matches!(judge("torch.jit.load"), Verdict::Deny(H, _)));
