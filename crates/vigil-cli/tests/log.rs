@@ -82,13 +82,13 @@ fn append(v: &Vigil, input: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let written = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    if let Err(e) = written {
+        // Seen once under heavy load: say what the child said, to find out why it stopped.
+        panic!("writing to vigil log append: {e}\n{}", show(&out));
+    }
+    out
 }
 
 fn stdout(out: &std::process::Output) -> String {

@@ -8,6 +8,7 @@ mod bundle;
 mod drift;
 pub(crate) mod key;
 mod log;
+mod scan;
 mod version;
 
 /// The nouns `vigil` knows.
@@ -22,6 +23,8 @@ pub(crate) enum Command {
     /// Detect distribution drift between reference and current data (KS, CvM, chi-squared,
     /// Fisher, MMD) with p-values that agree with scipy.
     Drift(drift::Args),
+    /// Scan model files for code execution and unsafe content (static analysis only).
+    Scan(scan::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -33,6 +36,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Bundle(args) => bundle::run(args),
         Command::Log(args) => log::run(args),
         Command::Drift(args) => drift::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Version(args) => version::run(args),
     }
 }
