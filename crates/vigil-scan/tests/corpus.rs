@@ -72,6 +72,7 @@ const CORPUS: &[Expect] = &[
     ("malicious/evil.pkl.gz", "gzip/pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
     ("malicious/evil.pkl.lzma", "lzma/pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
     ("malicious/evil.pkl.xz", "xz/pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
+    ("malicious/evil_old_joblib_zfile.pkl", "joblib-zfile/zlib/pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
     ("malicious/evil_zlib.joblib", "zlib/pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None)]),
     ("malicious/ext_registered.pkl", "pickle", &[(Critical, "pickle-code-execution", Some("os.system"), None), (High, "pickle-dangerous-global", Some("copyreg.add_extension"), None)]),
     ("malicious/ext_unregistered.pkl", "pickle", &[(Medium, "pickle-extension-code", None, None)]),

@@ -214,6 +214,8 @@ def malicious():
     out("malicious/evil.pkl.xz", lzma.compress(EVIL, format=lzma.FORMAT_XZ))
     out("malicious/evil.pkl.lzma", lzma.compress(EVIL, format=lzma.FORMAT_ALONE))
     out("malicious/evil_zlib.joblib", zlib.compress(EVIL))
+    # old joblib (< 0.10) zfile: b"ZF" + hex length padded to 19 bytes + zlib stream
+    out("malicious/evil_old_joblib_zfile.pkl", b"ZF" + "{:#x}".format(len(EVIL)).ljust(19).encode() + zlib.compress(EVIL))
     out("malicious/legacy_torch_evil.pt", legacy_torch(EVIL))
     tb = io.BytesIO()
     with tarfile.open(fileobj=tb, mode="w", format=tarfile.USTAR_FORMAT) as t:
