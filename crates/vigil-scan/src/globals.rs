@@ -25,6 +25,15 @@ const H: Severity = Severity::High;
 
 /// Deny entries: `a.b` exact, `a.*` the module and everything in it, `a.b*` a string prefix.
 const DENY: &[(&str, Severity, &str)] = &[
+    ("torch.utils.bottleneck.*", C, "profiles code given as a string"),
+    ("torch.jit.unsupported_tensor_ops.*", C, "exec()s source code"),
+    ("torch.fx.experimental.symbolic_shapes.*", C, "evaluates guard expressions"),
+    ("torch._dynamo.*", C, "compiles and evaluates guard code"),
+    ("torch.utils.data.datapipes.utils.decoder.*", H, "decoders that unpickle data"),
+    ("_aix_support.*", C, "runs shell commands"),
+    ("_pyrepl.*", C, "pagers and consoles that run commands and code"),
+    ("imaplib.IMAP4_stream", C, "runs a command"),
+    ("cmd.*", H, "dispatches command strings to methods"),
     (
         "test.support.*",
         C,
@@ -357,7 +366,6 @@ const DENY: &[(&str, Severity, &str)] = &[
     ("torch.hub.*", H, "downloads and runs hub code"),
     ("torch.package.*", H, "imports packaged Python code"),
     ("torch.ops.*", H, "calls arbitrary registered operators"),
-    ("torch._dynamo.*", H, "compiler internals"),
     ("torch.distributed.*", H, "network access"),
     ("torch.multiprocessing.*", H, "starts processes"),
     ("huggingface_hub.*", H, "downloads from model hubs"),
