@@ -26,6 +26,28 @@ const H: Severity = Severity::High;
 /// Deny entries: `a.b` exact, `a.*` the module and everything in it, `a.b*` a string prefix.
 const DENY: &[(&str, Severity, &str)] = &[
     (
+        "lib2to3.pgen2.pgen.*",
+        C,
+        "evaluates grammar labels with eval()",
+    ),
+    (
+        "operator.itemgetter",
+        H,
+        "reaches items of any container (sys.modules, __dict__)",
+    ),
+    ("logging.FileHandler", H, "writes files"),
+    (
+        "logging.handlers.*",
+        H,
+        "writes files and opens network connections",
+    ),
+    (
+        "torch.utils._config_module.*",
+        H,
+        "loads pickled configuration (nested unpickler)",
+    ),
+    ("test.*", H, "CPython's test package: helpers that run code"),
+    (
         "torch.utils.bottleneck.*",
         C,
         "profiles code given as a string",
