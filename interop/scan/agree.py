@@ -1,4 +1,5 @@
-"""Compare `vigil scan --json` with picklescan on every corpus file (see run.sh)."""
+"""Compare `vigil scan --json` with picklescan: on every corpus file, and on every global in
+picklescan's own unsafe list (see run.sh)."""
 import json, os, subprocess, sys
 
 vigil, root = sys.argv[1], sys.argv[2]
@@ -27,5 +28,29 @@ for rel, rep in sorted(files.items()):
     else:
         failed += 1
         print(f"FAIL {rel}: {why} (vigil worst={worst}, picklescan dangerous={dangerous})")
+# Every global picklescan lists as unsafe must be HIGH or CRITICAL for vigil too.
+import tempfile
+from picklescan import scanner as ps
+
+with tempfile.TemporaryDirectory() as tmp:
+    names = []
+    for mod, entries in ps._unsafe_globals.items():
+        entries = [entries] if isinstance(entries, str) else list(entries)
+        for name in entries:
+            name = "anything" if name == "*" else name
+            g = f"{mod}.{name}"
+            names.append(g)
+            body = b"\x80\x02c" + mod.encode() + b"\n" + name.encode() + b"\nX\x02\x00\x00\x00id\x85R."
+            with open(os.path.join(tmp, g + ".pkl"), "wb") as f:
+                f.write(body)
+    out = subprocess.run([vigil, "scan", "--json", tmp], capture_output=True, text=True)
+    for rep in json.loads(out.stdout)["files"]:
+        worst = max((rank[x["severity"]] for x in rep["findings"]), default=0)
+        if worst >= rank["HIGH"]:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL picklescan-unsafe {os.path.basename(rep['path'])}: vigil worst={worst}")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

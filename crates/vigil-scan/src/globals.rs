@@ -26,6 +26,67 @@ const H: Severity = Severity::High;
 /// Deny entries: `a.b` exact, `a.*` the module and everything in it, `a.b*` a string prefix.
 const DENY: &[(&str, Severity, &str)] = &[
     (
+        "lib2to3.pgen2.pgen.*",
+        C,
+        "evaluates grammar labels with eval()",
+    ),
+    (
+        "operator.itemgetter",
+        H,
+        "reaches items of any container (sys.modules, __dict__)",
+    ),
+    ("logging.FileHandler", H, "writes files"),
+    (
+        "logging.handlers.*",
+        H,
+        "writes files and opens network connections",
+    ),
+    (
+        "torch.utils._config_module.*",
+        H,
+        "loads pickled configuration (nested unpickler)",
+    ),
+    ("test.*", H, "CPython's test package: helpers that run code"),
+    (
+        "torch.utils.bottleneck.*",
+        C,
+        "profiles code given as a string",
+    ),
+    (
+        "torch.jit.unsupported_tensor_ops.*",
+        C,
+        "exec()s source code",
+    ),
+    (
+        "torch.fx.experimental.symbolic_shapes.*",
+        C,
+        "evaluates guard expressions",
+    ),
+    ("torch._dynamo.*", C, "compiles and evaluates guard code"),
+    (
+        "torch.utils.data.datapipes.utils.decoder.*",
+        H,
+        "decoders that unpickle data",
+    ),
+    ("_aix_support.*", C, "runs shell commands"),
+    (
+        "mailcap.*",
+        C,
+        "runs mailcap test commands through os.system",
+    ),
+    ("argparse.FileType", H, "opens files"),
+    ("aifc.open", H, "opens files"),
+    ("bz2.open", H, "opens files"),
+    ("gzip.open", H, "opens files"),
+    ("lzma.open", H, "opens files"),
+    (
+        "_pyrepl.*",
+        C,
+        "pagers and consoles that run commands and code",
+    ),
+    ("imaplib.IMAP4_stream", C, "runs a command"),
+    ("cmd.*", H, "dispatches command strings to methods"),
+    (
         "test.support.*",
         C,
         "test helpers that run Python scripts and commands",
@@ -357,7 +418,6 @@ const DENY: &[(&str, Severity, &str)] = &[
     ("torch.hub.*", H, "downloads and runs hub code"),
     ("torch.package.*", H, "imports packaged Python code"),
     ("torch.ops.*", H, "calls arbitrary registered operators"),
-    ("torch._dynamo.*", H, "compiler internals"),
     ("torch.distributed.*", H, "network access"),
     ("torch.multiprocessing.*", H, "starts processes"),
     ("huggingface_hub.*", H, "downloads from model hubs"),
@@ -1042,6 +1102,13 @@ mod tests {
         assert_eq!(judge("scipy.signal.TransferFunction"), Verdict::Unknown);
         assert!(matches!(judge("mypkg.runpy.run_path"), Verdict::Deny(C, _)));
         assert!(matches!(judge("mypkg.posix.system"), Verdict::Deny(C, _)));
+        // modelscan issue 89: attributes planted on numpy.prod through BUILD, then reached.
+        assert!(matches!(judge("numpy.prod.os.system"), Verdict::Deny(C, _)));
+        assert!(matches!(
+            judge("numpy.core._internal.sys.modules"),
+            Verdict::Deny(H, _)
+        ));
+        assert!(matches!(judge("mailcap.findmatch"), Verdict::Deny(C, _)));
         assert_eq!(judge("__torch__.my_model.Net"), Verdict::Safe);
         assert_eq!(judge("torch.jit._pickle.build_intlist"), Verdict::Safe);
         assert!(matches!(judge("torch.jit.load"), Verdict::Deny(H, _)));

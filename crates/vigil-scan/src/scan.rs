@@ -197,6 +197,21 @@ impl Scanner {
             Sniff::Gzip | Sniff::Bzip2 | Sniff::Xz | Sniff::Lzma | Sniff::Zlib => {
                 Kind::Format(self.scan_compressed(ctx, blob, sniffed, member, depth))
             }
+            Sniff::JoblibZ => {
+                // Old joblib (< 0.10): b"ZF", the length in hex padded to 19 bytes, an optional
+                // space, then a zlib stream.
+                let at = if head.get(21) == Some(&b' ') { 22 } else { 21 };
+                match blob.slice(at, blob.len().saturating_sub(at)) {
+                    Ok(z) => Kind::Format(format!(
+                        "joblib-zfile/{}",
+                        self.scan_compressed(ctx, &z, Sniff::Zlib, member, depth)
+                    )),
+                    Err(e) => {
+                        ctx.fail(Rule::ArchiveMalformed, format!("joblib zfile: {e}"), member);
+                        Kind::Format("joblib-zfile".into())
+                    }
+                }
+            }
             Sniff::SevenZip => {
                 ctx.add(
                     Severity::Medium,
@@ -483,6 +498,7 @@ pub(crate) enum Sniff {
     Xz,
     Lzma,
     Zlib,
+    JoblibZ,
     SevenZip,
     Npy,
     Gguf,
@@ -505,6 +521,8 @@ pub(crate) fn sniff(head: &[u8], len: u64) -> Sniff {
         Sniff::Xz
     } else if starts(&[0x5d, 0, 0]) && head.len() >= 13 {
         Sniff::Lzma
+    } else if starts(b"ZF0x") && head.len() > 22 {
+        Sniff::JoblibZ
     } else if starts(b"7z\xbc\xaf\x27\x1c") {
         Sniff::SevenZip
     } else if starts(b"\x93NUMPY") {

@@ -169,6 +169,13 @@ def malicious():
         b"\x80\x04cpickle\nloads\ncbuiltins\nbytes.fromhex\n" + s4(EVIL.hex()) + b"\x85R\x85R.")
     # yaml.unsafe_load("!!python/object/apply:os.system ['id']")
     out("malicious/yaml_unsafe_load.pkl", call_p2("yaml", "unsafe_load", "!!python/object/apply:os.system ['id']"))
+    # builtins.dict.get(numpy.__builtins__, "exec")("...") : a safe module's __builtins__ dict
+    out("malicious/numpy_builtins_dict_get.pkl",
+        b"\x80\x04cbuiltins\ndict.get\ncnumpy\n__builtins__\n" + s4("exec") + b"\x86R" + s4("import os") + b"\x85R.")
+    # BUILD plants sys.modules entries as attributes of numpy.prod, then numpy.prod.os.system is imported
+    out("malicious/build_planted_attribute.pkl",
+        b"\x80\x04cnumpy\nprod\nNcnumpy\ncore._internal.sys.modules\n\x86b0cnumpy\nprod.os.system\n" + s4("id") + b"\x85R.")
+    out("malicious/mailcap_findmatch.pkl", call_p2("mailcap", "findmatch", "x"))
     # getattr(operator.getitem(sys.modules, "os"), "system")("id")
     out("malicious/sys_modules_getitem.pkl",
         b"\x80\x02cbuiltins\ngetattr\ncoperator\ngetitem\ncsys\nmodules\n" + s4("os") + b"\x86R" + s4("system") + b"\x86R" + s4("id") + b"\x85R.")
@@ -214,6 +221,8 @@ def malicious():
     out("malicious/evil.pkl.xz", lzma.compress(EVIL, format=lzma.FORMAT_XZ))
     out("malicious/evil.pkl.lzma", lzma.compress(EVIL, format=lzma.FORMAT_ALONE))
     out("malicious/evil_zlib.joblib", zlib.compress(EVIL))
+    # old joblib (< 0.10) zfile: b"ZF" + hex length padded to 19 bytes + zlib stream
+    out("malicious/evil_old_joblib_zfile.pkl", b"ZF" + "{:#x}".format(len(EVIL)).ljust(19).encode() + zlib.compress(EVIL))
     out("malicious/legacy_torch_evil.pt", legacy_torch(EVIL))
     tb = io.BytesIO()
     with tarfile.open(fileobj=tb, mode="w", format=tarfile.USTAR_FORMAT) as t:
