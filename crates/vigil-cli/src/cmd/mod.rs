@@ -5,6 +5,7 @@ use clap::Subcommand;
 use crate::outcome::Outcome;
 
 mod bundle;
+mod guard;
 pub(crate) mod key;
 mod version;
 
@@ -15,6 +16,8 @@ pub(crate) enum Command {
     Key(key::Args),
     /// Sign and verify model bundles (OpenSSF model_signing compatible, trust policies).
     Bundle(bundle::Args),
+    /// Run model inputs through the runtime guard; calibrate and evaluate its detectors.
+    Guard(guard::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -24,6 +27,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
+        Command::Guard(args) => guard::run(args),
         Command::Version(args) => version::run(args),
     }
 }
