@@ -6,6 +6,9 @@
 //! cargo run --release -p vigil-guard --example overhead -- examples/devices/breast-cancer 20000
 //! ```
 
+// A benchmark program: a failed run may stop with a panic.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -466,9 +466,9 @@ impl GuardConfig {
                 "ood_window must be 1 to 100000 and ood_share in (0, 1]",
             ));
         }
-        if !(l.rate_per_second.is_finite() && l.rate_per_second > 0.0)
-            || !(l.burst.is_finite() && l.burst >= 1.0)
-        {
+        let rate_ok = l.rate_per_second.is_finite() && l.rate_per_second > 0.0;
+        let burst_ok = l.burst.is_finite() && l.burst >= 1.0;
+        if !rate_ok || !burst_ok {
             return Err(GuardError::contract(
                 FILE,
                 "limits.rate_per_second",

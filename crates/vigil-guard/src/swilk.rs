@@ -3,6 +3,9 @@
 //! samples. Only W is computed (PRADA compares W with a threshold); the p-value is not.
 //! Normal quantiles use Wichura's AS 241 (PPND16).
 
+// AS 241's published coefficients, digit for digit.
+#![allow(clippy::excessive_precision)]
+
 /// `c[0] + c[1] x + ... + c[k-1] x^(k-1)`.
 fn poly(c: &[f64], x: f64) -> f64 {
     c.iter().rev().fold(0.0, |acc, v| acc * x + v)

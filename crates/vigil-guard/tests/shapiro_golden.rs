@@ -1,6 +1,9 @@
 //! Shapiro-Wilk W agrees with scipy.stats.shapiro (golden/shapiro.json, made by
 //! golden/make_golden.py), and behaves as a correlation (proptest).
 
+// Test helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use serde::Deserialize;
 use vigil_guard::shapiro_wilk;
