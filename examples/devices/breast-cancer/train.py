@@ -51,6 +51,46 @@ def unit_of(name: str) -> str:
     }.get(base, "1")
 
 
+# The guard's tables (docs/guard.md); thresholds are fitted by `vigil guard calibrate`
+# (build.sh) into bundle/reference/guard.json.
+GUARD_TABLES = [
+    "",
+    "[detectors]",
+    "fpr = 0.05",
+    "mahalanobis_input = true",
+    "mahalanobis_hidden = true",
+    "squeeze_bits = 6",
+    "median_window = 0",
+    "margin = true",
+    "shrinkage = 0.0",
+    "folds = 5",
+    "",
+    "[output]",
+    'mode = "full"',
+    "decimals = 2",
+    "",
+    "[extraction]",
+    "prada = true",
+    "delta = 0.95",
+    "log_distances = true",
+    "min_queries = 100",
+    "history = 3000",
+    "window = 1000",
+    "test_every = 10",
+    "ood_window = 50",
+    "ood_share = 0.5",
+    "",
+    "[limits]",
+    "rate_per_second = 50.0",
+    "burst = 100.0",
+    "query_budget = 20000",
+    "budget_alarm_share = 0.8",
+    "max_clients = 10000",
+    "max_payload_values = 4096",
+    "max_client_id_bytes = 256",
+]
+
+
 def main() -> None:
     data = load_breast_cancer()
     x = data.data.astype(np.float64)
@@ -160,6 +200,7 @@ def main() -> None:
         "",
         "[contract]",
         "# One input tensor of 30 features in scikit-learn's order; batch dimension first.",
+        'safe_state = "no automated result: the case goes to a pathologist for manual review"',
         "[[contract.inputs]]",
         'name = "input"',
         'dtype = "float32"',
@@ -184,6 +225,7 @@ def main() -> None:
             f"min = {fmin:.6g}",
             f"max = {fmax:.6g}",
         ]
+    lines += GUARD_TABLES
     (bundle / "vigil.toml").write_text("\n".join(lines) + "\n")
     print(f"exported {bundle / 'model.onnx'}; max |onnx - sklearn| = {err:.2e}; accuracy {acc}")
 

@@ -6,6 +6,7 @@ use crate::outcome::Outcome;
 
 mod bundle;
 mod drift;
+mod guard;
 pub(crate) mod key;
 mod log;
 mod scan;
@@ -25,6 +26,8 @@ pub(crate) enum Command {
     Drift(drift::Args),
     /// Scan model files for code execution and unsafe content (static analysis only).
     Scan(scan::Args),
+    /// Run model inputs through the runtime guard; calibrate and evaluate its detectors.
+    Guard(guard::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -37,6 +40,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Log(args) => log::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Guard(args) => guard::run(args),
         Command::Version(args) => version::run(args),
     }
 }

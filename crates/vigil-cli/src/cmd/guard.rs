@@ -1,0 +1,396 @@
+//! `vigil guard`: calibrate a bundle's detectors, evaluate them, and run rows through the guard.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use serde::Serialize;
+use vigil_bundle::{Trust, TrustPolicy};
+use vigil_core::PublicKey;
+use vigil_guard::{
+    calibrate, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, Guard, GuardOptions,
+    JsonLinesAudit, Verdict,
+};
+
+use crate::outcome::Outcome;
+
+/// The runtime guard: contract, detectors, extraction monitor and output policy of a bundle.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Debug, Subcommand)]
+enum Verb {
+    /// Fit the detectors' reference statistics and thresholds on clean rows.
+    ///
+    /// Writes DIR/reference/guard.json. Thresholds are set by cross-validation on the clean
+    /// rows so that at most --fpr of clean inputs are flagged. The bundle changes: sign it
+    /// again afterwards (vigil bundle sign).
+    Calibrate(CalibrateArgs),
+    /// Measure the guard on clean rows and attack rows.
+    ///
+    /// Reports the false-positive rate on the clean rows, the share of attack rows abstained,
+    /// and the attack success that gets through (attack rows accepted with a label other than
+    /// their `label` column). Each row is screened alone (no rate limit or extraction monitor).
+    Evaluate(EvaluateArgs),
+    /// Run the rows of a CSV through the guard as one client's stream, in order.
+    ///
+    /// Columns are matched by the contract's feature names; extra columns (such as `label`)
+    /// are ignored; a missing column is an error before any row runs. Rows arrive spaced at
+    /// the contract's sustained rate (`[limits] rate_per_second`), so the stream is
+    /// deterministic.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CalibrateArgs {
+    /// The bundle directory (its files are read without verification: this is a build step).
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// Clean rows (CSV with the contract's feature columns and an optional `label` column).
+    #[arg(long, value_name = "CLEAN.csv")]
+    clean: PathBuf,
+    /// Target false-positive rate of all detectors together [default: `[detectors] fpr`].
+    #[arg(long, value_name = "RATE")]
+    fpr: Option<f64>,
+    /// Print one JSON object: {"reference","rows","fpr","cv_false_positive_rate","thresholds"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct EvaluateArgs {
+    /// The bundle directory.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// Clean rows: every abstention among them is a false positive.
+    #[arg(long, value_name = "CLEAN.csv")]
+    clean: PathBuf,
+    /// Attack rows (with a `label` column holding the true class, for attack success).
+    #[arg(long, value_name = "ATTACK.csv")]
+    attack: PathBuf,
+    /// Verify the bundle with this public key first [default: no verification].
+    #[arg(long, value_name = "PUB.pem", conflicts_with = "policy")]
+    key: Option<PathBuf>,
+    /// Verify the bundle under this trust policy first.
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+    /// Print one JSON object (see docs/guard.md).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("trust").required(true).args(["key", "policy"])))]
+struct RunArgs {
+    /// The bundle directory.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// Public key PEM of the bundle's signer (signature DIR/model.sig).
+    #[arg(long, value_name = "PUB.pem")]
+    key: Option<PathBuf>,
+    /// Trust policy instead of a single key.
+    #[arg(long, value_name = "POLICY.toml", conflicts_with = "key")]
+    policy: Option<PathBuf>,
+    /// Rows to run (CSV with a header).
+    #[arg(long, value_name = "ROWS.csv")]
+    input: PathBuf,
+    /// The client identity the stream belongs to.
+    #[arg(long, value_name = "ID", default_value = "cli")]
+    client: String,
+    /// Append the audit events as JSON lines to this file (synced before each answer).
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Print one JSON object per row:
+    /// {"row","verdict","reason","label","scores","alarms"}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
+    match args.verb {
+        Verb::Calibrate(a) => run_calibrate(a),
+        Verb::Evaluate(a) => run_evaluate(a),
+        Verb::Run(a) => run_rows(a),
+    }
+}
+
+fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Trust>> {
+    Ok(match (key, policy) {
+        (Some(k), _) => Some(Trust::Key {
+            key: PublicKey::load(k)?,
+            signature: None,
+        }),
+        (None, Some(p)) => Some(Trust::Policy(TrustPolicy::load(p)?)),
+        (None, None) => None,
+    })
+}
+
+fn open(dir: &Path, trust: Option<&Trust>, audit: Arc<dyn AuditSink>) -> anyhow::Result<Guard> {
+    let options = GuardOptions::new(audit);
+    let guard = match trust {
+        Some(t) => Guard::open(dir, t, options)?,
+        None => Guard::dangerous_open_unverified(dir, options)?,
+    };
+    Ok(guard)
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let max = CsvLimits::default().max_bytes;
+    let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    let mut buf = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| path.display().to_string())?;
+    anyhow::ensure!(
+        buf.len() as u64 <= max,
+        "{}: larger than {max} bytes",
+        path.display()
+    );
+    Ok(buf)
+}
+
+#[derive(Serialize)]
+struct CalibrateJson {
+    reference: String,
+    rows: usize,
+    fpr: f64,
+    cv_false_positive_rate: f64,
+    thresholds: BTreeMap<String, f64>,
+}
+
+fn run_calibrate(a: CalibrateArgs) -> anyhow::Result<Outcome> {
+    let c = calibrate(&a.bundle, &a.clean, a.fpr)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let j = CalibrateJson {
+            reference: c.path.display().to_string(),
+            rows: c.rows,
+            fpr: c.fpr,
+            cv_false_positive_rate: c.cv_false_positive_rate,
+            thresholds: c.thresholds,
+        };
+        writeln!(out, "{}", serde_json::to_string(&j)?)?;
+    } else {
+        writeln!(
+            out,
+            "calibrated on {} clean rows at false-positive rate {} (cross-validated: {:.4})",
+            c.rows, c.fpr, c.cv_false_positive_rate
+        )?;
+        for (k, v) in &c.thresholds {
+            writeln!(out, "  {k:<16} threshold {v:.6}")?;
+        }
+        writeln!(out, "wrote {}", c.path.display())?;
+    }
+    eprintln!(
+        "vigil: the bundle changed: sign it again (vigil bundle sign --key PRIV.pem {})",
+        a.bundle.display()
+    );
+    Ok(Outcome::Ok)
+}
+
+/// `vigil guard evaluate --json`: one object.
+#[derive(Serialize)]
+struct EvaluateJson {
+    verified: bool,
+    clean_rows: usize,
+    false_positives: usize,
+    false_positive_rate: f64,
+    attack_rows: usize,
+    attack_abstained: usize,
+    detection_rate: f64,
+    evasions: usize,
+    evasions_abstained: usize,
+    evasion_detection_rate: f64,
+    attack_success_through: usize,
+    attack_success_rate: f64,
+    reasons: BTreeMap<String, usize>,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn run_evaluate(a: EvaluateArgs) -> anyhow::Result<Outcome> {
+    let t = trust(a.key.as_deref(), a.policy.as_deref())?;
+    let guard = open(&a.bundle, t.as_ref(), Arc::new(DangerousNoAudit))?;
+    let limits = CsvLimits::default();
+    let clean = parse_csv(
+        &read(&a.clean)?,
+        &a.clean.display().to_string(),
+        guard.contract(),
+        &limits,
+    )?;
+    let attack = parse_csv(
+        &read(&a.attack)?,
+        &a.attack.display().to_string(),
+        guard.contract(),
+        &limits,
+    )?;
+    let mut shape = [0usize; 2];
+    let mut false_positives = 0;
+    for row in &clean {
+        let abstained = match &row.values {
+            Err(_) => true,
+            Ok(v) => guard.screen(&guard.row(v, &mut shape)).reason.is_some(),
+        };
+        false_positives += usize::from(abstained);
+    }
+    let (mut abstained_n, mut evasions, mut evasions_abstained, mut through) = (0, 0, 0, 0);
+    let mut reasons = BTreeMap::new();
+    for row in &attack {
+        let (reason, class) = match &row.values {
+            Err(r) => (Some(r.clone()), None),
+            Ok(v) => {
+                let s = guard.screen(&guard.row(v, &mut shape));
+                (s.reason, s.class)
+            }
+        };
+        let wrong = matches!((class, row.label), (Some(c), Some(l)) if c != l);
+        evasions += usize::from(wrong);
+        match reason {
+            Some(r) => {
+                abstained_n += 1;
+                evasions_abstained += usize::from(wrong);
+                *reasons.entry(r.code().to_string()).or_insert(0) += 1;
+            }
+            None => through += usize::from(wrong),
+        }
+    }
+    let j = EvaluateJson {
+        verified: t.is_some(),
+        clean_rows: clean.len(),
+        false_positives,
+        false_positive_rate: ratio(false_positives, clean.len()),
+        attack_rows: attack.len(),
+        attack_abstained: abstained_n,
+        detection_rate: ratio(abstained_n, attack.len()),
+        evasions,
+        evasions_abstained,
+        evasion_detection_rate: ratio(evasions_abstained, evasions),
+        attack_success_through: through,
+        attack_success_rate: ratio(through, attack.len()),
+        reasons,
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string(&j)?)?;
+    } else {
+        if !j.verified {
+            writeln!(out, "note: bundle not verified (give --key or --policy)")?;
+        }
+        writeln!(
+            out,
+            "clean:  {} rows, {} abstained: false-positive rate {:.4}",
+            j.clean_rows, j.false_positives, j.false_positive_rate
+        )?;
+        writeln!(
+            out,
+            "attack: {} rows, {} abstained: detection rate {:.4}",
+            j.attack_rows, j.attack_abstained, j.detection_rate
+        )?;
+        writeln!(
+            out,
+            "evasions (model wrong on the row): {}, abstained {}: {:.4}",
+            j.evasions, j.evasions_abstained, j.evasion_detection_rate
+        )?;
+        writeln!(
+            out,
+            "attack success through the guard: {} rows ({:.4})",
+            j.attack_success_through, j.attack_success_rate
+        )?;
+        for (k, v) in &j.reasons {
+            writeln!(out, "  {k:<24} {v}")?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `vigil guard run --json`: one line per row.
+#[derive(Serialize)]
+struct RowJson<'a> {
+    row: usize,
+    verdict: &'static str,
+    reason: Option<String>,
+    label: Option<&'a str>,
+    scores: BTreeMap<&'static str, f64>,
+    alarms: Vec<&'static str>,
+}
+
+fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
+    let t = trust(a.key.as_deref(), a.policy.as_deref())?;
+    let audit: Arc<dyn AuditSink> = match &a.audit {
+        Some(p) => Arc::new(JsonLinesAudit::open(p)?),
+        None => Arc::new(DangerousNoAudit),
+    };
+    let guard = open(&a.bundle, t.as_ref(), audit)?;
+    let rows = parse_csv(
+        &read(&a.input)?,
+        &a.input.display().to_string(),
+        guard.contract(),
+        &CsvLimits::default(),
+    )?;
+    let step = 1.0 / guard.config().limits.rate_per_second;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut shape = [0usize; 2];
+    for (i, row) in rows.iter().enumerate() {
+        let at = Duration::from_secs_f64(step * i as f64);
+        let (verdict, reason, label, scores, alarms) = match &row.values {
+            Err(r) => ("abstain", Some(r.wire()), None, BTreeMap::new(), Vec::new()),
+            Ok(v) => {
+                let d = guard.infer_at(&a.client, &guard.row(v, &mut shape), at);
+                let alarms = d.alarms.iter().map(|x| x.code()).collect();
+                match d.verdict {
+                    Verdict::Accept { output } => {
+                        let label = guard
+                            .contract()
+                            .labels
+                            .get(output.class)
+                            .map(String::as_str);
+                        ("accept", None, label, d.scores, alarms)
+                    }
+                    Verdict::Abstain { reason } => {
+                        ("abstain", Some(reason.wire()), None, d.scores, alarms)
+                    }
+                }
+            }
+        };
+        if a.json {
+            let j = RowJson {
+                row: i,
+                verdict,
+                reason,
+                label,
+                scores,
+                alarms,
+            };
+            writeln!(out, "{}", serde_json::to_string(&j)?)?;
+        } else {
+            writeln!(
+                out,
+                "row {i} (line {}): {verdict}{}{}{}",
+                row.line,
+                reason.map(|r| format!(" {r}")).unwrap_or_default(),
+                label.map(|l| format!(" {l}")).unwrap_or_default(),
+                if alarms.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ALARM {}", alarms.join(","))
+                }
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
+}

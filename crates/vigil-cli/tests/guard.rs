@@ -1,0 +1,259 @@
+//! Tests of `vigil guard`: the batch `run` contract, calibrate and evaluate.
+
+// Test helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use util::{code, show, Vigil};
+
+fn device(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/devices")
+        .join(name)
+}
+
+/// One line of `vigil guard run --json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    row: usize,
+    verdict: String,
+    reason: Option<String>,
+    label: Option<String>,
+    scores: BTreeMap<String, f64>,
+    alarms: Vec<String>,
+}
+
+fn run_rows(v: &Vigil, csv: &str) -> (std::process::Output, Vec<Row>) {
+    std::fs::write(v.path("rows.csv"), csv).unwrap();
+    let d = device("breast-cancer");
+    let out = v.run(&[
+        "guard",
+        "run",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--key",
+        d.join("demo-keys/signing-key.pub.pem").to_str().unwrap(),
+        "--input",
+        "rows.csv",
+        "--client",
+        "test",
+        "--json",
+    ]);
+    let rows = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (out, rows)
+}
+
+fn validation() -> String {
+    std::fs::read_to_string(device("breast-cancer").join("data/validation.csv")).unwrap()
+}
+
+#[test]
+fn run_prints_one_line_per_row_in_order() {
+    let v = Vigil::new();
+    let text = validation();
+    let (out, rows) = run_rows(&v, &text);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(rows.len(), text.lines().count() - 1);
+    let mut accepted = 0;
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.row, i);
+        match r.verdict.as_str() {
+            "accept" => {
+                accepted += 1;
+                assert!(r.reason.is_none());
+                assert!(["malignant", "benign"].contains(&r.label.as_deref().unwrap()));
+                assert!(r.scores.contains_key("ood_input"), "{r:?}");
+            }
+            "abstain" => {
+                assert!(r.label.is_none());
+                assert!(r.reason.is_some());
+            }
+            other => panic!("verdict {other}"),
+        }
+        assert!(r.alarms.is_empty(), "benign rows raise no alarm: {r:?}");
+    }
+    assert!(accepted as f64 >= 0.9 * rows.len() as f64);
+}
+
+#[test]
+fn hostile_rows_abstain_with_a_reason_and_extra_columns_are_ignored() {
+    let v = Vigil::new();
+    let text = validation();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let good = lines.next().unwrap();
+    let cells: Vec<&str> = good.split(',').collect();
+    let with = |i: usize, s: &str| {
+        let mut c = cells.clone();
+        c[i] = s;
+        c.join(",")
+    };
+    let csv = [
+        format!("{header},extra"),
+        format!("{good},zzz"),
+        format!("{},1", with(0, "NaN")),
+        format!("{},1", with(1, "inf")),
+        format!("{},1", with(2, "1e9")),
+        format!("{},1", with(3, "")),
+        format!("{},1", with(4, "abc")),
+        "1,2".into(),
+    ]
+    .join("\n");
+    let (out, rows) = run_rows(&v, &csv);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let reasons: Vec<Option<&str>> = rows.iter().map(|r| r.reason.as_deref()).collect();
+    assert_eq!(
+        &reasons[1..],
+        [
+            Some("not_finite:mean radius"),
+            Some("not_finite:mean texture"),
+            Some("out_of_range:mean perimeter"),
+            Some("malformed:mean area"),
+            Some("malformed:mean smoothness"),
+            Some("malformed:mean perimeter"),
+        ]
+    );
+}
+
+#[test]
+fn a_missing_column_is_an_error_before_any_row() {
+    let v = Vigil::new();
+    let text = validation().replacen("mean radius", "radius", 1);
+    let (out, rows) = run_rows(&v, &text);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(rows.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing column \"mean radius\""), "{err}");
+}
+
+#[test]
+fn malformed_csv_and_bad_keys_are_errors() {
+    let v = Vigil::new();
+    let (out, _) = run_rows(&v, "\"unclosed,quote\n1");
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let (out, _) = run_rows(&v, "");
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    // The QA key did not sign model.sig.
+    std::fs::write(v.path("rows.csv"), validation()).unwrap();
+    let d = device("breast-cancer");
+    let out = v.run(&[
+        "guard",
+        "run",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--key",
+        d.join("demo-keys/qa-key.pub.pem").to_str().unwrap(),
+        "--input",
+        "rows.csv",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_extraction_stream_raises_an_alarm() {
+    // Small steps from a few earlier queries (Jacobian-style augmentation without gradients).
+    let v = Vigil::new();
+    let text = validation();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let seeds: Vec<Vec<f64>> = lines
+        .take(5)
+        .map(|l| l.split(',').take(30).map(|c| c.parse().unwrap()).collect())
+        .collect();
+    let mut pool = seeds.clone();
+    let mut state = 12345u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    while pool.len() < 600 {
+        let base = pool[(next() % pool.len() as u64) as usize].clone();
+        let step: Vec<f64> = base
+            .iter()
+            .map(|x| x * (1.0 + if next() % 2 == 0 { 0.03 } else { -0.03 }))
+            .collect();
+        pool.push(step);
+    }
+    let mut csv = header;
+    for r in &pool {
+        csv.push('\n');
+        csv.push_str(
+            &r.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        csv.push_str(",0");
+    }
+    let (out, rows) = run_rows(&v, &csv);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let first = rows
+        .iter()
+        .position(|r| r.alarms.iter().any(|a| a == "extraction"));
+    assert!(first.is_some_and(|i| i < 600), "no extraction alarm");
+}
+
+#[test]
+fn calibrate_writes_the_reference_and_evaluate_reports() {
+    let v = Vigil::new();
+    let src = device("breast-cancer");
+    let dir = v.path("bundle");
+    std::fs::create_dir_all(dir.join("reference")).unwrap();
+    for f in ["model.onnx", "vigil.toml"] {
+        std::fs::copy(src.join("bundle").join(f), dir.join(f)).unwrap();
+    }
+    let clean = src.join("data/calibration.csv");
+    let out = v.run(&[
+        "guard",
+        "calibrate",
+        "--bundle",
+        "bundle",
+        "--clean",
+        clean.to_str().unwrap(),
+        "--fpr",
+        "0.05",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sign it again"));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["rows"], 114);
+    assert!(j["cv_false_positive_rate"].as_f64().unwrap() <= 0.05);
+    // The same thresholds as the shipped, signed reference (calibration is deterministic).
+    let shipped = std::fs::read(src.join("bundle/reference/guard.json")).unwrap();
+    assert_eq!(
+        std::fs::read(dir.join("reference/guard.json")).unwrap(),
+        shipped
+    );
+
+    let val = src.join("data/validation.csv");
+    let out = v.run(&[
+        "guard",
+        "evaluate",
+        "--bundle",
+        "bundle",
+        "--clean",
+        val.to_str().unwrap(),
+        "--attack",
+        val.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["verified"], false);
+    assert_eq!(j["false_positive_rate"], j["detection_rate"]);
+    assert!(j["false_positive_rate"].as_f64().unwrap() <= 0.06);
+}

@@ -1,0 +1,123 @@
+//! Guard overhead per request beside bare tract inference on the same rows.
+//!
+//! Run (from the repository root; bench/guard/run does this):
+//!
+//! ```text
+//! cargo run --release -p vigil-guard --example overhead -- examples/devices/breast-cancer 20000
+//! ```
+
+// A benchmark program: a failed run may stop with a panic.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tract_onnx::prelude::*;
+use vigil_bundle::{Trust, TrustPolicy};
+use vigil_guard::{parse_csv, CsvLimits, DangerousNoAudit, Guard, GuardOptions};
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let device = PathBuf::from(
+        args.next()
+            .unwrap_or("examples/devices/breast-cancer".into()),
+    );
+    let n: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20_000);
+    let bundle = device.join("bundle");
+    let policy = TrustPolicy::load(&device.join("policy.toml"))?;
+    let guard = Arc::new(Guard::open(
+        &bundle,
+        &Trust::Policy(policy),
+        GuardOptions::new(Arc::new(DangerousNoAudit)),
+    )?);
+    let csv = std::fs::read(device.join("data/validation.csv"))?;
+    let rows: Vec<Vec<f32>> = parse_csv(
+        &csv,
+        "validation.csv",
+        guard.contract(),
+        &CsvLimits::default(),
+    )?
+    .into_iter()
+    .filter_map(|r| r.values.ok())
+    .collect();
+    let width = guard.contract().width();
+    let bare = tract_onnx::onnx()
+        .model_for_path(bundle.join("model.onnx"))?
+        .with_input_fact(0, f32::fact([1, width]).into())?
+        .into_optimized()?
+        .into_runnable()?;
+    let bare = Arc::new(bare);
+
+    let run = |threads: usize, guarded: bool| -> (f64, f64) {
+        let per = n / threads;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let guard = guard.clone();
+                let bare = bare.clone();
+                let rows = rows.clone();
+                std::thread::spawn(move || {
+                    let mut lat = Vec::with_capacity(per);
+                    let mut shape = [0usize; 2];
+                    for i in 0..per {
+                        let row = &rows[i % rows.len()];
+                        let start = Instant::now();
+                        if guarded {
+                            // A fresh client every 5,000 requests keeps budgets out of the way;
+                            // one virtual second per request keeps the bucket full.
+                            let client = format!("bench-{t}-{}", i / 5000);
+                            let d = guard.infer_at(
+                                &client,
+                                &guard.row(row, &mut shape),
+                                Duration::from_secs(i as u64),
+                            );
+                            std::hint::black_box(d);
+                        } else {
+                            let input = Tensor::from_shape(&[1, width], row).unwrap();
+                            let out = bare.run(tvec!(input.into())).unwrap();
+                            std::hint::black_box(out);
+                        }
+                        lat.push(start.elapsed().as_secs_f64() * 1e6);
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut all: Vec<f64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        (percentile(&mut all, 0.5), percentile(&mut all, 0.99))
+    };
+    // Warm-up.
+    run(1, false);
+    run(1, true);
+    println!(
+        "device {} ({} requests per cell, validation rows cycled)",
+        device.display(),
+        n
+    );
+    println!("| threads | bare tract p50 µs | p99 µs | guard p50 µs | p99 µs | overhead p50 µs | overhead p99 µs | ratio p50 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for threads in [1, 2] {
+        let (bp50, bp99) = run(threads, false);
+        let (gp50, gp99) = run(threads, true);
+        println!(
+            "| {threads} | {bp50:.1} | {bp99:.1} | {gp50:.1} | {gp99:.1} | {:.1} | {:.1} | {:.2} |",
+            gp50 - bp50,
+            gp99 - bp99,
+            gp50 / bp50
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! `calibrate`: fits the reference statistics and thresholds on clean rows, by
+//! cross-validation, and writes `reference/guard.json`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::contract::GuardConfig;
+use crate::detect::{
+    batch_size, forward, DetectorKind, Reference, REFERENCE_FILE, REFERENCE_FORMAT,
+};
+use crate::engine::Engine;
+use crate::error::GuardError;
+use crate::guard::{read_bounded, read_unverified};
+use crate::rows::{parse_csv, CsvLimits};
+use crate::stats::{conformal_quantile, Gaussian};
+
+/// What calibration wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// The reference file written.
+    pub path: PathBuf,
+    /// Clean rows used.
+    pub rows: usize,
+    /// Target false-positive rate.
+    pub fpr: f64,
+    /// Share of clean rows flagged under cross-validation at the chosen thresholds.
+    pub cv_false_positive_rate: f64,
+    /// Threshold per detector code.
+    pub thresholds: BTreeMap<String, f64>,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Calibrates the bundle in `dir` on the clean CSV `clean` at false-positive rate `fpr`
+/// (`None`: `[detectors] fpr`). The bundle's files are read WITHOUT verification (this runs
+/// where the bundle is built); the bundle must be signed again afterwards.
+///
+/// Thresholds: the rows are split into `[detectors] folds` stratified folds; each fold is
+/// scored by statistics fitted on the other folds, so every row has an out-of-fold score per
+/// detector. One common quantile level `q` is then chosen, the smallest for which the share of
+/// rows flagged by any detector (threshold: the `ceil(q (n+1))`-th smallest out-of-fold score)
+/// is at most `fpr` less one standard error of a rate estimated on n rows
+/// (`sqrt(fpr (1 - fpr) / n)`, never below `fpr / 2`). The statistics written are fitted on all rows.
+pub fn calibrate(dir: &Path, clean: &Path, fpr: Option<f64>) -> Result<Calibration, GuardError> {
+    let files = read_unverified(dir, &vigil_bundle::Limits::default())?;
+    let config = GuardConfig::from_document(&files.config.document)?;
+    let fpr = fpr.unwrap_or(config.detectors.fpr);
+    if !(fpr > 0.0 && fpr < 0.5) {
+        return Err(GuardError::Calibration(format!(
+            "fpr {fpr}: must be in (0, 0.5)"
+        )));
+    }
+    let d = &config.detectors;
+    let contract = &config.contract;
+    let engine = Engine::load(&files.config.model, &files.model, contract, batch_size(d))?;
+    let csv = read_bounded(clean, CsvLimits::default().max_bytes)?;
+    let file = clean.display().to_string();
+    let rows = parse_csv(&csv, &file, contract, &CsvLimits::default())?;
+    let n = rows.len();
+    if n < 4 * d.folds {
+        return Err(GuardError::Calibration(format!(
+            "{file}: {n} rows; need at least {} for {} folds",
+            4 * d.folds,
+            d.folds
+        )));
+    }
+    let mut xs: Vec<Vec<f64>> = Vec::with_capacity(n);
+    let mut hs: Vec<Vec<f64>> = Vec::with_capacity(n);
+    let mut labels = Vec::with_capacity(n);
+    let mut model_scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();
+    for row in &rows {
+        let values = row.values.as_ref().map_err(|r| GuardError::Csv {
+            file: file.clone(),
+            line: row.line,
+            reason: format!("clean data must be clean: {r}"),
+        })?;
+        for (v, f) in values.iter().zip(&contract.features) {
+            let v = f64::from(*v);
+            if !(v.is_finite() && v >= f.min && v <= f.max) {
+                return Err(GuardError::Csv {
+                    file: file.clone(),
+                    line: row.line,
+                    reason: format!(
+                        "clean data must be clean: {} = {v} outside [{}, {}]",
+                        f.name, f.min, f.max
+                    ),
+                });
+            }
+        }
+        let fwd =
+            forward(&engine, d, &contract.features, values).map_err(|e| GuardError::Model {
+                name: files.config.model.clone(),
+                reason: format!("{file}: line {}: {e}", row.line),
+            })?;
+        labels.push(row.label.unwrap_or_else(|| fwd.class()));
+        if let Some(s) = fwd.squeezing {
+            model_scores
+                .entry(DetectorKind::Squeezing)
+                .or_default()
+                .push(s);
+        }
+        model_scores
+            .entry(DetectorKind::LowConfidence)
+            .or_default()
+            .push(fwd.low_confidence);
+        xs.push(values.iter().map(|v| f64::from(*v)).collect());
+        if let Some(h) = fwd.hidden {
+            hs.push(h.iter().map(|v| f64::from(*v)).collect());
+        }
+    }
+    // Stratified folds over a fixed pseudo-random order.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (labels.get(i).copied().unwrap_or(0), splitmix(i as u64)));
+    let mut fold = vec![0usize; n];
+    for (rank, &i) in order.iter().enumerate() {
+        if let Some(f) = fold.get_mut(i) {
+            *f = rank % d.folds;
+        }
+    }
+    let classes = contract.labels.len();
+    let oof = |data: &[Vec<f64>]| -> Result<Vec<f64>, GuardError> {
+        let mut out = vec![0.0; n];
+        for k in 0..d.folds {
+            let (train, train_labels): (Vec<&[f64]>, Vec<usize>) = (0..n)
+                .filter(|&i| fold.get(i) != Some(&k))
+                .filter_map(|i| Some((data.get(i)?.as_slice(), *labels.get(i)?)))
+                .unzip();
+            let g = Gaussian::fit(&train, &train_labels, classes, d.shrinkage)
+                .map_err(GuardError::Calibration)?;
+            for i in (0..n).filter(|&i| fold.get(i) == Some(&k)) {
+                if let (Some(o), Some(x)) = (out.get_mut(i), data.get(i)) {
+                    *o = g.score(x);
+                }
+            }
+        }
+        Ok(out)
+    };
+    let fit_all = |data: &[Vec<f64>]| -> Result<Gaussian, GuardError> {
+        let refs: Vec<&[f64]> = data.iter().map(Vec::as_slice).collect();
+        Gaussian::fit(&refs, &labels, classes, d.shrinkage).map_err(GuardError::Calibration)
+    };
+    let mut scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();
+    let (mut input, mut hidden) = (None, None);
+    if d.mahalanobis_input {
+        scores.insert(DetectorKind::MahalanobisInput, oof(&xs)?);
+        input = Some(fit_all(&xs)?);
+    }
+    if d.mahalanobis_hidden {
+        if hs.len() != n {
+            return Err(GuardError::Calibration(
+                "the model gave no hidden output".into(),
+            ));
+        }
+        scores.insert(DetectorKind::MahalanobisHidden, oof(&hs)?);
+        hidden = Some(fit_all(&hs)?);
+    }
+    for kind in [DetectorKind::Squeezing, DetectorKind::LowConfidence] {
+        if kind.enabled(d) {
+            if let Some(s) = model_scores.remove(&kind) {
+                scores.insert(kind, s);
+            }
+        }
+    }
+    let sorted: BTreeMap<DetectorKind, Vec<f64>> = scores
+        .iter()
+        .map(|(k, v)| {
+            let mut s = v.clone();
+            s.sort_by(f64::total_cmp);
+            (*k, s)
+        })
+        .collect();
+    let flagged_share = |q: f64| -> (f64, BTreeMap<String, f64>) {
+        let t: BTreeMap<DetectorKind, f64> = sorted
+            .iter()
+            .map(|(k, s)| (*k, conformal_quantile(s, q)))
+            .collect();
+        let flagged = (0..n)
+            .filter(|&i| {
+                scores.iter().any(|(k, s)| {
+                    s.get(i).copied().unwrap_or(0.0) > t.get(k).copied().unwrap_or(f64::INFINITY)
+                })
+            })
+            .count();
+        (
+            flagged as f64 / n as f64,
+            t.into_iter()
+                .map(|(k, v)| (k.code().to_string(), v))
+                .collect(),
+        )
+    };
+    // The cross-validated share is itself an estimate from n rows: aim one standard error
+    // under the stated rate (but never under half of it), so the rate holds on new data.
+    let target = (fpr - (fpr * (1.0 - fpr) / n as f64).sqrt()).max(fpr / 2.0);
+    let (mut lo, mut hi) = (1.0 - fpr, 1.0);
+    if flagged_share(lo).0 > target {
+        for _ in 0..50 {
+            let mid = 0.5 * (lo + hi);
+            if flagged_share(mid).0 <= target {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+    } else {
+        hi = lo;
+    }
+    let (cv_rate, thresholds) = flagged_share(hi);
+    let width = contract.width();
+    let mut distance_mean = vec![0.0; width];
+    let mut distance_scale = vec![0.0; width];
+    for x in &xs {
+        for (m, v) in distance_mean.iter_mut().zip(x) {
+            *m += v / n as f64;
+        }
+    }
+    for x in &xs {
+        for ((s, v), m) in distance_scale.iter_mut().zip(x).zip(&distance_mean) {
+            *s += (v - m) * (v - m) / n as f64;
+        }
+    }
+    for s in &mut distance_scale {
+        *s = if *s > 1e-18 { s.sqrt() } else { 1.0 };
+    }
+    let reference = Reference {
+        format: REFERENCE_FORMAT.into(),
+        model_sha256: hex::encode(Sha256::digest(&files.model)),
+        clean_sha256: hex::encode(Sha256::digest(&csv)),
+        rows: n,
+        fpr,
+        folds: d.folds,
+        cv_false_positive_rate: cv_rate,
+        squeeze_bits: d.squeeze_bits,
+        median_window: d.median_window,
+        input,
+        hidden,
+        distance_mean,
+        distance_scale,
+        thresholds: thresholds.clone(),
+    };
+    let path = dir.join(REFERENCE_FILE);
+    let json = serde_json::to_vec_pretty(&reference)
+        .map_err(|e| GuardError::Calibration(e.to_string()))?;
+    write_atomic(&path, &json)?;
+    Ok(Calibration {
+        path,
+        rows: n,
+        fpr,
+        cv_false_positive_rate: cv_rate,
+        thresholds,
+    })
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| GuardError::Io { path: p, source }
+    };
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.write_all(b"\n").map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    if let Ok(d) = std::fs::File::open(parent) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -1,0 +1,693 @@
+//! The guard's tables of `vigil.toml`: `[contract]`, `[detectors]`, `[output]`, `[extraction]`
+//! and `[limits]`, parsed into checked values. Every key is documented in `docs/guard.md`.
+
+use serde::Deserialize;
+
+use crate::error::GuardError;
+
+const FILE: &str = "vigil.toml";
+
+/// The longest feature name, unit, label or tensor name accepted.
+const MAX_NAME: usize = 256;
+/// The most features, samples or labels a contract may declare.
+const MAX_FEATURES: usize = 1 << 16;
+
+/// One input feature (a column of a row, or one sample of a signal).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    /// Name, also the CSV column name.
+    pub name: String,
+    /// Physical unit (`px`, `mV`, `1`).
+    pub unit: String,
+    /// Smallest plausible value.
+    pub min: f64,
+    /// Largest plausible value.
+    pub max: f64,
+}
+
+/// A 1-D signal input: every sample shares one unit and range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// Samples per second.
+    pub sampling_rate_hz: f64,
+    /// Samples per window (the input length).
+    pub length: usize,
+    /// Amplitude unit (`mV`).
+    pub unit: String,
+    /// Smallest plausible amplitude.
+    pub min: f64,
+    /// Largest plausible amplitude.
+    pub max: f64,
+    /// CSV columns are `{column_prefix}{i}` for i in 0..length.
+    pub column_prefix: String,
+}
+
+/// The input and output contract of the model (`[contract]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contract {
+    /// Input tensor name in the ONNX graph.
+    pub input: String,
+    /// Input shape; the first dimension is the batch (`-1` in the file), always 1 per request.
+    pub features: Vec<Feature>,
+    /// Set when the input is a signal window.
+    pub signal: Option<Signal>,
+    /// Output tensor of class probabilities, `[N, labels]`.
+    pub output: String,
+    /// Class labels, in output order.
+    pub labels: Vec<String>,
+    /// Optional hidden-feature output, `[N, H]`, for the hidden-layer detector.
+    pub hidden: Option<String>,
+    /// What the device does on an abstention (documentation for the operator).
+    pub safe_state: String,
+}
+
+impl Contract {
+    /// Number of input values per request.
+    pub fn width(&self) -> usize {
+        self.features.len()
+    }
+}
+
+/// `[detectors]`: which detectors run, and how calibration fits them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorSettings {
+    /// Target false-positive rate of all detectors together.
+    pub fpr: f64,
+    /// Class-conditional Mahalanobis distance on the inputs.
+    pub mahalanobis_input: bool,
+    /// The same on the hidden output (needs `contract.output.hidden`).
+    pub mahalanobis_hidden: bool,
+    /// Bit depth of the squeezed input (0 = off).
+    pub squeeze_bits: u32,
+    /// Median smoothing window over signal samples (0 = off; odd, signals only).
+    pub median_window: usize,
+    /// Low-confidence margin check (top-1 minus top-2 probability).
+    pub margin: bool,
+    /// Covariance shrinkage towards the identity, in [0, 1).
+    pub shrinkage: f64,
+    /// Folds of the cross-validation that sets thresholds.
+    pub folds: usize,
+}
+
+/// `[output]`: what an accepted answer reveals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Every class probability.
+    Full,
+    /// The k most probable classes.
+    TopK(usize),
+    /// The label alone.
+    Label,
+}
+
+/// `[output]`: output policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputPolicy {
+    /// What is revealed.
+    pub mode: OutputMode,
+    /// Probabilities rounded to this many decimals (`None`: not rounded).
+    pub decimals: Option<u32>,
+}
+
+/// `[extraction]`: the per-client extraction monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractionSettings {
+    /// PRADA on/off.
+    pub prada: bool,
+    /// Alarm when the Shapiro-Wilk W of the distances falls under delta.
+    pub delta: f64,
+    /// Test the logarithm of the distances (true) or the distances themselves.
+    pub log_distances: bool,
+    /// Distances needed before the test runs.
+    pub min_queries: usize,
+    /// Queries kept per client for distances (older ones are dropped).
+    pub history: usize,
+    /// Distances tested (the most recent, at most 5000).
+    pub window: usize,
+    /// Run the test every this many queries.
+    pub test_every: usize,
+    /// Second signal: recent queries considered.
+    pub ood_window: usize,
+    /// Second signal: alarm when at least this share of them was flagged by a detector.
+    pub ood_share: f64,
+}
+
+/// `[limits]`: per-request and per-client bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardLimits {
+    /// Token-bucket refill rate per client.
+    pub rate_per_second: f64,
+    /// Token-bucket capacity per client.
+    pub burst: f64,
+    /// Queries a client may make in the guard's lifetime.
+    pub query_budget: u64,
+    /// Warn (`volume` alarm) when a client has used this share of its budget.
+    pub budget_alarm_share: f64,
+    /// Distinct clients tracked at once.
+    pub max_clients: usize,
+    /// Values accepted in one request.
+    pub max_payload_values: usize,
+    /// Longest client id, in bytes.
+    pub max_client_id_bytes: usize,
+}
+
+/// Every guard table of `vigil.toml`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardConfig {
+    /// `[contract]`.
+    pub contract: Contract,
+    /// `[detectors]`.
+    pub detectors: DetectorSettings,
+    /// `[output]`.
+    pub output: OutputPolicy,
+    /// `[extraction]`.
+    pub extraction: ExtractionSettings,
+    /// `[limits]`.
+    pub limits: GuardLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContract {
+    inputs: Vec<RawInput>,
+    output: RawOutput,
+    #[serde(default)]
+    features: Vec<RawFeature>,
+    signal: Option<RawSignal>,
+    safe_state: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    name: String,
+    dtype: String,
+    shape: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    name: String,
+    labels: Vec<String>,
+    hidden: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeature {
+    name: String,
+    unit: String,
+    min: f64,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignal {
+    sampling_rate_hz: f64,
+    length: usize,
+    unit: String,
+    min: f64,
+    max: f64,
+    column_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDetectors {
+    fpr: f64,
+    mahalanobis_input: bool,
+    mahalanobis_hidden: bool,
+    squeeze_bits: u32,
+    median_window: usize,
+    margin: bool,
+    shrinkage: f64,
+    folds: usize,
+}
+
+impl Default for RawDetectors {
+    fn default() -> Self {
+        RawDetectors {
+            fpr: 0.05,
+            mahalanobis_input: true,
+            mahalanobis_hidden: true,
+            squeeze_bits: 5,
+            median_window: 0,
+            margin: true,
+            shrinkage: 0.1,
+            folds: 5,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOutputPolicy {
+    mode: String,
+    top_k: usize,
+    decimals: Option<u32>,
+}
+
+impl Default for RawOutputPolicy {
+    fn default() -> Self {
+        RawOutputPolicy {
+            mode: "full".into(),
+            top_k: 1,
+            decimals: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawExtraction {
+    prada: bool,
+    delta: f64,
+    log_distances: bool,
+    min_queries: usize,
+    history: usize,
+    window: usize,
+    test_every: usize,
+    ood_window: usize,
+    ood_share: f64,
+}
+
+impl Default for RawExtraction {
+    fn default() -> Self {
+        RawExtraction {
+            prada: true,
+            delta: 0.95,
+            log_distances: true,
+            min_queries: 100,
+            history: 3000,
+            window: 1000,
+            test_every: 10,
+            ood_window: 50,
+            ood_share: 0.5,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    rate_per_second: f64,
+    burst: f64,
+    query_budget: u64,
+    budget_alarm_share: f64,
+    max_clients: usize,
+    max_payload_values: usize,
+    max_client_id_bytes: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            rate_per_second: 100.0,
+            burst: 200.0,
+            query_budget: 100_000,
+            budget_alarm_share: 0.8,
+            max_clients: 10_000,
+            max_payload_values: 65_536,
+            max_client_id_bytes: 256,
+        }
+    }
+}
+
+fn table<'a>(doc: &'a toml::Table, name: &str) -> Result<&'a toml::Value, GuardError> {
+    doc.get(name)
+        .ok_or_else(|| GuardError::contract(FILE, name, "missing table"))
+}
+
+fn de<T: serde::de::DeserializeOwned>(value: &toml::Value, key: &str) -> Result<T, GuardError> {
+    value
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| GuardError::contract(FILE, key, e.message().to_string()))
+}
+
+fn check_name(key: &str, name: &str) -> Result<(), GuardError> {
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(GuardError::contract(
+            FILE,
+            key,
+            format!("name {name:?} must be 1 to {MAX_NAME} printable bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_range(key: &str, min: f64, max: f64) -> Result<(), GuardError> {
+    if !(min.is_finite() && max.is_finite() && min < max) {
+        return Err(GuardError::contract(
+            FILE,
+            key,
+            format!("range [{min}, {max}] must be finite with min < max"),
+        ));
+    }
+    Ok(())
+}
+
+impl GuardConfig {
+    /// Parses and checks the guard tables of a `vigil.toml` document. All five tables must be
+    /// present (keys inside `[detectors]`, `[output]`, `[extraction]`, `[limits]` have
+    /// documented defaults); `[contract]` must be complete.
+    pub fn from_document(doc: &toml::Table) -> Result<GuardConfig, GuardError> {
+        let contract = parse_contract(table(doc, "contract")?)?;
+        let d: RawDetectors = de(table(doc, "detectors")?, "detectors")?;
+        let o: RawOutputPolicy = de(table(doc, "output")?, "output")?;
+        let e: RawExtraction = de(table(doc, "extraction")?, "extraction")?;
+        let l: RawLimits = de(table(doc, "limits")?, "limits")?;
+
+        if !(d.fpr > 0.0 && d.fpr < 0.5) {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.fpr",
+                "must be in (0, 0.5)",
+            ));
+        }
+        if !(0.0..1.0).contains(&d.shrinkage) {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.shrinkage",
+                "must be in [0, 1)",
+            ));
+        }
+        if !(2..=20).contains(&d.folds) {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.folds",
+                "must be 2 to 20",
+            ));
+        }
+        if d.squeeze_bits > 16 {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.squeeze_bits",
+                "must be 0 to 16",
+            ));
+        }
+        if d.median_window != 0 && (d.median_window % 2 == 0 || d.median_window > 63) {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.median_window",
+                "must be 0 (off) or odd, at most 63",
+            ));
+        }
+        if d.median_window != 0 && contract.signal.is_none() {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.median_window",
+                "median smoothing needs a [contract.signal] input",
+            ));
+        }
+        if d.mahalanobis_hidden && contract.hidden.is_none() {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.mahalanobis_hidden",
+                "needs contract.output.hidden",
+            ));
+        }
+        let mode = match o.mode.as_str() {
+            "full" => OutputMode::Full,
+            "label" => OutputMode::Label,
+            "top_k" => {
+                if o.top_k == 0 || o.top_k > contract.labels.len() {
+                    return Err(GuardError::contract(
+                        FILE,
+                        "output.top_k",
+                        format!("must be 1 to {}", contract.labels.len()),
+                    ));
+                }
+                OutputMode::TopK(o.top_k)
+            }
+            other => {
+                return Err(GuardError::contract(
+                    FILE,
+                    "output.mode",
+                    format!("{other:?}: expected \"full\", \"top_k\" or \"label\""),
+                ))
+            }
+        };
+        if o.decimals.is_some_and(|n| n > 9) {
+            return Err(GuardError::contract(
+                FILE,
+                "output.decimals",
+                "must be 0 to 9",
+            ));
+        }
+        if !(e.delta > 0.0 && e.delta < 1.0) {
+            return Err(GuardError::contract(
+                FILE,
+                "extraction.delta",
+                "must be in (0, 1)",
+            ));
+        }
+        if e.min_queries < 20 || e.window < e.min_queries || e.window > 5000 {
+            return Err(GuardError::contract(
+                FILE,
+                "extraction.window",
+                "need 20 <= min_queries <= window <= 5000",
+            ));
+        }
+        if e.history == 0 || e.history > 100_000 || e.test_every == 0 {
+            return Err(GuardError::contract(
+                FILE,
+                "extraction.history",
+                "history must be 1 to 100000 and test_every positive",
+            ));
+        }
+        if e.ood_window == 0 || e.ood_window > 100_000 || !(e.ood_share > 0.0 && e.ood_share <= 1.0)
+        {
+            return Err(GuardError::contract(
+                FILE,
+                "extraction.ood_share",
+                "ood_window must be 1 to 100000 and ood_share in (0, 1]",
+            ));
+        }
+        let rate_ok = l.rate_per_second.is_finite() && l.rate_per_second > 0.0;
+        let burst_ok = l.burst.is_finite() && l.burst >= 1.0;
+        if !rate_ok || !burst_ok {
+            return Err(GuardError::contract(
+                FILE,
+                "limits.rate_per_second",
+                "rate_per_second must be positive and burst at least 1",
+            ));
+        }
+        if l.query_budget == 0 || l.max_clients == 0 || l.max_client_id_bytes == 0 {
+            return Err(GuardError::contract(
+                FILE,
+                "limits.query_budget",
+                "query_budget, max_clients and max_client_id_bytes must be positive",
+            ));
+        }
+        if !(l.budget_alarm_share > 0.0 && l.budget_alarm_share <= 1.0) {
+            return Err(GuardError::contract(
+                FILE,
+                "limits.budget_alarm_share",
+                "must be in (0, 1]",
+            ));
+        }
+        if l.max_payload_values < contract.width() {
+            return Err(GuardError::contract(
+                FILE,
+                "limits.max_payload_values",
+                format!(
+                    "{} is below the contract's {} values",
+                    l.max_payload_values,
+                    contract.width()
+                ),
+            ));
+        }
+        Ok(GuardConfig {
+            contract,
+            detectors: DetectorSettings {
+                fpr: d.fpr,
+                mahalanobis_input: d.mahalanobis_input,
+                mahalanobis_hidden: d.mahalanobis_hidden,
+                squeeze_bits: d.squeeze_bits,
+                median_window: d.median_window,
+                margin: d.margin,
+                shrinkage: d.shrinkage,
+                folds: d.folds,
+            },
+            output: OutputPolicy {
+                mode,
+                decimals: o.decimals,
+            },
+            extraction: ExtractionSettings {
+                prada: e.prada,
+                delta: e.delta,
+                log_distances: e.log_distances,
+                min_queries: e.min_queries,
+                history: e.history,
+                window: e.window,
+                test_every: e.test_every,
+                ood_window: e.ood_window,
+                ood_share: e.ood_share,
+            },
+            limits: GuardLimits {
+                rate_per_second: l.rate_per_second,
+                burst: l.burst,
+                query_budget: l.query_budget,
+                budget_alarm_share: l.budget_alarm_share,
+                max_clients: l.max_clients,
+                max_payload_values: l.max_payload_values,
+                max_client_id_bytes: l.max_client_id_bytes,
+            },
+        })
+    }
+}
+
+fn parse_contract(value: &toml::Value) -> Result<Contract, GuardError> {
+    let raw: RawContract = de(value, "contract")?;
+    let [input] = raw.inputs.as_slice() else {
+        return Err(GuardError::contract(
+            FILE,
+            "contract.inputs",
+            format!(
+                "exactly one input tensor is supported, found {}",
+                raw.inputs.len()
+            ),
+        ));
+    };
+    check_name("contract.inputs[0].name", &input.name)?;
+    if input.dtype != "float32" {
+        return Err(GuardError::contract(
+            FILE,
+            "contract.inputs[0].dtype",
+            format!("{:?}: only \"float32\" is supported", input.dtype),
+        ));
+    }
+    let width = match input.shape.as_slice() {
+        [-1 | 1, w] if *w > 0 && (*w as u64) <= MAX_FEATURES as u64 => *w as usize,
+        _ => {
+            return Err(GuardError::contract(
+                FILE,
+                "contract.inputs[0].shape",
+                format!(
+                    "{:?}: expected [-1, width] with 0 < width <= {MAX_FEATURES}",
+                    input.shape
+                ),
+            ))
+        }
+    };
+    check_name("contract.output.name", &raw.output.name)?;
+    if let Some(h) = &raw.output.hidden {
+        check_name("contract.output.hidden", h)?;
+    }
+    if raw.output.labels.len() < 2 || raw.output.labels.len() > MAX_FEATURES {
+        return Err(GuardError::contract(
+            FILE,
+            "contract.output.labels",
+            "need at least 2 labels",
+        ));
+    }
+    for (i, l) in raw.output.labels.iter().enumerate() {
+        check_name(&format!("contract.output.labels[{i}]"), l)?;
+    }
+    let (features, signal) = match (raw.signal, raw.features.is_empty()) {
+        (Some(s), true) => {
+            if !(s.sampling_rate_hz.is_finite() && s.sampling_rate_hz > 0.0) {
+                return Err(GuardError::contract(
+                    FILE,
+                    "contract.signal.sampling_rate_hz",
+                    "must be positive",
+                ));
+            }
+            if s.length != width {
+                return Err(GuardError::contract(
+                    FILE,
+                    "contract.signal.length",
+                    format!("{} differs from the input width {width}", s.length),
+                ));
+            }
+            check_name("contract.signal.unit", &s.unit)?;
+            check_range("contract.signal", s.min, s.max)?;
+            let prefix = s.column_prefix.unwrap_or_else(|| "t".into());
+            if prefix.len() > MAX_NAME || prefix.chars().any(char::is_control) {
+                return Err(GuardError::contract(
+                    FILE,
+                    "contract.signal.column_prefix",
+                    "must be printable, at most 256 bytes",
+                ));
+            }
+            let features = (0..width)
+                .map(|i| Feature {
+                    name: format!("{prefix}{i}"),
+                    unit: s.unit.clone(),
+                    min: s.min,
+                    max: s.max,
+                })
+                .collect();
+            let signal = Signal {
+                sampling_rate_hz: s.sampling_rate_hz,
+                length: s.length,
+                unit: s.unit,
+                min: s.min,
+                max: s.max,
+                column_prefix: prefix,
+            };
+            (features, Some(signal))
+        }
+        (None, false) => {
+            if raw.features.len() != width {
+                return Err(GuardError::contract(
+                    FILE,
+                    "contract.features",
+                    format!(
+                        "{} features for an input of width {width}",
+                        raw.features.len()
+                    ),
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::with_capacity(width);
+            for (i, f) in raw.features.into_iter().enumerate() {
+                check_name(&format!("contract.features[{i}].name"), &f.name)?;
+                check_name(&format!("contract.features[{i}].unit"), &f.unit)?;
+                check_range(&format!("contract.features[{i}]"), f.min, f.max)?;
+                if !seen.insert(f.name.clone()) {
+                    return Err(GuardError::contract(
+                        FILE,
+                        format!("contract.features[{i}].name"),
+                        format!("{:?} appears twice", f.name),
+                    ));
+                }
+                out.push(Feature {
+                    name: f.name,
+                    unit: f.unit,
+                    min: f.min,
+                    max: f.max,
+                });
+            }
+            (out, None)
+        }
+        (Some(_), false) => {
+            return Err(GuardError::contract(
+                FILE,
+                "contract",
+                "give either [[contract.features]] or [contract.signal], not both",
+            ))
+        }
+        (None, true) => {
+            return Err(GuardError::contract(
+                FILE,
+                "contract.features",
+                "missing: give [[contract.features]] or [contract.signal]",
+            ))
+        }
+    };
+    Ok(Contract {
+        input: input.name.clone(),
+        features,
+        signal,
+        output: raw.output.name,
+        labels: raw.output.labels,
+        hidden: raw.output.hidden,
+        safe_state: raw
+            .safe_state
+            .unwrap_or_else(|| "abstain: the caller's safe state applies".into()),
+    })
+}

@@ -1,0 +1,184 @@
+//! Inference with tract, loaded from the verified model bytes and checked against the contract.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid as _;
+
+use crate::contract::Contract;
+use crate::error::GuardError;
+
+type Plan = TypedRunnableModel<TypedModel>;
+
+/// A model compiled for a fixed batch of rows, checked against the contract at load.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    plan: Plan,
+    batch: usize,
+    width: usize,
+    classes: usize,
+    hidden: Option<usize>,
+}
+
+/// Outputs of one batch: row-major probabilities `[batch, classes]` and hidden `[batch, H]`.
+pub(crate) struct Outputs {
+    pub(crate) probabilities: Vec<f32>,
+    pub(crate) hidden: Option<Vec<f32>>,
+}
+
+impl Engine {
+    /// Loads ONNX `bytes` (named `name` in the bundle) for batches of `batch` rows.
+    pub(crate) fn load(
+        name: &str,
+        bytes: &[u8],
+        contract: &Contract,
+        batch: usize,
+    ) -> Result<Engine, GuardError> {
+        let err = |reason: String| GuardError::Model {
+            name: name.to_string(),
+            reason,
+        };
+        let mut reader = bytes;
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut reader)
+            .map_err(|e| err(format!("not a loadable ONNX model: {e:#}")))?;
+        let inputs = model
+            .input_outlets()
+            .map_err(|e| err(format!("{e:#}")))?
+            .to_vec();
+        let [outlet] = inputs.as_slice() else {
+            return Err(err(format!(
+                "{} graph inputs; the contract has one ({})",
+                inputs.len(),
+                contract.input
+            )));
+        };
+        let input_name = &model.node(outlet.node).name;
+        if *input_name != contract.input {
+            return Err(err(format!(
+                "graph input is {input_name:?}, contract says {:?}",
+                contract.input
+            )));
+        }
+        let declared = model.input_fact(0).map_err(|e| err(format!("{e:#}")))?;
+        if let Some(dt) = declared.datum_type.concretize() {
+            if dt != f32::datum_type() {
+                return Err(err(format!(
+                    "input {input_name:?} is {dt:?}, contract says float32"
+                )));
+            }
+        }
+        if let Some(rank) = declared.shape.rank().concretize() {
+            if rank != 2 {
+                return Err(err(format!(
+                    "input {input_name:?} has rank {rank}, contract says 2"
+                )));
+            }
+        }
+        if let Some(dim) = declared.shape.dims().nth(1).and_then(|d| d.concretize()) {
+            if dim.to_i64().ok() != Some(contract.width() as i64) {
+                return Err(err(format!(
+                    "input {input_name:?} has width {dim}, contract says {}",
+                    contract.width()
+                )));
+            }
+        }
+        let mut outputs = vec![contract.output.clone()];
+        outputs.extend(contract.hidden.iter().cloned());
+        let model = model
+            .with_output_names(&outputs)
+            .map_err(|e| err(format!("outputs {outputs:?}: {e:#}")))?
+            .with_input_fact(0, f32::fact([batch, contract.width()]).into())
+            .map_err(|e| err(format!("{e:#}")))?
+            .into_optimized()
+            .map_err(|e| err(format!("does not fit the contract's input shape: {e:#}")))?;
+        let check = |ix: usize, what: &str| -> Result<usize, GuardError> {
+            let fact = model.output_fact(ix).map_err(|e| err(format!("{e:#}")))?;
+            if fact.datum_type != f32::datum_type() {
+                return Err(err(format!(
+                    "output {what:?} is {:?}, expected float32",
+                    fact.datum_type
+                )));
+            }
+            match fact.shape.as_concrete() {
+                Some([b, w]) if *b == batch && *w > 0 => Ok(*w),
+                other => Err(err(format!(
+                    "output {what:?} has shape {other:?}, expected [N, width]"
+                ))),
+            }
+        };
+        let classes = check(0, &contract.output)?;
+        if classes != contract.labels.len() {
+            return Err(err(format!(
+                "output {:?} has {classes} classes, contract has {} labels",
+                contract.output,
+                contract.labels.len()
+            )));
+        }
+        let hidden = match &contract.hidden {
+            Some(h) => Some(check(1, h)?),
+            None => None,
+        };
+        let plan = model.into_runnable().map_err(|e| err(format!("{e:#}")))?;
+        Ok(Engine {
+            plan,
+            batch,
+            width: contract.width(),
+            classes,
+            hidden,
+        })
+    }
+
+    pub(crate) fn batch(&self) -> usize {
+        self.batch
+    }
+
+    pub(crate) fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub(crate) fn hidden_width(&self) -> Option<usize> {
+        self.hidden
+    }
+
+    /// Runs `rows` (`batch * width` values, row-major).
+    pub(crate) fn run(&self, rows: &[f32]) -> Result<Outputs, String> {
+        if rows.len() != self.batch * self.width {
+            return Err(format!(
+                "{} values for a batch of {} x {}",
+                rows.len(),
+                self.batch,
+                self.width
+            ));
+        }
+        let tensor =
+            Tensor::from_shape(&[self.batch, self.width], rows).map_err(|e| format!("{e:#}"))?;
+        let out = self
+            .plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| format!("{e:#}"))?;
+        let slice = |ix: usize| -> Result<Vec<f32>, String> {
+            out.get(ix)
+                .ok_or_else(|| format!("missing output {ix}"))?
+                .as_slice::<f32>()
+                .map(<[f32]>::to_vec)
+                .map_err(|e| format!("{e:#}"))
+        };
+        let probabilities = slice(0)?;
+        if probabilities.len() != self.batch * self.classes {
+            return Err("output size changed".into());
+        }
+        let hidden = match self.hidden {
+            Some(h) => {
+                let v = slice(1)?;
+                if v.len() != self.batch * h {
+                    return Err("hidden size changed".into());
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(Outputs {
+            probabilities,
+            hidden,
+        })
+    }
+}

@@ -1,0 +1,749 @@
+//! The guard: opens a verified bundle and runs every request through the pipeline.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest as _, Sha256};
+use vigil_bundle::{BundleConfig, Limits, Trust, VerifiedBundle};
+
+use crate::audit::{AuditSink, DriftFeed};
+use crate::contract::{Contract, GuardConfig, OutputMode};
+use crate::detect::{batch_size, forward, DetectorKind, Reference, REFERENCE_FILE};
+use crate::engine::Engine;
+use crate::error::GuardError;
+use crate::monitor::{Alarm, ClientState};
+use crate::reason::Reason;
+
+/// Detector scores of one request, by [`DetectorKind::code`].
+pub type Scores = BTreeMap<&'static str, f64>;
+
+/// The element values of a request tensor.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Values<'a> {
+    /// float32, the only type a contract accepts today.
+    F32(&'a [f32]),
+    /// float64 (refused with `wrong_dtype`).
+    F64(&'a [f64]),
+    /// int64 (refused with `wrong_dtype`).
+    I64(&'a [i64]),
+}
+
+impl Values<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::I64(v) => v.len(),
+        }
+    }
+
+    fn dtype(&self) -> &'static str {
+        match self {
+            Values::F32(_) => "float32",
+            Values::F64(_) => "float64",
+            Values::I64(_) => "int64",
+        }
+    }
+}
+
+/// One request: a named tensor with its shape and values.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Tensor name (the contract's input).
+    pub name: &'a str,
+    /// Shape: `[1, width]` or `[width]`.
+    pub shape: &'a [usize],
+    /// Values, row-major.
+    pub values: Values<'a>,
+}
+
+/// What an accepted request reveals, under the output policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The predicted label.
+    pub label: String,
+    /// Its index in the contract's labels.
+    pub class: usize,
+    /// Labels with (rounded) probabilities: all, the top k, or none (label only).
+    pub probabilities: Vec<(String, f64)>,
+}
+
+/// The guard's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The input passed every check; here is the answer under the output policy.
+    Accept {
+        /// The answer.
+        output: Output,
+    },
+    /// No prediction: the reason says why.
+    Abstain {
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// The result of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Accept or abstain.
+    pub verdict: Verdict,
+    /// Detector scores computed for this request (empty if it stopped earlier).
+    pub scores: Scores,
+    /// Monitor alarms raised at this request.
+    pub alarms: Vec<Alarm>,
+    /// The audit event's id.
+    pub event_id: u64,
+}
+
+impl Decision {
+    /// The abstention reason, if any.
+    pub fn reason(&self) -> Option<&Reason> {
+        match &self.verdict {
+            Verdict::Abstain { reason } => Some(reason),
+            Verdict::Accept { .. } => None,
+        }
+    }
+}
+
+/// A stateless check of one input (contract, detectors, model), without client state or
+/// audit: for evaluation. Devices use [`Guard::infer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screening {
+    /// Why the guard would abstain; `None` if it would accept.
+    pub reason: Option<Reason>,
+    /// Detector scores.
+    pub scores: Scores,
+    /// The model's class on the raw input, if the model ran (even when the guard abstains).
+    pub class: Option<usize>,
+    /// The model's probabilities on the raw input, if it ran.
+    pub probabilities: Option<Vec<f32>>,
+}
+
+/// How a guard is built.
+#[derive(Clone)]
+pub struct GuardOptions {
+    /// Where audit events go (see `vigil-ledger`).
+    pub audit: Arc<dyn AuditSink>,
+    /// Where accepted features go (see `vigil-drift`).
+    pub drift: Option<Arc<dyn DriftFeed>>,
+    /// Salt of the input digests in audit events; random when `None`.
+    pub salt: Option<[u8; 32]>,
+    /// Bounds for reading the bundle.
+    pub bundle_limits: Limits,
+}
+
+impl GuardOptions {
+    /// Options with this audit sink and defaults otherwise.
+    pub fn new(audit: Arc<dyn AuditSink>) -> Self {
+        GuardOptions {
+            audit,
+            drift: None,
+            salt: None,
+            bundle_limits: Limits::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for GuardOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardOptions")
+            .field("drift", &self.drift.is_some())
+            .field("bundle_limits", &self.bundle_limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The runtime guard of one model bundle. `Send + Sync`: share it (`Arc<Guard>`) between
+/// threads.
+pub struct Guard {
+    config: GuardConfig,
+    engine: Engine,
+    reference: Reference,
+    enabled: Vec<(DetectorKind, f64)>,
+    bundle_digest: String,
+    salt: [u8; 32],
+    clients: Mutex<HashMap<String, Arc<Mutex<ClientState>>>>,
+    audit: Arc<dyn AuditSink>,
+    drift: Option<Arc<dyn DriftFeed>>,
+    next_event: AtomicU64,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("bundle_digest", &self.bundle_digest)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// Verifies the bundle in `dir` under `trust`, then builds the guard from the verified
+    /// bytes only: `vigil.toml`'s guard tables, the model (checked against the contract by
+    /// tract) and `reference/guard.json` (checked against the model's digest).
+    pub fn open(dir: &Path, trust: &Trust, options: GuardOptions) -> Result<Guard, GuardError> {
+        let bundle =
+            VerifiedBundle::open(dir, trust, &options.bundle_limits).map_err(|source| {
+                GuardError::Bundle {
+                    dir: dir.to_path_buf(),
+                    source,
+                }
+            })?;
+        let unsigned = |name: &str| GuardError::Unsigned {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+        };
+        let config = bundle
+            .config()
+            .ok_or_else(|| unsigned(vigil_bundle::CONFIG_FILE))?;
+        let model = bundle
+            .file(&config.model)
+            .ok_or_else(|| unsigned(&config.model))?;
+        let reference = bundle.file(REFERENCE_FILE);
+        Guard::build(
+            &config.document,
+            &config.model,
+            model,
+            reference,
+            hex::encode(bundle.digest()),
+            options,
+        )
+    }
+
+    /// Builds a guard from the files in `dir` WITHOUT verifying any signature: for
+    /// calibration and evaluation on a build machine only, never on a device.
+    pub fn dangerous_open_unverified(
+        dir: &Path,
+        options: GuardOptions,
+    ) -> Result<Guard, GuardError> {
+        let files = read_unverified(dir, &options.bundle_limits)?;
+        Guard::build(
+            &files.config.document,
+            &files.config.model,
+            &files.model,
+            files.reference.as_deref(),
+            hex::encode(Sha256::digest(&files.model)),
+            options,
+        )
+    }
+
+    fn build(
+        document: &toml::Table,
+        model_name: &str,
+        model: &[u8],
+        reference: Option<&[u8]>,
+        bundle_digest: String,
+        options: GuardOptions,
+    ) -> Result<Guard, GuardError> {
+        let config = GuardConfig::from_document(document)?;
+        let engine = Engine::load(
+            model_name,
+            model,
+            &config.contract,
+            batch_size(&config.detectors),
+        )?;
+        let missing = || {
+            GuardError::contract(
+                REFERENCE_FILE,
+                "",
+                "missing or unsigned: run `vigil guard calibrate`, then sign the bundle",
+            )
+        };
+        let reference = Reference::parse(reference.ok_or_else(missing)?)?;
+        let model_sha = hex::encode(Sha256::digest(model));
+        let bad = |key: &str, reason: String| GuardError::contract(REFERENCE_FILE, key, reason);
+        if reference.model_sha256 != model_sha {
+            return Err(bad(
+                "model_sha256",
+                format!(
+                    "statistics are for model {}, the bundle's is {model_sha}: calibrate again",
+                    reference.model_sha256
+                ),
+            ));
+        }
+        let d = &config.detectors;
+        if reference.squeeze_bits != d.squeeze_bits || reference.median_window != d.median_window {
+            return Err(bad(
+                "squeeze_bits",
+                "calibrated with other squeezing settings: calibrate again".into(),
+            ));
+        }
+        if reference.distance_mean.len() != config.contract.width() {
+            return Err(bad(
+                "distance_mean",
+                "width differs from the contract".into(),
+            ));
+        }
+        let mut enabled = Vec::new();
+        for kind in DetectorKind::ALL {
+            if !kind.enabled(d) {
+                continue;
+            }
+            let t = reference
+                .thresholds
+                .get(kind.code())
+                .copied()
+                .ok_or_else(|| {
+                    bad(
+                        &format!("thresholds.{}", kind.code()),
+                        "missing: calibrate again".into(),
+                    )
+                })?;
+            let (gaussian, width) = match kind {
+                DetectorKind::MahalanobisInput => (&reference.input, Some(config.contract.width())),
+                DetectorKind::MahalanobisHidden => (&reference.hidden, engine.hidden_width()),
+                _ => (&None, None),
+            };
+            if let Some(w) = width {
+                match gaussian {
+                    Some(g) if g.dim() == w => {}
+                    _ => {
+                        return Err(bad(
+                            kind.code(),
+                            format!("statistics missing or not of width {w}"),
+                        ))
+                    }
+                }
+            }
+            enabled.push((kind, t));
+        }
+        let salt = match options.salt {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 32];
+                use rand_core::RngCore as _;
+                rand_core::OsRng
+                    .try_fill_bytes(&mut s)
+                    .map_err(|e| GuardError::Audit(format!("no randomness for the salt: {e}")))?;
+                s
+            }
+        };
+        Ok(Guard {
+            config,
+            engine,
+            reference,
+            enabled,
+            bundle_digest,
+            salt,
+            clients: Mutex::new(HashMap::new()),
+            audit: options.audit,
+            drift: options.drift,
+            next_event: AtomicU64::new(1),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The checked guard configuration.
+    pub fn config(&self) -> &GuardConfig {
+        &self.config
+    }
+
+    /// The input contract.
+    pub fn contract(&self) -> &Contract {
+        &self.config.contract
+    }
+
+    /// The detectors in force with their thresholds, in checking order.
+    pub fn thresholds(&self) -> &[(DetectorKind, f64)] {
+        &self.enabled
+    }
+
+    /// One row as an [`Input`] of the contract's tensor, shape `[1, width]`.
+    pub fn row<'a>(&'a self, values: &'a [f32], shape: &'a mut [usize; 2]) -> Input<'a> {
+        *shape = [1, values.len()];
+        Input {
+            name: &self.config.contract.input,
+            shape,
+            values: Values::F32(values),
+        }
+    }
+
+    /// Runs one request of `client` through the whole pipeline, at the current time.
+    pub fn infer(&self, client: &str, input: &Input<'_>) -> Decision {
+        self.infer_at(client, input, self.epoch.elapsed())
+    }
+
+    /// As [`Guard::infer`] at a given time since the guard opened: for replaying a recorded
+    /// stream (the CLI spaces rows at the sustained rate).
+    pub fn infer_at(&self, client: &str, input: &Input<'_>, at: Duration) -> Decision {
+        let mut alarms = Vec::new();
+        let mut scores = Scores::new();
+        let (verdict, features) = self.pipeline(client, input, at, &mut scores, &mut alarms);
+        let event_id = self.next_event.fetch_add(1, Ordering::Relaxed);
+        let verdict = match self.record(client, input, event_id, &verdict, &scores, &alarms) {
+            Ok(()) => verdict,
+            Err(_) => Verdict::Abstain {
+                reason: Reason::AuditUnavailable,
+            },
+        };
+        if let (Verdict::Accept { .. }, Some(drift), Some((x, confidence))) =
+            (&verdict, &self.drift, features)
+        {
+            drift.observe(x, confidence);
+        }
+        Decision {
+            verdict,
+            scores,
+            alarms,
+            event_id,
+        }
+    }
+
+    fn client(&self, client: &str) -> Result<Arc<Mutex<ClientState>>, Reason> {
+        let limits = &self.config.limits;
+        if client.is_empty()
+            || client.len() > limits.max_client_id_bytes
+            || client.chars().any(char::is_control)
+        {
+            return Err(Reason::InvalidClient);
+        }
+        let mut clients = self.clients.lock().map_err(|_| Reason::TooManyClients)?;
+        if let Some(c) = clients.get(client) {
+            return Ok(c.clone());
+        }
+        if clients.len() >= limits.max_clients {
+            return Err(Reason::TooManyClients);
+        }
+        let state = Arc::new(Mutex::new(ClientState::new(
+            limits,
+            self.epoch.elapsed().as_secs_f64(),
+        )));
+        clients.insert(client.to_string(), state.clone());
+        Ok(state)
+    }
+
+    fn pipeline<'a>(
+        &self,
+        client: &str,
+        input: &Input<'a>,
+        at: Duration,
+        scores: &mut Scores,
+        alarms: &mut Vec<Alarm>,
+    ) -> (Verdict, Option<(&'a [f32], f32)>) {
+        let abstain = |reason| Verdict::Abstain { reason };
+        // 1-2. identity, rate limit and budget.
+        let state = match self.client(client) {
+            Ok(s) => s,
+            Err(reason) => return (abstain(reason), None),
+        };
+        {
+            let Ok(mut st) = state.lock() else {
+                return (abstain(Reason::TooManyClients), None);
+            };
+            if let Err(reason) = st.admit(&self.config.limits, at.as_secs_f64(), alarms) {
+                return (abstain(reason), None);
+            }
+        }
+        // 3-6. payload, contract, detectors, inference.
+        let s = match self.screen_inner(input, scores) {
+            Err(reason) => return (abstain(reason), None),
+            Ok(s) => s,
+        };
+        let x = s.x;
+        let flagged = s.reason.is_some();
+        // 7. extraction monitor (every request that passed the contract).
+        let scaled: Vec<f32> = x
+            .iter()
+            .zip(&self.reference.distance_mean)
+            .zip(&self.reference.distance_scale)
+            .map(|((v, m), sd)| ((f64::from(*v) - m) / sd) as f32)
+            .collect();
+        if let Ok(mut st) = state.lock() {
+            st.observe(
+                &self.config.extraction,
+                &scaled,
+                (!flagged).then_some(s.class),
+                self.engine.classes(),
+                flagged,
+                alarms,
+            );
+        }
+        if let Some(reason) = s.reason {
+            return (abstain(reason), None);
+        }
+        let confidence = s.probabilities.get(s.class).copied().unwrap_or(0.0);
+        let output = self.policy(&s.probabilities, s.class);
+        (Verdict::Accept { output }, Some((x, confidence)))
+    }
+
+    /// Contract checks, then detectors and the model. `Err` for a refusal before the model.
+    fn screen_inner<'a>(
+        &self,
+        input: &Input<'a>,
+        scores: &mut Scores,
+    ) -> Result<Screened<'a>, Reason> {
+        let limits = &self.config.limits;
+        let contract = &self.config.contract;
+        let width = contract.width();
+        if input.values.len() > limits.max_payload_values {
+            return Err(Reason::PayloadTooLarge {
+                values: input.values.len(),
+                max: limits.max_payload_values,
+            });
+        }
+        if input.name != contract.input {
+            return Err(Reason::WrongInput {
+                name: input.name.chars().take(256).collect(),
+            });
+        }
+        let Values::F32(x) = input.values else {
+            return Err(Reason::WrongDtype {
+                found: input.values.dtype(),
+            });
+        };
+        let shape_ok = matches!(input.shape, [1, w] | [w] if *w == width);
+        if !shape_ok || x.len() != width {
+            return Err(Reason::WrongShape {
+                found: input.shape.iter().take(8).copied().collect(),
+            });
+        }
+        for (v, f) in x.iter().zip(&contract.features) {
+            if !v.is_finite() {
+                return Err(Reason::NotFinite {
+                    feature: f.name.clone(),
+                });
+            }
+        }
+        for (v, f) in x.iter().zip(&contract.features) {
+            let v = f64::from(*v);
+            if v < f.min || v > f.max {
+                return Err(Reason::OutOfRange {
+                    feature: f.name.clone(),
+                    value: v,
+                    min: f.min,
+                    max: f.max,
+                });
+            }
+        }
+        let fwd = forward(&self.engine, &self.config.detectors, &contract.features, x)
+            .map_err(|_| Reason::InferenceFailed)?;
+        let mut reason = None;
+        for &(kind, threshold) in &self.enabled {
+            let score = match kind {
+                DetectorKind::MahalanobisInput => self.reference.input.as_ref().map(|g| g.score(x)),
+                DetectorKind::MahalanobisHidden => self
+                    .reference
+                    .hidden
+                    .as_ref()
+                    .zip(fwd.hidden.as_deref())
+                    .map(|(g, h)| g.score(h)),
+                DetectorKind::Squeezing => fwd.squeezing,
+                DetectorKind::LowConfidence => Some(fwd.low_confidence),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            };
+            let Some(score) = score else {
+                reason.get_or_insert(Reason::InferenceFailed);
+                continue;
+            };
+            scores.insert(kind.code(), score);
+            if (score > threshold || score.is_nan()) && reason.is_none() {
+                reason = Some(Reason::Detector {
+                    detector: kind.code(),
+                    score,
+                    threshold,
+                });
+            }
+        }
+        let class = fwd.class();
+        Ok(Screened {
+            x,
+            reason,
+            class,
+            probabilities: fwd.probabilities,
+        })
+    }
+
+    /// A stateless check of one input: contract, detectors and model, with no client state,
+    /// no monitor and no audit event. For evaluation.
+    pub fn screen(&self, input: &Input<'_>) -> Screening {
+        let mut scores = Scores::new();
+        match self.screen_inner(input, &mut scores) {
+            Err(reason) => Screening {
+                reason: Some(reason),
+                scores,
+                class: None,
+                probabilities: None,
+            },
+            Ok(s) => Screening {
+                reason: s.reason,
+                scores,
+                class: Some(s.class),
+                probabilities: Some(s.probabilities),
+            },
+        }
+    }
+
+    fn policy(&self, p: &[f32], class: usize) -> Output {
+        let labels = &self.config.contract.labels;
+        let policy = &self.config.output;
+        let round = |v: f32| -> f64 {
+            let v = f64::from(v);
+            match policy.decimals {
+                Some(n) => {
+                    let f = 10f64.powi(n as i32);
+                    (v * f).round() / f
+                }
+                None => v,
+            }
+        };
+        let mut ranked: Vec<(usize, f32)> = p.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let keep = match policy.mode {
+            OutputMode::Full => ranked.len(),
+            OutputMode::TopK(k) => k,
+            OutputMode::Label => 0,
+        };
+        let probabilities = ranked
+            .iter()
+            .take(keep)
+            .map(|(i, v)| (labels.get(*i).cloned().unwrap_or_default(), round(*v)))
+            .collect();
+        Output {
+            label: labels.get(class).cloned().unwrap_or_default(),
+            class,
+            probabilities,
+        }
+    }
+
+    fn digest_input(&self, input: &Input<'_>) -> String {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update((input.name.len() as u64).to_le_bytes());
+        h.update(input.name.as_bytes());
+        for d in input.shape {
+            h.update((*d as u64).to_le_bytes());
+        }
+        match input.values {
+            Values::F32(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
+            Values::F64(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
+            Values::I64(v) => v.iter().for_each(|x| h.update(x.to_le_bytes())),
+        }
+        hex::encode(h.finalize())
+    }
+
+    fn record(
+        &self,
+        client: &str,
+        input: &Input<'_>,
+        event_id: u64,
+        verdict: &Verdict,
+        scores: &Scores,
+        alarms: &[Alarm],
+    ) -> Result<(), GuardError> {
+        let time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let client: String = client.chars().take(256).collect();
+        for alarm in alarms {
+            let detail = match alarm {
+                Alarm::Extraction {
+                    signal,
+                    statistic,
+                    queries,
+                } => {
+                    serde_json::json!({"signal": signal, "statistic": statistic, "queries": queries})
+                }
+                Alarm::Volume { used, budget } => {
+                    serde_json::json!({"used": used, "budget": budget})
+                }
+            };
+            self.audit.record(&serde_json::json!({
+                "type": "guard.alarm",
+                "event_id": event_id,
+                "time_ms": time_ms,
+                "model": self.bundle_digest,
+                "client": client,
+                "alarm": alarm.code(),
+                "detail": detail,
+            }))?;
+        }
+        let (v, reason, label) = match verdict {
+            Verdict::Accept { output } => ("accept", None, Some(output.label.clone())),
+            Verdict::Abstain { reason } => ("abstain", Some(reason.wire()), None),
+        };
+        self.audit.record(&serde_json::json!({
+            "type": "guard.inference",
+            "event_id": event_id,
+            "time_ms": time_ms,
+            "model": self.bundle_digest,
+            "client": client,
+            "input_sha256": self.digest_input(input),
+            "verdict": v,
+            "reason": reason,
+            "label": label,
+            "scores": scores,
+            "alarms": alarms.iter().map(Alarm::code).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+struct Screened<'a> {
+    x: &'a [f32],
+    reason: Option<Reason>,
+    class: usize,
+    probabilities: Vec<f32>,
+}
+
+/// Bundle files read without verification (calibration, evaluation).
+pub(crate) struct Unverified {
+    pub(crate) config: BundleConfig,
+    pub(crate) model: Vec<u8>,
+    pub(crate) reference: Option<Vec<u8>>,
+}
+
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, GuardError> {
+    use std::io::Read as _;
+    let io = |source| GuardError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    if buf.len() as u64 > max {
+        return Err(io(std::io::Error::other(format!(
+            "larger than {max} bytes"
+        ))));
+    }
+    Ok(buf)
+}
+
+pub(crate) fn read_unverified(dir: &Path, limits: &Limits) -> Result<Unverified, GuardError> {
+    let path = dir.join(vigil_bundle::CONFIG_FILE);
+    let bytes = read_bounded(&path, 16 << 20)?;
+    let config = BundleConfig::parse(&bytes, &path).map_err(|source| GuardError::Bundle {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let model = read_bounded(&dir.join(&config.model), limits.max_load_bytes)?;
+    let rpath = dir.join(REFERENCE_FILE);
+    let reference = if rpath.exists() {
+        Some(read_bounded(
+            &rpath,
+            crate::detect::MAX_REFERENCE_BYTES as u64,
+        )?)
+    } else {
+        None
+    };
+    Ok(Unverified {
+        config,
+        model,
+        reference,
+    })
+}
+
+// The guard is shared between threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Guard>();
+};

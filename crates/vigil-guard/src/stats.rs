@@ -1,0 +1,296 @@
+//! Statistics for the detectors: class-conditional Gaussians with a shared covariance
+//! (Mahalanobis distance, as Lee et al. 2018), squeezing transforms, conformal quantiles.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Feature;
+
+/// Class-conditional Gaussian model with one shared (shrunk) covariance, stored whitened:
+/// the score of `x` is `min_c ||W ((x - mean) / scale) - centre_c||^2`, with `W = L^-1` for the
+/// Cholesky factor `L` of the covariance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Gaussian {
+    pub(crate) mean: Vec<f64>,
+    pub(crate) scale: Vec<f64>,
+    /// Lower-triangular `W`, row-major `d * d`.
+    pub(crate) whiten: Vec<f64>,
+    /// Whitened class means (one per class seen in the data).
+    pub(crate) centres: Vec<Vec<f64>>,
+}
+
+impl Gaussian {
+    /// Fits on `rows` (each of width `d`) with class `labels`.
+    pub(crate) fn fit(
+        rows: &[&[f64]],
+        labels: &[usize],
+        classes: usize,
+        shrinkage: f64,
+    ) -> Result<Gaussian, String> {
+        let n = rows.len();
+        let d = rows.first().map(|r| r.len()).ok_or("no rows")?;
+        if n < 3 || labels.len() != n {
+            return Err(format!("{n} rows: too few to fit"));
+        }
+        let mut mean = vec![0.0; d];
+        for r in rows {
+            for (m, v) in mean.iter_mut().zip(r.iter()) {
+                *m += v / n as f64;
+            }
+        }
+        let mut scale = vec![0.0; d];
+        for r in rows {
+            for ((s, v), m) in scale.iter_mut().zip(r.iter()).zip(&mean) {
+                *s += (v - m) * (v - m) / n as f64;
+            }
+        }
+        for s in &mut scale {
+            *s = if *s > 1e-18 { s.sqrt() } else { 1.0 };
+        }
+        let z: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(&mean)
+                    .zip(&scale)
+                    .map(|((v, m), s)| (v - m) / s)
+                    .collect()
+            })
+            .collect();
+        let mut sums = vec![vec![0.0; d]; classes];
+        let mut counts = vec![0usize; classes];
+        for (row, &c) in z.iter().zip(labels) {
+            let sum = sums.get_mut(c).ok_or("label out of range")?;
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += v;
+            }
+            if let Some(k) = counts.get_mut(c) {
+                *k += 1;
+            }
+        }
+        let class_means: Vec<Option<Vec<f64>>> = sums
+            .into_iter()
+            .zip(&counts)
+            .map(|(s, &k)| (k > 0).then(|| s.into_iter().map(|v| v / k as f64).collect()))
+            .collect();
+        let present = counts.iter().filter(|&&k| k > 0).count();
+        let dof = n.saturating_sub(present).max(1) as f64;
+        let mut cov = vec![0.0; d * d];
+        let mut diff = vec![0.0; d];
+        for (row, &c) in z.iter().zip(labels) {
+            let Some(Some(mu)) = class_means.get(c) else {
+                continue;
+            };
+            for ((t, v), m) in diff.iter_mut().zip(row).zip(mu) {
+                *t = v - m;
+            }
+            for i in 0..d {
+                let di = diff[i];
+                let rowc = &mut cov[i * d..i * d + i + 1];
+                for (j, cij) in rowc.iter_mut().enumerate() {
+                    *cij += di * diff[j] / dof;
+                }
+            }
+        }
+        let trace: f64 = (0..d).map(|i| cov[i * d + i]).sum::<f64>() / d as f64;
+        let target = if trace > 1e-12 { trace } else { 1.0 };
+        for i in 0..d {
+            for j in 0..=i {
+                let v = cov[i * d + j] * (1.0 - shrinkage);
+                cov[i * d + j] = if i == j { v + shrinkage * target } else { v };
+            }
+        }
+        let l = cholesky(&cov, d)
+            .ok_or("covariance is singular: raise detectors.shrinkage or give more rows")?;
+        let whiten = invert_lower(&l, d);
+        let centres = class_means
+            .iter()
+            .flatten()
+            .map(|mu| lower_mul(&whiten, d, mu))
+            .collect();
+        Ok(Gaussian {
+            mean,
+            scale,
+            whiten,
+            centres,
+        })
+    }
+
+    pub(crate) fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Checks internal sizes (after deserialising).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let d = self.mean.len();
+        if d == 0
+            || self.scale.len() != d
+            || self.whiten.len() != d * d
+            || self.centres.is_empty()
+            || self.centres.iter().any(|c| c.len() != d)
+        {
+            return Err("inconsistent sizes".into());
+        }
+        let all = self
+            .mean
+            .iter()
+            .chain(&self.scale)
+            .chain(&self.whiten)
+            .chain(self.centres.iter().flatten());
+        if all.into_iter().any(|v| !v.is_finite()) || self.scale.iter().any(|s| *s <= 0.0) {
+            return Err("non-finite or non-positive values".into());
+        }
+        Ok(())
+    }
+
+    /// The squared Mahalanobis distance to the nearest class mean.
+    pub(crate) fn score<T: Copy + Into<f64>>(&self, x: &[T]) -> f64 {
+        let d = self.mean.len();
+        let mut z = Vec::with_capacity(d);
+        for ((v, m), s) in x.iter().zip(&self.mean).zip(&self.scale) {
+            z.push(((*v).into() - m) / s);
+        }
+        let w = lower_mul(&self.whiten, d, &z);
+        self.centres
+            .iter()
+            .map(|c| w.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Cholesky factor (lower, row-major) of a symmetric positive-definite matrix given by its
+/// lower triangle; `None` if not positive definite.
+fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            if i == j {
+                if s <= 0.0 || !s.is_finite() {
+                    return None;
+                }
+                l[i * d + i] = s.sqrt();
+            } else {
+                l[i * d + j] = s / l[j * d + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// Inverse of a lower-triangular matrix (forward substitution on the identity).
+fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {
+    let mut inv = vec![0.0; d * d];
+    for col in 0..d {
+        for i in col..d {
+            let mut s = if i == col { 1.0 } else { 0.0 };
+            for k in col..i {
+                s -= l[i * d + k] * inv[k * d + col];
+            }
+            inv[i * d + col] = s / l[i * d + i];
+        }
+    }
+    inv
+}
+
+fn lower_mul(w: &[f64], d: usize, x: &[f64]) -> Vec<f64> {
+    (0..d)
+        .map(|i| {
+            w[i * d..i * d + i + 1]
+                .iter()
+                .zip(x)
+                .map(|(a, b)| a * b)
+                .sum()
+        })
+        .collect()
+}
+
+/// Bit-depth reduction of each feature over its contract range to `2^bits` levels.
+pub(crate) fn squeeze_bits(x: &[f32], features: &[Feature], bits: u32, out: &mut [f32]) {
+    let levels = f64::from((1u32 << bits) - 1).max(1.0);
+    for ((o, v), f) in out.iter_mut().zip(x).zip(features) {
+        let span = f.max - f.min;
+        let t = ((f64::from(*v) - f.min) / span).clamp(0.0, 1.0);
+        *o = (f.min + (t * levels).round() / levels * span) as f32;
+    }
+}
+
+/// Median smoothing with an odd window (edges use the shrunk window).
+pub(crate) fn median_smooth(x: &[f32], window: usize, out: &mut [f32]) {
+    let half = window / 2;
+    let mut buf = Vec::with_capacity(window);
+    for (i, o) in out.iter_mut().enumerate() {
+        let lo = i.saturating_sub(half);
+        let hi = (i + half + 1).min(x.len());
+        buf.clear();
+        buf.extend_from_slice(x.get(lo..hi).unwrap_or(&[]));
+        buf.sort_by(f32::total_cmp);
+        *o = buf.get(buf.len() / 2).copied().unwrap_or(0.0);
+    }
+}
+
+/// The `ceil(q (n + 1))`-th smallest value (a split-conformal quantile), or the largest.
+pub(crate) fn conformal_quantile(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    let k = ((q * (n as f64 + 1.0)).ceil() as usize).clamp(1, n.max(1));
+    sorted.get(k - 1).copied().unwrap_or(f64::INFINITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mahalanobis_matches_identity_case() {
+        // Two classes at +-1 on a line with unit within-class variance.
+        let rows: Vec<Vec<f64>> = (0..200)
+            .map(|i| {
+                let c = (i % 2) as f64 * 2.0 - 1.0;
+                let e = ((i * 37 % 101) as f64 / 101.0 - 0.5) * 0.2;
+                vec![c + e, e * 0.5 + 0.01 * (i as f64 % 7.0)]
+            })
+            .collect();
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let labels: Vec<usize> = (0..200).map(|i| i % 2).collect();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.0).unwrap();
+        g.check().unwrap();
+        let near = g.score(&[1.0f64, 0.0]);
+        let far = g.score(&[0.0f64, 3.0]);
+        assert!(near < 5.0, "{near}");
+        assert!(far > 100.0, "{far}");
+    }
+
+    #[test]
+    fn cholesky_inverse_round_trips() {
+        let a = [4.0, 0.0, 2.0, 3.0];
+        let l = cholesky(&a, 2).unwrap();
+        let w = invert_lower(&l, 2);
+        // W A W^T = I for the full symmetric A = [[4,2],[2,3]].
+        let full = [4.0, 2.0, 2.0, 3.0];
+        for i in 0..2 {
+            for j in 0..2 {
+                let mut s = 0.0;
+                for k in 0..2 {
+                    for m in 0..2 {
+                        s += w[i * 2 + k] * full[k * 2 + m] * w[j * 2 + m];
+                    }
+                }
+                assert!((s - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
+            }
+        }
+        assert!(cholesky(&[0.0, 0.0, 0.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn median_and_quantile() {
+        let mut out = [0.0; 5];
+        median_smooth(&[1.0, 9.0, 2.0, 3.0, 8.0], 3, &mut out);
+        assert_eq!(out, [9.0, 2.0, 3.0, 3.0, 8.0]);
+        let s: Vec<f64> = (1..=19).map(f64::from).collect();
+        assert_eq!(conformal_quantile(&s, 0.95), 19.0);
+        assert_eq!(conformal_quantile(&s, 0.5), 10.0);
+    }
+}
