@@ -7,6 +7,8 @@ use crate::outcome::Outcome;
 mod bundle;
 pub(crate) mod key;
 mod log;
+mod serve;
+mod tls;
 mod version;
 
 /// The nouns `vigil` knows.
@@ -18,6 +20,10 @@ pub(crate) enum Command {
     Bundle(bundle::Args),
     /// Keep a tamper-evident audit log: append events, sign checkpoints, prove and verify.
     Log(log::Args),
+    /// Serve a guarded model over HTTPS with mutual TLS (Open Inference Protocol).
+    Serve(Box<serve::Args>),
+    /// Make certificates for the gateway's mutual TLS (a demo PKI).
+    Tls(tls::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -28,6 +34,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Log(args) => log::run(args),
+        Command::Serve(args) => serve::run(*args),
+        Command::Tls(args) => tls::run(args),
         Command::Version(args) => version::run(args),
     }
 }
