@@ -2,16 +2,23 @@
 //! several connections, then requests/s, p50/p99 latency and errors.
 //!
 //! Run: `cargo run --release -p vigil-server --example loadgen -- ADDR PKI_DIR MODEL BODY.json
-//! CONNECTIONS SECONDS` (bench/serve/run does this).
+//! CONNECTIONS SECONDS` (bench/serve/run does this), or `-- --in-process MODE DEVICE_DIR
+//! BODY.json SECONDS` for the same request through the router in-process and the bare backend.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
+use tower::ServiceExt;
 use vigil_server::client::{client_config, Connection};
+use vigil_server::InferenceBackend;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--in-process") {
+        return in_process(&args[2..]).await;
+    }
     let [_, addr, pki, model, body, conns, secs] = args.as_slice() else {
         eprintln!("usage: loadgen ADDR PKI_DIR MODEL BODY.json CONNECTIONS SECONDS");
         std::process::exit(2);
@@ -87,6 +94,88 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pct(0.99),
         conns,
         serde_json::to_string(&statuses)?
+    );
+    Ok(())
+}
+
+fn backend(
+    mode: &str,
+    _device: &str,
+) -> Result<Arc<dyn InferenceBackend>, Box<dyn std::error::Error>> {
+    match mode {
+        "toy" => Ok(Arc::new(vigil_server::ToyBackend::new())),
+        other => Err(format!("backend {other:?} is not available in this build").into()),
+    }
+}
+
+#[derive(Default)]
+struct Run {
+    lat: Vec<Duration>,
+    errors: u64,
+    seconds: f64,
+}
+
+impl Run {
+    fn json(mut self) -> serde_json::Value {
+        self.lat.sort();
+        let pct = |p: f64| {
+            self.lat
+                .get(((self.lat.len() as f64 * p) as usize).min(self.lat.len().saturating_sub(1)))
+                .map(|d| d.as_secs_f64() * 1e6)
+                .unwrap_or(f64::NAN)
+        };
+        serde_json::json!({"requests": self.lat.len(), "errors": self.errors,
+            "rps": self.lat.len() as f64 / self.seconds, "p50_us": pct(0.5), "p99_us": pct(0.99)})
+    }
+}
+
+async fn in_process(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let [mode, device, body, secs] = args else {
+        return Err("usage: loadgen --in-process MODE DEVICE_DIR BODY.json SECONDS".into());
+    };
+    let duration = Duration::from_secs_f64(secs.parse()?) / 2;
+    let backend = backend(mode, device)?;
+    let body = std::fs::read(body)?;
+    let model = backend.model().name.clone();
+    let clients = vigil_server::Clients::parse(vigil_server::DEMO_CLIENTS_TOML)
+        .map_err(|e| format!("clients: {e}"))?;
+    let gateway = vigil_server::Gateway::new(backend.clone(), clients.clone(), Default::default());
+    let router = gateway.router();
+    let peer = vigil_server::PeerIdentity::for_tests("bench-client");
+    let path = format!("/v2/models/{model}/infer");
+    let mut r = Run::default();
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        let t = Instant::now();
+        let mut req =
+            axum::http::Request::post(path.as_str()).body(axum::body::Body::from(body.clone()))?;
+        req.extensions_mut().insert(peer.clone());
+        let resp = router.clone().oneshot(req).await?;
+        let ok = resp.status() == 200;
+        let _ = resp.into_body().collect().await?;
+        if ok {
+            r.lat.push(t.elapsed());
+        } else {
+            r.errors += 1;
+        }
+    }
+    r.seconds = start.elapsed().as_secs_f64();
+    // The bare backend call on the parsed request.
+    let caller = clients.authorise(&peer).map_err(|d| d.message())?;
+    let req = vigil_server::parse_infer(&body, None, &vigil_server::Limits::default())?;
+    let mut b = Run::default();
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        let t = Instant::now();
+        match backend.infer(&caller, &req.inputs) {
+            Ok(_) => b.lat.push(t.elapsed()),
+            Err(_) => b.errors += 1,
+        }
+    }
+    b.seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"router": r.json(), "backend": b.json()})
     );
     Ok(())
 }
