@@ -247,3 +247,19 @@ fn serve_refuses_to_run_a_model_unguarded_or_half_configured() {
         show(&out)
     );
 }
+
+#[test]
+fn demo_needs_the_guard() {
+    let v = Vigil::new();
+    let device = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/devices/breast-cancer"
+    );
+    let out = v.run(&["demo", "--device", device, "--out", "demo"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the demo needs the guard"),
+        "{}",
+        show(&out)
+    );
+}

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use crate::outcome::Outcome;
 
 mod bundle;
+mod demo;
 pub(crate) mod key;
 mod log;
 mod serve;
@@ -20,6 +21,8 @@ pub(crate) enum Command {
     Bundle(bundle::Args),
     /// Keep a tamper-evident audit log: append events, sign checkpoints, prove and verify.
     Log(log::Args),
+    /// Run the gateway on the example device and show what the guard does (DEMO).
+    Demo(demo::Args),
     /// Serve a guarded model over HTTPS with mutual TLS (Open Inference Protocol).
     Serve(Box<serve::Args>),
     /// Make certificates for the gateway's mutual TLS (a demo PKI).
@@ -34,6 +37,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Log(args) => log::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::Tls(args) => tls::run(args),
         Command::Version(args) => version::run(args),

@@ -268,16 +268,26 @@ fn backend(
     if args.dangerous_toy_backend {
         return Ok(Arc::new(vigil_server::ToyBackend::new()));
     }
-    let _ = audit;
     if s.upstream.is_some() {
         bail!("--upstream (proxy mode) is not implemented yet; see docs/serve.md");
     }
-    if s.bundle.is_none() {
+    let Some(bundle) = &s.bundle else {
         bail!("--bundle is required (on the command line or in --config)");
-    }
+    };
     if s.key.is_none() && s.policy.is_none() {
         bail!("--key or --policy is required: the bundle is verified before it is served");
     }
+    guarded_backend(bundle, s.key.as_deref(), s.policy.as_deref(), audit)
+}
+
+/// The bundle behind the guard, its events into the ledger.
+pub(crate) fn guarded_backend(
+    bundle: &Path,
+    key: Option<&Path>,
+    policy: Option<&Path>,
+    audit: Option<&AuditLog>,
+) -> anyhow::Result<Arc<dyn InferenceBackend>> {
+    let _ = (bundle, key, policy, audit);
     bail!(
         "vigil serve runs every request through the guard (vigil-guard, issue 7), which this \
          build does not include yet; it refuses to serve a model unguarded"
