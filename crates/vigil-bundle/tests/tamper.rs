@@ -226,15 +226,20 @@ fn resign_statement(dir: &Path, key: &SigningKey, f: impl FnOnce(&mut serde_json
             h.update(hex::decode(r["digest"].as_str().unwrap()).unwrap());
         }
         st["subject"][0]["digest"]["sha256"] = hex::encode(h.finalize()).into();
-        let bytes = serde_json::to_vec(&st).unwrap();
-        let pae = [
-            format!("DSSEv1 28 application/vnd.in-toto+json {} ", bytes.len()).as_bytes(),
-            &bytes,
-        ]
-        .concat();
-        v["dsseEnvelope"]["payload"] = b64e(&bytes).into();
-        v["dsseEnvelope"]["signatures"][0]["sig"] = b64e(&key.sign(&pae)).into();
+        set_signed_payload(v, key, &st);
     });
+}
+
+/// Puts `statement` in the envelope, signed by `key` over its DSSE PAE.
+fn set_signed_payload(v: &mut serde_json::Value, key: &SigningKey, statement: &serde_json::Value) {
+    let bytes = serde_json::to_vec(statement).unwrap();
+    let pae = [
+        format!("DSSEv1 28 application/vnd.in-toto+json {} ", bytes.len()).as_bytes(),
+        &bytes,
+    ]
+    .concat();
+    v["dsseEnvelope"]["payload"] = b64e(&bytes).into();
+    v["dsseEnvelope"]["signatures"][0]["sig"] = b64e(&key.sign(&pae)).into();
 }
 
 #[test]
@@ -271,14 +276,7 @@ fn inconsistent_subject_digest_is_refused() {
         let payload = b64(v["dsseEnvelope"]["payload"].as_str().unwrap());
         let mut st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         st["subject"][0]["digest"]["sha256"] = "00".repeat(32).into();
-        let bytes = serde_json::to_vec(&st).unwrap();
-        let pae = [
-            format!("DSSEv1 28 application/vnd.in-toto+json {} ", bytes.len()).as_bytes(),
-            &bytes,
-        ]
-        .concat();
-        v["dsseEnvelope"]["payload"] = b64e(&bytes).into();
-        v["dsseEnvelope"]["signatures"][0]["sig"] = b64e(&key.sign(&pae)).into();
+        set_signed_payload(v, &key, &st);
     });
     let err = check(dir.path(), &key).unwrap_err();
     assert!(err.to_string().contains("subject digest"), "{err}");

@@ -82,13 +82,20 @@ fn append(v: &Vigil, input: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let written = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    // A refused database (tamper tests) makes the child exit before it reads stdin; the write
+    // then fails with a broken pipe. That is fine as long as the child did fail.
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        assert_ne!(
+            code(&out),
+            0,
+            "stdin closed early but exit 0: {}",
+            show(&out)
+        );
+    }
+    out
 }
 
 fn stdout(out: &std::process::Output) -> String {

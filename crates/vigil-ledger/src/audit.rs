@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::error::{Error, NoteError};
-use crate::jcs::{canonicalize_event, Limits};
+use crate::jcs::{recanonicalize_entry, Limits};
 use crate::merkle::{consistency_proof, leaf_hash, verify_consistency, Frontier, Hash};
 use crate::note::NoteVerifier;
 use crate::store::{Store, StoreNodes};
@@ -96,7 +96,7 @@ fn audit_snapshot(
                 "entry {expected} is missing (next stored entry is {idx})"
             )));
         }
-        let canonical = canonicalize_event(data, &limits)
+        let canonical = recanonicalize_entry(data, &limits)
             .map_err(|e| Error::Integrity(format!("entry {idx} is not a canonical event: {e}")))?;
         if canonical != data {
             return Err(Error::Integrity(format!(

@@ -28,9 +28,9 @@ pub enum Error {
     Store {
         /// The database file.
         path: PathBuf,
-        /// The SQLite error.
+        /// The database error (SQLite's, or another store's).
         #[source]
-        source: rusqlite::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The stored log does not match itself: an entry, hash or checkpoint was altered,
     /// removed or added.

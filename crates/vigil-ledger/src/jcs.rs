@@ -2,8 +2,7 @@
 //!
 //! `serde_json` keeps the last of duplicate keys silently, so events are parsed here: the
 //! parser refuses duplicate object keys, invalid UTF-8, lone surrogates, control characters in
-//! strings, integers beyond +/-2^53 (they would change when read as IEEE doubles; one already
-//! written as RFC 8785 writes its double, such as `604214024854787800`, is kept), non-finite
+//! strings, integers beyond +/-2^53 (they would change when read as IEEE doubles), non-finite
 //! numbers and anything beyond the [`Limits`]. The canonical form sorts object members by
 //! their UTF-16 code units, writes strings with the minimal escapes of RFC 8785 section 3.2.2.2
 //! and numbers as ECMAScript `Number.prototype.toString` does (via `ryu-js`).
@@ -45,7 +44,18 @@ enum Value {
 
 /// Canonicalize one event: a JSON object, returned in RFC 8785 form.
 pub fn canonicalize_event(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
-    let value = parse(input, limits)?;
+    event(input, limits, false)
+}
+
+/// Re-check a stored entry. RFC 8785 writes a large double such as `6.042140248547878e17` as
+/// the integer `604214024854787800`, which [`canonicalize_event`] refuses as input; a stored
+/// entry may hold such an integer when it is exactly the canonical form of its double.
+pub(crate) fn recanonicalize_entry(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    event(input, limits, true)
+}
+
+fn event(input: &[u8], limits: &Limits, stored: bool) -> Result<Vec<u8>, JcsError> {
+    let value = parse(input, limits, stored)?;
     if !matches!(value, Value::Object(_)) {
         return Err(err(0, "not a JSON object"));
     }
@@ -57,7 +67,7 @@ pub fn canonicalize_event(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsE
 /// Canonicalize any JSON text (RFC 8785), with the same refusals as [`canonicalize_event`]
 /// except that the top level may be any value.
 pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
-    let value = parse(input, limits)?;
+    let value = parse(input, limits, false)?;
     let mut out = Vec::with_capacity(input.len());
     write_value(&value, &mut out);
     Ok(out)
@@ -70,7 +80,17 @@ fn err(offset: usize, reason: impl Into<String>) -> JcsError {
     }
 }
 
-fn parse(input: &[u8], limits: &Limits) -> Result<Value, JcsError> {
+/// Like [`canonicalize`], accepting big integers already in canonical form (see
+/// [`recanonicalize_entry`]); for round-trip checks.
+#[doc(hidden)]
+pub fn recanonicalize(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    let value = parse(input, limits, true)?;
+    let mut out = Vec::with_capacity(input.len());
+    write_value(&value, &mut out);
+    Ok(out)
+}
+
+fn parse(input: &[u8], limits: &Limits, stored: bool) -> Result<Value, JcsError> {
     if input.len() > limits.max_bytes {
         return Err(err(
             limits.max_bytes,
@@ -89,6 +109,7 @@ fn parse(input: &[u8], limits: &Limits) -> Result<Value, JcsError> {
         pos: 0,
         depth: 0,
         max_depth: limits.max_depth,
+        canonical_big: stored,
     };
     p.ws();
     let v = p.value()?;
@@ -104,6 +125,8 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     max_depth: usize,
+    /// Accept an integer beyond 2^53 that is exactly the RFC 8785 form of its double.
+    canonical_big: bool,
 }
 
 impl Parser<'_> {
@@ -366,9 +389,11 @@ impl Parser<'_> {
             let digits = self.s.get(int_start..int_end).unwrap_or_default();
             let big = digits.len() > MAX_SAFE.len()
                 || (digits.len() == MAX_SAFE.len() && digits > MAX_SAFE);
-            // A big integer is refused unless it is written exactly as RFC 8785 writes the
-            // double it denotes (e.g. 604214024854787800), so canonical output reads back.
-            if big && format_number(n).as_deref().map(str::as_bytes) != Some(text) {
+            // Stored entries may hold a big integer written exactly as RFC 8785 writes the
+            // double it denotes (e.g. 604214024854787800); input may not.
+            let canonical =
+                self.canonical_big && format_number(n).as_deref().map(str::as_bytes) == Some(text);
+            if big && !canonical {
                 return Err(err(
                     start,
                     format!(

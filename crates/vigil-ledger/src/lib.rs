@@ -19,6 +19,8 @@
 //! hash, so a proof costs O(log n) reads. [`Ledger::open`] re-verifies the whole log first
 //! (O(n), see [`audit`]) and refuses a database whose hashes or checkpoints do not match its
 //! entries. The store sits behind the [`Store`] trait so a PostgreSQL store can be added.
+//! Feature `sqlite` (default) provides [`SqliteStore`] and the [`Ledger`] handle; without it
+//! the crate is the tree, proof, canonical-JSON and note code only (as the fuzz targets use it).
 //!
 //! # Crates relied on
 //! `sha2` (hashing), `ed25519-dalek` (signatures, PKCS#8/SPKI PEM), `rusqlite` (storage),
@@ -50,9 +52,12 @@ mod checkpoint;
 mod error;
 mod jcs;
 mod keys;
+#[cfg(feature = "sqlite")]
 mod ledger;
 mod merkle;
 mod note;
+mod proof;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 
@@ -62,7 +67,8 @@ pub use crate::checkpoint::{open_checkpoint, Checkpoint, VerifiedCheckpoint};
 pub use crate::error::{Error, JcsError, NoteError, ProofError};
 pub use crate::jcs::{canonicalize, canonicalize_event, Limits};
 pub use crate::keys::{read_signing_key, read_verifying_key};
-pub use crate::ledger::{ConsistencyProof, InclusionProof, Ledger, Receipt};
+#[cfg(feature = "sqlite")]
+pub use crate::ledger::{Ledger, Receipt};
 pub use crate::merkle::{
     consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, range_hash, root,
     verify_consistency, verify_inclusion, Frontier, Hash, MemoryTree, NodeSource,
@@ -70,19 +76,21 @@ pub use crate::merkle::{
 pub use crate::note::{
     key_hash, Note, NoteLimits, NoteSignature, NoteSigner, NoteVerifier, Verification,
 };
+pub use crate::proof::{ConsistencyProof, InclusionProof};
+#[cfg(feature = "sqlite")]
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
 pub mod fuzz {
-    pub use crate::jcs::format_number;
+    pub use crate::jcs::{format_number, recanonicalize};
 
     /// Canonicalise arbitrary bytes; if accepted, the output must be a fixed point.
     pub fn fuzz_jcs(data: &[u8]) {
         let limits = crate::Limits::default();
         if let Ok(out) = crate::canonicalize(data, &limits) {
-            let again = crate::canonicalize(&out, &limits);
+            let again = crate::jcs::recanonicalize(&out, &limits);
             assert_eq!(
                 again.as_ref(),
                 Ok(&out),

@@ -29,6 +29,13 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+fn store_err(path: &Path, source: rusqlite::Error) -> Error {
+    Error::Store {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    }
+}
+
 fn node_id(level: u32, index: u64) -> Option<i64> {
     if level == 0 || level > MAX_LEVEL || index >= (1u64 << 56) || level >= 128 {
         return None;
@@ -48,17 +55,11 @@ fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash, Error> {
 
 impl SqliteStore {
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        |source| Error::Store {
-            path: self.path.clone(),
-            source,
-        }
+        |source| store_err(&self.path, source)
     }
 
     fn configure(conn: &Connection, path: &Path) -> Result<(), Error> {
-        let e = |source| Error::Store {
-            path: path.to_path_buf(),
-            source,
-        };
+        let e = |source| store_err(path, source);
         conn.busy_timeout(Duration::from_secs(10)).map_err(e)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -87,15 +88,9 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|source| Error::Store {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| store_err(path, source))?;
         Self::configure(&conn, path)?;
-        let e = |source| Error::Store {
-            path: path.to_path_buf(),
-            source,
-        };
+        let e = |source| store_err(path, source);
         let tx = conn.transaction().map_err(e)?;
         tx.execute_batch(
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -136,10 +131,7 @@ impl SqliteStore {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|source| Error::Store {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| store_err(path, source))?;
         Self::configure(&conn, path)?;
         let store = SqliteStore {
             conn,
@@ -289,10 +281,7 @@ impl Store for SqliteStore {
         nodes: &[NodeRow],
     ) -> Result<(), Error> {
         let path = self.path.clone();
-        let e = |source| Error::Store {
-            path: path.clone(),
-            source,
-        };
+        let e = |source| store_err(&path, source);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -106,3 +106,20 @@ fn audit_of_a_live_log_sees_one_snapshot() {
     assert!(audits > 0);
     assert_eq!(vigil_ledger::audit(&store, &[], &[]).unwrap().size, 2100);
 }
+
+#[test]
+fn a_large_double_stored_as_a_canonical_integer_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.db");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let log = Ledger::create(&path, "o", &key.verifying_key(), None).unwrap();
+    let r = log
+        .append(b"{\"x\":6.042140248547878e17,\"y\":1e21}")
+        .unwrap();
+    assert_eq!(
+        log.entry(r.index).unwrap(),
+        b"{\"x\":604214024854787800,\"y\":1e+21}"
+    );
+    drop(log);
+    assert_eq!(Ledger::open(&path).unwrap().size(), 1);
+}

@@ -130,7 +130,7 @@ fn sign(a: SignArgs) -> anyhow::Result<Outcome> {
     let inc = |n: u64| bar.inc(n);
     let signed = vigil_bundle::sign(&a.dir, &key, &options, Some(&inc))
         .with_context(|| format!("signing {}", a.dir.display()))?;
-    bar.finish_and_clear();
+    bar.finish();
     let files = signed.manifest.files().len();
     let bytes: u64 = signed
         .manifest
@@ -203,7 +203,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
     let bar = progress::bytes("verifying");
     let inc = |n: u64| bar.inc(n);
     let result = check_trust(&a.dir, &trust, &Limits::default(), Some(&inc));
-    bar.finish_and_clear();
+    bar.finish();
     let mut out = std::io::stdout().lock();
     match result {
         Ok(report) => {

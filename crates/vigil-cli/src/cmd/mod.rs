@@ -6,8 +6,10 @@ use crate::outcome::Outcome;
 
 mod bundle;
 mod demo;
+mod drift;
 pub(crate) mod key;
 mod log;
+mod scan;
 mod serve;
 mod tls;
 mod version;
@@ -27,6 +29,11 @@ pub(crate) enum Command {
     Serve(Box<serve::Args>),
     /// Make certificates for the gateway's mutual TLS (a demo PKI).
     Tls(tls::Args),
+    /// Detect distribution drift between reference and current data (KS, CvM, chi-squared,
+    /// Fisher, MMD) with p-values that agree with scipy.
+    Drift(drift::Args),
+    /// Scan model files for code execution and unsafe content (static analysis only).
+    Scan(scan::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -40,6 +47,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::Tls(args) => tls::run(args),
+        Command::Drift(args) => drift::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Version(args) => version::run(args),
     }
 }
