@@ -238,8 +238,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         table.push(("adversarial (off-manifold perturbations)", t));
 
         let mut t = Tally::default();
+        // Let the client's token bucket refill, then pace the stream under the bundle's rate
+        // limit so the extraction monitor, not the rate limiter, is what answers it.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let mut extraction = Connection::connect(addr, "localhost", demo_cfg.clone()).await?;
         for _ in 0..300 {
+            tokio::time::sleep(Duration::from_millis(22)).await;
             let row: Vec<f32> = feats
                 .iter()
                 .map(|x| (x.min + rng.unit() * (x.max - x.min)) as f32)
@@ -290,6 +294,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
             .context("gateway did not stop")???;
         anyhow::Ok(())
     })?;
+    let metrics_text = std::fs::read_to_string(out.join("metrics.txt")).unwrap_or_default();
+    let metric = |name: &str| -> u64 {
+        metrics_text
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    let extraction_alarms = metric("vigil_extraction_alarms_total");
+    let refused_handshakes = metric("vigil_refusals_total{reason=\"tls_handshake\"}");
     let checkpoint = match &audit {
         Some(a) => {
             let note = a.ledger().checkpoints()?.pop().map(|c| c.note);
@@ -309,6 +323,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         "ledger_entries": audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0),
         "checkpoint": checkpoint.then(|| out.join("checkpoint.txt").display().to_string()),
         "metrics": out.join("metrics.txt").display().to_string(),
+        "extraction_alarms": extraction_alarms,
+        "refused_tls_handshakes": refused_handshakes,
         "pki": pki.display().to_string(),
     });
     std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
@@ -345,6 +361,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         )?;
     }
     writeln!(o)?;
+    writeln!(
+        o,
+        "extraction monitor alarms: {extraction_alarms}; TLS handshakes refused: {refused_handshakes}"
+    )?;
     writeln!(
         o,
         "ledger:     {} ({} entries; verify with `vigil log verify --db ...`)",
