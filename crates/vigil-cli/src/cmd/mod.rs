@@ -5,11 +5,14 @@ use clap::Subcommand;
 use crate::outcome::Outcome;
 
 mod bundle;
+mod demo;
 mod drift;
 mod guard;
 pub(crate) mod key;
 mod log;
 mod scan;
+mod serve;
+mod tls;
 mod version;
 
 /// The nouns `vigil` knows.
@@ -21,6 +24,12 @@ pub(crate) enum Command {
     Bundle(bundle::Args),
     /// Keep a tamper-evident audit log: append events, sign checkpoints, prove and verify.
     Log(log::Args),
+    /// Run the gateway on the example device and show what the guard does (DEMO).
+    Demo(demo::Args),
+    /// Serve a guarded model over HTTPS with mutual TLS (Open Inference Protocol).
+    Serve(Box<serve::Args>),
+    /// Make certificates for the gateway's mutual TLS (a demo PKI).
+    Tls(tls::Args),
     /// Detect distribution drift between reference and current data (KS, CvM, chi-squared,
     /// Fisher, MMD) with p-values that agree with scipy.
     Drift(drift::Args),
@@ -38,6 +47,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Log(args) => log::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(*args),
+        Command::Tls(args) => tls::run(args),
         Command::Drift(args) => drift::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Guard(args) => guard::run(args),

@@ -1,0 +1,390 @@
+//! `vigil demo`: the whole gateway on the example device, in under a minute.
+//!
+//! Verifies the example bundle, makes a demo PKI in a temporary folder, starts the gateway on
+//! loopback with mutual TLS in this process, sends clean traffic, out-of-range inputs,
+//! adversarial inputs, an extraction-style query stream and unauthenticated clients, then
+//! prints what the guard did and where the ledger, the checkpoint and the report are.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use vigil_server::client::{client_config, Connection};
+use vigil_server::{Clients, Gateway, GatewayOptions};
+
+use crate::outcome::Outcome;
+
+/// Run the gateway on the example device and show what it does (DEMO).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The example device directory (bundle/, data/, policy.toml).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "examples/devices/breast-cancer"
+    )]
+    device: PathBuf,
+    /// Where to keep the demo's files (default: a new temporary folder, kept afterwards).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the summary as one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Counts of what happened to one kind of traffic.
+#[derive(Debug, Default, serde::Serialize)]
+struct Tally {
+    sent: u64,
+    accepted: u64,
+    abstained: BTreeMap<String, u64>,
+    refused: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn add(&mut self, status: u16, body: &serde_json::Value) {
+        self.sent += 1;
+        if status == 200 {
+            self.accepted += 1;
+            return;
+        }
+        let msg = body["error"].as_str().unwrap_or("");
+        if let Some(reason) = msg.strip_prefix("abstain: ") {
+            let code = reason.split(':').next().unwrap_or(reason).to_string();
+            *self.abstained.entry(code).or_insert(0) += 1;
+        } else {
+            *self.refused.entry(format!("http {status}")).or_insert(0) += 1;
+        }
+    }
+
+    fn refuse(&mut self, what: &str) {
+        self.sent += 1;
+        *self.refused.entry(what.to_string()).or_insert(0) += 1;
+    }
+}
+
+struct Feature {
+    min: f64,
+    max: f64,
+}
+
+fn features(bundle: &Path) -> anyhow::Result<Vec<Feature>> {
+    let text = std::fs::read_to_string(bundle.join("vigil.toml"))
+        .with_context(|| format!("cannot read {}", bundle.join("vigil.toml").display()))?;
+    let doc: toml::Table = text.parse().context("vigil.toml")?;
+    let list = doc
+        .get("contract")
+        .and_then(|c| c.get("features"))
+        .and_then(|f| f.as_array())
+        .context("vigil.toml has no [[contract.features]]")?;
+    let num = |v: Option<&toml::Value>| {
+        v.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+    };
+    list.iter()
+        .map(|f| {
+            Ok(Feature {
+                min: num(f.get("min")).context("feature without min")?,
+                max: num(f.get("max")).context("feature without max")?,
+            })
+        })
+        .collect()
+}
+
+fn rows(csv: &Path, width: usize) -> anyhow::Result<Vec<Vec<f32>>> {
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let values: Vec<f32> = line
+            .split(',')
+            .take(width)
+            .map(|c| c.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}:{}: not a number", csv.display(), i + 1))?;
+        if values.len() == width {
+            out.push(values);
+        }
+    }
+    Ok(out)
+}
+
+/// A tiny deterministic generator (xorshift) so the demo is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn body(input: &str, row: &[f32]) -> serde_json::Value {
+    serde_json::json!({"inputs": [{"name": input, "shape": [1, row.len()], "datatype": "FP32", "data": row}]})
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let bundle = args.device.join("bundle");
+    let policy = args.device.join("policy.toml");
+    if !bundle.is_dir() {
+        bail!(
+            "{}: no example device here; run from the repository root or give --device",
+            args.device.display()
+        );
+    }
+    let out = match &args.out {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.clone()
+        }
+        None => tempfile::Builder::new()
+            .prefix("vigil-demo-")
+            .tempdir()
+            .context("cannot make a temporary folder")?
+            .keep(),
+    };
+    let pki = out.join("pki");
+    vigil_server::write_demo_pki(&pki)?;
+    let ledger_key = ed25519_key(&out.join("ledger-key.pem"))?;
+    let audit = super::serve::open_audit(
+        Some(&out.join("audit.db")),
+        Some(&ledger_key),
+        "vigil-demo/breast-cancer",
+    )?;
+    let backend = super::serve::guarded_backend(&bundle, None, Some(&policy), audit.as_ref())
+        .context("the demo needs the guard")?;
+    let model = backend.model().clone();
+    let input = model
+        .inputs
+        .first()
+        .map(|i| i.name.clone())
+        .context("model has no input")?;
+    let feats = features(&bundle)?;
+    let clean = rows(&args.device.join("data/validation.csv"), feats.len())?;
+    let clients = Clients::load(&pki.join("clients.toml"))?;
+    let tls = vigil_server::server_config(&vigil_server::TlsFiles {
+        cert: &pki.join("server.crt"),
+        key: &pki.join("server.key"),
+        client_ca: &pki.join("ca.crt"),
+    })?;
+    let gateway = Gateway::new(
+        backend,
+        clients,
+        GatewayOptions {
+            limits: vigil_server::Limits::default(),
+            audit: audit.clone(),
+        },
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let path = format!("/v2/models/{}/infer", model.name);
+    let mut table: Vec<(&str, Tally)> = Vec::new();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(gateway.clone().serve(listener, tls, async {
+            let _ = stop_rx.await;
+        }));
+        let ca = pki.join("ca.crt");
+        let demo_cfg = client_config(
+            &ca,
+            Some((&pki.join("client.crt"), &pki.join("client.key"))),
+        )?;
+        let mut demo = Connection::connect(addr, "localhost", demo_cfg.clone()).await?;
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+
+        let mut t = Tally::default();
+        for row in clean.iter().take(60) {
+            let r = demo.post_json(&path, &body(&input, row)).await?;
+            t.add(r.status, &r.json());
+        }
+        table.push(("clean (validation rows)", t));
+
+        let mut t = Tally::default();
+        for (i, row) in clean.iter().take(10).enumerate() {
+            let mut row = row.clone();
+            let f = i % feats.len();
+            let span = feats.get(f).map(|x| x.max - x.min).unwrap_or(1.0);
+            if let (Some(v), Some(x)) = (row.get_mut(f), feats.get(f)) {
+                *v = (x.max + span) as f32;
+            }
+            let r = demo.post_json(&path, &body(&input, &row)).await?;
+            t.add(r.status, &r.json());
+        }
+        table.push(("out of range (one feature past its maximum)", t));
+
+        let mut t = Tally::default();
+        for row in clean.iter().skip(10).take(20) {
+            // Off-manifold: each feature moved by up to 40% of its physical span, still in range.
+            let row: Vec<f32> = row
+                .iter()
+                .zip(&feats)
+                .map(|(v, x)| {
+                    let span = x.max - x.min;
+                    let moved = f64::from(*v) + (rng.unit() - 0.5) * 0.8 * span;
+                    moved.clamp(x.min, x.max) as f32
+                })
+                .collect();
+            let r = demo.post_json(&path, &body(&input, &row)).await?;
+            t.add(r.status, &r.json());
+        }
+        table.push(("adversarial (off-manifold perturbations)", t));
+
+        let mut t = Tally::default();
+        // Let the client's token bucket refill, then pace the stream under the bundle's rate
+        // limit so the extraction monitor, not the rate limiter, is what answers it.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut extraction = Connection::connect(addr, "localhost", demo_cfg.clone()).await?;
+        for _ in 0..300 {
+            tokio::time::sleep(Duration::from_millis(22)).await;
+            let row: Vec<f32> = feats
+                .iter()
+                .map(|x| (x.min + rng.unit() * (x.max - x.min)) as f32)
+                .collect();
+            let r = extraction.post_json(&path, &body(&input, &row)).await?;
+            t.add(r.status, &r.json());
+        }
+        table.push(("extraction-style stream (uniform random queries)", t));
+
+        let mut t = Tally::default();
+        let anonymous = client_config(&ca, None)?;
+        match Connection::connect(addr, "localhost", anonymous).await {
+            Ok(mut c) => match c.get("/v2/health/ready").await {
+                Ok(r) => t.add(r.status, &r.json()),
+                Err(_) => t.refuse("TLS: no client certificate"),
+            },
+            Err(_) => t.refuse("TLS: no client certificate"),
+        }
+        let unlisted = client_config(
+            &ca,
+            Some((
+                &pki.join("unlisted-client.crt"),
+                &pki.join("unlisted-client.key"),
+            )),
+        )?;
+        let mut c = Connection::connect(addr, "localhost", unlisted).await?;
+        let r = c
+            .post_json(
+                &path,
+                &body(&input, clean.first().map(Vec::as_slice).unwrap_or(&[])),
+            )
+            .await?;
+        if r.status == 403 {
+            t.refuse("403: not in clients.toml");
+        } else {
+            t.add(r.status, &r.json());
+        }
+        table.push(("unauthenticated / unlisted clients", t));
+
+        let metrics = demo.get("/metrics").await?;
+        std::fs::write(out.join("metrics.txt"), &metrics.body)?;
+        drop(demo);
+        drop(extraction);
+        drop(c);
+        let _ = stop_tx.send(());
+        tokio::time::timeout(Duration::from_secs(15), server)
+            .await
+            .context("gateway did not stop")???;
+        anyhow::Ok(())
+    })?;
+    let metrics_text = std::fs::read_to_string(out.join("metrics.txt")).unwrap_or_default();
+    let metric = |name: &str| -> u64 {
+        metrics_text
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    let extraction_alarms = metric("vigil_extraction_alarms_total");
+    let refused_handshakes = metric("vigil_refusals_total{reason=\"tls_handshake\"}");
+    let checkpoint = match &audit {
+        Some(a) => {
+            let note = a.ledger().checkpoints()?.pop().map(|c| c.note);
+            if let Some(n) = &note {
+                std::fs::write(out.join("checkpoint.txt"), n)?;
+            }
+            note.is_some()
+        }
+        None => false,
+    };
+    let report = serde_json::json!({
+        "model": model.name,
+        "version": model.version,
+        "seconds": started.elapsed().as_secs_f64(),
+        "traffic": table.iter().map(|(k, t)| serde_json::json!({"kind": k, "tally": t})).collect::<Vec<_>>(),
+        "ledger": out.join("audit.db").display().to_string(),
+        "ledger_entries": audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0),
+        "checkpoint": checkpoint.then(|| out.join("checkpoint.txt").display().to_string()),
+        "metrics": out.join("metrics.txt").display().to_string(),
+        "extraction_alarms": extraction_alarms,
+        "refused_tls_handshakes": refused_handshakes,
+        "pki": pki.display().to_string(),
+    });
+    std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
+    let mut o = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut o, &report)?;
+        writeln!(o)?;
+        return Ok(Outcome::Ok);
+    }
+    writeln!(
+        o,
+        "vigil demo: {} {} behind the guard, mutual TLS on loopback (DEMO material, not for clinical use)\n",
+        model.name, model.version
+    )?;
+    writeln!(
+        o,
+        "{:<50} {:>5} {:>8}  abstained / refused",
+        "traffic", "sent", "accepted"
+    )?;
+    for (kind, t) in &table {
+        let mut why: Vec<String> = t
+            .abstained
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        why.extend(t.refused.iter().map(|(k, n)| format!("{k} {n}")));
+        writeln!(
+            o,
+            "{:<50} {:>5} {:>8}  {}",
+            kind,
+            t.sent,
+            t.accepted,
+            why.join(", ")
+        )?;
+    }
+    writeln!(o)?;
+    writeln!(
+        o,
+        "extraction monitor alarms: {extraction_alarms}; TLS handshakes refused: {refused_handshakes}"
+    )?;
+    writeln!(
+        o,
+        "ledger:     {} ({} entries; verify with `vigil log verify --db ...`)",
+        out.join("audit.db").display(),
+        audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0)
+    )?;
+    if checkpoint {
+        writeln!(o, "checkpoint: {}", out.join("checkpoint.txt").display())?;
+    }
+    writeln!(o, "metrics:    {}", out.join("metrics.txt").display())?;
+    writeln!(o, "report:     {}", out.join("report.json").display())?;
+    writeln!(o, "demo PKI:   {}", pki.display())?;
+    writeln!(o, "took {:.1} s", started.elapsed().as_secs_f64())?;
+    Ok(Outcome::Ok)
+}
+
+/// Write a fresh Ed25519 key for the demo ledger (PKCS#8 PEM).
+fn ed25519_key(path: &Path) -> anyhow::Result<PathBuf> {
+    let key = vigil_core::SigningKey::generate(vigil_core::KeyAlgorithm::Ed25519);
+    std::fs::write(path, key.to_pkcs8_pem(None)?.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path.to_path_buf())
+}

@@ -1,0 +1,265 @@
+//! `vigil tls demo-pki` and `vigil serve`: the CLI contract, run as the built binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde::Deserialize;
+use util::{code, show, Vigil};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PkiJson {
+    out: String,
+    files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenJson {
+    addr: String,
+    model: String,
+    version: String,
+    clients: usize,
+}
+
+#[test]
+fn demo_pki_writes_the_contract_files() {
+    let v = Vigil::new();
+    let out = v.run(&["tls", "demo-pki", "--out", "pki", "--json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let j: PkiJson = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j.out, "pki");
+    for f in [
+        "ca.crt",
+        "ca.key",
+        "server.crt",
+        "server.key",
+        "client.crt",
+        "client.key",
+        "bench-client.crt",
+        "bench-client.key",
+        "clients.toml",
+        "README.txt",
+    ] {
+        assert!(
+            j.files.iter().any(|n| n == f),
+            "{f} missing from {:?}",
+            j.files
+        );
+        assert!(v.path("pki").join(f).is_file(), "{f} not written");
+    }
+    let clients = std::fs::read_to_string(v.path("pki/clients.toml")).unwrap();
+    assert!(clients.contains("DEMO"));
+    assert!(std::fs::read_to_string(v.path("pki/README.txt"))
+        .unwrap()
+        .contains("DEMO"));
+    let parsed = vigil_server::Clients::parse(&clients).unwrap();
+    let id = |cn: &str| vigil_server::PeerIdentity::for_tests(cn);
+    assert!(parsed.authorise(&id("demo-client")).is_ok());
+    let bench = parsed.authorise(&id("bench-client")).unwrap();
+    assert!(bench.policy.unlimited);
+    assert_eq!(bench.policy.extraction_monitor, Some(false));
+    // The certificates' subjects are what the clients file names.
+    for (file, cn) in [
+        ("client.crt", "demo-client"),
+        ("bench-client.crt", "bench-client"),
+    ] {
+        let certs = vigil_server::read_certs(&v.path("pki").join(file)).unwrap();
+        assert_eq!(
+            vigil_server::peer_identity(&certs[0])
+                .common_name
+                .as_deref(),
+            Some(cn)
+        );
+    }
+    // Never overwrites.
+    let again = v.run(&["tls", "demo-pki", "--out", "pki"]);
+    assert_eq!(code(&again), 2, "{}", show(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+}
+
+struct Running {
+    child: Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(v: &Vigil, extra: &[&str]) -> Running {
+    let mut args = vec![
+        "serve",
+        "--json",
+        "--log-level",
+        "warn",
+        "--addr",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = v
+        .cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let j: ListenJson = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    assert_eq!(
+        (j.model.as_str(), j.version.as_str(), j.clients),
+        ("toy", "1", 3)
+    );
+    Running {
+        child,
+        addr: j.addr.parse().unwrap(),
+    }
+}
+
+async fn infer(v: &Vigil, addr: std::net::SocketAddr, who: &str) -> std::io::Result<u16> {
+    let pki = v.path("pki");
+    let cfg = vigil_server::client::client_config(
+        &pki.join("ca.crt"),
+        Some((
+            &pki.join(format!("{who}.crt")),
+            &pki.join(format!("{who}.key")),
+        )),
+    )
+    .unwrap();
+    let mut c = vigil_server::client::Connection::connect(addr, "localhost", cfg).await?;
+    let r = c
+        .post_json(
+            "/v2/models/toy/infer",
+            &serde_json::json!({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}),
+        )
+        .await?;
+    Ok(r.status)
+}
+
+#[test]
+fn serve_from_flags_and_from_a_config_file_and_stop_on_sigterm() {
+    let v = Vigil::new();
+    assert_eq!(code(&v.run(&["tls", "demo-pki", "--out", "pki"])), 0);
+    let flags = [
+        "--tls-cert",
+        "pki/server.crt",
+        "--tls-key",
+        "pki/server.key",
+        "--client-ca",
+        "pki/ca.crt",
+        "--clients",
+        "pki/clients.toml",
+        "--dangerous-toy-backend",
+    ];
+    std::fs::write(
+        v.path("pki/serve.toml"),
+        "tls_cert = \"server.crt\"\ntls_key = \"server.key\"\nclient_ca = \"ca.crt\"\nclients = \"clients.toml\"\n[limits]\nmax_body_bytes = 4096\n",
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for extra in [
+        &flags[..],
+        &["--config", "pki/serve.toml", "--dangerous-toy-backend"][..],
+    ] {
+        let mut s = start(&v, extra);
+        rt.block_on(async {
+            assert_eq!(infer(&v, s.addr, "client").await.unwrap(), 200);
+            assert_eq!(infer(&v, s.addr, "bench-client").await.unwrap(), 200);
+            assert_eq!(infer(&v, s.addr, "unlisted-client").await.unwrap(), 403);
+            assert_eq!(infer(&v, s.addr, "revoked-client").await.unwrap(), 403);
+        });
+        let pid = s.child.id().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = s.child.try_wait().unwrap() {
+                assert_eq!(status.code(), Some(0));
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn serve_refuses_to_run_a_model_unguarded_or_half_configured() {
+    let v = Vigil::new();
+    assert_eq!(code(&v.run(&["tls", "demo-pki", "--out", "pki"])), 0);
+    let out = v.run(&["serve", "--tls-cert", "pki/server.crt"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key is required"));
+    let out = v.run(&[
+        "serve",
+        "--tls-cert",
+        "pki/server.crt",
+        "--tls-key",
+        "pki/server.key",
+        "--client-ca",
+        "pki/ca.crt",
+        "--clients",
+        "pki/clients.toml",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--bundle is required"),
+        "{}",
+        show(&out)
+    );
+    std::fs::write(
+        v.path("bad.toml"),
+        "[[client]]\nname = \"x\"\nrole = \"root\"\n",
+    )
+    .unwrap();
+    let out = v.run(&[
+        "serve",
+        "--tls-cert",
+        "pki/server.crt",
+        "--tls-key",
+        "pki/server.key",
+        "--client-ca",
+        "pki/ca.crt",
+        "--clients",
+        "bad.toml",
+        "--dangerous-toy-backend",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.toml"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn demo_needs_the_guard() {
+    let v = Vigil::new();
+    let device = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/devices/breast-cancer"
+    );
+    let out = v.run(&["demo", "--device", device, "--out", "demo"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the demo needs the guard"),
+        "{}",
+        show(&out)
+    );
+}

@@ -1,0 +1,184 @@
+//! The guard as the gateway's backend, and the ledger as the guard's audit sink.
+
+use std::sync::Arc;
+
+use vigil_guard::{AuditSink, Guard, GuardError, Input, Values, Verdict};
+use vigil_ledger::Ledger;
+
+use crate::backend::{
+    Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
+};
+use crate::clients::Caller;
+
+/// The guard's audit events go to the ledger; `record` returns once the event is durable
+/// (the ledger commits waiting appends together).
+#[derive(Debug, Clone)]
+pub struct LedgerAudit {
+    ledger: Ledger,
+}
+
+impl LedgerAudit {
+    /// Record into `ledger`.
+    pub fn new(ledger: Ledger) -> LedgerAudit {
+        LedgerAudit { ledger }
+    }
+}
+
+impl AuditSink for LedgerAudit {
+    fn record(&self, event: &serde_json::Value) -> Result<(), GuardError> {
+        let bytes = serde_json::to_vec(event).map_err(|e| GuardError::Audit(e.to_string()))?;
+        self.ledger
+            .append(&bytes)
+            .map(|_| ())
+            .map_err(|e| GuardError::Audit(e.to_string()))
+    }
+}
+
+/// Every request through [`vigil_guard::Guard::infer`], with the certificate's client id.
+pub struct GuardBackend {
+    guard: Arc<Guard>,
+    info: ModelInfo,
+}
+
+impl std::fmt::Debug for GuardBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardBackend").field("model", &self.info.name).finish()
+    }
+}
+
+impl GuardBackend {
+    /// Serve `guard` as model `name`, version `version` (the verified bundle's).
+    pub fn new(guard: Guard, name: &str, version: &str) -> GuardBackend {
+        let c = guard.contract();
+        let width = i64::try_from(c.width()).unwrap_or(-1);
+        let info = ModelInfo {
+            name: name.to_string(),
+            version: version.to_string(),
+            platform: "onnx_onnxv1".into(),
+            inputs: vec![TensorSpec {
+                name: c.input.clone(),
+                datatype: DataType::Fp32,
+                shape: vec![1, width],
+            }],
+            outputs: vec![TensorSpec {
+                name: c.output.clone(),
+                datatype: DataType::Fp32,
+                shape: vec![1, i64::try_from(c.labels.len()).unwrap_or(-1)],
+            }],
+            labels: c.labels.clone(),
+        };
+        GuardBackend {
+            guard: Arc::new(guard),
+            info,
+        }
+    }
+
+    /// The guard.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+}
+
+fn refusal(reason: &vigil_guard::Reason, alarms: Vec<String>) -> Refusal {
+    Refusal {
+        code: reason.code().to_string(),
+        wire: reason.wire(),
+        http_status: reason.http_status(),
+        alarms,
+    }
+}
+
+impl InferenceBackend for GuardBackend {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Refusal> {
+        let [t] = inputs else {
+            return Err(Refusal::new("wrong_input", 400));
+        };
+        let values = match &t.data {
+            TensorData::F32(v) => Values::F32(v),
+            TensorData::F64(v) => Values::F64(v),
+            TensorData::Int(v) => Values::I64(v),
+            _ => return Err(Refusal::new("wrong_dtype", 400)),
+        };
+        let input = Input {
+            name: &t.name,
+            shape: &t.shape,
+            values,
+        };
+        let d = self.guard.infer(&caller.id, &input);
+        let alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
+        match d.verdict {
+            Verdict::Abstain { reason } => Err(refusal(&reason, alarms)),
+            Verdict::Accept { output } => {
+                // The output policy decides what is revealed: the output tensor holds the
+                // probabilities it lets through, in label order (all of them in `full` mode;
+                // none in label-only mode), and `parameters.labels` names them.
+                let revealed: Vec<(&String, f32)> = self
+                    .info
+                    .labels
+                    .iter()
+                    .filter_map(|l| {
+                        output
+                            .probabilities
+                            .iter()
+                            .find(|(n, _)| n == l)
+                            .map(|(_, p)| (l, *p as f32))
+                    })
+                    .collect();
+                let probs: Vec<f32> = revealed.iter().map(|(_, p)| *p).collect();
+                let mut parameters = serde_json::Map::new();
+                parameters.insert("label".into(), output.label.clone().into());
+                parameters.insert(
+                    "labels".into(),
+                    revealed.iter().map(|(l, _)| (*l).clone()).collect::<Vec<_>>().into(),
+                );
+                parameters.insert("event_id".into(), d.event_id.into());
+                let scores: serde_json::Map<String, serde_json::Value> = d
+                    .scores
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
+                    .collect();
+                parameters.insert("scores".into(), serde_json::Value::Object(scores));
+                Ok(Answer {
+                    outputs: vec![Tensor {
+                        name: self
+                            .info
+                            .outputs
+                            .first()
+                            .map(|o| o.name.clone())
+                            .unwrap_or_default(),
+                        datatype: DataType::Fp32,
+                        shape: vec![1, probs.len()],
+                        data: TensorData::F32(probs),
+                    }],
+                    parameters,
+                    alarms,
+                })
+            }
+        }
+    }
+
+    fn infer_async<'a>(
+        &'a self,
+        caller: &'a Caller,
+        inputs: &'a [Tensor],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Refusal>> + Send + 'a>>
+    {
+        // The audit append waits for the ledger's durable commit: run it where blocking is
+        // allowed, so the async workers keep serving and the ledger groups the commits.
+        let this = GuardBackend {
+            guard: self.guard.clone(),
+            info: self.info.clone(),
+        };
+        let caller = caller.clone();
+        let inputs = inputs.to_vec();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || this.infer(&caller, &inputs))
+                .await
+                .unwrap_or_else(|_| Err(Refusal::new("inference_failed", 500)))
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! The gateway's use of the audit ledger: refusal events, periodic signed checkpoints, and
+//! the checkpoints and proofs served to auditors.
+
+use std::sync::Arc;
+
+use vigil_ledger::{InclusionProof, Ledger, NoteSigner};
+
+/// A ledger the gateway records into, with the key that signs its checkpoints (if the
+/// gateway is to sign them). Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    ledger: Ledger,
+    signer: Option<Arc<NoteSigner>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("ledger", &self.ledger)
+            .field("signs", &self.signer.is_some())
+            .finish()
+    }
+}
+
+impl AuditLog {
+    /// Record into `ledger`; sign checkpoints with `signer` (the ledger's own key).
+    pub fn new(ledger: Ledger, signer: Option<NoteSigner>) -> AuditLog {
+        AuditLog {
+            ledger,
+            signer: signer.map(Arc::new),
+        }
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Append one event durably (on a blocking thread). A failure is logged: the event is a
+    /// refusal whose answer does not depend on it.
+    pub async fn record(&self, event: serde_json::Value) {
+        let ledger = self.ledger.clone();
+        let bytes = serde_json::to_vec(&event).unwrap_or_default();
+        let done = tokio::task::spawn_blocking(move || ledger.append(&bytes)).await;
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "ledger append failed"),
+            Err(e) => tracing::error!(error = %e, "ledger append task failed"),
+        }
+    }
+
+    /// Sign a checkpoint if the tree grew since the last one; returns the note if one was
+    /// signed.
+    pub async fn checkpoint_if_grown(&self) -> Result<Option<String>, vigil_ledger::Error> {
+        let Some(signer) = self.signer.clone() else {
+            return Ok(None);
+        };
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let last = ledger.checkpoints()?.last().map(|c| c.size);
+            let size = ledger.size();
+            if last == Some(size) {
+                return Ok(None);
+            }
+            ledger.checkpoint(&[signer.as_ref()]).map(Some)
+        })
+        .await
+        .map_err(|e| vigil_ledger::Error::Closed(e.to_string()))?
+    }
+
+    /// The latest stored checkpoint note.
+    pub async fn latest_checkpoint(&self) -> Result<Option<String>, vigil_ledger::Error> {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || Ok(ledger.checkpoints()?.pop().map(|c| c.note)))
+            .await
+            .map_err(|e| vigil_ledger::Error::Closed(e.to_string()))?
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `size` entries (default: the latest
+    /// checkpoint's size, or the current size when there is none).
+    pub async fn prove(
+        &self,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionProof, vigil_ledger::Error> {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let size = match size {
+                Some(s) => s,
+                None => match ledger.checkpoints()?.last() {
+                    Some(c) if index < c.size => c.size,
+                    _ => ledger.size(),
+                },
+            };
+            ledger.prove(index, size)
+        })
+        .await
+        .map_err(|e| vigil_ledger::Error::Closed(e.to_string()))?
+    }
+}
