@@ -77,3 +77,55 @@ impl BundleConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<BundleConfig, BundleError> {
+        BundleConfig::parse(text.as_bytes(), Path::new("vigil.toml"))
+    }
+
+    #[test]
+    fn minimal_config_and_defaults() {
+        let c = parse("[bundle]\nname = \"m\"\nversion = \"1.2.3-rc.1\"\n").unwrap();
+        assert_eq!(c.model, "model.onnx");
+        assert_eq!(c.version, semver::Version::parse("1.2.3-rc.1").unwrap());
+    }
+
+    #[test]
+    fn hostile_configs_are_refused_naming_the_field() {
+        for (text, needle) in [
+            ("", "missing [bundle]"),
+            ("[bundle]\nversion = \"1.0.0\"", "bundle.name"),
+            ("[bundle]\nname = \"m\"", "bundle.version"),
+            (
+                "[bundle]\nname = \"m\"\nversion = \"1.0\"",
+                "semantic version",
+            ),
+            (
+                "[bundle]\nname = 3\nversion = \"1.0.0\"",
+                "bundle.name must be a string",
+            ),
+            (
+                "[bundle]\nname = \"m\"\nversion = \"1.0.0\"\nmodel = \"../x.onnx\"",
+                "bundle.model",
+            ),
+            (
+                "[bundle]\nname = \"m\"\nversion = \"1.0.0\"\nmodel = \"/abs.onnx\"",
+                "absolute",
+            ),
+            ("[bundle\n", "vigil.toml"),
+            ("bundle = 1", "missing [bundle]"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+        let huge = "#".repeat(MAX_CONFIG_BYTES + 1);
+        assert!(parse(&huge)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than"));
+        assert!(BundleConfig::parse(&[0xff, 0xfe], Path::new("v")).is_err());
+    }
+}

@@ -1,11 +1,13 @@
 //! Hashing files and shards in parallel, from disk or from memory.
+//!
+//! Bulk SHA-256 is `ring`'s (BoringSSL assembly with SHA-NI where present): on the reference
+//! machine it runs at OpenSSL's speed, about 1.4x the `sha2` crate's.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use rayon::prelude::*;
-use sha2::{Digest as _, Sha256};
 
 use crate::error::BundleError;
 use crate::manifest::{HashMethod, Resource};
@@ -55,7 +57,7 @@ fn digest_file(
     if start > 0 {
         f.seek(SeekFrom::Start(start)).map_err(io)?;
     }
-    let mut hasher = Sha256::new();
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; CHUNK];
     let mut remaining = end.map(|e| e.saturating_sub(start));
     loop {
@@ -86,7 +88,7 @@ fn digest_file(
             p(n as u64);
         }
     }
-    Ok(hasher.finalize().into())
+    Ok(finish(hasher))
 }
 
 /// The resources of `files` under `method`, hashed in parallel (largest pieces first).
@@ -135,5 +137,13 @@ pub(crate) fn digest_memory(data: &[u8], start: u64, end: Option<u64>) -> Option
         Some(e) => usize::try_from(e).ok()?,
         None => data.len(),
     };
-    Some(Sha256::digest(data.get(start..end)?).into())
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(data.get(start..end)?);
+    Some(finish(ctx))
+}
+
+fn finish(ctx: ring::digest::Context) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }

@@ -1,5 +1,7 @@
 //! Tests of the `vigil` binary: one module per noun.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod util;
 
 mod general {

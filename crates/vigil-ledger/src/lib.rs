@@ -1,3 +1,126 @@
-//! Tamper-evident audit log (RFC 9162 Merkle tree, C2SP signed checkpoints).
+//! Tamper-evident audit log: an append-only Merkle tree of canonical JSON events, stored
+//! durably in SQLite, with signed checkpoints and offline-verifiable proofs.
 //!
-//! Not yet implemented: see issue 5.
+//! # Standards
+//! - **RFC 9162** (Certificate Transparency 2.0) section 2.1: leaf hash `SHA-256(0x00 || entry)`,
+//!   node hash `SHA-256(0x01 || left || right)`, the tree head of any size (the empty tree's is
+//!   `SHA-256("")`), inclusion and consistency proofs generated and verified exactly as its
+//!   algorithms say. Tested against transparency-dev/merkle's test data.
+//! - **RFC 8785** (JCS): each entry is the canonical form of one JSON object. Beyond RFC 8785,
+//!   input is refused (never silently changed) when it has duplicate keys, integers beyond
+//!   +/-2^53, lone surrogates, or exceeds [`Limits`].
+//! - **C2SP tlog-checkpoint** and **C2SP signed-note** with Ed25519 (signature type 0x01);
+//!   checkpoints can carry co-signatures by more keys, each a plain Ed25519 note signature.
+//!   Exception: the timestamped `cosignature/v1` witness format is not implemented.
+//!
+//! # Storage
+//! SQLite (bundled) in WAL mode with `synchronous=FULL`: an append is acknowledged only after
+//! its transaction is durable. The store keeps entries, leaf hashes and every complete subtree
+//! hash, so a proof costs O(log n) reads. [`Ledger::open`] re-verifies the whole log first
+//! (O(n), see [`audit`]) and refuses a database whose hashes or checkpoints do not match its
+//! entries. The store sits behind the [`Store`] trait so a PostgreSQL store can be added.
+//! Feature `sqlite` (default) provides [`SqliteStore`] and the [`Ledger`] handle; without it
+//! the crate is the tree, proof, canonical-JSON and note code only (as the fuzz targets use it).
+//!
+//! # Crates relied on
+//! `sha2` (hashing), `ed25519-dalek` (signatures, PKCS#8/SPKI PEM), `rusqlite` (storage),
+//! `ryu-js` (ECMAScript number formatting), `base64`, `hex`, `serde_json` (proof JSON).
+//!
+//! # Example
+//! ```
+//! use vigil_ledger::{Ledger, NoteSigner, open_checkpoint};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+//! let log = Ledger::create(&dir.path().join("audit.db"), "example.org/device-1",
+//!                          &key.verifying_key(), None)?;
+//! let receipt = log.append(br#"{"event":"inference","verdict":"accept"}"#)?;
+//! assert_eq!(receipt.index, 0);
+//! let signer = NoteSigner::new("example.org/device-1", key)?;
+//! let note = log.checkpoint(&[&signer])?;
+//! let opened = open_checkpoint(note.as_bytes(), &[signer.verifier()], None)?;
+//! let proof = log.prove(0, opened.checkpoint.size)?;
+//! assert_eq!(proof.root, opened.checkpoint.root);
+//! proof.verify()?;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod audit;
+mod checkpoint;
+mod error;
+mod jcs;
+mod keys;
+#[cfg(feature = "sqlite")]
+mod ledger;
+mod merkle;
+mod note;
+mod proof;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+
+// The public API.
+pub use crate::audit::{audit, Audit};
+pub use crate::checkpoint::{open_checkpoint, Checkpoint, VerifiedCheckpoint};
+pub use crate::error::{Error, JcsError, NoteError, ProofError};
+pub use crate::jcs::{canonicalize, canonicalize_event, Limits};
+pub use crate::keys::{read_signing_key, read_verifying_key};
+#[cfg(feature = "sqlite")]
+pub use crate::ledger::{Ledger, Receipt};
+pub use crate::merkle::{
+    consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, range_hash, root,
+    verify_consistency, verify_inclusion, Frontier, Hash, MemoryTree, NodeSource,
+};
+pub use crate::note::{
+    key_hash, Note, NoteLimits, NoteSignature, NoteSigner, NoteVerifier, Verification,
+};
+pub use crate::proof::{ConsistencyProof, InclusionProof};
+#[cfg(feature = "sqlite")]
+pub use crate::sqlite::SqliteStore;
+pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    pub use crate::jcs::{format_number, recanonicalize};
+
+    /// Canonicalise arbitrary bytes; if accepted, the output must be a fixed point.
+    pub fn fuzz_jcs(data: &[u8]) {
+        let limits = crate::Limits::default();
+        if let Ok(out) = crate::canonicalize(data, &limits) {
+            let again = crate::jcs::recanonicalize(&out, &limits);
+            assert_eq!(
+                again.as_ref(),
+                Ok(&out),
+                "canonical form is not a fixed point"
+            );
+            let value: Result<serde_json::Value, _> = serde_json::from_slice(&out);
+            assert!(value.is_ok(), "canonical output is not JSON");
+        }
+    }
+
+    /// Parse arbitrary bytes as a signed checkpoint note; a parsed note must re-serialise
+    /// to the same bytes.
+    pub fn fuzz_note(data: &[u8]) {
+        if let Ok(note) = crate::Note::parse(data, &crate::NoteLimits::default()) {
+            assert_eq!(note.to_text().as_bytes(), data, "note does not round-trip");
+            let _ = crate::Checkpoint::parse_text(note.text());
+            let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
+            if let Ok(v) = crate::NoteVerifier::new("fuzz", key.verifying_key()) {
+                assert!(note.verify(&[v]).is_err(), "forged signature verified");
+            }
+        }
+    }
+
+    /// Parse arbitrary bytes as inclusion or consistency proof JSON and verify it.
+    pub fn fuzz_proof(data: &[u8]) {
+        if let Ok(p) = crate::InclusionProof::from_json(data) {
+            let _ = p.verify();
+        }
+        if let Ok(p) = crate::ConsistencyProof::from_json(data) {
+            let _ = p.verify();
+        }
+    }
+}

@@ -1,3 +1,123 @@
-//! Static scanner for model files (pickle, PyTorch, ONNX, safetensors, ...).
+//! Static scanner for model files that would run code or escape their folder when loaded.
 //!
-//! Not yet implemented: see issue 4. Nothing is ever unpickled, imported or executed.
+//! `vigil-scan` reads model files the way their loaders would (PyTorch, NumPy, joblib, Keras,
+//! ONNX Runtime, safetensors, llama.cpp) and reports what loading them could do, **without ever
+//! unpickling, importing or executing anything**. It answers threats T04 and T05 of Vigil's
+//! threat catalog: a model file from a third party that carries code.
+//!
+//! # Formats (detected from content, never from the file name)
+//! - **Pickle**, protocols 0 to 5: a disassembler plus a simulation of the pickle machine's stack
+//!   and memo, so every import is resolved to `module.name` however its names were built
+//!   (GLOBAL, INST, STACK_GLOBAL from memoized strings, EXT codes registered with
+//!   `copyreg.add_extension`, `getattr`/`attrgetter`/`methodcaller`/`import_module` chains).
+//!   Several pickles in one stream are all read. Byte strings inside a pickle that look like a
+//!   pickle or an archive (`pickle.loads(b"...")`, `torch.storage._load_from_bytes`) are scanned.
+//! - **Containers:** zip (PyTorch, `.npz`, Keras v3) read by our own reader that compares local
+//!   headers with the central directory; tar (legacy PyTorch); gzip, bzip2, xz, lzma and zlib
+//!   wrappers (joblib's compressors) with decompressed-size and ratio caps. 7z is recognised but
+//!   not unpacked (reported MEDIUM).
+//! - **joblib** (raw NumPy array blocks after each `NumpyArrayWrapper` are skipped by size, object
+//!   arrays scanned as the nested pickles they are), **NumPy** `.npy` (object arrays),
+//!   **Keras** v3 `config.json` (Lambda layers, objects from outside Keras) and legacy HDF5,
+//!   **ONNX** (external-data paths, operator domains, shapes), **safetensors** (header bounds,
+//!   dtypes, overlap), **GGUF** (header, metadata, chat-template injection).
+//!
+//! Tensor payloads are skipped, never read in full, where the format allows (safetensors, ONNX,
+//! stored zip members such as PyTorch storages, `.npy` data, GGUF tensors).
+//!
+//! # Severities
+//! CRITICAL code execution; HIGH dangerous capability; MEDIUM cannot be shown safe (unknown
+//! import, unparseable file, limit reached, unknown binary); LOW notes. See [`Rule`] for every
+//! rule and the allow/deny lists in the `globals` module source for every entry and its reason.
+//!
+//! # Crates relied on
+//! `flate2` (deflate, gzip, zlib), `bzip2`, `lzma-rs` (xz, lzma), `serde_json` (headers and
+//! configs), `toml` (policy files), `rayon` and `walkdir` (parallel directory scans).
+//!
+//! # Example
+//! ```
+//! use vigil_scan::{Limits, Policy, Scanner, Severity};
+//!
+//! // A protocol-2 pickle that calls os.system("id") when loaded.
+//! let evil = b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.";
+//! let scanner = Scanner::new(Limits::default(), Policy::new());
+//! let report = scanner.scan_bytes("evil.pkl", evil);
+//! assert_eq!(report.format, "pickle");
+//! assert_eq!(report.max_severity(), Some(Severity::Critical));
+//! assert_eq!(report.findings[0].global.as_deref(), Some("os.system"));
+//! ```
+
+#![deny(missing_docs)]
+
+mod blob;
+mod error;
+mod formats;
+mod globals;
+mod limits;
+mod onnx;
+mod pickle;
+mod policy;
+mod report;
+mod sarif;
+mod scan;
+mod zip;
+
+// The public interface:
+pub use crate::error::Error; // what can stop a scan from starting
+pub use crate::limits::Limits; // every bound on hostile input
+pub use crate::policy::{AllowRule, Policy}; // a team's reviewed exceptions
+pub use crate::report::{FileReport, Finding, Rule, Severity}; // what a scan reports
+pub use crate::sarif::to_sarif; // SARIF 2.1.0 output
+pub use crate::scan::{ScanOutcome, Scanner}; // the scanner
+
+/// Fuzzing entry points; not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::{Limits, Policy, Scanner};
+
+    fn small() -> Scanner {
+        let l = Limits {
+            max_in_memory: 16 << 20,
+            max_decompressed: 64 << 20,
+            max_pickle_ops: 1_000_000,
+            max_pickle_values: 1_000_000,
+            ..Limits::default()
+        };
+        Scanner::new(l, Policy::new())
+    }
+
+    /// Scan arbitrary bytes as a file (pickle, zip, ONNX, safetensors and every other format).
+    pub fn fuzz_scan(data: &[u8]) {
+        let _ = small().scan_bytes("fuzz", data);
+    }
+
+    /// Scan bytes as a pickle stream.
+    pub fn fuzz_pickle(data: &[u8]) {
+        let mut v = vec![0x80, 0x04];
+        v.extend_from_slice(data);
+        let _ = small().scan_bytes("fuzz.pkl", &v);
+    }
+
+    /// Scan bytes as a zip archive.
+    pub fn fuzz_zip(data: &[u8]) {
+        let mut v = b"PK\x03\x04".to_vec();
+        v.extend_from_slice(data);
+        let _ = small().scan_bytes("fuzz.zip", &v);
+    }
+
+    /// Scan bytes as an ONNX model.
+    pub fn fuzz_onnx(data: &[u8]) {
+        let mut v = vec![0x08, 0x07];
+        v.extend_from_slice(data);
+        let _ = small().scan_bytes("fuzz.onnx", &v);
+    }
+
+    /// Scan bytes as a safetensors file.
+    pub fn fuzz_safetensors(data: &[u8]) {
+        let n = data.len().min(4096) as u64;
+        let mut v = n.to_le_bytes().to_vec();
+        v.push(b'{');
+        v.extend_from_slice(data);
+        let _ = small().scan_bytes("fuzz.safetensors", &v);
+    }
+}

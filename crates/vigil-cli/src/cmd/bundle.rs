@@ -48,8 +48,9 @@ struct SignArgs {
     /// Where to write the signature [default: DIR/model.sig].
     #[arg(long, value_name = "PATH")]
     signature: Option<PathBuf>,
-    /// Paths to leave out of the signature (relative to the current directory, or to DIR).
-    #[arg(long, value_name = "P", num_args = 1..)]
+    /// A path to leave out of the signature (relative to the current directory, or to DIR).
+    /// Repeat the option for several paths, as with model_signing.
+    #[arg(long, value_name = "P")]
     ignore_paths: Vec<PathBuf>,
     /// Sign whole files, or shards of files hashed in parallel.
     #[arg(long, value_parser = ["files", "shards"], default_value = "files")]
@@ -129,7 +130,7 @@ fn sign(a: SignArgs) -> anyhow::Result<Outcome> {
     let inc = |n: u64| bar.inc(n);
     let signed = vigil_bundle::sign(&a.dir, &key, &options, Some(&inc))
         .with_context(|| format!("signing {}", a.dir.display()))?;
-    bar.finish_and_clear();
+    bar.finish();
     let files = signed.manifest.files().len();
     let bytes: u64 = signed
         .manifest
@@ -202,7 +203,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
     let bar = progress::bytes("verifying");
     let inc = |n: u64| bar.inc(n);
     let result = check_trust(&a.dir, &trust, &Limits::default(), Some(&inc));
-    bar.finish_and_clear();
+    bar.finish();
     let mut out = std::io::stdout().lock();
     match result {
         Ok(report) => {

@@ -6,7 +6,10 @@ use crate::outcome::Outcome;
 
 mod bundle;
 mod guard;
+mod drift;
 pub(crate) mod key;
+mod log;
+mod scan;
 mod version;
 
 /// The nouns `vigil` knows.
@@ -18,6 +21,13 @@ pub(crate) enum Command {
     Bundle(bundle::Args),
     /// Run model inputs through the runtime guard; calibrate and evaluate its detectors.
     Guard(guard::Args),
+    /// Keep a tamper-evident audit log: append events, sign checkpoints, prove and verify.
+    Log(log::Args),
+    /// Detect distribution drift between reference and current data (KS, CvM, chi-squared,
+    /// Fisher, MMD) with p-values that agree with scipy.
+    Drift(drift::Args),
+    /// Scan model files for code execution and unsafe content (static analysis only).
+    Scan(scan::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -28,6 +38,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Key(args) => key::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Guard(args) => guard::run(args),
+        Command::Log(args) => log::run(args),
+        Command::Drift(args) => drift::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Version(args) => version::run(args),
     }
 }

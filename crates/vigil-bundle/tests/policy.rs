@@ -1,0 +1,267 @@
+//! Trust policies: k-of-n distinct signers, roles, revocation, anti-rollback; and
+//! VerifiedBundle handing out exactly the verified bytes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::Path;
+
+use vigil_bundle::{
+    check_trust, sign, BundleError, Limits, SignOptions, SignatureStatus, Trust, TrustPolicy,
+    VerifiedBundle,
+};
+use vigil_core::{KeyAlgorithm, SigningKey};
+
+struct Setup {
+    dir: tempfile::TempDir,
+    keys: tempfile::TempDir,
+    lead: SigningKey,
+    qa: SigningKey,
+    other: SigningKey,
+}
+
+fn setup(version: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("model.onnx"), b"model").unwrap();
+    fs::write(
+        dir.path().join("vigil.toml"),
+        format!("[bundle]\nname = \"m\"\nversion = \"{version}\"\n"),
+    )
+    .unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let lead = SigningKey::generate(KeyAlgorithm::EcdsaP256);
+    let qa = SigningKey::generate(KeyAlgorithm::Ed25519);
+    let other = SigningKey::generate(KeyAlgorithm::EcdsaP256);
+    for (name, k) in [("lead", &lead), ("qa", &qa), ("other", &other)] {
+        fs::write(
+            keys.path().join(format!("{name}.pub.pem")),
+            k.public_key().to_pem(),
+        )
+        .unwrap();
+    }
+    Setup {
+        dir,
+        keys,
+        lead,
+        qa,
+        other,
+    }
+}
+
+fn sign_as(dir: &Path, key: &SigningKey, file: &str) {
+    let opts = SignOptions {
+        signature: Some(dir.join(file)),
+        ..SignOptions::default()
+    };
+    sign(dir, key, &opts, None).unwrap();
+}
+
+fn policy(s: &Setup, body: &str) -> TrustPolicy {
+    let text = format!(
+        "{body}\n[[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"lead.pub.pem\"\n\
+         [[signer]]\nname = \"Quinn\"\nrole = \"qa-release\"\nkey = \"qa.pub.pem\"\n"
+    );
+    TrustPolicy::parse(text.as_bytes(), Path::new("policy.toml"), s.keys.path()).unwrap()
+}
+
+fn check(s: &Setup, p: TrustPolicy) -> Result<vigil_bundle::TrustReport, BundleError> {
+    check_trust(s.dir.path(), &Trust::Policy(p), &Limits::default(), None)
+}
+
+#[test]
+fn two_of_two_signers_in_either_order() {
+    let s = setup("1.2.0");
+    sign_as(s.dir.path(), &s.qa, "model.qa.sig");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let report = check(&s, policy(&s, "threshold = 2")).unwrap();
+    assert_eq!(report.counted().count(), 2);
+    assert_eq!(report.config.unwrap().version.to_string(), "1.2.0");
+}
+
+#[test]
+fn one_signature_is_not_enough_for_two_of_two() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let err = check(&s, policy(&s, "threshold = 2")).unwrap_err();
+    assert!(
+        err.to_string().contains("1 of 2 required distinct signers"),
+        "{err}"
+    );
+}
+
+#[test]
+fn same_key_twice_counts_once() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    sign_as(s.dir.path(), &s.lead, "model.again.sig");
+    let err = check(&s, policy(&s, "threshold = 2")).unwrap_err();
+    assert!(err.to_string().contains("already counted"), "{err}");
+}
+
+#[test]
+fn unknown_signer_does_not_count() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    sign_as(s.dir.path(), &s.other, "model.other.sig");
+    let err = check(&s, policy(&s, "threshold = 2")).unwrap_err();
+    assert!(err.to_string().contains("does not list"), "{err}");
+}
+
+#[test]
+fn revoked_key_does_not_count() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    sign_as(s.dir.path(), &s.qa, "model.qa.sig");
+    let body = format!(
+        "threshold = 1\nrevoked = [\"{}\"]",
+        s.qa.public_key().key_id()
+    );
+    let report = check(&s, policy(&s, &body)).unwrap();
+    assert!(report
+        .signatures
+        .iter()
+        .any(|r| matches!(r.status, SignatureStatus::Revoked { .. })));
+    assert_eq!(report.counted().count(), 1);
+}
+
+#[test]
+fn threshold_that_cannot_be_met_is_a_policy_error() {
+    let s = setup("1.0.0");
+    let text = format!(
+        "threshold = 2\nrevoked = [\"{}\"]\n[[signer]]\nname = \"a\"\nrole = \"r\"\nkey = \"lead.pub.pem\"\n\
+         [[signer]]\nname = \"b\"\nrole = \"r\"\nkey = \"qa.pub.pem\"\n",
+        s.qa.public_key().key_id()
+    );
+    let err = TrustPolicy::parse(text.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
+    assert!(err.to_string().contains("can never be met"), "{err}");
+}
+
+#[test]
+fn required_role_must_sign() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let err = check(
+        &s,
+        policy(&s, "threshold = 1\nrequired_roles = [\"qa-release\"]"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("qa-release"), "{err}");
+}
+
+#[test]
+fn older_version_is_refused_as_rollback() {
+    let s = setup("1.1.9");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let err = check(
+        &s,
+        policy(&s, "threshold = 1\nmin_bundle_version = \"1.2.0\""),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("rollback refused"), "{err}");
+    check(
+        &s,
+        policy(&s, "threshold = 1\nmin_bundle_version = \"1.1.9\""),
+    )
+    .unwrap();
+}
+
+#[test]
+fn tampered_file_fails_every_signature() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    sign_as(s.dir.path(), &s.qa, "model.qa.sig");
+    fs::write(s.dir.path().join("model.onnx"), b"evil").unwrap();
+    let err = check(&s, policy(&s, "threshold = 1")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("0 of 1"), "{text}");
+    assert_eq!(
+        text.matches("model.onnx: content changed").count(),
+        2,
+        "{text}"
+    );
+}
+
+#[test]
+fn malformed_policies_are_refused_with_reasons() {
+    let s = setup("1.0.0");
+    for (body, needle) in [
+        ("threshold = 0\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"", "at least 1"),
+        ("threshold = 1", "no [[signer]]"),
+        ("threshold = 1\nsurprise = 1\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"", "surprise"),
+        ("threshold = 1\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"missing.pem\"", "missing.pem"),
+        ("threshold = 1\nrevoked=[\"xyz\"]\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"", "key id"),
+        ("threshold = 1\nmin_bundle_version=\"one\"\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"", "semantic"),
+        ("threshold = 1\nsignatures=[\"../x.sig\"]\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"", "escapes"),
+        ("threshold = [", "invalid trust policy"),
+    ] {
+        let err = TrustPolicy::parse(body.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
+        assert!(err.to_string().contains(needle), "{body:?}: {err}");
+    }
+}
+
+#[test]
+fn verified_bundle_hands_out_the_verified_bytes() {
+    let s = setup("2.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let trust = Trust::Key {
+        key: s.lead.public_key(),
+        signature: None,
+    };
+    let bundle = VerifiedBundle::open(s.dir.path(), &trust, &Limits::default()).unwrap();
+    // The file changes on disk after the check: the bundle still holds what was verified.
+    fs::write(
+        s.dir.path().join("model.onnx"),
+        b"swapped after verification",
+    )
+    .unwrap();
+    assert_eq!(bundle.file("model.onnx").unwrap(), b"model");
+    assert_eq!(bundle.config().unwrap().version.to_string(), "2.0.0");
+    assert!(
+        bundle.file("model.sig").is_none(),
+        "signatures are not bundle content"
+    );
+    assert!(bundle.file("../etc/passwd").is_none());
+    // And a fresh open sees the swap.
+    let err = VerifiedBundle::open(s.dir.path(), &trust, &Limits::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("model.onnx: content changed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verified_bundle_respects_the_memory_limit() {
+    let s = setup("1.0.0");
+    fs::write(s.dir.path().join("big.bin"), vec![0u8; 100_000]).unwrap();
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let trust = Trust::Key {
+        key: s.lead.public_key(),
+        signature: None,
+    };
+    let small = Limits {
+        max_load_bytes: 50_000,
+        ..Limits::default()
+    };
+    let err = VerifiedBundle::open(s.dir.path(), &trust, &small).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+}
+
+#[test]
+fn verified_bundle_with_policy_exposes_files_all_counted_signers_cover() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    fs::write(s.dir.path().join("notes.md"), b"qa notes").unwrap();
+    // QA signs, leaving notes.md out; the lead's signature does not cover notes.md either
+    // (it did not exist), so the lead's check fails on the unsigned file.
+    let opts = SignOptions {
+        signature: Some(s.dir.path().join("model.qa.sig")),
+        ignore_paths: vec!["notes.md".into()],
+        ..SignOptions::default()
+    };
+    sign(s.dir.path(), &s.qa, &opts, None).unwrap();
+    let p = policy(&s, "threshold = 1");
+    let bundle = VerifiedBundle::open(s.dir.path(), &Trust::Policy(p), &Limits::default()).unwrap();
+    assert_eq!(bundle.report().counted().count(), 1);
+    assert!(bundle.file("notes.md").is_none());
+    assert_eq!(bundle.file("model.onnx").unwrap(), b"model");
+}

@@ -1,0 +1,698 @@
+//! `vigil log`: a tamper-evident audit log (RFC 9162 Merkle tree, C2SP signed checkpoints).
+//!
+//! The contract of these commands (flags, JSON keys, exit codes) is fixed: other tools depend
+//! on it. See docs/log.md.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use anyhow::{bail, Context};
+use vigil_ledger::{
+    audit, canonicalize_event, leaf_hash, open_checkpoint, read_signing_key, read_verifying_key,
+    Checkpoint, ConsistencyProof, Error as LedgerError, InclusionProof, Ledger, Limits, NoteSigner,
+    NoteVerifier, SqliteStore, Store,
+};
+
+use crate::outcome::Outcome;
+
+/// Keep a tamper-evident audit log and check it offline.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Verb {
+    /// Create a new, empty log.
+    Init(InitArgs),
+    /// Append one JSON event per line from standard input; print each index once durable.
+    Append(AppendArgs),
+    /// Sign, store and print a checkpoint of the current tree.
+    Checkpoint(CheckpointArgs),
+    /// Print an inclusion proof for one entry.
+    Prove(ProveArgs),
+    /// Print a consistency proof between two tree sizes.
+    Consistency(ConsistencyArgs),
+    /// Re-verify a whole log from its entries and check every stored checkpoint.
+    Verify(VerifyArgs),
+    /// Verify an inclusion proof, a checkpoint, or checkpoint consistency, offline.
+    VerifyProof(Box<VerifyProofArgs>),
+    /// Add a co-signature (a witness's) to a checkpoint note.
+    Cosign(CosignArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// The log database to create (SQLite; refused if it exists).
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// The log's origin: the first line of its checkpoints, a unique name such as
+    /// example.org/device-7/audit.
+    #[arg(long, value_name = "ORIGIN")]
+    origin: String,
+    /// The log's Ed25519 private key (PKCS#8 PEM, as `openssl genpkey -algorithm ed25519` or
+    /// `vigil key generate` writes it); only its public key is stored.
+    #[arg(long, value_name = "PRIV.pem")]
+    key: PathBuf,
+    /// Key name in checkpoint signatures (default: the origin).
+    #[arg(long, value_name = "NAME")]
+    key_name: Option<String>,
+    /// Print one JSON object: {"db","origin","key_name","vkey"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct AppendArgs {
+    /// The log database.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckpointArgs {
+    /// The log database.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// The log's Ed25519 private key (PKCS#8 PEM).
+    #[arg(long, value_name = "PRIV.pem")]
+    key: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProveArgs {
+    /// The log database.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// Index of the entry (0-based).
+    #[arg(long, value_name = "I")]
+    index: u64,
+    /// Tree size the proof is for (default: the current size); I < N.
+    #[arg(long, value_name = "N")]
+    size: Option<u64>,
+    /// Print {"index","size","leaf_hash","proof","root"} as one JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConsistencyArgs {
+    /// The log database.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// Older tree size M (0 < M <= N).
+    #[arg(long, value_name = "M")]
+    old: u64,
+    /// Newer tree size N (default: the current size).
+    #[arg(long, value_name = "N")]
+    new: Option<u64>,
+    /// Print {"old","new","proof","old_root","new_root"} as one JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The log database.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// The log's Ed25519 public key (SPKI PEM, as `openssl pkey -pubout` writes it); every
+    /// stored checkpoint must be signed by it.
+    #[arg(long, value_name = "PUB.pem")]
+    pubkey: PathBuf,
+    /// Key name of --pubkey (default: the name the log was created with).
+    #[arg(long, value_name = "NAME")]
+    key_name: Option<String>,
+    /// A checkpoint kept outside the log (signed by --pubkey): the log must contain it, so a
+    /// truncated or rewritten log is caught even if its own checkpoints were removed.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Print one JSON object: {"ok","size","root","checkpoints","error"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyProofArgs {
+    /// Inclusion proof JSON, as `vigil log prove --json` prints it.
+    #[arg(long, value_name = "FILE")]
+    inclusion: Option<PathBuf>,
+    /// The event the inclusion proof is for (its first line, canonicalised and hashed, must
+    /// give the proof's leaf hash).
+    #[arg(long, value_name = "FILE", requires = "inclusion")]
+    entry: Option<PathBuf>,
+    /// Consistency proof JSON, as `vigil log consistency --json` prints it; needs
+    /// --old-checkpoint and --checkpoint unless --unauthenticated.
+    #[arg(long, value_name = "FILE")]
+    consistency: Option<PathBuf>,
+    /// A signed checkpoint: its signature is checked with --pubkey (and every --witness); a
+    /// given proof's size and root must match it.
+    #[arg(long, value_name = "FILE", requires = "pubkey")]
+    checkpoint: Option<PathBuf>,
+    /// The older signed checkpoint for --consistency.
+    #[arg(long, value_name = "FILE", requires_all = ["consistency", "checkpoint"])]
+    old_checkpoint: Option<PathBuf>,
+    /// The log's Ed25519 public key (SPKI PEM).
+    #[arg(long, value_name = "PUB.pem")]
+    pubkey: Option<PathBuf>,
+    /// Key name of --pubkey (default: the checkpoint's origin).
+    #[arg(long, value_name = "NAME")]
+    key_name: Option<String>,
+    /// The checkpoint's origin must be this.
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
+    /// A co-signer that must also have signed each checkpoint, as NAME=PUB.pem (repeatable).
+    #[arg(long, value_name = "NAME=PUB.pem")]
+    witness: Vec<String>,
+    /// Check proofs against their own roots only, without a signed checkpoint.
+    #[arg(long)]
+    unauthenticated: bool,
+    /// Print one JSON object: {"ok","checked","signers","error"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct CosignArgs {
+    /// The signed checkpoint to co-sign.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: PathBuf,
+    /// The log's public key (SPKI PEM): its signature is checked before co-signing.
+    #[arg(long, value_name = "PUB.pem")]
+    pubkey: PathBuf,
+    /// Key name of --pubkey (default: the checkpoint's origin).
+    #[arg(long, value_name = "NAME")]
+    key_name: Option<String>,
+    /// The co-signer's Ed25519 private key (PKCS#8 PEM).
+    #[arg(long, value_name = "PRIV.pem")]
+    key: PathBuf,
+    /// The co-signer's key name.
+    #[arg(long, value_name = "NAME")]
+    name: String,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
+    match args.verb {
+        Verb::Init(a) => init(a),
+        Verb::Append(a) => append(a),
+        Verb::Checkpoint(a) => checkpoint(a),
+        Verb::Prove(a) => prove(a),
+        Verb::Consistency(a) => consistency(a),
+        Verb::Verify(a) => verify(a),
+        Verb::VerifyProof(a) => verify_proof(*a),
+        Verb::Cosign(a) => cosign(a),
+    }
+}
+
+fn init(a: InitArgs) -> anyhow::Result<Outcome> {
+    let key = read_signing_key(&a.key)?;
+    let log = Ledger::create(
+        &a.db,
+        &a.origin,
+        &key.verifying_key(),
+        a.key_name.as_deref(),
+    )?;
+    let info = log.info();
+    let vkey = NoteVerifier::new(&info.key_name, key.verifying_key())?.to_vkey();
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"db": a.db, "origin": info.origin, "key_name": info.key_name, "vkey": vkey}),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "created log {} at {}", info.origin, a.db.display())?;
+        writeln!(out, "verifier key: {vkey}")?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// One line read by the parsing thread.
+enum Line {
+    Entry(Vec<u8>),
+    Refused { line: u64, reason: String },
+    Failed(std::io::Error),
+}
+
+/// Most entries committed in one transaction by `append`.
+const APPEND_BATCH: usize = 32 * 1024;
+
+fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
+    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let (tx, rx) = mpsc::sync_channel::<Line>(4 * APPEND_BATCH);
+    let reader = std::thread::spawn(move || read_lines(tx));
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(APPEND_BATCH);
+    let mut stop: Option<anyhow::Error> = None;
+    // Block for one line, then take whatever else is already parsed: a fast producer gets
+    // large transactions, a slow one gets each line acknowledged at once.
+    while let Ok(first) = rx.recv() {
+        let mut item = Some(first);
+        while let Some(it) = item.take() {
+            match it {
+                Line::Entry(e) => batch.push(e),
+                Line::Refused { line, reason } => {
+                    stop = Some(anyhow::anyhow!("stdin line {line}: {reason}"));
+                    break;
+                }
+                Line::Failed(e) => {
+                    stop = Some(anyhow::Error::new(e).context("reading standard input"));
+                    break;
+                }
+            }
+            if batch.len() >= APPEND_BATCH {
+                break;
+            }
+            item = rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            // Lines before a refused one are committed and acknowledged first.
+            let receipts = log.append_canonical(std::mem::take(&mut batch))?;
+            for r in receipts {
+                writeln!(out, "{}", r.index)?;
+            }
+            out.flush()?;
+        }
+        if stop.is_some() {
+            break;
+        }
+    }
+    drop(rx);
+    let _ = reader.join();
+    out.flush()?;
+    match stop {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Ok),
+    }
+}
+
+fn read_lines(tx: mpsc::SyncSender<Line>) {
+    let limits = Limits::default();
+    let stdin = std::io::stdin();
+    let mut input = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        line += 1;
+        let cap = (limits.max_bytes + 2) as u64;
+        match (&mut input).take(cap).read_until(b'\n', &mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if n as u64 == cap && buf.last() != Some(&b'\n') {
+                    let _ = tx.send(Line::Refused {
+                        line,
+                        reason: format!("line is longer than {} bytes", limits.max_bytes),
+                    });
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Line::Failed(e));
+                return;
+            }
+        }
+        if buf.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let item = match canonicalize_event(&buf, &limits) {
+            Ok(c) => Line::Entry(c),
+            Err(e) => Line::Refused {
+                line,
+                reason: e.to_string(),
+            },
+        };
+        let refused = matches!(item, Line::Refused { .. });
+        if tx.send(item).is_err() || refused {
+            return;
+        }
+    }
+}
+
+fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Outcome> {
+    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let key = read_signing_key(&a.key)?;
+    let signer = NoteSigner::new(&log.info().key_name, key)?;
+    let note = log.checkpoint(&[&signer])?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(note.as_bytes())?;
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+fn prove(a: ProveArgs) -> anyhow::Result<Outcome> {
+    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let size = a.size.unwrap_or_else(|| log.size());
+    let p = log.prove(a.index, size)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer(&mut out, &p)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "index {} size {}", p.index, p.size)?;
+        writeln!(out, "leaf_hash {}", hex::encode(p.leaf_hash))?;
+        writeln!(out, "root {}", hex::encode(p.root))?;
+        for h in &p.proof {
+            writeln!(out, "proof {}", hex::encode(h))?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn consistency(a: ConsistencyArgs) -> anyhow::Result<Outcome> {
+    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let new = a.new.unwrap_or_else(|| log.size());
+    let p = log.consistency(a.old, new)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer(&mut out, &p)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "old {} new {}", p.old, p.new)?;
+        writeln!(out, "old_root {}", hex::encode(p.old_root))?;
+        writeln!(out, "new_root {}", hex::encode(p.new_root))?;
+        for h in &p.proof {
+            writeln!(out, "proof {}", hex::encode(h))?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Read a small file given on the command line (checkpoints, proofs, events): at most 1 MiB.
+fn read_small(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take((1 << 20) + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("{}", path.display()))?;
+    if buf.len() > 1 << 20 {
+        bail!("{}: larger than 1 MiB", path.display());
+    }
+    Ok(buf)
+}
+
+/// True when the error means "the log or proof failed verification" (exit 1) rather than
+/// "could not run" (exit 2).
+fn is_failure(e: &LedgerError) -> bool {
+    matches!(
+        e,
+        LedgerError::Integrity(_) | LedgerError::Note(_) | LedgerError::Proof(_)
+    )
+}
+
+fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
+    let store = SqliteStore::open(&a.db)?;
+    let info = store.info()?;
+    let key = read_verifying_key(&a.pubkey)?;
+    let name = a.key_name.clone().unwrap_or(info.key_name.clone());
+    let trusted = [NoteVerifier::new(&name, key)?];
+    let mut external = Vec::new();
+    let mut result: Result<vigil_ledger::Audit, LedgerError> = Ok(vigil_ledger::Audit {
+        size: 0,
+        root: [0; 32],
+        checkpoints: 0,
+    });
+    if let Some(path) = &a.checkpoint {
+        match open_checkpoint(&read_small(path)?, &trusted, Some(&info.origin)) {
+            Ok(cp) => external.push(cp.checkpoint),
+            Err(e) => result = Err(LedgerError::Integrity(format!("{}: {e}", path.display()))),
+        }
+    }
+    if result.is_ok() {
+        result = audit(&store, &trusted, &external);
+    }
+    let mut out = std::io::stdout().lock();
+    match result {
+        Ok(r) => {
+            if a.json {
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"ok": true, "size": r.size, "root": hex::encode(r.root),
+                                        "checkpoints": r.checkpoints, "error": null}),
+                )?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "ok: {} entries, root {}, {} stored checkpoint(s) verified{}",
+                    r.size,
+                    hex::encode(r.root),
+                    r.checkpoints,
+                    if external.is_empty() {
+                        ""
+                    } else {
+                        ", given checkpoint contained"
+                    }
+                )?;
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(e) if is_failure(&e) => {
+            if a.json {
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"ok": false, "size": null, "root": null,
+                                        "checkpoints": null, "error": e.to_string()}),
+                )?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "FAILED: {e}")?;
+            }
+            Ok(Outcome::Failed)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn witnesses(specs: &[String]) -> anyhow::Result<Vec<NoteVerifier>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (name, path) = s
+                .split_once('=')
+                .with_context(|| format!("--witness {s:?}: expected NAME=PUB.pem"))?;
+            Ok(NoteVerifier::new(
+                name,
+                read_verifying_key(Path::new(path))?,
+            )?)
+        })
+        .collect()
+}
+
+/// Open and verify a checkpoint with the log key (named by --key-name or its origin) and
+/// every witness.
+fn checked_checkpoint(
+    path: &Path,
+    pubkey: &Path,
+    key_name: Option<&str>,
+    origin: Option<&str>,
+    witnesses: &[NoteVerifier],
+    signers: &mut Vec<String>,
+) -> anyhow::Result<Result<Checkpoint, String>> {
+    let bytes = read_small(path)?;
+    let key = read_verifying_key(pubkey)?;
+    // The key name defaults to the origin, which needs the note parsed first.
+    let name = match key_name {
+        Some(n) => n.to_string(),
+        None => {
+            match vigil_ledger::Note::parse(&bytes, &Default::default())
+                .map_err(|e| e.to_string())
+                .and_then(|n| Checkpoint::parse_text(n.text()).map_err(|e| e.to_string()))
+            {
+                Ok(cp) => cp.origin,
+                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
+            }
+        }
+    };
+    let mut trusted = vec![NoteVerifier::new(&name, key)?];
+    trusted.extend_from_slice(witnesses);
+    match open_checkpoint(&bytes, &trusted, origin) {
+        Ok(v) => {
+            for s in v.verification.verified {
+                if !signers.contains(&s) {
+                    signers.push(s);
+                }
+            }
+            Ok(Ok(v.checkpoint))
+        }
+        Err(e) => Ok(Err(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Outcome> {
+    if a.inclusion.is_none() && a.consistency.is_none() && a.checkpoint.is_none() {
+        bail!("nothing to verify: give --inclusion, --consistency or --checkpoint");
+    }
+    let needs_checkpoint = (a.inclusion.is_some() || a.consistency.is_some()) && !a.unauthenticated;
+    if needs_checkpoint && a.checkpoint.is_none() {
+        bail!("a proof needs --checkpoint (and --pubkey) to be trusted; or say --unauthenticated");
+    }
+    if a.consistency.is_some() && !a.unauthenticated && a.old_checkpoint.is_none() {
+        bail!("--consistency needs --old-checkpoint and --checkpoint, or --unauthenticated");
+    }
+    let witnesses = witnesses(&a.witness)?;
+    let mut checked: Vec<&str> = Vec::new();
+    let mut signers = Vec::new();
+    let outcome = (|| -> anyhow::Result<Result<(), String>> {
+        let mut new_cp = None;
+        if let (Some(path), Some(pubkey)) = (&a.checkpoint, &a.pubkey) {
+            match checked_checkpoint(
+                path,
+                pubkey,
+                a.key_name.as_deref(),
+                a.origin.as_deref(),
+                &witnesses,
+                &mut signers,
+            )? {
+                Ok(cp) => new_cp = Some(cp),
+                Err(e) => return Ok(Err(e)),
+            }
+            checked.push("checkpoint");
+        }
+        if let Some(path) = &a.inclusion {
+            let p = match InclusionProof::from_json(&read_small(path)?) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
+            };
+            if let Some(entry) = &a.entry {
+                let bytes = read_small(entry)?;
+                let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+                let canonical = match canonicalize_event(first, &Limits::default()) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(format!("{}: {e}", entry.display()))),
+                };
+                if leaf_hash(&canonical) != p.leaf_hash {
+                    return Ok(Err(format!(
+                        "{}: the entry's leaf hash {} is not the proof's {}",
+                        entry.display(),
+                        hex::encode(leaf_hash(&canonical)),
+                        hex::encode(p.leaf_hash)
+                    )));
+                }
+                checked.push("entry");
+            }
+            if let Some(cp) = &new_cp {
+                if cp.size != p.size || cp.root != p.root {
+                    return Ok(Err(format!(
+                        "inclusion proof is for size {} root {} but the checkpoint has size {} root {}",
+                        p.size,
+                        hex::encode(p.root),
+                        cp.size,
+                        hex::encode(cp.root)
+                    )));
+                }
+            }
+            if let Err(e) = p.verify() {
+                return Ok(Err(format!("{}: inclusion proof: {e}", path.display())));
+            }
+            checked.push("inclusion");
+        }
+        if let Some(path) = &a.consistency {
+            let p = match ConsistencyProof::from_json(&read_small(path)?) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
+            };
+            if let (Some(old_path), Some(pubkey), Some(new_cp)) =
+                (&a.old_checkpoint, &a.pubkey, &new_cp)
+            {
+                let old_cp = match checked_checkpoint(
+                    old_path,
+                    pubkey,
+                    a.key_name.as_deref(),
+                    a.origin.as_deref(),
+                    &witnesses,
+                    &mut signers,
+                )? {
+                    Ok(cp) => cp,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if old_cp.origin != new_cp.origin {
+                    return Ok(Err(format!(
+                        "the checkpoints have different origins {:?} and {:?}",
+                        old_cp.origin, new_cp.origin
+                    )));
+                }
+                if old_cp.size == new_cp.size && old_cp.root != new_cp.root {
+                    return Ok(Err(format!(
+                        "forked history: two checkpoints of size {} with different roots",
+                        old_cp.size
+                    )));
+                }
+                if (old_cp.size, old_cp.root, new_cp.size, new_cp.root)
+                    != (p.old, p.old_root, p.new, p.new_root)
+                {
+                    return Ok(Err(format!(
+                        "consistency proof is for sizes {} -> {} with other roots than the checkpoints ({} -> {})",
+                        p.old, p.new, old_cp.size, new_cp.size
+                    )));
+                }
+                checked.push("old-checkpoint");
+            }
+            if let Err(e) = p.verify() {
+                return Ok(Err(format!("{}: consistency proof: {e}", path.display())));
+            }
+            checked.push("consistency");
+        }
+        Ok(Ok(()))
+    })()?;
+    let mut out = std::io::stdout().lock();
+    let (ok, error) = match &outcome {
+        Ok(()) => (true, None),
+        Err(e) => (false, Some(e.clone())),
+    };
+    if a.json {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"ok": ok, "checked": checked, "signers": signers, "error": error}),
+        )?;
+        writeln!(out)?;
+    } else if let Some(e) = &error {
+        writeln!(out, "FAILED: {e}")?;
+    } else {
+        writeln!(
+            out,
+            "ok: {} verified{}{}",
+            checked.join(", "),
+            if signers.is_empty() {
+                ""
+            } else {
+                "; signed by "
+            },
+            signers.join(", ")
+        )?;
+        if a.unauthenticated {
+            writeln!(
+                out,
+                "note: proofs were checked against their own roots only"
+            )?;
+        }
+    }
+    Ok(if ok { Outcome::Ok } else { Outcome::Failed })
+}
+
+fn cosign(a: CosignArgs) -> anyhow::Result<Outcome> {
+    let bytes = read_small(&a.checkpoint)?;
+    let key = read_verifying_key(&a.pubkey)?;
+    let note = vigil_ledger::Note::parse(&bytes, &Default::default())
+        .with_context(|| format!("{}", a.checkpoint.display()))?;
+    let body = Checkpoint::parse_text(note.text())
+        .with_context(|| format!("{}", a.checkpoint.display()))?;
+    let name = a.key_name.clone().unwrap_or(body.origin.clone());
+    let log_key = NoteVerifier::new(&name, key)?;
+    let mut opened = match open_checkpoint(&bytes, &[log_key], None) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("FAILED: {}: {e}", a.checkpoint.display());
+            return Ok(Outcome::Failed);
+        }
+    };
+    let signer = NoteSigner::new(&a.name, read_signing_key(&a.key)?)?;
+    opened.note.add_signature(&signer);
+    let mut out = std::io::stdout().lock();
+    out.write_all(opened.note.to_text().as_bytes())?;
+    out.flush()?;
+    Ok(Outcome::Ok)
+}

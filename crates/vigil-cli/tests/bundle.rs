@@ -1,0 +1,233 @@
+//! `vigil key` and `vigil bundle` through the built binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::fs;
+
+use serde::Deserialize;
+use util::{code, show, Vigil};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct KeyJson {
+    algorithm: String,
+    key_id: String,
+    private_key: String,
+    public_key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct VerifyJson {
+    verified: bool,
+    dir: String,
+    error: Option<String>,
+    subject_digest: Option<String>,
+    resources: Option<u64>,
+    bundle: Option<serde_json::Value>,
+    signatures: Vec<SigJson>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SigJson {
+    path: String,
+    status: String,
+    signer: Option<String>,
+    role: Option<String>,
+    key_id: Option<String>,
+    reason: Option<String>,
+}
+
+fn keygen(v: &Vigil, alg: &str, name: &str) -> KeyJson {
+    let out = v.run(&[
+        "key",
+        "generate",
+        "--algorithm",
+        alg,
+        "--out",
+        name,
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn model(v: &Vigil) {
+    fs::create_dir_all(v.path("m/sub")).unwrap();
+    fs::write(v.path("m/model.onnx"), b"weights").unwrap();
+    fs::write(v.path("m/sub/ref.json"), b"{}").unwrap();
+}
+
+#[test]
+fn key_generate_writes_both_halves_and_prints_the_id() {
+    let v = Vigil::new();
+    let k = keygen(&v, "ed25519", "k");
+    assert_eq!(k.algorithm, "ed25519");
+    assert_eq!(k.key_id.len(), 64);
+    let private = fs::read_to_string(v.path("k.pem")).unwrap();
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            fs::metadata(v.path("k.pem")).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let show_out = v.run(&["key", "show", "k.pub.pem"]);
+    assert_eq!(
+        String::from_utf8_lossy(&show_out.stdout).trim(),
+        format!("ed25519 {}", k.key_id)
+    );
+    // Refuses to overwrite.
+    let again = v.run(&["key", "generate", "--out", "k"]);
+    assert_eq!(code(&again), 2, "{}", show(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn encrypted_key_signs_with_its_passphrase_only() {
+    let v = Vigil::new();
+    model(&v);
+    let out = v
+        .cmd(&[
+            "key",
+            "generate",
+            "--out",
+            "enc",
+            "--passphrase-env",
+            "VIGIL_TEST_PASS",
+        ])
+        .env("VIGIL_TEST_PASS", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(fs::read_to_string(v.path("enc.pem"))
+        .unwrap()
+        .contains("ENCRYPTED PRIVATE KEY"));
+    let no_pass = v.run(&["bundle", "sign", "--key", "enc.pem", "m"]);
+    assert_eq!(code(&no_pass), 2);
+    assert!(String::from_utf8_lossy(&no_pass.stderr).contains("passphrase is required"));
+    let ok = v
+        .cmd(&[
+            "bundle",
+            "sign",
+            "--key",
+            "enc.pem",
+            "--passphrase-env",
+            "P",
+            "m",
+        ])
+        .env("P", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(code(&ok), 0, "{}", show(&ok));
+}
+
+#[test]
+fn sign_verify_and_tamper_exit_codes() {
+    let v = Vigil::new();
+    model(&v);
+    keygen(&v, "ecdsa-p256", "k");
+    let out = v.run(&["bundle", "sign", "--key", "k.pem", "m"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(v.path("m/model.sig").exists());
+
+    let ok = v.run(&["bundle", "verify", "--key", "k.pub.pem", "--json", "m"]);
+    assert_eq!(code(&ok), 0, "{}", show(&ok));
+    let report: VerifyJson = serde_json::from_slice(&ok.stdout).unwrap();
+    assert!(report.verified);
+    assert_eq!(report.resources, Some(2));
+    assert_eq!(report.signatures[0].status, "counted");
+
+    fs::write(v.path("m/sub/ref.json"), b"{\"x\":1}").unwrap();
+    let bad = v.run(&["bundle", "verify", "--key", "k.pub.pem", "--json", "m"]);
+    assert_eq!(code(&bad), 1, "{}", show(&bad));
+    let report: VerifyJson = serde_json::from_slice(&bad.stdout).unwrap();
+    assert!(!report.verified);
+    assert!(report
+        .error
+        .unwrap()
+        .contains("sub/ref.json: content changed"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sub/ref.json"));
+}
+
+#[test]
+fn missing_signature_is_a_failed_check_and_missing_dir_an_error() {
+    let v = Vigil::new();
+    model(&v);
+    keygen(&v, "ecdsa-p256", "k");
+    let out = v.run(&["bundle", "verify", "--key", "k.pub.pem", "m"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let out = v.run(&["bundle", "verify", "--key", "k.pub.pem", "nowhere"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let out = v.run(&["bundle", "verify", "m"]);
+    assert_eq!(
+        code(&out),
+        2,
+        "--key or --policy is required: {}",
+        show(&out)
+    );
+    let out = v.run(&["bundle", "verify", "--key", "missing.pem", "m"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
+#[test]
+fn shards_and_ignore_paths_from_the_command_line() {
+    let v = Vigil::new();
+    model(&v);
+    fs::write(v.path("m/scratch.txt"), b"x").unwrap();
+    keygen(&v, "ecdsa-p256", "k");
+    let out = v.run(&[
+        "bundle",
+        "sign",
+        "--key",
+        "k.pem",
+        "--hash-method",
+        "shards",
+        "--shard-size",
+        "3",
+        "--json",
+        "m",
+        "--ignore-paths",
+        "m/scratch.txt",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        j["resources"], 4,
+        "7 bytes in 3-byte shards plus 2 bytes: {j}"
+    );
+    assert!(j["ignore_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "scratch.txt"));
+    fs::write(v.path("m/scratch.txt"), b"changed").unwrap();
+    let ok = v.run(&["bundle", "verify", "--key", "k.pub.pem", "m"]);
+    assert_eq!(code(&ok), 0, "{}", show(&ok));
+}
+
+#[test]
+fn the_example_device_verifies_under_its_policy() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/devices/breast-cancer");
+    let v = Vigil::new();
+    let out = v.run(&[
+        "bundle",
+        "verify",
+        "--policy",
+        root.join("policy.toml").to_str().unwrap(),
+        root.join("bundle").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bundle breast-cancer 1.0.0"), "{text}");
+    assert_eq!(text.matches("valid, signed by").count(), 2, "{text}");
+}

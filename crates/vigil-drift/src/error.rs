@@ -1,0 +1,91 @@
+//! The error type of this crate.
+
+/// Everything that can go wrong in `vigil-drift`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriftError {
+    /// A sample was too small for the test.
+    #[error("{test}: sample too small: {size} observations, need at least {min}")]
+    SampleTooSmall {
+        /// The test (`ks`, `cvm`, ...).
+        test: &'static str,
+        /// Observations given.
+        size: usize,
+        /// Observations needed.
+        min: usize,
+    },
+    /// A sample held NaN or an infinity.
+    #[error("{test}: non-finite value {value} at index {index}")]
+    NonFinite {
+        /// The test.
+        test: &'static str,
+        /// Position in the sample.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Samples of different dimension were given to a multivariate test.
+    #[error("{test}: dimension mismatch: {left} columns against {right}")]
+    DimensionMismatch {
+        /// The test.
+        test: &'static str,
+        /// Columns of the reference.
+        left: usize,
+        /// Columns of the current sample.
+        right: usize,
+    },
+    /// A parameter was outside its domain.
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A CSV input could not be read.
+    #[error("{source_name}: line {line}: {reason}")]
+    Csv {
+        /// File name or other label of the input.
+        source_name: String,
+        /// 1-based physical line where the problem was found.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A cell of a CSV table is not a number where one is needed.
+    #[error("{source_name}: row {row}, column {column:?}: {reason}")]
+    BadCell {
+        /// File name or other label.
+        source_name: String,
+        /// 1-based data row (the header is row 0).
+        row: usize,
+        /// Column name from the header.
+        column: String,
+        /// What is wrong with the cell.
+        reason: String,
+    },
+    /// A named column is missing.
+    #[error("{source_name}: no column named {column:?}")]
+    MissingColumn {
+        /// File name or other label.
+        source_name: String,
+        /// The column asked for.
+        column: String,
+    },
+    /// A test failed on one feature (column).
+    #[error("feature {feature:?}: {source}")]
+    Feature {
+        /// Column name.
+        feature: String,
+        /// What went wrong.
+        source: Box<DriftError>,
+    },
+    /// Reference statistics could not be read or written.
+    #[error("reference statistics {path}: {reason}")]
+    Reference {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}

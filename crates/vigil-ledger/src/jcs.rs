@@ -1,0 +1,528 @@
+//! RFC 8785 JSON Canonicalization Scheme over a strict, bounded, duplicate-refusing parser.
+//!
+//! `serde_json` keeps the last of duplicate keys silently, so events are parsed here: the
+//! parser refuses duplicate object keys, invalid UTF-8, lone surrogates, control characters in
+//! strings, integers beyond +/-2^53 (they would change when read as IEEE doubles), non-finite
+//! numbers and anything beyond the [`Limits`]. The canonical form sorts object members by
+//! their UTF-16 code units, writes strings with the minimal escapes of RFC 8785 section 3.2.2.2
+//! and numbers as ECMAScript `Number.prototype.toString` does (via `ryu-js`).
+
+use crate::error::JcsError;
+
+/// Bounds on one event (one JSON text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted input, in bytes (default 1 MiB).
+    pub max_bytes: usize,
+    /// Deepest nesting of arrays and objects (default 64).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 1 << 20,
+            max_depth: 64,
+        }
+    }
+}
+
+/// The largest integer magnitude an IEEE double holds exactly: 2^53.
+const MAX_SAFE: &[u8] = b"9007199254740992";
+
+/// A parsed JSON value.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Value>),
+    /// Members sorted by UTF-16 code units of the key, no duplicates.
+    Object(Vec<(String, Value)>),
+}
+
+/// Canonicalize one event: a JSON object, returned in RFC 8785 form.
+pub fn canonicalize_event(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    event(input, limits, false)
+}
+
+/// Re-check a stored entry. RFC 8785 writes a large double such as `6.042140248547878e17` as
+/// the integer `604214024854787800`, which [`canonicalize_event`] refuses as input; a stored
+/// entry may hold such an integer when it is exactly the canonical form of its double.
+pub(crate) fn recanonicalize_entry(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    event(input, limits, true)
+}
+
+fn event(input: &[u8], limits: &Limits, stored: bool) -> Result<Vec<u8>, JcsError> {
+    let value = parse(input, limits, stored)?;
+    if !matches!(value, Value::Object(_)) {
+        return Err(err(0, "not a JSON object"));
+    }
+    let mut out = Vec::with_capacity(input.len());
+    write_value(&value, &mut out);
+    Ok(out)
+}
+
+/// Canonicalize any JSON text (RFC 8785), with the same refusals as [`canonicalize_event`]
+/// except that the top level may be any value.
+pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    let value = parse(input, limits, false)?;
+    let mut out = Vec::with_capacity(input.len());
+    write_value(&value, &mut out);
+    Ok(out)
+}
+
+fn err(offset: usize, reason: impl Into<String>) -> JcsError {
+    JcsError {
+        offset,
+        reason: reason.into(),
+    }
+}
+
+/// Like [`canonicalize`], accepting big integers already in canonical form (see
+/// [`recanonicalize_entry`]); for round-trip checks.
+#[doc(hidden)]
+pub fn recanonicalize(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    let value = parse(input, limits, true)?;
+    let mut out = Vec::with_capacity(input.len());
+    write_value(&value, &mut out);
+    Ok(out)
+}
+
+fn parse(input: &[u8], limits: &Limits, stored: bool) -> Result<Value, JcsError> {
+    if input.len() > limits.max_bytes {
+        return Err(err(
+            limits.max_bytes,
+            format!(
+                "event is {} bytes, over the limit of {}",
+                input.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    if let Err(e) = std::str::from_utf8(input) {
+        return Err(err(e.valid_up_to(), "invalid UTF-8"));
+    }
+    let mut p = Parser {
+        s: input,
+        pos: 0,
+        depth: 0,
+        max_depth: limits.max_depth,
+        canonical_big: stored,
+    };
+    p.ws();
+    let v = p.value()?;
+    p.ws();
+    if p.pos != input.len() {
+        return Err(err(p.pos, "trailing characters after the JSON value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+    /// Accept an integer beyond 2^53 that is exactly the RFC 8785 form of its double.
+    canonical_big: bool,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Result<(), JcsError> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(err(self.pos, format!("expected '{}'", b as char)))
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], v: Value) -> Result<Value, JcsError> {
+        if self.s.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(err(self.pos, "invalid literal"))
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, JcsError> {
+        match self.peek() {
+            None => Err(err(self.pos, "unexpected end of input")),
+            Some(b'n') => self.literal(b"null", Value::Null),
+            Some(b't') => self.literal(b"true", Value::Bool(true)),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'[') => self.array(),
+            Some(b'{') => self.object(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(c) => Err(err(
+                self.pos,
+                format!("unexpected character {:?}", c as char),
+            )),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), JcsError> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(err(
+                self.pos,
+                format!("nesting deeper than the limit of {}", self.max_depth),
+            ));
+        }
+        Ok(())
+    }
+
+    fn array(&mut self) -> Result<Value, JcsError> {
+        self.enter()?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value()?);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(err(self.pos, "expected ',' or ']' in array")),
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(items))
+    }
+
+    fn object(&mut self) -> Result<Value, JcsError> {
+        let start = self.pos;
+        self.enter()?;
+        self.pos += 1;
+        let mut members: Vec<(String, Value)> = Vec::new();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(err(self.pos, "expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            self.expect(b':')?;
+            self.ws();
+            let v = self.value()?;
+            members.push((key, v));
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(err(self.pos, "expected ',' or '}' in object")),
+            }
+        }
+        self.depth -= 1;
+        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        for pair in members.windows(2) {
+            if let [a, b] = pair {
+                if a.0 == b.0 {
+                    return Err(err(start, format!("duplicate key {:?}", a.0)));
+                }
+            }
+        }
+        Ok(Value::Object(members))
+    }
+
+    fn hex4(&mut self) -> Result<u32, JcsError> {
+        let digits = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| err(self.pos, "truncated \\u escape"))?;
+        let mut v = 0u32;
+        for &d in digits {
+            let x = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| err(self.pos, "bad hex digit in \\u escape"))?;
+            v = v * 16 + x;
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, JcsError> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let run_start = self.pos;
+            while let Some(c) = self.peek() {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The whole input is valid UTF-8 and runs end at ASCII bytes, so this cannot fail.
+            let run = std::str::from_utf8(self.s.get(run_start..self.pos).unwrap_or_default())
+                .map_err(|_| err(run_start, "invalid UTF-8"))?;
+            out.push_str(run);
+            match self.peek() {
+                None => return Err(err(self.pos, "unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    let at = self.pos;
+                    self.pos += 1;
+                    let e = self.peek().ok_or_else(|| err(at, "unterminated escape"))?;
+                    self.pos += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                if self.s.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                    return Err(err(at, "lone high surrogate"));
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(err(at, "high surrogate not followed by low"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return Err(err(at, "lone low surrogate"));
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(code)
+                                .ok_or_else(|| err(at, "invalid \\u escape"))?;
+                            out.push(ch);
+                        }
+                        _ => return Err(err(at, "invalid escape")),
+                    }
+                }
+                Some(_) => return Err(err(self.pos, "control character in string")),
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<Value, JcsError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(err(self.pos, "invalid number")),
+        }
+        let int_end = self.pos;
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            integer = false;
+            if self.digits() == 0 {
+                return Err(err(self.pos, "invalid number: no digits after '.'"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            integer = false;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(err(self.pos, "invalid number: no digits in exponent"));
+            }
+        }
+        let text = self.s.get(start..self.pos).unwrap_or_default();
+        let n: f64 = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| err(start, "invalid number"))?;
+        if !n.is_finite() {
+            return Err(err(start, "number is out of the IEEE double range"));
+        }
+        if integer {
+            let digits = self.s.get(int_start..int_end).unwrap_or_default();
+            let big = digits.len() > MAX_SAFE.len()
+                || (digits.len() == MAX_SAFE.len() && digits > MAX_SAFE);
+            // Stored entries may hold a big integer written exactly as RFC 8785 writes the
+            // double it denotes (e.g. 604214024854787800); input may not.
+            let canonical =
+                self.canonical_big && format_number(n).as_deref().map(str::as_bytes) == Some(text);
+            if big && !canonical {
+                return Err(err(
+                    start,
+                    format!(
+                        "integer {} is beyond +/-2^53 and would not survive as an IEEE double",
+                        String::from_utf8_lossy(text)
+                    ),
+                ));
+            }
+        }
+        Ok(Value::Number(n))
+    }
+}
+
+fn write_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(*n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            out.push(b'{');
+            for (i, (k, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_value(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// ECMAScript Number-to-String of a finite double (RFC 8785 section 3.2.2.3).
+fn write_number(n: f64, out: &mut Vec<u8>) {
+    if n == 0.0 {
+        out.push(b'0'); // both +0 and -0
+        return;
+    }
+    let mut buf = ryu_js::Buffer::new();
+    out.extend_from_slice(buf.format_finite(n).as_bytes());
+}
+
+/// Format a finite double as RFC 8785 (ECMAScript) does; exposed for tests.
+#[doc(hidden)]
+pub fn format_number(n: f64) -> Option<String> {
+    if !n.is_finite() {
+        return None;
+    }
+    let mut out = Vec::new();
+    write_number(n, &mut out);
+    String::from_utf8(out).ok()
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            c if c < 0x20 => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(c >> 4)]);
+                out.push(HEX[usize::from(c & 15)]);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> Result<String, JcsError> {
+        canonicalize(s.as_bytes(), &Limits::default()).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn refusals() {
+        let l = Limits::default();
+        assert!(canonicalize_event(b"[1]", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":1,\"a\":2}", &l)
+            .unwrap_err()
+            .reason
+            .contains("duplicate key"));
+        assert!(canonicalize_event(b"{\"a\":9007199254740993}", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":-9007199254740993}", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":9007199254740992}", &l).is_ok());
+        assert!(canonicalize_event(b"{\"a\":1e400}", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":\"\\ud800\"}", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":01}", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":1} x", &l).is_err());
+        assert!(canonicalize_event(b"{\"a\":\"\x01\"}", &l).is_err());
+        assert!(canonicalize_event(b"\xef\xbb\xbf{}", &l).is_err());
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        assert!(canon(&format!("{{\"a\":{deep}}}")).is_err());
+        let small = Limits {
+            max_bytes: 4,
+            max_depth: 64,
+        };
+        assert!(canonicalize_event(b"{\"a\":1}", &small).is_err());
+    }
+
+    #[test]
+    fn zero_and_escapes() {
+        assert_eq!(canon("[-0, 0.0, -0.0e5]").unwrap(), "[0,0,0]");
+        assert_eq!(
+            canon("[\"\\u001f\\b\\/\\u00e9\"]").unwrap(),
+            "[\"\\u001f\\b/\u{e9}\"]"
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! C2SP signed-note (<https://c2sp.org/signed-note>) with Ed25519 signatures.
+//!
+//! A note is UTF-8 text ending in a newline, a blank line, then one or more signature lines
+//! `— <key name> <base64(key hash || signature)>`. The key hash is the first four bytes of
+//! `SHA-256(name || "\n" || 0x01 || public key)`, big-endian.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::error::NoteError;
+
+/// The signature-type byte of Ed25519 in signed-note.
+const ALG_ED25519: u8 = 0x01;
+/// The prefix of a signature line: an em dash and a space.
+const SIG_PREFIX: &str = "\u{2014} ";
+
+/// Bounds on a note read from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteLimits {
+    /// Largest note in bytes (default 64 KiB).
+    pub max_bytes: usize,
+    /// Most signature lines (default 100, as golang.org/x/mod/sumdb/note).
+    pub max_signatures: usize,
+}
+
+impl Default for NoteLimits {
+    fn default() -> Self {
+        NoteLimits {
+            max_bytes: 64 * 1024,
+            max_signatures: 100,
+        }
+    }
+}
+
+/// The 4-byte key hash of an Ed25519 key named `name`.
+pub fn key_hash(name: &str, key: &VerifyingKey) -> u32 {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n");
+    h.update([ALG_ED25519]);
+    h.update(key.as_bytes());
+    let d = h.finalize();
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+fn check_name(name: &str) -> Result<(), NoteError> {
+    if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
+        return Err(NoteError::BadKeyName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// An Ed25519 key that signs notes under a name.
+#[derive(Clone)]
+pub struct NoteSigner {
+    name: String,
+    key: SigningKey,
+    hash: u32,
+}
+
+impl std::fmt::Debug for NoteSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NoteSigner({}+{:08x})", self.name, self.hash)
+    }
+}
+
+impl NoteSigner {
+    /// A signer named `name` (no spaces, no '+').
+    pub fn new(name: &str, key: SigningKey) -> Result<Self, NoteError> {
+        check_name(name)?;
+        let hash = key_hash(name, &key.verifying_key());
+        Ok(NoteSigner {
+            name: name.to_string(),
+            key,
+            hash,
+        })
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key hash.
+    pub fn key_hash(&self) -> u32 {
+        self.hash
+    }
+
+    /// The matching verifier.
+    pub fn verifier(&self) -> NoteVerifier {
+        NoteVerifier {
+            name: self.name.clone(),
+            key: self.key.verifying_key(),
+            hash: self.hash,
+        }
+    }
+
+    fn sign_line(&self, text: &str) -> String {
+        let sig = self.key.sign(text.as_bytes());
+        let mut bytes = self.hash.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&sig.to_bytes());
+        format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(bytes))
+    }
+}
+
+/// An Ed25519 public key trusted under a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteVerifier {
+    name: String,
+    key: VerifyingKey,
+    hash: u32,
+}
+
+impl NoteVerifier {
+    /// A verifier named `name` (no spaces, no '+').
+    pub fn new(name: &str, key: VerifyingKey) -> Result<Self, NoteError> {
+        check_name(name)?;
+        let hash = key_hash(name, &key);
+        Ok(NoteVerifier {
+            name: name.to_string(),
+            key,
+            hash,
+        })
+    }
+
+    /// Parse a verifier key string `name+hash+base64(0x01 || key)` as golang.org/x/mod's
+    /// `note.NewVerifier` reads it; the hash must match.
+    pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
+        let bad = || NoteError::BadVerifierKey(vkey.to_string());
+        let (name, rest) = vkey.split_once('+').ok_or_else(bad)?;
+        let (hash_hex, b64) = rest.split_once('+').ok_or_else(bad)?;
+        if hash_hex.len() != 8 || !hash_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let hash = u32::from_str_radix(hash_hex, 16).map_err(|_| bad())?;
+        let raw = B64.decode(b64).map_err(|_| bad())?;
+        let (alg, key) = raw.split_first().ok_or_else(bad)?;
+        if *alg != ALG_ED25519 {
+            return Err(bad());
+        }
+        let key: [u8; 32] = key.try_into().map_err(|_| bad())?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| bad())?;
+        let v = NoteVerifier::new(name, key).map_err(|_| bad())?;
+        if v.hash != hash {
+            return Err(bad());
+        }
+        Ok(v)
+    }
+
+    /// The verifier key string `name+hash+base64(0x01 || key)`.
+    pub fn to_vkey(&self) -> String {
+        let mut raw = vec![ALG_ED25519];
+        raw.extend_from_slice(self.key.as_bytes());
+        format!("{}+{:08x}+{}", self.name, self.hash, B64.encode(raw))
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key hash.
+    pub fn key_hash(&self) -> u32 {
+        self.hash
+    }
+
+    /// The public key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+}
+
+/// One signature line of a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteSignature {
+    /// Key name.
+    pub name: String,
+    /// Key hash.
+    pub key_hash: u32,
+    /// Signature bytes after the key hash.
+    pub signature: Vec<u8>,
+}
+
+/// A parsed signed note: its text and signature lines (not yet verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    text: String,
+    signatures: Vec<NoteSignature>,
+}
+
+/// Which signatures of a note verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// `name+hash` of every trusted key whose signature verified, in note order.
+    pub verified: Vec<String>,
+    /// `name+hash` of every signature by a key not among the trusted ones (not checked).
+    pub unverified: Vec<String>,
+}
+
+impl Note {
+    /// Sign `text` (non-empty, ending in a newline, no blank line at its end) with each signer.
+    pub fn sign(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteError> {
+        check_text(text)?;
+        if signers.is_empty() {
+            return Err(NoteError::Malformed("no signer given".into()));
+        }
+        let mut out = String::with_capacity(text.len() + 120 * signers.len());
+        out.push_str(text);
+        out.push('\n');
+        for s in signers {
+            out.push_str(&s.sign_line(text));
+        }
+        Ok(out)
+    }
+
+    /// Parse a signed note (syntax only; see [`Note::verify`]).
+    pub fn parse(msg: &[u8], limits: &NoteLimits) -> Result<Note, NoteError> {
+        let bad = |why: &str| NoteError::Malformed(why.to_string());
+        if msg.len() > limits.max_bytes {
+            return Err(bad("note is larger than the limit"));
+        }
+        let msg = std::str::from_utf8(msg).map_err(|_| bad("not UTF-8"))?;
+        if msg.chars().any(|c| c < ' ' && c != '\n') {
+            return Err(bad("control character other than newline"));
+        }
+        let split = msg
+            .rfind("\n\n")
+            .ok_or_else(|| bad("no blank line before the signatures"))?;
+        let text = msg.get(..split + 1).ok_or_else(|| bad("bad split"))?;
+        let sigs = msg.get(split + 2..).ok_or_else(|| bad("bad split"))?;
+        if sigs.is_empty() || !sigs.ends_with('\n') {
+            return Err(bad(
+                "signature block must be non-empty and end in a newline",
+            ));
+        }
+        let mut signatures = Vec::new();
+        for line in sigs.split_terminator('\n') {
+            let line = line
+                .strip_prefix(SIG_PREFIX)
+                .ok_or_else(|| bad("signature line does not start with an em dash"))?;
+            let (name, b64) = line
+                .split_once(' ')
+                .ok_or_else(|| bad("signature line has no space"))?;
+            check_name(name).map_err(|_| bad("bad key name in signature line"))?;
+            let raw = B64
+                .decode(b64)
+                .map_err(|_| bad("signature is not standard base64"))?;
+            if b64.is_empty() || raw.len() < 5 {
+                return Err(bad("signature too short"));
+            }
+            let (hash, sig) = raw.split_at(4);
+            let key_hash = u32::from_be_bytes([hash[0], hash[1], hash[2], hash[3]]);
+            signatures.push(NoteSignature {
+                name: name.to_string(),
+                key_hash,
+                signature: sig.to_vec(),
+            });
+            if signatures.len() > limits.max_signatures {
+                return Err(bad("too many signatures"));
+            }
+        }
+        Ok(Note {
+            text: text.to_string(),
+            signatures,
+        })
+    }
+
+    /// The signed text (ends in a newline).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The signature lines.
+    pub fn signatures(&self) -> &[NoteSignature] {
+        &self.signatures
+    }
+
+    /// Add a co-signature (replacing any earlier one by the same key).
+    pub fn add_signature(&mut self, signer: &NoteSigner) {
+        self.signatures
+            .retain(|s| !(s.name == signer.name && s.key_hash == signer.hash));
+        let sig = signer.key.sign(self.text.as_bytes());
+        self.signatures.push(NoteSignature {
+            name: signer.name.clone(),
+            key_hash: signer.hash,
+            signature: sig.to_bytes().to_vec(),
+        });
+    }
+
+    /// The note in its wire form.
+    pub fn to_text(&self) -> String {
+        let mut out = self.text.clone();
+        out.push('\n');
+        for s in &self.signatures {
+            let mut raw = s.key_hash.to_be_bytes().to_vec();
+            raw.extend_from_slice(&s.signature);
+            out.push_str(&format!("{SIG_PREFIX}{} {}\n", s.name, B64.encode(raw)));
+        }
+        out
+    }
+
+    /// Verify the note against the keys the caller trusts: **every** trusted key must have
+    /// signed and its signature must verify. Signatures by other keys are listed as
+    /// unverified; repeated identical signature lines are counted once.
+    pub fn verify(&self, trusted: &[NoteVerifier]) -> Result<Verification, NoteError> {
+        if trusted.is_empty() {
+            return Err(NoteError::Malformed("no trusted key given".into()));
+        }
+        let mut verified = Vec::new();
+        let mut unverified = Vec::new();
+        for s in &self.signatures {
+            let id = format!("{}+{:08x}", s.name, s.key_hash);
+            match trusted
+                .iter()
+                .find(|v| v.name == s.name && v.hash == s.key_hash)
+            {
+                Some(v) => {
+                    let ok = Signature::from_slice(&s.signature)
+                        .is_ok_and(|sig| v.key.verify(self.text.as_bytes(), &sig).is_ok());
+                    if !ok {
+                        return Err(NoteError::InvalidSignature {
+                            name: s.name.clone(),
+                            key_hash: s.key_hash,
+                        });
+                    }
+                    if !verified.contains(&id) {
+                        verified.push(id);
+                    }
+                }
+                None => {
+                    if !unverified.contains(&id) {
+                        unverified.push(id);
+                    }
+                }
+            }
+        }
+        for v in trusted {
+            let id = format!("{}+{:08x}", v.name, v.hash);
+            if !verified.contains(&id) {
+                return Err(NoteError::MissingSignature {
+                    name: v.name.clone(),
+                    key_hash: v.hash,
+                });
+            }
+        }
+        Ok(Verification {
+            verified,
+            unverified,
+        })
+    }
+}
+
+fn check_text(text: &str) -> Result<(), NoteError> {
+    let bad = |why: &str| NoteError::Malformed(why.to_string());
+    if text.is_empty() || !text.ends_with('\n') {
+        return Err(bad("text must be non-empty and end in a newline"));
+    }
+    if text.contains("\n\n") || text.starts_with('\n') {
+        return Err(bad("text must not hold a blank line"));
+    }
+    if text.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(bad("control character other than newline"));
+    }
+    Ok(())
+}

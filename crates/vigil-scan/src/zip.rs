@@ -1,0 +1,747 @@
+//! A bounded zip reader that compares local headers with the central directory, so a member
+//! cannot hide from the scanner and still be loaded by PyTorch, NumPy or Keras.
+//!
+//! Members are listed from the central directory (what `torch.load`, `numpy.load` and Python's
+//! `zipfile` use); each local header is read and compared; local entries the directory does not
+//! list are found by walking the local headers and are scanned too. Stored members are read in
+//! place; a storage record of a PyTorch archive is only sniffed, never read in full.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use crate::blob::{Blob, Capped, Counter, Counting};
+use crate::scan::{Ctx, Kind, Scanner};
+use crate::{Rule, Severity};
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    flags: u16,
+    method: u16,
+    crc: u32,
+    csize: u64,
+    usize: u64,
+    local: u64,
+    in_cd: bool,
+}
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    b.get(i..i + 2)
+        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+}
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    b.get(i..i + 4)
+        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    b.get(i..i + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn join(prefix: Option<&str>, name: &str) -> String {
+    match prefix {
+        Some(p) => format!("{p}!{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// Read the archive's directory, compare, and scan every member. Returns the format name.
+pub(crate) fn scan(
+    scanner: &Scanner,
+    ctx: &mut Ctx<'_>,
+    blob: &Blob,
+    member: Option<&str>,
+    depth: usize,
+) -> String {
+    let entries = match directory(ctx, blob, member) {
+        Ok(e) => e,
+        Err(why) => {
+            ctx.fail(
+                Rule::ArchiveMalformed,
+                format!("zip archive cannot be read: {why}"),
+                member,
+            );
+            return "zip".into();
+        }
+    };
+    let names: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.in_cd)
+        .map(|e| e.name.as_str())
+        .collect();
+    let torch_root: Option<String> = names.iter().find_map(|n| {
+        n.strip_suffix("data.pkl")
+            .filter(|r| r.is_empty() || r.ends_with('/'))
+            .map(str::to_string)
+    });
+    let keras = names.contains(&"config.json") && names.contains(&"metadata.json");
+    let npz = !names.is_empty() && names.iter().all(|n| n.ends_with(".npy"));
+    let format = if torch_root.is_some() {
+        "pytorch-zip"
+    } else if keras {
+        "keras"
+    } else if npz {
+        "npz"
+    } else {
+        "zip"
+    };
+    for e in entries.iter().take(scanner.limits().max_members) {
+        if e.name.ends_with('/') && e.usize == 0 {
+            continue;
+        }
+        let storage = torch_root.as_deref().is_some_and(|root| {
+            e.name
+                .strip_prefix(root)
+                .and_then(|r| r.strip_prefix("data/"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+        });
+        scan_member(scanner, ctx, blob, e, member, depth, storage);
+    }
+    if entries.len() > scanner.limits().max_members {
+        ctx.fail(
+            Rule::ResourceLimit,
+            format!(
+                "archive has {} members; only the first {} were scanned",
+                entries.len(),
+                scanner.limits().max_members
+            ),
+            member,
+        );
+    }
+    // Keras reads config.json even without metadata.json: check any root config.json.
+    if keras || names.contains(&"config.json") {
+        if let Some(cfg) = entries.iter().find(|e| e.in_cd && e.name == "config.json") {
+            match member_bytes(scanner, blob, cfg) {
+                Ok(bytes) => {
+                    crate::formats::keras_config(ctx, &bytes, &join(member, "config.json"))
+                }
+                Err(why) => ctx.fail(
+                    Rule::KerasMalformed,
+                    format!("config.json cannot be read: {why}"),
+                    Some(&join(member, "config.json")),
+                ),
+            }
+        }
+    }
+    format.into()
+}
+
+/// Whether a readable zip directory with members ends this blob (checked for blobs that do
+/// not start like a zip).
+pub(crate) fn appended(scanner: &Scanner, blob: &Blob) -> bool {
+    let len = blob.len();
+    let tail_len = len.min(22 + 65535);
+    let Ok(tail) = blob.head(len - tail_len, tail_len as usize) else {
+        return false;
+    };
+    if !tail.windows(4).any(|w| w == b"PK\x05\x06") {
+        return false;
+    }
+    let mut scratch = Ctx::new_detached(scanner);
+    directory(&mut scratch, blob, None).is_ok_and(|e| e.iter().any(|x| x.in_cd))
+}
+
+fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec<Entry>, String> {
+    let len = blob.len();
+    let tail_len = len.min(22 + 65535 + 20);
+    let tail = blob
+        .head(len - tail_len, tail_len as usize)
+        .map_err(|e| e.to_string())?;
+    let eocd_rel = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail.get(i..i + 4) == Some(b"PK\x05\x06"))
+        .ok_or("no end-of-central-directory record")?;
+    let eocd_pos = len - tail_len + eocd_rel as u64;
+    let e = tail.get(eocd_rel..).unwrap_or_default();
+    let mut count = u64::from(u16_at(e, 10));
+    let mut cd_size = u64::from(u32_at(e, 12));
+    let mut cd_off = u64::from(u32_at(e, 16));
+    let mut zip64 = false;
+    let mut cd_end_expected = eocd_pos;
+    if count == 0xffff || cd_size == 0xffff_ffff || cd_off == 0xffff_ffff {
+        // ZIP64 locator just before the EOCD.
+        let loc_pos = eocd_pos.checked_sub(20).ok_or("zip64 locator missing")?;
+        let loc = blob.head(loc_pos, 20).map_err(|e| e.to_string())?;
+        if loc.get(..4) != Some(b"PK\x06\x07") {
+            return Err("zip64 fields without a zip64 locator".into());
+        }
+        let rec_pos = u64_at(&loc, 8);
+        let rec = blob.head(rec_pos, 56).map_err(|e| e.to_string())?;
+        if rec.get(..4) != Some(b"PK\x06\x06") {
+            return Err(format!("no zip64 end record at offset {rec_pos}"));
+        }
+        count = u64_at(&rec, 32);
+        cd_size = u64_at(&rec, 40);
+        cd_off = u64_at(&rec, 48);
+        zip64 = true;
+        cd_end_expected = rec_pos;
+    }
+    // Data prepended to the archive shifts every offset (Python's zipfile allows it).
+    let shift = cd_end_expected.saturating_sub(
+        cd_off
+            .checked_add(cd_size)
+            .ok_or("directory size overflows")?,
+    );
+    if shift > 0 && !zip64 {
+        ctx.add(
+            Severity::Medium,
+            Rule::ArchiveHiddenMember,
+            format!("{shift} bytes precede the archive; readers disagree about member offsets"),
+            None,
+            member,
+        );
+    }
+    let cd_start = cd_off.saturating_add(shift);
+    if cd_size > ctx.limits().max_header || cd_start.checked_add(cd_size).is_none_or(|e| e > len) {
+        return Err(format!(
+            "central directory ({cd_size} bytes at {cd_start}) does not fit in the file"
+        ));
+    }
+    if count > ctx.limits().max_members as u64 * 4 {
+        return Err(format!("central directory claims {count} members"));
+    }
+    let cd = blob
+        .head(cd_start, cd_size as usize)
+        .map_err(|e| e.to_string())?;
+    let mut entries = Vec::new();
+    let mut i = 0usize;
+    while i + 46 <= cd.len() && cd.get(i..i + 4) == Some(b"PK\x01\x02") {
+        let h = cd.get(i..).unwrap_or_default();
+        let (nl, xl, cl) = (
+            usize::from(u16_at(h, 28)),
+            usize::from(u16_at(h, 30)),
+            usize::from(u16_at(h, 32)),
+        );
+        let name_b = h
+            .get(46..46 + nl)
+            .ok_or("directory entry name is cut off")?;
+        let extra = h
+            .get(46 + nl..46 + nl + xl)
+            .ok_or("directory entry extra field is cut off")?;
+        let mut en = Entry {
+            name: String::from_utf8_lossy(name_b).into_owned(),
+            flags: u16_at(h, 8),
+            method: u16_at(h, 10),
+            crc: u32_at(h, 16),
+            csize: u64::from(u32_at(h, 20)),
+            usize: u64::from(u32_at(h, 24)),
+            local: u64::from(u32_at(h, 42)),
+            in_cd: true,
+        };
+        apply_zip64(&mut en, extra);
+        en.local = en.local.saturating_add(shift);
+        entries.push(en);
+        i += 46 + nl + xl + cl;
+        if entries.len() > ctx.limits().max_members * 4 {
+            return Err("too many directory entries".into());
+        }
+    }
+    if entries.len() as u64 != count {
+        ctx.add(
+            Severity::Medium,
+            Rule::ArchiveHiddenMember,
+            format!(
+                "end record claims {count} members but the central directory lists {}",
+                entries.len()
+            ),
+            None,
+            member,
+        );
+    }
+    // Duplicates: different readers pick different copies.
+    let mut seen = HashSet::new();
+    for en in &entries {
+        if !seen.insert(en.name.clone()) {
+            ctx.add(Severity::Medium, Rule::ArchiveHiddenMember, format!("member name {:?} appears more than once; loaders disagree about which copy they read", en.name), None, Some(&join(member, &en.name)));
+        }
+        check_name(ctx, &en.name, member);
+    }
+    // Compare local headers; then walk local headers for entries the directory omits.
+    let listed: HashMap<u64, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.local, k))
+        .collect();
+    for en in &entries {
+        match blob.head(en.local, 30) {
+            Ok(lh) if lh.get(..4) == Some(b"PK\x03\x04") && lh.len() == 30 => {
+                let nl = usize::from(u16_at(&lh, 26));
+                let lname = blob
+                    .head(en.local.saturating_add(30), nl)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                if lname != en.name {
+                    ctx.add(
+                        Severity::Medium,
+                        Rule::ArchiveHiddenMember,
+                        format!(
+                            "local header names {lname:?} but the central directory names {:?}",
+                            en.name
+                        ),
+                        None,
+                        Some(&join(member, &en.name)),
+                    );
+                }
+                if u16_at(&lh, 6) & 0x41 != en.flags & 0x41
+                    || (u16_at(&lh, 6) & 9 == 0 && u32_at(&lh, 14) != en.crc)
+                {
+                    ctx.add(
+                        Severity::Medium,
+                        Rule::ArchiveHiddenMember,
+                        "local header flags or CRC differ from the central directory".into(),
+                        None,
+                        Some(&join(member, &en.name)),
+                    );
+                }
+                if u16_at(&lh, 8) != en.method {
+                    ctx.add(
+                        Severity::Medium,
+                        Rule::ArchiveHiddenMember,
+                        format!(
+                            "local header says method {} but the central directory says {}",
+                            u16_at(&lh, 8),
+                            en.method
+                        ),
+                        None,
+                        Some(&join(member, &en.name)),
+                    );
+                }
+            }
+            _ => ctx.add(
+                Severity::Medium,
+                Rule::ArchiveMalformed,
+                format!("no local header at offset {} for this member", en.local),
+                None,
+                Some(&join(member, &en.name)),
+            ),
+        }
+    }
+    let mut pos = shift;
+    let mut walked = 0usize;
+    while pos < cd_start && walked < ctx.limits().max_members * 4 {
+        walked += 1;
+        let lh = match blob.head(pos, 30) {
+            Ok(h) if h.len() == 30 && h.get(..4) == Some(b"PK\x03\x04") => h,
+            _ => break,
+        };
+        let nl = usize::from(u16_at(&lh, 26));
+        let xl = u64::from(u16_at(&lh, 28));
+        let flags = u16_at(&lh, 6);
+        let mut csize = u64::from(u32_at(&lh, 18));
+        let known = listed.get(&pos).and_then(|k| entries.get(*k)).cloned();
+        if let Some(k) = &known {
+            csize = k.csize;
+        } else {
+            let name = blob
+                .head(pos + 30, nl)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let extra = blob
+                .head(pos + 30 + nl as u64, xl as usize)
+                .unwrap_or_default();
+            let mut en = Entry {
+                name: name.clone(),
+                flags,
+                method: u16_at(&lh, 8),
+                crc: u32_at(&lh, 14),
+                csize,
+                usize: u64::from(u32_at(&lh, 22)),
+                local: pos,
+                in_cd: false,
+            };
+            apply_zip64(&mut en, &extra);
+            csize = en.csize;
+            ctx.add(Severity::Medium, Rule::ArchiveHiddenMember, format!("local entry {name:?} at offset {pos} is not in the central directory; it was scanned anyway"), None, Some(&join(member, &name)));
+            if flags & 8 != 0 && csize == 0 {
+                entries.push(en);
+                break;
+            }
+            entries.push(en);
+        }
+        let mut next = (pos + 30 + nl as u64 + xl).saturating_add(csize);
+        if flags & 8 != 0 {
+            let dd = blob.head(next, 4).unwrap_or_default();
+            next = next.saturating_add(if dd == b"PK\x07\x08" { 16 } else { 12 });
+        }
+        if next <= pos {
+            break;
+        }
+        pos = next;
+    }
+    Ok(entries)
+}
+
+fn apply_zip64(en: &mut Entry, extra: &[u8]) {
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        let id = u16_at(extra, i);
+        let sz = usize::from(u16_at(extra, i + 2));
+        let body = extra.get(i + 4..i + 4 + sz).unwrap_or_default();
+        if id == 1 {
+            let mut j = 0;
+            if en.usize == 0xffff_ffff {
+                en.usize = u64_at(body, j);
+                j += 8;
+            }
+            if en.csize == 0xffff_ffff {
+                en.csize = u64_at(body, j);
+                j += 8;
+            }
+            if en.local == 0xffff_ffff {
+                en.local = u64_at(body, j);
+            }
+        }
+        i += 4 + sz;
+    }
+}
+
+fn check_name(ctx: &mut Ctx<'_>, name: &str, member: Option<&str>) {
+    let n = name.replace('\\', "/");
+    let drive = n.as_bytes().get(1) == Some(&b':');
+    if n.starts_with('/') || drive || n.split('/').any(|s| s == "..") {
+        ctx.add(
+            Severity::Medium,
+            Rule::ArchivePathTraversal,
+            format!("member name {name:?} is absolute or climbs out of the extraction folder"),
+            None,
+            Some(&join(member, name)),
+        );
+    }
+}
+
+fn data_blob(blob: &Blob, e: &Entry) -> Result<Blob, String> {
+    let lh = blob.head(e.local, 30).map_err(|x| x.to_string())?;
+    if lh.get(..4) != Some(b"PK\x03\x04") || lh.len() < 30 {
+        return Err(format!("no local header at offset {}", e.local));
+    }
+    let start = e
+        .local
+        .saturating_add(30 + u64::from(u16_at(&lh, 26)) + u64::from(u16_at(&lh, 28)));
+    blob.slice(start, e.csize)
+        .map_err(|x| format!("member data: {x}"))
+}
+
+fn member_bytes(scanner: &Scanner, blob: &Blob, e: &Entry) -> Result<Vec<u8>, String> {
+    let raw = data_blob(blob, e)?;
+    let max = scanner.limits().max_in_memory;
+    match e.method {
+        0 => raw.read_all(max).map_err(|x| x.to_string()),
+        8 => {
+            let count: Counter = Default::default();
+            let input = Counting {
+                inner: std::io::BufReader::new(raw.reader()),
+                count: count.clone(),
+            };
+            let dec = flate2::read::DeflateDecoder::new(input);
+            let mut capped = Capped {
+                inner: dec,
+                out: 0,
+                max_out: scanner.limits().max_decompressed,
+                max_ratio: scanner.limits().max_ratio,
+                consumed: count,
+            };
+            let mut out = Vec::new();
+            (&mut capped)
+                .take(max + 1)
+                .read_to_end(&mut out)
+                .map_err(|x| x.to_string())?;
+            if out.len() as u64 > max {
+                return Err(format!(
+                    "{}: decompressed size is over {max} bytes",
+                    crate::blob::LIMIT_MARK
+                ));
+            }
+            Ok(out)
+        }
+        m => Err(format!("compression method {m} is not supported")),
+    }
+}
+
+fn scan_member(
+    scanner: &Scanner,
+    ctx: &mut Ctx<'_>,
+    blob: &Blob,
+    e: &Entry,
+    prefix: Option<&str>,
+    depth: usize,
+    storage: bool,
+) {
+    let name = join(prefix, &e.name);
+    let m = Some(name.as_str());
+    if e.flags & 0x41 != 0 {
+        ctx.add(
+            Severity::Medium,
+            Rule::ArchiveUnreadableMember,
+            "member is encrypted; it cannot be scanned".into(),
+            None,
+            m,
+        );
+        return;
+    }
+    let odd = e.flags & !(0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0800);
+    if odd != 0 {
+        ctx.add(
+            Severity::Medium,
+            Rule::ArchiveHiddenMember,
+            format!("unusual general-purpose flag bits 0x{odd:04x}"),
+            None,
+            m,
+        );
+    }
+    if e.method == 0 {
+        let data = match data_blob(blob, e) {
+            Ok(d) => d,
+            Err(why) => {
+                ctx.fail(Rule::ArchiveMalformed, why, m);
+                return;
+            }
+        };
+        if e.csize != e.usize {
+            ctx.add(
+                Severity::Medium,
+                Rule::ArchiveHiddenMember,
+                format!(
+                    "stored member declares {} bytes compressed but {} uncompressed",
+                    e.csize, e.usize
+                ),
+                None,
+                m,
+            );
+        }
+        if storage {
+            // A tensor payload: sniff it, and scan it only if it really is a pickle.
+            let head = data.head(0, 8).unwrap_or_default();
+            if matches!(head.as_slice(), [0x80, 2..=5, ..]) {
+                let mut trial = ctx.child();
+                let sum = crate::pickle::scan_stream(&mut data.reader(), &mut trial, m, depth + 1);
+                if sum.complete > 0 && sum.imports > 0 {
+                    ctx.absorb(trial);
+                    ctx.add(
+                        Severity::Medium,
+                        Rule::ArchiveHiddenMember,
+                        "a tensor storage record holds a pickle".into(),
+                        None,
+                        m,
+                    );
+                }
+            }
+            return;
+        }
+        // CRC-check what is parsed anyway (pickles, configs, nested archives up to 16 MiB) and
+        // every small member; raw array data is not read just to check its CRC.
+        let parsed = !matches!(
+            crate::scan::sniff(&data.head(0, 512).unwrap_or_default(), data.len()),
+            crate::scan::Sniff::Npy
+                | crate::scan::Sniff::Safetensors
+                | crate::scan::Sniff::Gguf
+                | crate::scan::Sniff::Hdf5
+        );
+        if data.len() <= 1 << 20 || (parsed && data.len() <= 16 << 20) {
+            if let Ok(bytes) = data.read_all(16 << 20) {
+                let crc = crc32(&bytes);
+                if crc != e.crc {
+                    ctx.add(Severity::Medium, Rule::ArchiveCrcMismatch, format!("CRC-32 is {crc:08x} but the directory says {:08x}; the data was scanned as stored", e.crc), None, m);
+                }
+            }
+        }
+        let kind = scanner.scan_blob(ctx, &data, m, depth + 1);
+        member_kind(ctx, kind, m, prefix_is_torch(storage));
+        return;
+    }
+    if e.method != 8 {
+        ctx.add(
+            Severity::Medium,
+            Rule::ArchiveUnreadableMember,
+            format!(
+                "compression method {} is not read by this scanner, so the member was not scanned",
+                e.method
+            ),
+            None,
+            m,
+        );
+        return;
+    }
+    let over = STREAM_OVER.min(scanner.limits().max_in_memory / 8);
+    if e.usize > over || e.csize > over {
+        scan_large_deflated(scanner, ctx, blob, e, m, depth, storage);
+        return;
+    }
+    match member_bytes(scanner, blob, e) {
+        Ok(bytes) => {
+            if crc32(&bytes) != e.crc {
+                ctx.add(
+                    Severity::Medium,
+                    Rule::ArchiveCrcMismatch,
+                    format!(
+                        "CRC-32 is {:08x} but the directory says {:08x}",
+                        crc32(&bytes),
+                        e.crc
+                    ),
+                    None,
+                    m,
+                );
+            }
+            if storage && !matches!(bytes.as_slice(), [0x80, 2..=5, ..]) {
+                return;
+            }
+            let kind = scanner.scan_blob(ctx, &Blob::mem(bytes), m, depth + 1);
+            member_kind(ctx, kind, m, storage);
+        }
+        Err(why) => {
+            let rule = if why.contains(crate::blob::LIMIT_MARK) {
+                Rule::ResourceLimit
+            } else {
+                Rule::ArchiveMalformed
+            };
+            ctx.fail(rule, format!("member cannot be decompressed: {why}"), m);
+        }
+    }
+}
+
+fn prefix_is_torch(storage: bool) -> bool {
+    storage
+}
+
+fn member_kind(ctx: &mut Ctx<'_>, kind: Kind, member: Option<&str>, storage: bool) {
+    if let Kind::Binary = kind {
+        if !storage && !ctx_ignores_binary(member) {
+            ctx.add(
+                Severity::Medium,
+                Rule::UnknownFormat,
+                "member is binary data in no known model format".into(),
+                None,
+                member,
+            );
+        }
+    }
+}
+
+/// Members of PyTorch, Keras and NumPy archives that hold raw data or bookkeeping by design.
+fn ctx_ignores_binary(member: Option<&str>) -> bool {
+    let m = member.unwrap_or_default();
+    let last = m.rsplit('!').next().unwrap_or(m);
+    let base = last.rsplit('/').next().unwrap_or(last);
+    matches!(
+        base,
+        "byteorder"
+            | "version"
+            | ".format_version"
+            | ".storage_alignment"
+            | "serialization_id"
+            | "model.weights.h5"
+            | "model.weights.npz"
+    ) || last.contains("/.data/")
+        || last.starts_with(".data/")
+        || last.contains("/data/")
+        || last.starts_with("data/")
+        || last.contains("/constants/")
+        || last.starts_with("assets/")
+}
+
+/// CRC-32 (IEEE), as zip uses.
+pub(crate) fn crc32(data: &[u8]) -> u32 {
+    let mut c = flate2::Crc::new();
+    c.update(data);
+    c.sum()
+}
+
+/// Deflated members larger than this (or an eighth of `max_in_memory`) are streamed: sniffed from their first bytes, pickles and
+/// object arrays scanned as a stream, raw array data never decompressed in full.
+const STREAM_OVER: u64 = 64 << 20;
+
+fn deflate_reader(scanner: &Scanner, raw: &Blob) -> impl Read + Send {
+    let count: Counter = Default::default();
+    let input = Counting {
+        inner: std::io::BufReader::new(raw.reader()),
+        count: count.clone(),
+    };
+    Capped {
+        inner: flate2::read::DeflateDecoder::new(input),
+        out: 0,
+        max_out: scanner.limits().max_decompressed,
+        max_ratio: scanner.limits().max_ratio,
+        consumed: count,
+    }
+}
+
+fn scan_large_deflated(
+    scanner: &Scanner,
+    ctx: &mut Ctx<'_>,
+    blob: &Blob,
+    e: &Entry,
+    m: Option<&str>,
+    depth: usize,
+    storage: bool,
+) {
+    let raw = match data_blob(blob, e) {
+        Ok(r) => r,
+        Err(why) => {
+            ctx.fail(Rule::ArchiveMalformed, why, m);
+            return;
+        }
+    };
+    let mut head = Vec::new();
+    if let Err(why) = deflate_reader(scanner, &raw)
+        .take(4096)
+        .read_to_end(&mut head)
+    {
+        if head.is_empty() {
+            ctx.fail(
+                Rule::ArchiveMalformed,
+                format!("member cannot be decompressed: {why}"),
+                m,
+            );
+            return;
+        }
+    }
+    let stream_pickle = |ctx: &mut Ctx<'_>, skip: u64| {
+        let mut r = crate::blob::StreamSkip(std::io::BufReader::new(deflate_reader(scanner, &raw)));
+        if let Err(why) = crate::blob::ReadSkip::skip(&mut r, skip) {
+            ctx.fail(
+                Rule::ArchiveMalformed,
+                format!("member cannot be decompressed: {why}"),
+                m,
+            );
+            return;
+        }
+        let sum = crate::pickle::scan_stream(&mut r, ctx, m, depth + 1);
+        let _ = scanner.pickle_summary(ctx, sum, m, "pickle");
+    };
+    match crate::scan::sniff(&head, u64::MAX) {
+        crate::scan::Sniff::Pickle => stream_pickle(ctx, 0),
+        crate::scan::Sniff::Npy => match crate::formats::npy_head(&head) {
+            Some((true, off)) => {
+                ctx.add(
+                    Severity::Low,
+                    Rule::NumpyObjectArray,
+                    "object array: loading needs allow_pickle=True; its pickle was scanned".into(),
+                    None,
+                    m,
+                );
+                stream_pickle(ctx, off);
+            }
+            Some((false, _)) => {}
+            None => ctx.fail(Rule::NumpyMalformed, ".npy header cannot be parsed".into(), m),
+        },
+        crate::scan::Sniff::Other if storage || ctx_ignores_binary(m) => {}
+        crate::scan::Sniff::Other if !crate::scan::is_text_bytes(&head) => {
+            ctx.add(
+                Severity::Medium,
+                Rule::UnknownFormat,
+                "member is binary data in no known model format".into(),
+                None,
+                m,
+            );
+        }
+        crate::scan::Sniff::Other => {}
+        _ => ctx.fail(
+            Rule::ResourceLimit,
+            format!(
+                "compressed container member of {} bytes is too large to unpack in memory; it was not scanned",
+                e.usize
+            ),
+            m,
+        ),
+    }
+}
