@@ -5,8 +5,8 @@ use clap::Subcommand;
 use crate::outcome::Outcome;
 
 mod bundle;
-mod guard;
 mod drift;
+mod guard;
 pub(crate) mod key;
 mod log;
 mod scan;
