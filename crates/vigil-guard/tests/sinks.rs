@@ -45,3 +45,31 @@ fn each_request_is_one_ledger_entry_without_raw_values() {
     );
     assert!(entry.contains("\"type\":\"guard.inference\""), "{entry}");
 }
+
+#[test]
+fn drifted_inputs_raise_a_drift_alarm_in_the_audit() {
+    use vigil_drift::{ReferenceStats, StreamKind, WindowedMonitor};
+    use vigil_guard::{DriftFeed, DriftMonitorFeed, MemoryAudit};
+
+    let reference: Vec<f64> = (0..200).map(|i| f64::from(i) / 200.0).collect();
+    let stats = ReferenceStats::build(
+        &[
+            ("x", StreamKind::Feature, &reference),
+            ("confidence", StreamKind::Confidence, &reference),
+        ],
+        200,
+    )
+    .unwrap();
+    let monitor = WindowedMonitor::new(stats, 50, 10, 0.01).unwrap();
+    let audit = Arc::new(MemoryAudit::new(100));
+    let feed = DriftMonitorFeed::new(monitor, Some(audit.clone()));
+    for i in 0..50 {
+        feed.observe(&[(i % 50) as f32 / 50.0], (i % 50) as f32 / 50.0);
+    }
+    assert!(feed.take_alarms().is_empty(), "same distribution");
+    for i in 0..60 {
+        feed.observe(&[5.0], (i % 50) as f32 / 50.0);
+    }
+    assert!(!feed.take_alarms().is_empty(), "shifted feature");
+    assert!(audit.events().iter().any(|e| e["type"] == "drift.alarm"));
+}
