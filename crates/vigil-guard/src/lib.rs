@@ -31,7 +31,9 @@
 //!
 //! Standards and references: ONNX (opset as tract 0.21 supports), Shapiro-Wilk by Royston 1995
 //! (AS R94, as `scipy.stats.shapiro`; W only, no p-value). Crates relied on: `tract-onnx`
-//! (inference), `vigil-bundle` (verification), `csv`, `serde_json`, `toml`, `sha2`.
+//! (inference), `vigil-bundle` (verification), `vigil-ledger` ([`LedgerAudit`]: the audit
+//! sink for devices), `vigil-drift` ([`DriftMonitorFeed`]: its windowed monitor), `csv`,
+//! `serde_json`, `toml`, `sha2`.
 //!
 //! # Example
 //!
@@ -71,6 +73,8 @@ mod guard;
 mod monitor;
 mod reason;
 mod rows;
+#[cfg(feature = "sinks")]
+mod sinks;
 mod stats;
 mod swilk;
 
@@ -87,6 +91,8 @@ pub use guard::{Decision, Guard, GuardOptions, Input, Output, Scores, Screening,
 pub use monitor::Alarm;
 pub use reason::Reason;
 pub use rows::{parse_csv, CsvLimits, CsvRow};
+#[cfg(feature = "sinks")]
+pub use sinks::{DriftMonitorFeed, LedgerAudit};
 pub use swilk::shapiro_wilk;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
