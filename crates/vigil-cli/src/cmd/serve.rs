@@ -20,7 +20,7 @@ use crate::outcome::Outcome;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML file with any of the settings below (keys as the flag names with `_` for `-`,
-    /// plus a [limits] table); flags given on the command line win.
+    /// plus a `[limits]` table); flags given on the command line win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The signed model bundle to guard.
