@@ -216,6 +216,7 @@ fn calibrate_writes_the_reference_and_evaluate_reports() {
         std::fs::copy(src.join("bundle").join(f), dir.join(f)).unwrap();
     }
     let clean = src.join("data/calibration.csv");
+    let train = src.join("data/training.csv");
     let out = v.run(&[
         "guard",
         "calibrate",
@@ -223,6 +224,8 @@ fn calibrate_writes_the_reference_and_evaluate_reports() {
         "bundle",
         "--clean",
         clean.to_str().unwrap(),
+        "--reference",
+        train.to_str().unwrap(),
         "--fpr",
         "0.05",
         "--json",

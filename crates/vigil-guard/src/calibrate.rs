@@ -40,42 +40,43 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 /// Calibrates the bundle in `dir` on the clean CSV `clean` at false-positive rate `fpr`
-/// (`None`: `[detectors] fpr`). The bundle's files are read WITHOUT verification (this runs
-/// where the bundle is built); the bundle must be signed again afterwards.
-///
-/// Thresholds: the rows are split into `[detectors] folds` stratified folds; each fold is
-/// scored by statistics fitted on the other folds, so every row has an out-of-fold score per
-/// detector. One common quantile level `q` is then chosen, the smallest for which the share of
-/// rows flagged by any detector (threshold: the `ceil(q (n+1))`-th smallest out-of-fold score)
-/// is at most `fpr` less one standard error of a rate estimated on n rows
-/// (`sqrt(fpr (1 - fpr) / n)`, never below `fpr / 2`). The statistics written are fitted on all rows.
+/// (`None`: `[detectors] fpr`), with the Gaussians fitted on the clean rows alone. See
+/// [`calibrate_with_reference`].
 pub fn calibrate(dir: &Path, clean: &Path, fpr: Option<f64>) -> Result<Calibration, GuardError> {
-    let files = read_unverified(dir, &vigil_bundle::Limits::default())?;
-    let config = GuardConfig::from_document(&files.config.document)?;
-    let fpr = fpr.unwrap_or(config.detectors.fpr);
-    if !(fpr > 0.0 && fpr < 0.5) {
-        return Err(GuardError::Calibration(format!(
-            "fpr {fpr}: must be in (0, 0.5)"
-        )));
-    }
+    calibrate_with_reference(dir, clean, None, fpr)
+}
+
+/// Clean rows read from a CSV and run through the model.
+struct CleanRows {
+    /// SHA-256 of the file.
+    sha256: String,
+    xs: Vec<Vec<f64>>,
+    hs: Vec<Vec<f64>>,
+    labels: Vec<usize>,
+    squeezing: Vec<f64>,
+    low_confidence: Vec<f64>,
+}
+
+fn read_clean(
+    path: &Path,
+    engine: &Engine,
+    config: &GuardConfig,
+    model_name: &str,
+) -> Result<CleanRows, GuardError> {
     let d = &config.detectors;
     let contract = &config.contract;
-    let engine = Engine::load(&files.config.model, &files.model, contract, batch_size(d))?;
-    let csv = read_bounded(clean, CsvLimits::default().max_bytes)?;
-    let file = clean.display().to_string();
+    let csv = read_bounded(path, CsvLimits::default().max_bytes)?;
+    let file = path.display().to_string();
     let rows = parse_csv(&csv, &file, contract, &CsvLimits::default())?;
     let n = rows.len();
-    if n < 4 * d.folds {
-        return Err(GuardError::Calibration(format!(
-            "{file}: {n} rows; need at least {} for {} folds",
-            4 * d.folds,
-            d.folds
-        )));
-    }
-    let mut xs: Vec<Vec<f64>> = Vec::with_capacity(n);
-    let mut hs: Vec<Vec<f64>> = Vec::with_capacity(n);
-    let mut labels = Vec::with_capacity(n);
-    let mut model_scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();
+    let mut out = CleanRows {
+        sha256: hex::encode(Sha256::digest(&csv)),
+        xs: Vec::with_capacity(n),
+        hs: Vec::with_capacity(n),
+        labels: Vec::with_capacity(n),
+        squeezing: Vec::with_capacity(n),
+        low_confidence: Vec::with_capacity(n),
+    };
     for row in &rows {
         let values = row.values.as_ref().map_err(|r| GuardError::Csv {
             file: file.clone(),
@@ -96,26 +97,117 @@ pub fn calibrate(dir: &Path, clean: &Path, fpr: Option<f64>) -> Result<Calibrati
             }
         }
         let fwd =
-            forward(&engine, d, &contract.features, values).map_err(|e| GuardError::Model {
-                name: files.config.model.clone(),
+            forward(engine, d, &contract.features, values).map_err(|e| GuardError::Model {
+                name: model_name.to_string(),
                 reason: format!("{file}: line {}: {e}", row.line),
             })?;
-        labels.push(row.label.unwrap_or_else(|| fwd.class()));
-        if let Some(s) = fwd.squeezing {
-            model_scores
-                .entry(DetectorKind::Squeezing)
-                .or_default()
-                .push(s);
+        let label = row.label.unwrap_or_else(|| fwd.class());
+        if label >= contract.labels.len() {
+            return Err(GuardError::Csv {
+                file: file.clone(),
+                line: row.line,
+                reason: format!(
+                    "label {label}: the contract has {} classes",
+                    contract.labels.len()
+                ),
+            });
         }
-        model_scores
-            .entry(DetectorKind::LowConfidence)
-            .or_default()
-            .push(fwd.low_confidence);
-        xs.push(values.iter().map(|v| f64::from(*v)).collect());
+        out.labels.push(label);
+        if let Some(s) = fwd.squeezing {
+            out.squeezing.push(s);
+        }
+        out.low_confidence.push(fwd.low_confidence);
+        out.xs.push(values.iter().map(|v| f64::from(*v)).collect());
         if let Some(h) = fwd.hidden {
-            hs.push(h.iter().map(|v| f64::from(*v)).collect());
+            out.hs.push(h.iter().map(|v| f64::from(*v)).collect());
         }
     }
+    Ok(out)
+}
+
+/// Calibrates the bundle in `dir` on the clean CSV `clean` at false-positive rate `fpr`
+/// (`None`: `[detectors] fpr`). The bundle's files are read WITHOUT verification (this runs
+/// where the bundle is built); the bundle must be signed again afterwards.
+///
+/// `reference`: optional further clean rows (typically the model's training rows) that join
+/// the clean rows in fitting the Mahalanobis detectors' Gaussians, for better-conditioned
+/// covariances. They never set a threshold: thresholds come from the clean rows alone.
+///
+/// Thresholds: the clean rows are split into `[detectors] folds` stratified folds; each fold
+/// is scored by statistics fitted on the other folds (and the reference rows), so every clean
+/// row has an out-of-fold score per detector. One common quantile level `q` is then chosen,
+/// the smallest for which the share of rows flagged by any detector (threshold: the
+/// `ceil(q (n+1))`-th smallest out-of-fold score) is at most `fpr` less one standard error of
+/// a rate estimated on n rows (`sqrt(fpr (1 - fpr) / n)`, never below `fpr / 2`). The
+/// statistics written are fitted on all clean (and reference) rows.
+pub fn calibrate_with_reference(
+    dir: &Path,
+    clean: &Path,
+    reference: Option<&Path>,
+    fpr: Option<f64>,
+) -> Result<Calibration, GuardError> {
+    let files = read_unverified(dir, &vigil_bundle::Limits::default())?;
+    let config = GuardConfig::from_document(&files.config.document)?;
+    let fpr = fpr.unwrap_or(config.detectors.fpr);
+    if !(fpr > 0.0 && fpr < 0.5) {
+        return Err(GuardError::Calibration(format!(
+            "fpr {fpr}: must be in (0, 0.5)"
+        )));
+    }
+    let d = &config.detectors;
+    let contract = &config.contract;
+    let engine = Engine::load(&files.config.model, &files.model, contract, batch_size(d))?;
+    let file = clean.display().to_string();
+    let c = read_clean(clean, &engine, &config, &files.config.model)?;
+    let n = c.xs.len();
+    if n < 4 * d.folds {
+        return Err(GuardError::Calibration(format!(
+            "{file}: {n} rows; need at least {} for {} folds",
+            4 * d.folds,
+            d.folds
+        )));
+    }
+    let extra = match reference {
+        Some(p) => Some(read_clean(p, &engine, &config, &files.config.model)?),
+        None => None,
+    };
+    let CleanRows {
+        sha256: clean_sha256,
+        xs,
+        hs,
+        labels,
+        squeezing,
+        low_confidence,
+    } = c;
+    let (ref_xs, ref_hs, ref_labels) = match &extra {
+        Some(e) => (e.xs.as_slice(), e.hs.as_slice(), e.labels.as_slice()),
+        None => (&[][..], &[][..], &[][..]),
+    };
+    let mut model_scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();
+    if squeezing.len() == n {
+        model_scores.insert(DetectorKind::Squeezing, squeezing);
+    }
+    model_scores.insert(DetectorKind::LowConfidence, low_confidence);
+    // The logarithmic transform's shifts: 1% of each feature's spread over all rows, less the
+    // contract minimum (so ln's argument is at least that 1% on any valid input).
+    let log_shift = if d.input_log {
+        let all: Vec<&Vec<f64>> = xs.iter().chain(ref_xs).collect();
+        let m = all.len() as f64;
+        let shift = contract
+            .features
+            .iter()
+            .enumerate()
+            .map(|(j, f)| {
+                let col = || all.iter().filter_map(|r| r.get(j));
+                let mean = col().sum::<f64>() / m;
+                let sd = (col().map(|v| (v - mean) * (v - mean)).sum::<f64>() / m).sqrt();
+                (0.01 * sd).max(1e-9) - f.min
+            })
+            .collect();
+        Some(shift)
+    } else {
+        None
+    };
     // Stratified folds over a fixed pseudo-random order.
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (labels.get(i).copied().unwrap_or(0), splitmix(i as u64)));
@@ -126,14 +218,19 @@ pub fn calibrate(dir: &Path, clean: &Path, fpr: Option<f64>) -> Result<Calibrati
         }
     }
     let classes = contract.labels.len();
-    let oof = |data: &[Vec<f64>]| -> Result<Vec<f64>, GuardError> {
+    let oof = |data: &[Vec<f64>],
+               extra_data: &[Vec<f64>],
+               shift: Option<Vec<f64>>|
+     -> Result<Vec<f64>, GuardError> {
         let mut out = vec![0.0; n];
         for k in 0..d.folds {
-            let (train, train_labels): (Vec<&[f64]>, Vec<usize>) = (0..n)
+            let (mut train, mut train_labels): (Vec<&[f64]>, Vec<usize>) = (0..n)
                 .filter(|&i| fold.get(i) != Some(&k))
                 .filter_map(|i| Some((data.get(i)?.as_slice(), *labels.get(i)?)))
                 .unzip();
-            let g = Gaussian::fit(&train, &train_labels, classes, d.shrinkage)
+            train.extend(extra_data.iter().map(Vec::as_slice));
+            train_labels.extend_from_slice(ref_labels);
+            let g = Gaussian::fit(&train, &train_labels, classes, d.shrinkage, shift.clone())
                 .map_err(GuardError::Calibration)?;
             for i in (0..n).filter(|&i| fold.get(i) == Some(&k)) {
                 if let (Some(o), Some(x)) = (out.get_mut(i), data.get(i)) {
@@ -143,24 +240,32 @@ pub fn calibrate(dir: &Path, clean: &Path, fpr: Option<f64>) -> Result<Calibrati
         }
         Ok(out)
     };
-    let fit_all = |data: &[Vec<f64>]| -> Result<Gaussian, GuardError> {
-        let refs: Vec<&[f64]> = data.iter().map(Vec::as_slice).collect();
-        Gaussian::fit(&refs, &labels, classes, d.shrinkage).map_err(GuardError::Calibration)
+    let fit_all = |data: &[Vec<f64>],
+                   extra_data: &[Vec<f64>],
+                   shift: Option<Vec<f64>>|
+     -> Result<Gaussian, GuardError> {
+        let refs: Vec<&[f64]> = data.iter().chain(extra_data).map(Vec::as_slice).collect();
+        let all_labels: Vec<usize> = labels.iter().chain(ref_labels).copied().collect();
+        Gaussian::fit(&refs, &all_labels, classes, d.shrinkage, shift)
+            .map_err(GuardError::Calibration)
     };
     let mut scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();
     let (mut input, mut hidden) = (None, None);
     if d.mahalanobis_input {
-        scores.insert(DetectorKind::MahalanobisInput, oof(&xs)?);
-        input = Some(fit_all(&xs)?);
+        scores.insert(
+            DetectorKind::MahalanobisInput,
+            oof(&xs, ref_xs, log_shift.clone())?,
+        );
+        input = Some(fit_all(&xs, ref_xs, log_shift.clone())?);
     }
     if d.mahalanobis_hidden {
-        if hs.len() != n {
+        if hs.len() != n || ref_hs.len() != ref_xs.len() {
             return Err(GuardError::Calibration(
                 "the model gave no hidden output".into(),
             ));
         }
-        scores.insert(DetectorKind::MahalanobisHidden, oof(&hs)?);
-        hidden = Some(fit_all(&hs)?);
+        scores.insert(DetectorKind::MahalanobisHidden, oof(&hs, ref_hs, None)?);
+        hidden = Some(fit_all(&hs, ref_hs, None)?);
     }
     for kind in [DetectorKind::Squeezing, DetectorKind::LowConfidence] {
         if kind.enabled(d) {
@@ -232,8 +337,10 @@ pub fn calibrate(dir: &Path, clean: &Path, fpr: Option<f64>) -> Result<Calibrati
     let reference = Reference {
         format: REFERENCE_FORMAT.into(),
         model_sha256: hex::encode(Sha256::digest(&files.model)),
-        clean_sha256: hex::encode(Sha256::digest(&csv)),
+        clean_sha256,
         rows: n,
+        reference_sha256: extra.as_ref().map(|e| e.sha256.clone()),
+        reference_rows: ref_xs.len(),
         fpr,
         folds: d.folds,
         cv_false_positive_rate: cv_rate,

@@ -85,6 +85,9 @@ pub struct DetectorSettings {
     pub margin: bool,
     /// Covariance shrinkage towards the identity, in [0, 1).
     pub shrinkage: f64,
+    /// Fit the input Mahalanobis detector on the logarithm of each feature (shifted by its
+    /// contract minimum less 1% of its spread), for skewed non-negative measurements.
+    pub input_log: bool,
     /// Folds of the cross-validation that sets thresholds.
     pub folds: usize,
 }
@@ -223,6 +226,7 @@ struct RawDetectors {
     median_window: usize,
     margin: bool,
     shrinkage: f64,
+    input_log: bool,
     folds: usize,
 }
 
@@ -236,6 +240,7 @@ impl Default for RawDetectors {
             median_window: 0,
             margin: true,
             shrinkage: 0.1,
+            input_log: false,
             folds: 5,
         }
     }
@@ -510,6 +515,7 @@ impl GuardConfig {
                 median_window: d.median_window,
                 margin: d.margin,
                 shrinkage: d.shrinkage,
+                input_log: d.input_log,
                 folds: d.folds,
             },
             output: OutputPolicy {

@@ -12,7 +12,7 @@ use crate::stats::{median_smooth, squeeze_bits, Gaussian};
 /// The reference file `calibrate` writes and the guard reads, inside the bundle.
 pub const REFERENCE_FILE: &str = "reference/guard.json";
 /// Its `format` value.
-pub(crate) const REFERENCE_FORMAT: &str = "vigil-guard-reference/1";
+pub(crate) const REFERENCE_FORMAT: &str = "vigil-guard-reference/2";
 /// Largest reference file accepted.
 pub(crate) const MAX_REFERENCE_BYTES: usize = 64 << 20;
 
@@ -67,9 +67,12 @@ pub(crate) struct Reference {
     pub(crate) format: String,
     /// SHA-256 of the model file the statistics were computed with.
     pub(crate) model_sha256: String,
-    /// SHA-256 of the clean CSV.
+    /// SHA-256 of the clean CSV (thresholds and statistics).
     pub(crate) clean_sha256: String,
     pub(crate) rows: usize,
+    /// SHA-256 of the optional reference CSV (statistics only, never thresholds).
+    pub(crate) reference_sha256: Option<String>,
+    pub(crate) reference_rows: usize,
     pub(crate) fpr: f64,
     pub(crate) folds: usize,
     /// Share of clean rows flagged, cross-validated.

@@ -274,6 +274,17 @@ impl Guard {
                 "calibrated with other squeezing settings: calibrate again".into(),
             ));
         }
+        if d.mahalanobis_input
+            && reference
+                .input
+                .as_ref()
+                .is_some_and(|g| g.log_shift.is_some() != d.input_log)
+        {
+            return Err(bad(
+                "input.log_shift",
+                "calibrated with another detectors.input_log: calibrate again".into(),
+            ));
+        }
         if reference.distance_mean.len() != config.contract.width() {
             return Err(bad(
                 "distance_mean",

@@ -80,7 +80,7 @@ mod swilk;
 
 // The public interface:
 pub use audit::{AuditSink, DangerousNoAudit, DriftFeed, JsonLinesAudit, MemoryAudit};
-pub use calibrate::{calibrate, Calibration};
+pub use calibrate::{calibrate, calibrate_with_reference, Calibration};
 pub use contract::{
     Contract, DetectorSettings, ExtractionSettings, Feature, GuardConfig, GuardLimits, OutputMode,
     OutputPolicy, Signal,

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::contract::Feature;
 
 /// Class-conditional Gaussian model with one shared (shrunk) covariance, stored whitened:
-/// the score of `x` is `min_c ||W ((x - mean) / scale) - centre_c||^2`, with `W = L^-1` for the
-/// Cholesky factor `L` of the covariance.
+/// the score of `x` is `min_c ||W ((t(x) - mean) / scale) - centre_c||^2`, with `W = L^-1` for
+/// the Cholesky factor `L` of the covariance, and `t` the identity or, with `log_shift`, the
+/// per-feature logarithm `t(x)_j = ln(x_j + log_shift_j)` (for skewed, non-negative
+/// measurements; a value at or under `-log_shift_j` maps to [`LOG_FLOOR`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Gaussian {
@@ -17,6 +19,26 @@ pub(crate) struct Gaussian {
     pub(crate) whiten: Vec<f64>,
     /// Whitened class means (one per class seen in the data).
     pub(crate) centres: Vec<Vec<f64>>,
+    /// Shifts of the logarithmic transform (`None`: no transform).
+    pub(crate) log_shift: Option<Vec<f64>>,
+}
+
+/// What `ln(x + shift)` becomes when `x + shift` is not positive (far from any real data).
+pub(crate) const LOG_FLOOR: f64 = -700.0;
+
+/// Widest vector scored without a heap allocation.
+const STACK_DIM: usize = 256;
+/// Most class centres scored without a heap allocation.
+const STACK_CLASSES: usize = 16;
+
+#[inline]
+fn log_transform(v: f64, shift: f64) -> f64 {
+    let t = v + shift;
+    if t > 0.0 {
+        t.ln().max(LOG_FLOOR)
+    } else {
+        LOG_FLOOR
+    }
 }
 
 impl Gaussian {
@@ -26,20 +48,42 @@ impl Gaussian {
         labels: &[usize],
         classes: usize,
         shrinkage: f64,
+        log_shift: Option<Vec<f64>>,
     ) -> Result<Gaussian, String> {
         let n = rows.len();
         let d = rows.first().map(|r| r.len()).ok_or("no rows")?;
         if n < 3 || labels.len() != n {
             return Err(format!("{n} rows: too few to fit"));
         }
+        if let Some(shift) = &log_shift {
+            if shift.len() != d || shift.iter().any(|s| !s.is_finite()) {
+                return Err("log_shift: wrong width or not finite".into());
+            }
+        }
+        let transformed: Vec<Vec<f64>>;
+        let rows: Vec<&[f64]> = match &log_shift {
+            Some(shift) => {
+                transformed = rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .zip(shift)
+                            .map(|(v, s)| log_transform(*v, *s))
+                            .collect()
+                    })
+                    .collect();
+                transformed.iter().map(Vec::as_slice).collect()
+            }
+            None => rows.to_vec(),
+        };
         let mut mean = vec![0.0; d];
-        for r in rows {
+        for r in &rows {
             for (m, v) in mean.iter_mut().zip(r.iter()) {
                 *m += v / n as f64;
             }
         }
         let mut scale = vec![0.0; d];
-        for r in rows {
+        for r in &rows {
             for ((s, v), m) in scale.iter_mut().zip(r.iter()).zip(&mean) {
                 *s += (v - m) * (v - m) / n as f64;
             }
@@ -113,6 +157,7 @@ impl Gaussian {
             scale,
             whiten,
             centres,
+            log_shift,
         })
     }
 
@@ -128,6 +173,7 @@ impl Gaussian {
             || self.whiten.len() != d * d
             || self.centres.is_empty()
             || self.centres.iter().any(|c| c.len() != d)
+            || self.log_shift.as_ref().is_some_and(|s| s.len() != d)
         {
             return Err("inconsistent sizes".into());
         }
@@ -136,25 +182,55 @@ impl Gaussian {
             .iter()
             .chain(&self.scale)
             .chain(&self.whiten)
-            .chain(self.centres.iter().flatten());
+            .chain(self.centres.iter().flatten())
+            .chain(self.log_shift.iter().flatten());
         if all.into_iter().any(|v| !v.is_finite()) || self.scale.iter().any(|s| *s <= 0.0) {
             return Err("non-finite or non-positive values".into());
         }
         Ok(())
     }
 
-    /// The squared Mahalanobis distance to the nearest class mean.
+    /// The squared Mahalanobis distance to the nearest class mean (no heap allocation up to
+    /// 256 dimensions and 16 classes). `x` shorter than the model scores its missing values as 0.
     pub(crate) fn score<T: Copy + Into<f64>>(&self, x: &[T]) -> f64 {
         let d = self.mean.len();
-        let mut z = Vec::with_capacity(d);
-        for ((v, m), s) in x.iter().zip(&self.mean).zip(&self.scale) {
-            z.push(((*v).into() - m) / s);
+        let k = self.centres.len();
+        let (mut z_stack, mut z_heap) = ([0.0f64; STACK_DIM], Vec::new());
+        let z: &mut [f64] = if d <= STACK_DIM {
+            z_stack.get_mut(..d).unwrap_or_default()
+        } else {
+            z_heap.resize(d, 0.0);
+            &mut z_heap
+        };
+        for (j, ((zj, m), s)) in z.iter_mut().zip(&self.mean).zip(&self.scale).enumerate() {
+            let v = x.get(j).map_or(0.0, |v| (*v).into());
+            let v = match &self.log_shift {
+                Some(shift) => log_transform(v, shift.get(j).copied().unwrap_or(0.0)),
+                None => v,
+            };
+            *zj = (v - m) / s;
         }
-        let w = lower_mul(&self.whiten, d, &z);
-        self.centres
-            .iter()
-            .map(|c| w.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
-            .fold(f64::INFINITY, f64::min)
+        let (mut acc_stack, mut acc_heap) = ([0.0f64; STACK_CLASSES], Vec::new());
+        let acc: &mut [f64] = if k <= STACK_CLASSES {
+            acc_stack.get_mut(..k).unwrap_or_default()
+        } else {
+            acc_heap.resize(k, 0.0);
+            &mut acc_heap
+        };
+        for (i, row) in self.whiten.chunks_exact(d.max(1)).enumerate().take(d) {
+            let wi: f64 = row
+                .get(..=i)
+                .unwrap_or_default()
+                .iter()
+                .zip(z.iter())
+                .map(|(a, b)| a * b)
+                .sum();
+            for (a, c) in acc.iter_mut().zip(&self.centres) {
+                let t = wi - c.get(i).copied().unwrap_or(0.0);
+                *a += t * t;
+            }
+        }
+        acc.iter().copied().fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -255,12 +331,74 @@ mod tests {
             .collect();
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
         let labels: Vec<usize> = (0..200).map(|i| i % 2).collect();
-        let g = Gaussian::fit(&refs, &labels, 2, 0.0).unwrap();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.0, None).unwrap();
         g.check().unwrap();
         let near = g.score(&[1.0f64, 0.0]);
         let far = g.score(&[0.0f64, 3.0]);
         assert!(near < 5.0, "{near}");
         assert!(far > 100.0, "{far}");
+    }
+
+    #[test]
+    fn log_transform_equals_a_fit_on_logarithms() {
+        let rows: Vec<Vec<f64>> = (0..120)
+            .map(|i| {
+                let a = 1.0 + (i * 13 % 29) as f64;
+                let b = 0.5 + (i * 7 % 17) as f64 * 0.3;
+                vec![a, a * b, (i % 5) as f64]
+            })
+            .collect();
+        let labels: Vec<usize> = (0..120).map(|i| i % 2).collect();
+        let shift = vec![0.1, 0.2, 0.05];
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.05, Some(shift.clone())).unwrap();
+        g.check().unwrap();
+        let logs: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| r.iter().zip(&shift).map(|(v, s)| (v + s).ln()).collect())
+            .collect();
+        let lrefs: Vec<&[f64]> = logs.iter().map(|r| r.as_slice()).collect();
+        let h = Gaussian::fit(&lrefs, &labels, 2, 0.05, None).unwrap();
+        for r in rows.iter().take(10) {
+            let l: Vec<f64> = r.iter().zip(&shift).map(|(v, s)| (v + s).ln()).collect();
+            assert!((g.score(r) - h.score(&l)).abs() < 1e-9);
+        }
+        // A value at or under -shift is far from everything, not a NaN.
+        let s = g.score(&[-1.0f64, 2.0, 1.0]);
+        assert!(s.is_finite() && s > 1e3, "{s}");
+        // Wrong width of the shifts is refused.
+        assert!(Gaussian::fit(&refs, &labels, 2, 0.05, Some(vec![0.1])).is_err());
+    }
+
+    #[test]
+    fn score_matches_the_dense_product() {
+        let rows: Vec<Vec<f64>> = (0..60)
+            .map(|i| {
+                vec![
+                    (i % 7) as f64,
+                    (i * 3 % 11) as f64,
+                    (i * 5 % 13) as f64 * 0.5,
+                ]
+            })
+            .collect();
+        let labels: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let g = Gaussian::fit(&refs, &labels, 3, 0.1, None).unwrap();
+        for r in &rows {
+            let z: Vec<f64> = r
+                .iter()
+                .zip(&g.mean)
+                .zip(&g.scale)
+                .map(|((v, m), s)| (v - m) / s)
+                .collect();
+            let w = lower_mul(&g.whiten, 3, &z);
+            let dense = g
+                .centres
+                .iter()
+                .map(|c| w.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+                .fold(f64::INFINITY, f64::min);
+            assert!((g.score(r) - dense).abs() < 1e-9);
+        }
     }
 
     #[test]

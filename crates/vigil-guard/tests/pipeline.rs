@@ -151,8 +151,37 @@ fn open_refuses_a_model_that_does_not_match_the_contract() {
     assert!(e.to_string().contains("reference/guard.json"), "{e}");
 
     let (tmp, trust) = resigned(|d| edit_toml(d, "squeeze_bits = 6", "squeeze_bits = 4"));
-    let e = Guard::open(&tmp.path().join("bundle"), &trust, GuardOptions::new(audit)).unwrap_err();
+    let e = Guard::open(
+        &tmp.path().join("bundle"),
+        &trust,
+        GuardOptions::new(audit.clone()),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("calibrate again"), "{e}");
+
+    // Fitted on logarithms; the contract now says raw values.
+    let (tmp, trust) = resigned(|d| edit_toml(d, "input_log = true", "input_log = false"));
+    let e = Guard::open(
+        &tmp.path().join("bundle"),
+        &trust,
+        GuardOptions::new(audit.clone()),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("input_log"), "{e}");
+
+    // A reference of an older format is refused, not misread.
+    let (tmp, trust) = resigned(|d| {
+        let p = d.join("reference/guard.json");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("vigil-guard-reference/2"));
+        std::fs::write(
+            &p,
+            text.replace("vigil-guard-reference/2", "vigil-guard-reference/1"),
+        )
+        .unwrap();
+    });
+    let e = Guard::open(&tmp.path().join("bundle"), &trust, GuardOptions::new(audit)).unwrap_err();
+    assert!(e.to_string().contains("vigil-guard-reference/2"), "{e}");
 }
 
 #[test]

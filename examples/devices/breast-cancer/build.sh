@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the breast-cancer example device from nothing but scikit-learn's bundled data:
-# trains and exports the model, calibrates the guard's detectors on data/calibration.csv only,
+# trains and exports the model, calibrates the guard's detector thresholds on data/calibration.csv
+# only (the Mahalanobis statistics also use data/training.csv, never data/validation.csv),
 # then signs the bundle with both demo keys.
 #   examples/devices/breast-cancer/build.sh        (from the repository root)
 set -euo pipefail
@@ -13,7 +14,8 @@ if [ -z "$vigil" ]; then
   vigil="${CARGO_TARGET_DIR:-$root/target}/release/vigil"
 fi
 "$py" "$here/train.py"
-"$vigil" guard calibrate --bundle "$here/bundle" --clean "$here/data/calibration.csv" --fpr 0.05
+"$vigil" guard calibrate --bundle "$here/bundle" --clean "$here/data/calibration.csv" \
+  --reference "$here/data/training.csv" --fpr 0.05
 "$vigil" bundle sign --key "$here/demo-keys/signing-key.pem" "$here/bundle"
 "$vigil" bundle sign --key "$here/demo-keys/qa-key.pem" --signature "$here/bundle/model.qa.sig" "$here/bundle"
 "$vigil" bundle verify --policy "$here/policy.toml" "$here/bundle"

@@ -63,6 +63,7 @@ GUARD_TABLES = [
     "median_window = 0",
     "margin = true",
     "shrinkage = 0.0",
+    "input_log = true",
     "folds = 5",
     "",
     "[output]",

@@ -13,7 +13,8 @@ if [ -z "$vigil" ]; then
   vigil="${CARGO_TARGET_DIR:-$root/target}/release/vigil"
 fi
 "$py" "$here/train.py"
-"$vigil" guard calibrate --bundle "$here/bundle" --clean "$here/data/calibration.csv" --fpr 0.05
+"$vigil" guard calibrate --bundle "$here/bundle" --clean "$here/data/calibration.csv" \
+  --reference "$here/data/training.csv" --fpr 0.05
 "$vigil" bundle sign --key "$here/demo-keys/signing-key.pem" "$here/bundle"
 "$vigil" bundle sign --key "$here/demo-keys/qa-key.pem" --signature "$here/bundle/model.qa.sig" "$here/bundle"
 "$vigil" bundle verify --policy "$here/policy.toml" "$here/bundle"

@@ -12,8 +12,8 @@ use serde::Serialize;
 use vigil_bundle::{Trust, TrustPolicy};
 use vigil_core::PublicKey;
 use vigil_guard::{
-    calibrate, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, Guard, GuardOptions,
-    JsonLinesAudit, Verdict,
+    calibrate_with_reference, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, Guard,
+    GuardOptions, JsonLinesAudit, Verdict,
 };
 
 use crate::outcome::Outcome;
@@ -56,6 +56,10 @@ struct CalibrateArgs {
     /// Clean rows (CSV with the contract's feature columns and an optional `label` column).
     #[arg(long, value_name = "CLEAN.csv")]
     clean: PathBuf,
+    /// Further clean rows (such as the model's training rows) that join the clean rows in
+    /// fitting the Mahalanobis statistics; they never set a threshold.
+    #[arg(long, value_name = "TRAIN.csv")]
+    reference: Option<PathBuf>,
     /// Target false-positive rate of all detectors together [default: `[detectors] fpr`].
     #[arg(long, value_name = "RATE")]
     fpr: Option<f64>,
@@ -167,7 +171,7 @@ struct CalibrateJson {
 }
 
 fn run_calibrate(a: CalibrateArgs) -> anyhow::Result<Outcome> {
-    let c = calibrate(&a.bundle, &a.clean, a.fpr)?;
+    let c = calibrate_with_reference(&a.bundle, &a.clean, a.reference.as_deref(), a.fpr)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         let j = CalibrateJson {
