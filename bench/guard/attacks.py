@@ -12,6 +12,13 @@ OUT (default target/attacks/<device>):
                         binary search on the segment to a correctly classified row of another
                         class, then random-walk steps that shrink the perturbation while the
                         label stays flipped
+  evasion-transfer.csv  transfer attack (white-box on a surrogate, black-box on the device): a
+                        logistic regression and an MLP trained on data/training.csv only; FGSM
+                        and PGD (L-infinity, 10 steps) in the surrogate's standardised space at
+                        growing epsilons; per validation row, attack and surrogate, the first
+                        candidate that flips the committed model's class is kept
+  evasion-transfer-fixed.csv  the same attacks at fixed epsilons (0.25, 0.5, 1.0 spreads):
+                        every candidate that flips the committed model is kept
   out-of-contract.csv   NaN, +/-inf, far out of range, negative, and unparseable cells
   extraction-random.csv 2000 synthetic queries drawn uniformly in the contract's ranges
                         (the synthetic stream of Papernot / Tramer style extraction)
@@ -31,6 +38,8 @@ import tomllib
 import numpy as np
 import onnx
 from onnx.reference import ReferenceEvaluator
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
 SEED = 20261124
 
@@ -78,6 +87,69 @@ def write(path: pathlib.Path, names, x, y, raw=None):
                 j, text = raw[i]
                 cells[j] = text
             w.writerow(cells + [int(label)])
+
+
+class Surrogate:
+    """A differentiable surrogate on standardised inputs: the gradient of the cross-entropy
+    loss of class `y` with respect to the standardised input, for LR and one-hidden-layer MLPs."""
+
+    def __init__(self, kind: str, x, y, seed: int):
+        self.mu = x.mean(axis=0)
+        self.sd = x.std(axis=0) + 1e-12
+        z = (x - self.mu) / self.sd
+        self.classes = int(y.max()) + 1
+        if kind == "lr":
+            self.clf = LogisticRegression(C=1.0, max_iter=5000).fit(z, y)
+        else:
+            self.clf = MLPClassifier(hidden_layer_sizes=(32,), activation="relu", alpha=1e-3,
+                                     max_iter=3000, random_state=seed).fit(z, y)
+        self.kind = kind
+
+    def logits(self, z):
+        """Per-class logits (n, k) and, for MLPs, the hidden pre-activations."""
+        if self.kind == "lr":
+            w, b = self.clf.coef_, self.clf.intercept_
+            a = z @ w.T + b
+            return (np.hstack([-a / 2, a / 2]) if w.shape[0] == 1 else a), None
+        w1, w2 = self.clf.coefs_
+        b1, b2 = self.clf.intercepts_
+        pre = z @ w1 + b1
+        a = np.maximum(pre, 0) @ w2 + b2
+        return (np.hstack([-a / 2, a / 2]) if w2.shape[1] == 1 else a), pre
+
+    def grad(self, z, y):
+        """Gradient of the cross-entropy of the true classes y at z (n, d)."""
+        logits, pre = self.logits(z)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        g = p.copy()
+        g[np.arange(len(y)), y] -= 1.0  # d loss / d logits
+        if self.kind == "lr":
+            w = self.clf.coef_
+            if w.shape[0] == 1:
+                return ((g[:, 1] - g[:, 0]) / 2)[:, None] * w
+            return g @ w
+        w1, w2 = self.clf.coefs_
+        ga = (g[:, 1] - g[:, 0])[:, None] / 2 if w2.shape[1] == 1 else g
+        gh = (ga @ w2.T) * (pre > 0)
+        return gh @ w1.T
+
+
+def transfer(sur: Surrogate, x, y, eps: float, steps: int, lo, hi):
+    """FGSM (steps = 1) or PGD (L-infinity ball of radius eps in standardised units)."""
+    z0 = (x - sur.mu) / sur.sd
+    zlo, zhi = (lo - sur.mu) / sur.sd, (hi - sur.mu) / sur.sd
+    if steps == 1:
+        z = z0 + eps * np.sign(sur.grad(z0, y))
+    else:
+        z = z0.copy()
+        alpha = 2.5 * eps / steps
+        for _ in range(steps):
+            z = z + alpha * np.sign(sur.grad(z, y))
+            z = np.clip(z, z0 - eps, z0 + eps)
+            z = np.clip(z, zlo, zhi)
+    z = np.clip(z, zlo, zhi)
+    return z * sur.sd + sur.mu
 
 
 def main() -> None:
@@ -135,6 +207,29 @@ def main() -> None:
         lab.append(y)
     write(out / "evasion-boundary.csv", names, adv, lab)
     print(f"evasion-boundary: {len(adv)} rows")
+
+    # Transfer attack: surrogates trained on the training rows only.
+    surrogates = [Surrogate("lr", xt, yt, SEED), Surrogate("mlp", xt, yt, SEED)]
+    adv, lab = [], []
+    fixed, fixed_lab = [], []
+    for sur in surrogates:
+        for steps in (1, 10):
+            todo = np.ones(len(xs), dtype=bool)
+            for eps in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0):
+                cand = transfer(sur, xs, ys, eps, steps, lo, hi)
+                flip = predict(cand).argmax(1) != ys
+                for i in np.nonzero(flip & todo)[0]:
+                    adv.append(cand[i])
+                    lab.append(ys[i])
+                todo &= ~flip
+            for eps in (0.25, 0.5, 1.0):
+                cand = transfer(sur, xs, ys, eps, steps, lo, hi)
+                flip = predict(cand).argmax(1) != ys
+                fixed.extend(cand[flip])
+                fixed_lab.extend(ys[flip])
+    write(out / "evasion-transfer.csv", names, adv, lab)
+    write(out / "evasion-transfer-fixed.csv", names, fixed, fixed_lab)
+    print(f"evasion-transfer: {len(adv)} minimal and {len(fixed)} fixed-epsilon evasions")
 
     # Out-of-contract rows.
     rows, labs, raw = [], [], []

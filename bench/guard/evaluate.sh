@@ -17,7 +17,7 @@ for d in breast-cancer ecg-beats; do
   dev=examples/devices/$d
   out=target/attacks/$d
   "$py" bench/guard/attacks.py "$dev" "$out" >/dev/null
-  for a in evasion-noise evasion-boundary out-of-contract; do
+  for a in evasion-noise evasion-boundary evasion-transfer evasion-transfer-fixed out-of-contract; do
     printf '%s %s ' "$d" "$a"
     "$vigil" guard evaluate --bundle "$dev/bundle" --policy "$dev/policy.toml" \
       --clean "$dev/data/validation.csv" --attack "$out/$a.csv" --json
