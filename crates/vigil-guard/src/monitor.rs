@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::contract::{ExtractionSettings, GuardLimits};
-use crate::swilk::shapiro_wilk;
+use crate::swilk::Coefficients;
 
 /// A monitor alarm raised at one request. Alarms are edge-triggered: raised when the
 /// condition becomes true for a client, and raised again only after it cleared.
@@ -51,6 +51,10 @@ struct Prada {
     since_test: usize,
     alarmed: bool,
     last_w: Option<f64>,
+    /// Shapiro-Wilk coefficients for the current window size (reused while it stays).
+    coefficients: Option<Coefficients>,
+    /// The values of `distances`, sorted ascending.
+    sorted: Vec<f64>,
 }
 
 impl Prada {
@@ -89,10 +93,23 @@ impl Prada {
         if d < 1e-6 {
             return self.last_w;
         }
-        self.distances
-            .push_back(if s.log_distances { d.ln() } else { d });
+        // The window in arrival order, and the same values kept sorted (for the test, without
+        // sorting the whole window each time).
+        let v = if s.log_distances { d.ln() } else { d };
+        self.distances.push_back(v);
+        let at = self.sorted.partition_point(|y| y.total_cmp(&v).is_lt());
+        self.sorted.insert(at, v);
         while self.distances.len() > s.window {
-            self.distances.pop_front();
+            if let Some(old) = self.distances.pop_front() {
+                let at = self.sorted.partition_point(|y| y.total_cmp(&old).is_lt());
+                if self
+                    .sorted
+                    .get(at)
+                    .is_some_and(|y| y.total_cmp(&old).is_eq())
+                {
+                    self.sorted.remove(at);
+                }
+            }
         }
         if d > t.0 {
             set.push_back(x.to_vec());
@@ -114,10 +131,17 @@ impl Prada {
         self.since_test += 1;
         if self.distances.len() >= s.min_queries && self.since_test >= s.test_every {
             self.since_test = 0;
-            let v: Vec<f64> = self.distances.iter().copied().collect();
+            let n = self.sorted.len();
+            if self.coefficients.as_ref().map(Coefficients::n) != Some(n) {
+                self.coefficients = Coefficients::new(n);
+            }
             // All distances equal (a replayed or constant stream) is as far from normal as it
             // gets: W = 0.
-            let w = shapiro_wilk(&v).unwrap_or(0.0);
+            let w = self
+                .coefficients
+                .as_ref()
+                .and_then(|c| c.w_sorted(&self.sorted))
+                .unwrap_or(0.0);
             self.last_w = Some(w);
         }
         self.last_w
@@ -219,5 +243,43 @@ impl ClientState {
                 self.prada.alarmed = on;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swilk::shapiro_wilk;
+
+    #[test]
+    fn the_sorted_window_follows_the_window() {
+        let s = ExtractionSettings {
+            prada: true,
+            delta: 0.95,
+            log_distances: true,
+            min_queries: 20,
+            history: 3000,
+            window: 50,
+            test_every: 7,
+            ood_window: 50,
+            ood_share: 0.5,
+        };
+        let mut p = Prada::default();
+        let mut last = None;
+        for i in 0..400u64 {
+            let x: Vec<f32> = (0..4u64)
+                .map(|j| ((i * 2_654_435_761 + j * 40_503) % 1000) as f32 / 100.0)
+                .collect();
+            last = p.observe(&x, (i % 2) as usize, 2, &s).or(last);
+            let mut want: Vec<f64> = p.distances.iter().copied().collect();
+            want.sort_by(f64::total_cmp);
+            assert_eq!(p.sorted, want, "query {i}");
+            if p.since_test == 0 && p.distances.len() >= s.min_queries {
+                let v: Vec<f64> = p.distances.iter().copied().collect();
+                assert_eq!(p.last_w, Some(shapiro_wilk(&v).unwrap_or(0.0)));
+            }
+        }
+        assert!(last.is_some());
+        assert_eq!(p.distances.len(), s.window);
     }
 }

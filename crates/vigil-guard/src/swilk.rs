@@ -122,68 +122,105 @@ pub fn shapiro_wilk(x: &[f64]) -> Option<f64> {
     }
     let mut xs = x.to_vec();
     xs.sort_by(f64::total_cmp);
-    let range = xs[n - 1] - xs[0];
-    if range < 1e-19 {
-        return None;
-    }
-    let nn2 = n / 2;
-    let an = n as f64;
-    let mut a = vec![0.0; nn2];
-    if n == 3 {
-        a[0] = std::f64::consts::FRAC_1_SQRT_2;
-    } else {
-        const C1: [f64; 6] = [0.0, 0.221157, -0.147981, -2.071190, 4.434685, -2.706056];
-        const C2: [f64; 6] = [0.0, 0.042981, -0.293762, -1.752461, 5.682633, -3.582633];
-        let an25 = an + 0.25;
-        let mut summ2 = 0.0;
-        for (i, ai) in a.iter_mut().enumerate() {
-            *ai = ppnd16((i as f64 + 1.0 - 0.375) / an25);
-            summ2 += *ai * *ai;
+    Coefficients::new(n)?.w_sorted(&xs)
+}
+
+/// The coefficients of the test for one sample size, computed once and reused (the extraction
+/// monitor tests windows of the same size again and again).
+#[derive(Debug, Clone)]
+pub(crate) struct Coefficients {
+    /// Per order statistic: its coefficient less the coefficients' mean.
+    centred: Vec<f64>,
+    /// Sum of squares of `centred`.
+    ssa: f64,
+}
+
+impl Coefficients {
+    /// For samples of `n` values, 3 to 5000.
+    pub(crate) fn new(n: usize) -> Option<Coefficients> {
+        if !(3..=5000).contains(&n) {
+            return None;
         }
-        summ2 *= 2.0;
-        let ssumm2 = summ2.sqrt();
-        let rsn = 1.0 / an.sqrt();
-        let a1 = poly(&C1, rsn) - a[0] / ssumm2;
-        let (i1, fac) = if n > 5 {
-            let a2 = -a[1] / ssumm2 + poly(&C2, rsn);
-            let fac = ((summ2 - 2.0 * a[0] * a[0] - 2.0 * a[1] * a[1])
-                / (1.0 - 2.0 * a1 * a1 - 2.0 * a2 * a2))
-                .sqrt();
-            a[1] = a2;
-            (2, fac)
+        let nn2 = n / 2;
+        let an = n as f64;
+        let mut a = vec![0.0; nn2];
+        if n == 3 {
+            a[0] = std::f64::consts::FRAC_1_SQRT_2;
         } else {
-            let fac = ((summ2 - 2.0 * a[0] * a[0]) / (1.0 - 2.0 * a1 * a1)).sqrt();
-            (1, fac)
+            const C1: [f64; 6] = [0.0, 0.221157, -0.147981, -2.071190, 4.434685, -2.706056];
+            const C2: [f64; 6] = [0.0, 0.042981, -0.293762, -1.752461, 5.682633, -3.582633];
+            let an25 = an + 0.25;
+            let mut summ2 = 0.0;
+            for (i, ai) in a.iter_mut().enumerate() {
+                *ai = ppnd16((i as f64 + 1.0 - 0.375) / an25);
+                summ2 += *ai * *ai;
+            }
+            summ2 *= 2.0;
+            let ssumm2 = summ2.sqrt();
+            let rsn = 1.0 / an.sqrt();
+            let a1 = poly(&C1, rsn) - a[0] / ssumm2;
+            let (i1, fac) = if n > 5 {
+                let a2 = -a[1] / ssumm2 + poly(&C2, rsn);
+                let fac = ((summ2 - 2.0 * a[0] * a[0] - 2.0 * a[1] * a[1])
+                    / (1.0 - 2.0 * a1 * a1 - 2.0 * a2 * a2))
+                    .sqrt();
+                a[1] = a2;
+                (2, fac)
+            } else {
+                let fac = ((summ2 - 2.0 * a[0] * a[0]) / (1.0 - 2.0 * a1 * a1)).sqrt();
+                (1, fac)
+            };
+            a[0] = a1;
+            for ai in a.iter_mut().skip(i1) {
+                *ai = -*ai / fac;
+            }
+        }
+        // The antisymmetric coefficient of the i-th order statistic.
+        let coef = |i: usize| -> f64 {
+            let j = n - 1 - i;
+            if i < j {
+                -a[i]
+            } else if i > j {
+                a[j]
+            } else {
+                0.0
+            }
         };
-        a[0] = a1;
-        for ai in a.iter_mut().skip(i1) {
-            *ai = -*ai / fac;
-        }
+        let sa = (0..n).map(coef).sum::<f64>() / an;
+        let centred: Vec<f64> = (0..n).map(|i| coef(i) - sa).collect();
+        let ssa = centred.iter().map(|c| c * c).sum();
+        Some(Coefficients { centred, ssa })
     }
-    // The antisymmetric coefficient of the i-th order statistic.
-    let coef = |i: usize| -> f64 {
-        let j = n - 1 - i;
-        if i < j {
-            -a[i]
-        } else if i > j {
-            a[j]
-        } else {
-            0.0
-        }
-    };
-    let sa = (0..n).map(coef).sum::<f64>() / an;
-    let sx = xs.iter().map(|v| v / range).sum::<f64>() / an;
-    let (mut ssa, mut ssx, mut sax) = (0.0, 0.0, 0.0);
-    for (i, v) in xs.iter().enumerate() {
-        let asa = coef(i) - sa;
-        let xsx = v / range - sx;
-        ssa += asa * asa;
-        ssx += xsx * xsx;
-        sax += asa * xsx;
+
+    /// The sample size.
+    pub(crate) fn n(&self) -> usize {
+        self.centred.len()
     }
-    let ssassx = (ssa * ssx).sqrt();
-    let w1 = (ssassx - sax) * (ssassx + sax) / (ssa * ssx);
-    Some(1.0 - w1)
+
+    /// W of `xs`, sorted ascending, of the coefficients' sample size; `None` for another
+    /// size, a non-finite value or a zero range.
+    pub(crate) fn w_sorted(&self, xs: &[f64]) -> Option<f64> {
+        let n = xs.len();
+        if n != self.n() || xs.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let range = xs.last()? - xs.first()?;
+        if range < 1e-19 {
+            return None;
+        }
+        let an = n as f64;
+        let sx = xs.iter().map(|v| v / range).sum::<f64>() / an;
+        let (mut ssx, mut sax) = (0.0, 0.0);
+        for (v, asa) in xs.iter().zip(&self.centred) {
+            let xsx = v / range - sx;
+            ssx += xsx * xsx;
+            sax += asa * xsx;
+        }
+        let ssa = self.ssa;
+        let ssassx = (ssa * ssx).sqrt();
+        let w1 = (ssassx - sax) * (ssassx + sax) / (ssa * ssx);
+        Some(1.0 - w1)
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +232,23 @@ mod tests {
         assert!((ppnd16(0.975) - 1.959_963_984_540_054).abs() < 1e-12);
         assert!((ppnd16(0.5)).abs() < 1e-15);
         assert!((ppnd16(1e-10) + 6.361_340_902_404_056).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reused_coefficients_give_the_same_w() {
+        for n in [3usize, 4, 5, 6, 11, 100, 1000] {
+            let c = Coefficients::new(n).unwrap();
+            for seed in 0..3u64 {
+                let x: Vec<f64> = (0..n as u64)
+                    .map(|i| ((i * 2_654_435_761 + seed * 97) % 1009) as f64 / 7.0)
+                    .collect();
+                let mut sorted = x.clone();
+                sorted.sort_by(f64::total_cmp);
+                assert_eq!(c.w_sorted(&sorted), shapiro_wilk(&x), "n {n}");
+            }
+            assert_eq!(c.w_sorted(&[1.0, 2.0]), None);
+        }
+        assert!(Coefficients::new(2).is_none());
     }
 
     #[test]
