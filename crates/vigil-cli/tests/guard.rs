@@ -260,3 +260,136 @@ fn calibrate_writes_the_reference_and_evaluate_reports() {
     assert_eq!(j["false_positive_rate"], j["detection_rate"]);
     assert!(j["false_positive_rate"].as_f64().unwrap() <= 0.06);
 }
+
+/// The breast-cancer rows of `split` (header kept), without the `label` column, and the labels.
+fn features_only(split: &str) -> (String, Vec<String>, Vec<u8>) {
+    let text =
+        std::fs::read_to_string(device("breast-cancer").join(format!("data/{split}.csv"))).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cut = |l: &str| l.rsplit_once(',').unwrap().0.to_string();
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for l in lines {
+        rows.push(cut(l));
+        labels.push(l.rsplit_once(',').unwrap().1.parse().unwrap());
+    }
+    (cut(header), rows, labels)
+}
+
+fn run_with_drift(v: &Vigil, csv: &str, reference: &str) -> (std::process::Output, Vec<Row>) {
+    std::fs::write(v.path("rows.csv"), csv).unwrap();
+    let d = device("breast-cancer");
+    let out = v.run(&[
+        "guard",
+        "run",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--input",
+        "rows.csv",
+        "--drift-reference",
+        reference,
+        "--drift-window",
+        "60",
+        "--drift-check-every",
+        "10",
+        "--audit",
+        "audit.jsonl",
+        "--json",
+    ]);
+    let rows = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (out, rows)
+}
+
+#[test]
+fn drift_alarms_appear_in_the_rows_and_the_audit() {
+    let v = Vigil::new();
+    // Reference statistics from the training rows' feature columns.
+    let (header, train, _) = features_only("training");
+    std::fs::write(
+        v.path("train.csv"),
+        format!("{header}\n{}\n", train.join("\n")),
+    )
+    .unwrap();
+    std::fs::create_dir_all(v.path("ref")).unwrap();
+    let out = v.run(&["drift", "reference", "--data", "train.csv", "--out", "ref"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let reference = v.path("ref/drift.json");
+    let reference = reference.to_str().unwrap();
+
+    // Benign: held-out rows in their shuffled order; no drift alarm.
+    let (_, val, _) = features_only("validation");
+    let (_, cal, _) = features_only("calibration");
+    let benign = format!("{header}\n{}\n{}\n", val.join("\n"), cal.join("\n"));
+    let (out, rows) = run_with_drift(&v, &benign, reference);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(rows.len(), val.len() + cal.len());
+    assert!(
+        rows.iter().all(|r| !r.alarms.iter().any(|a| a == "drift")),
+        "a drift alarm on held-out rows"
+    );
+
+    // Drifted: only malignant cases (a shift of case mix, every row still valid).
+    let mut malignant = Vec::new();
+    for split in ["validation", "calibration", "training"] {
+        let (_, rows, labels) = features_only(split);
+        malignant.extend(
+            rows.into_iter()
+                .zip(labels)
+                .filter(|(_, l)| *l == 0)
+                .map(|(r, _)| r),
+        );
+    }
+    std::fs::remove_file(v.path("audit.jsonl")).unwrap();
+    let drifted = format!("{header}\n{}\n", malignant.join("\n"));
+    let (out, rows) = run_with_drift(&v, &drifted, reference);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let first = rows
+        .iter()
+        .position(|r| r.alarms.iter().any(|a| a == "drift"));
+    let first = first.unwrap_or_else(|| panic!("no drift alarm in {} malignant rows", rows.len()));
+    // Not before the window (60 accepted rows) is full.
+    assert!(first >= 59, "drift alarm at row {first}");
+    let audit = std::fs::read_to_string(v.path("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"drift.alarm\""), "no drift.alarm event");
+    // The fixed keys of the row contract are unchanged (deny_unknown_fields above).
+    assert!(rows
+        .iter()
+        .all(|r| r.verdict == "accept" || r.reason.is_some()));
+}
+
+#[test]
+fn a_drift_reference_the_guard_cannot_feed_is_an_error_before_any_row() {
+    let v = Vigil::new();
+    // Built with the label column: a stream that is not a contract feature.
+    let d = device("breast-cancer");
+    std::fs::create_dir_all(v.path("ref")).unwrap();
+    let out = v.run(&[
+        "drift",
+        "reference",
+        "--data",
+        d.join("data/training.csv").to_str().unwrap(),
+        "--out",
+        "ref",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let reference = v.path("ref/drift.json");
+    let (out, rows) = run_with_drift(&v, &validation(), reference.to_str().unwrap());
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(rows.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("label") && err.contains("not a feature"),
+        "{err}"
+    );
+
+    // A file that is not a drift reference.
+    std::fs::write(v.path("bad.json"), "{\"format\":9,\"streams\":[]}").unwrap();
+    let (out, _) = run_with_drift(&v, &validation(), v.path("bad.json").to_str().unwrap());
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}

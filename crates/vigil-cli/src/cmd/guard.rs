@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -11,9 +11,10 @@ use clap::Subcommand;
 use serde::Serialize;
 use vigil_bundle::{Trust, TrustPolicy};
 use vigil_core::PublicKey;
+use vigil_drift::ReferenceStats;
 use vigil_guard::{
-    calibrate_with_reference, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, Guard,
-    GuardOptions, JsonLinesAudit, Verdict,
+    calibrate_with_reference, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, DriftFeed,
+    DriftMonitorFeed, Guard, GuardOptions, JsonLinesAudit, Verdict,
 };
 
 use crate::outcome::Outcome;
@@ -111,6 +112,36 @@ struct RunArgs {
     /// Append the audit events as JSON lines to this file (synced before each answer).
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// Feed accepted rows to a drift monitor with these reference statistics (a drift.json as
+    /// `vigil drift reference` writes, built from the contract's feature columns and
+    /// optionally a confidence column). A row where the monitor raises an alarm lists
+    /// "drift" in its alarms; the alarm also goes to the audit as a `drift.alarm` event.
+    #[arg(long, value_name = "drift.json")]
+    drift_reference: Option<PathBuf>,
+    /// Drift monitor: observations per window.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 200,
+        requires = "drift_reference"
+    )]
+    drift_window: usize,
+    /// Drift monitor: run the KS tests every N observations once the window is full.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 50,
+        requires = "drift_reference"
+    )]
+    drift_check_every: u64,
+    /// Drift monitor: significance level after the Bonferroni correction across streams.
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.01,
+        requires = "drift_reference"
+    )]
+    drift_alpha: f64,
     /// Print one JSON object per row:
     /// {"row","verdict","reason","label","scores","alarms"}.
     #[arg(long)]
@@ -137,7 +168,10 @@ fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Tru
 }
 
 fn open(dir: &Path, trust: Option<&Trust>, audit: Arc<dyn AuditSink>) -> anyhow::Result<Guard> {
-    let options = GuardOptions::new(audit);
+    open_with(dir, trust, GuardOptions::new(audit))
+}
+
+fn open_with(dir: &Path, trust: Option<&Trust>, options: GuardOptions) -> anyhow::Result<Guard> {
     let guard = match trust {
         Some(t) => Guard::open(dir, t, options)?,
         None => Guard::dangerous_open_unverified(dir, options)?,
@@ -332,13 +366,68 @@ struct RowJson<'a> {
     alarms: Vec<&'static str>,
 }
 
+/// The drift feed handed to the guard before it opens; the monitor is set once the contract
+/// is known (its streams are matched to the contract's features by name).
+#[derive(Default)]
+struct LateDrift(OnceLock<DriftMonitorFeed>);
+
+impl DriftFeed for LateDrift {
+    fn observe(&self, features: &[f32], confidence: f32) {
+        if let Some(feed) = self.0.get() {
+            feed.observe(features, confidence);
+        }
+    }
+}
+
+/// Largest drift reference file read.
+const MAX_DRIFT_REFERENCE_BYTES: u64 = 64 << 20;
+
 fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
     let t = trust(a.key.as_deref(), a.policy.as_deref())?;
     let audit: Arc<dyn AuditSink> = match &a.audit {
         Some(p) => Arc::new(JsonLinesAudit::open(p)?),
         None => Arc::new(DangerousNoAudit),
     };
-    let guard = open(&a.bundle, t.as_ref(), audit)?;
+    let reference = match &a.drift_reference {
+        Some(p) => {
+            use std::io::Read as _;
+            let file = std::fs::File::open(p).with_context(|| p.display().to_string())?;
+            let mut buf = Vec::new();
+            file.take(MAX_DRIFT_REFERENCE_BYTES + 1)
+                .read_to_end(&mut buf)
+                .with_context(|| p.display().to_string())?;
+            anyhow::ensure!(
+                buf.len() as u64 <= MAX_DRIFT_REFERENCE_BYTES,
+                "{}: larger than {MAX_DRIFT_REFERENCE_BYTES} bytes",
+                p.display()
+            );
+            Some(ReferenceStats::from_json(&buf, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    let late = Arc::new(LateDrift::default());
+    let mut options = GuardOptions::new(audit.clone());
+    if reference.is_some() {
+        options.drift = Some(late.clone());
+    }
+    let guard = open_with(&a.bundle, t.as_ref(), options)?;
+    if let Some(reference) = reference {
+        let feed = DriftMonitorFeed::for_contract(
+            reference,
+            a.drift_window,
+            a.drift_check_every,
+            a.drift_alpha,
+            guard.contract(),
+            Some(audit),
+        )
+        .with_context(|| {
+            a.drift_reference
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        })?;
+        let _ = late.0.set(feed);
+    }
     let rows = parse_csv(
         &read(&a.input)?,
         &a.input.display().to_string(),
@@ -354,7 +443,10 @@ fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
             Err(r) => ("abstain", Some(r.wire()), None, BTreeMap::new(), Vec::new()),
             Ok(v) => {
                 let d = guard.infer_at(&a.client, &guard.row(v, &mut shape), at);
-                let alarms = d.alarms.iter().map(|x| x.code()).collect();
+                let mut alarms: Vec<&'static str> = d.alarms.iter().map(|x| x.code()).collect();
+                if late.0.get().is_some_and(|f| !f.take_alarms().is_empty()) {
+                    alarms.push("drift");
+                }
                 match d.verdict {
                     Verdict::Accept { output } => {
                         let label = guard
