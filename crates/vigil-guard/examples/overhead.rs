@@ -136,6 +136,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 all.len()
             );
         }
+        if std::env::var_os("OVERHEAD_DETAIL").is_some() {
+            let ps: Vec<String> = [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999]
+                .iter()
+                .map(|q| format!("p{}={:.1}", q * 100.0, percentile(&mut all, *q)))
+                .collect();
+            let what = if guarded { "guard" } else { "bare" };
+            eprintln!("  {what} {}", ps.join(" "));
+        }
         (percentile(&mut all, 0.5), percentile(&mut all, 0.99))
     };
     // Warm-up.

@@ -31,16 +31,45 @@ const STACK_DIM: usize = 256;
 /// Most class centres scored without a heap allocation.
 const STACK_CLASSES: usize = 16;
 
-/// `ln(v + shift)`, computed in single precision (inputs are float32; a single-precision
-/// logarithm is several times cheaper and the same function serves calibration and the guard).
+/// `ln(v + shift)` by [`ln`].
 #[inline]
 fn log_transform(v: f64, shift: f64) -> f64 {
-    let t = (v + shift) as f32;
-    if t > 0.0 {
-        f64::from(t.ln()).max(LOG_FLOOR)
-    } else {
-        LOG_FLOOR
+    ln(v + shift)
+}
+
+/// Natural logarithm of a positive finite `x` to about 1e-12 absolute, in plain
+/// double-precision arithmetic ([`LOG_FLOOR`] for anything else). The same function serves
+/// calibration and the guard, so scores agree bit for bit on every platform; and it avoids a
+/// call into libm per feature, whose cost in the guard's hot loop (after tract's wide-vector
+/// kernels) was several times that of the arithmetic.
+#[inline]
+pub(crate) fn ln(x: f64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return LOG_FLOOR;
     }
+    let mut bits = x.to_bits();
+    let mut e: i64 = ((bits >> 52) & 0x7ff) as i64;
+    if e == 0 {
+        // Subnormal: scale by 2^54 first.
+        bits = (x * f64::from_bits(0x4350_0000_0000_0000)).to_bits();
+        e = ((bits >> 52) & 0x7ff) as i64 - 54;
+    }
+    e -= 1023;
+    // m in [1, 2); fold into [sqrt(1/2), sqrt(2)).
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    // ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172: odd series to s^19.
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let mut p = 1.0 / 19.0;
+    for k in [17.0, 15.0, 13.0, 11.0, 9.0, 7.0, 5.0, 3.0] {
+        p = p * s2 + 1.0 / k;
+    }
+    let lnm = 2.0 * s * (p * s2 + 1.0);
+    (e as f64 * std::f64::consts::LN_2 + lnm).max(LOG_FLOOR)
 }
 
 impl Gaussian {
@@ -313,38 +342,20 @@ pub(crate) fn squeeze_bits(x: &[f32], features: &[Feature], bits: u32, out: &mut
 /// Median smoothing with an odd window (edges use the shrunk window).
 pub(crate) fn median_smooth(x: &[f32], window: usize, out: &mut [f32]) {
     if window == 3 && x.len() >= 2 && out.len() == x.len() {
-        // The common case without sorting: edges are the upper of the two values (as the
-        // shrunk window's middle element after sorting), inside the median of three.
+        // The common case without sorting or branches (the values are finite: the contract
+        // checked them): inside, the median of three; at the edges the window shrinks to two
+        // values and the sorted pair's upper one is taken, as in the general path.
         let n = x.len();
         for (i, o) in out.iter_mut().enumerate() {
-            let lo = i.saturating_sub(1);
-            let hi = (i + 1).min(n - 1);
-            let (a, b, c) = (
-                x.get(lo).copied().unwrap_or(0.0),
-                x.get(i).copied().unwrap_or(0.0),
-                x.get(hi).copied().unwrap_or(0.0),
-            );
-            *o = if i == 0 || i == n - 1 {
-                // Two values (the window shrinks at the edges): index len/2 = 1 of the sorted pair.
-                let (p, q) = if i == 0 { (b, c) } else { (a, b) };
-                if p.total_cmp(&q).is_gt() {
-                    p
-                } else {
-                    q
-                }
+            let a = x.get(i.saturating_sub(1)).copied().unwrap_or(0.0);
+            let b = x.get(i).copied().unwrap_or(0.0);
+            let c = x.get((i + 1).min(n - 1)).copied().unwrap_or(0.0);
+            *o = if i == 0 {
+                b.max(c)
+            } else if i == n - 1 {
+                a.max(b)
             } else {
-                let (mn, mx) = if a.total_cmp(&b).is_gt() {
-                    (b, a)
-                } else {
-                    (a, b)
-                };
-                if c.total_cmp(&mn).is_lt() {
-                    mn
-                } else if c.total_cmp(&mx).is_gt() {
-                    mx
-                } else {
-                    c
-                }
+                a.min(b).max(a.max(b).min(c))
             };
         }
         return;
@@ -408,22 +419,13 @@ mod tests {
         g.check().unwrap();
         let logs: Vec<Vec<f64>> = rows
             .iter()
-            .map(|r| {
-                r.iter()
-                    .zip(&shift)
-                    .map(|(v, s)| f64::from(((v + s) as f32).ln()))
-                    .collect()
-            })
+            .map(|r| r.iter().zip(&shift).map(|(v, s)| (v + s).ln()).collect())
             .collect();
         let lrefs: Vec<&[f64]> = logs.iter().map(|r| r.as_slice()).collect();
         let h = Gaussian::fit(&lrefs, &labels, 2, 0.05, None).unwrap();
         for r in rows.iter().take(10) {
-            let l: Vec<f64> = r
-                .iter()
-                .zip(&shift)
-                .map(|(v, s)| f64::from(((v + s) as f32).ln()))
-                .collect();
-            assert!((g.score(r) - h.score(&l)).abs() < 1e-9);
+            let l: Vec<f64> = r.iter().zip(&shift).map(|(v, s)| (v + s).ln()).collect();
+            assert!((g.score(r) - h.score(&l)).abs() < 1e-6 * (1.0 + h.score(&l)));
         }
         // A value at or under -shift is far from everything, not a NaN.
         let s = g.score(&[-1.0f64, 2.0, 1.0]);
@@ -482,6 +484,29 @@ mod tests {
             }
         }
         assert!(cholesky(&[0.0, 0.0, 0.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn ln_agrees_with_the_standard_library() {
+        let mut x = 1e-300f64;
+        while x < 1e300 {
+            for f in [1.0, 1.1, 1.41, 1.42, 1.7, 1.99] {
+                let v = x * f;
+                let err = (ln(v) - v.ln()).abs();
+                assert!(err < 1e-12, "ln({v}) off by {err}");
+            }
+            x *= 7.3;
+        }
+        for v in [1.0, 2.0, 0.5, std::f64::consts::E, 1e-303] {
+            assert!((ln(v) - v.ln()).abs() < 1e-12, "{v}");
+        }
+        // Under e^-700 (subnormals included): the floor.
+        assert_eq!(ln(1e-310), LOG_FLOOR);
+        assert_eq!(ln(f64::MIN_POSITIVE), LOG_FLOOR);
+        assert_eq!(ln(1.0), 0.0);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(ln(bad), LOG_FLOOR);
+        }
     }
 
     #[test]
