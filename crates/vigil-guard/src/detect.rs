@@ -211,3 +211,69 @@ pub(crate) fn forward(
         low_confidence: 1.0 - margin,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> serde_json::Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/devices/breast-cancer/bundle/reference/guard.json"
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    fn parse(v: &serde_json::Value) -> Result<Reference, GuardError> {
+        Reference::parse(&serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn the_shipped_reference_parses_and_hostile_edits_are_refused() {
+        let good = shipped();
+        let r = parse(&good).unwrap();
+        let input = r.input.as_ref().unwrap();
+        assert_eq!(input.log_shift.as_ref().map(Vec::len), Some(30));
+        // Scores of hostile rows are numbers, never a panic: short, long, negative, huge.
+        for x in [
+            vec![0.0f32; 3],
+            vec![1.0f32; 300],
+            vec![-1e30f32; 30],
+            vec![f32::MAX; 30],
+        ] {
+            let s = input.score(&x);
+            assert!(!s.is_nan(), "{s}");
+        }
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let edits: [(&str, Edit); 6] = [
+            (
+                "format",
+                Box::new(|v| v["format"] = "vigil-guard-reference/1".into()),
+            ),
+            (
+                "log_shift",
+                Box::new(|v| v["input"]["log_shift"] = serde_json::json!([1.0])),
+            ),
+            (
+                "whiten",
+                Box::new(|v| v["input"]["whiten"] = serde_json::json!([1.0, 2.0])),
+            ),
+            (
+                "centres",
+                Box::new(|v| v["input"]["centres"] = serde_json::json!([])),
+            ),
+            (
+                "scale",
+                Box::new(|v| v["input"]["scale"][0] = serde_json::json!(0.0)),
+            ),
+            ("unknown", Box::new(|v| v["extra"] = serde_json::json!(1))),
+        ];
+        for (what, edit) in edits {
+            let mut v = good.clone();
+            edit(&mut v);
+            assert!(parse(&v).is_err(), "{what} accepted");
+        }
+        assert!(Reference::parse(b"{").is_err());
+        assert!(Reference::parse(&vec![b' '; MAX_REFERENCE_BYTES + 1]).is_err());
+    }
+}

@@ -466,6 +466,30 @@ mod tests {
     }
 
     #[test]
+    fn wide_models_score_on_the_heap_path() {
+        let d = 300;
+        let rows: Vec<Vec<f64>> = (0..40)
+            .map(|i| (0..d).map(|j| ((i * 31 + j * 17) % 23) as f64).collect())
+            .collect();
+        let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.5, None).unwrap();
+        let z: Vec<f64> = rows[3]
+            .iter()
+            .zip(&g.mean)
+            .zip(&g.scale)
+            .map(|((v, m), s)| (v - m) / s)
+            .collect();
+        let w = lower_mul(&g.whiten, d, &z);
+        let dense = g
+            .centres
+            .iter()
+            .map(|c| w.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+            .fold(f64::INFINITY, f64::min);
+        assert!((g.score(&rows[3]) - dense).abs() < 1e-6 * (1.0 + dense));
+    }
+
+    #[test]
     fn cholesky_inverse_round_trips() {
         let a = [4.0, 0.0, 2.0, 3.0];
         let l = cholesky(&a, 2).unwrap();

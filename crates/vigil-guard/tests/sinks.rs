@@ -73,3 +73,64 @@ fn drifted_inputs_raise_a_drift_alarm_in_the_audit() {
     assert!(!feed.take_alarms().is_empty(), "shifted feature");
     assert!(audit.events().iter().any(|e| e["type"] == "drift.alarm"));
 }
+
+#[test]
+fn a_drift_feed_for_the_contract_matches_streams_by_name() {
+    use vigil_drift::{ReferenceStats, StreamKind};
+    use vigil_guard::{AuditSink, DriftFeed, DriftMonitorFeed, GuardConfig, MemoryAudit};
+    let device = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/devices/breast-cancer");
+    let doc: toml::Table = std::fs::read_to_string(device.join("bundle/vigil.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let config = GuardConfig::from_document(&doc).unwrap();
+    let contract = &config.contract;
+    let low: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
+    let high: Vec<f64> = (0..100).map(|i| 100.0 + f64::from(i)).collect();
+    // Streams in another order than the contract's: "mean texture" first, then confidence,
+    // then "mean radius".
+    let reference = || {
+        ReferenceStats::build(
+            &[
+                ("mean texture", StreamKind::Feature, &high),
+                ("confidence", StreamKind::Confidence, &low),
+                ("mean radius", StreamKind::Feature, &low),
+            ],
+            100,
+        )
+        .unwrap()
+    };
+    let audit = Arc::new(MemoryAudit::new(1000));
+    let sink: Arc<dyn AuditSink> = audit.clone();
+    let feed =
+        DriftMonitorFeed::for_contract(reference(), 20, 5, 0.01, contract, Some(sink)).unwrap();
+    // Feature 0 is mean radius (low), feature 1 mean texture (high): matched by name, no drift.
+    let mut row = vec![0.0f32; contract.width()];
+    for i in 0..40 {
+        row[0] = (i % 20) as f32 / 20.0;
+        row[1] = 100.0 + (i % 20) as f32 * 5.0;
+        feed.observe(&row, (i % 20) as f32 / 20.0);
+    }
+    assert!(feed.take_alarms().is_empty());
+    // Swapped values: both feature streams drift.
+    for i in 0..40 {
+        row[1] = (i % 20) as f32 / 20.0;
+        row[0] = 100.0 + (i % 20) as f32 * 5.0;
+        feed.observe(&row, (i % 20) as f32 / 20.0);
+    }
+    assert!(!feed.take_alarms().is_empty());
+    assert!(audit.events().iter().any(|e| e["type"] == "drift.alarm"));
+
+    // Streams the guard cannot feed are refused before any request.
+    for (name, kind) in [
+        ("label", StreamKind::Feature),
+        ("benign", StreamKind::Output),
+    ] {
+        let r = ReferenceStats::build(&[(name, kind, &low)], 100).unwrap();
+        let e = DriftMonitorFeed::for_contract(r, 20, 5, 0.01, contract, None).unwrap_err();
+        assert!(e.to_string().contains(name), "{e}");
+    }
+    // And a bad window.
+    let e = DriftMonitorFeed::for_contract(reference(), 1, 5, 0.01, contract, None).unwrap_err();
+    assert!(e.to_string().contains("window"), "{e}");
+}
