@@ -13,7 +13,8 @@
 //!    the feature);
 //! 5. detectors and inference: the model runs once on the raw row and its squeezed versions (one
 //!    batch); class-conditional Mahalanobis distance on inputs and hidden features (Lee et al.,
-//!    NeurIPS 2018, shared covariance, with shrinkage), feature squeezing (Xu et al., NDSS 2018:
+//!    NeurIPS 2018, shared covariance, with shrinkage; optionally on the logarithm of skewed
+//!    non-negative features, `[detectors] input_log`), feature squeezing (Xu et al., NDSS 2018:
 //!    bit-depth reduction, and median smoothing for signals) and a low-confidence margin; no
 //!    output is released unless every score is under its calibrated threshold;
 //! 6. output policy: full, top-k, rounded, or label only;
@@ -27,7 +28,9 @@
 //! The answer is a [`Decision`]: [`Verdict::Accept`] with the output, or [`Verdict::Abstain`]
 //! with a [`Reason`] whose stable code (`out_of_range`, `ood_input`, `rate_limited`...) the
 //! gateway maps to HTTP. [`calibrate`] fits the statistics and thresholds at a stated
-//! false-positive rate by cross-validation on clean rows.
+//! false-positive rate by cross-validation on clean rows; [`calibrate_with_reference`] also
+//! fits the Gaussians on further reference rows (such as the training rows), never the
+//! thresholds.
 //!
 //! Standards and references: ONNX (opset as tract 0.21 supports), Shapiro-Wilk by Royston 1995
 //! (AS R94, as `scipy.stats.shapiro`; W only, no p-value). Crates relied on: `tract-onnx`
