@@ -110,6 +110,25 @@ pub mod fuzz {
         }
     }
 
+    /// Parses bytes as a `reference/guard.json`; when it parses, scores a few rows with its
+    /// Gaussians (short, long, hostile values); must never panic.
+    pub fn fuzz_reference(data: &[u8]) {
+        let Ok(r) = crate::detect::Reference::parse(data) else {
+            return;
+        };
+        for g in [&r.input, &r.hidden].into_iter().flatten() {
+            for x in [
+                &[][..],
+                &[1.0f32, -1.0][..],
+                &[0.5f32; 40][..],
+                &[f32::MAX; 300][..],
+                &[f32::MIN_POSITIVE; 8][..],
+            ] {
+                let _ = g.score(x);
+            }
+        }
+    }
+
     /// Parses bytes as a CSV of rows for a small signal contract; must never panic.
     pub fn fuzz_csv(data: &[u8]) {
         const DOC: &str = r#"
