@@ -64,6 +64,7 @@ pub mod client;
 mod clients;
 mod error;
 mod gateway;
+mod guarded;
 mod ledger;
 mod limits;
 mod metrics;
@@ -82,6 +83,7 @@ pub use clients::{
 };
 pub use error::ServerError;
 pub use gateway::{Gateway, GatewayOptions};
+pub use guarded::{overrides, GuardBackend};
 pub use ledger::AuditLog;
 pub use limits::Limits;
 pub use metrics::Metrics;
