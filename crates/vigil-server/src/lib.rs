@@ -72,6 +72,7 @@ mod oip;
 mod pki;
 mod serve;
 mod tls;
+mod upstream;
 
 // The public interface:
 pub use backend::{
@@ -97,6 +98,7 @@ pub use tls::{
     peer_identity, read_certs, read_key, server_config, server_config_from, TlsFiles, ALPN,
     MAX_PEM_BYTES,
 };
+pub use upstream::{UpstreamBackend, MAX_UPSTREAM_BODY};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]

@@ -152,3 +152,103 @@ async fn guarded_answers_abstentions_limits_and_ledger() {
     // Every guarded request, accepted or not, is one durable ledger entry.
     assert_eq!(ledger.size(), guarded);
 }
+
+/// A stand-in upstream OIP server on loopback: answers with the verified model's
+/// probabilities (through `screen`), swapped when `lie` is set; counts requests.
+async fn upstream(lie: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let model = Arc::new(guard(Arc::new(MemoryAudit::new(10))));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = axum::Router::new().route(
+        "/v2/models/breast-cancer/infer",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let model = model.clone();
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                let row: Vec<f32> = v["inputs"][0]["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect();
+                let mut shape = [0usize; 2];
+                let mut p = model
+                    .screen(&model.row(&row, &mut shape))
+                    .probabilities
+                    .unwrap();
+                if lie {
+                    p.reverse();
+                }
+                axum::Json(json!({"model_name": "breast-cancer", "outputs": [
+                    {"name": "probabilities", "datatype": "FP32", "shape": [1, p.len()], "data": p}]}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+fn proxy(url: &str) -> Gateway {
+    let backend = GuardBackend::new(
+        guard(Arc::new(MemoryAudit::new(10_000))),
+        "breast-cancer",
+        "1.0.0",
+    );
+    Gateway::new(
+        Arc::new(vigil_server::UpstreamBackend::new(backend, url).unwrap()),
+        Clients::parse(CLIENTS).unwrap(),
+        GatewayOptions::default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_forwards_only_accepted_requests_and_checks_the_answer() {
+    use std::sync::atomic::Ordering;
+    let reference = guard(Arc::new(MemoryAudit::new(10)));
+    let input = reference.contract().input.clone();
+    let clean = rows(&reference);
+    let row = clean
+        .iter()
+        .find(|r| {
+            let mut shape = [0usize; 2];
+            reference
+                .screen(&reference.row(r, &mut shape))
+                .reason
+                .is_none()
+        })
+        .unwrap()
+        .clone();
+
+    // An honest upstream: the guard's answer, marked as checked against the upstream.
+    let (url, seen) = upstream(false).await;
+    let g = proxy(&url);
+    let (status, v) = infer(&g, "ward", &input, &row).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["parameters"]["upstream"], json!(true));
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    // An out-of-contract row never reaches the upstream.
+    let mut far = row.clone();
+    far[0] = -5.0;
+    let (status, v) = infer(&g, "ward", &input, &far).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+
+    // An upstream whose answer was altered: refused, not passed on.
+    let (url, _) = upstream(true).await;
+    let (status, v) = infer(&proxy(&url), "ward", &input, &row).await;
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(v["error"], json!("abstain: upstream_mismatch"));
+
+    // No upstream at all.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (status, v) = infer(&proxy(&url), "ward", &input, &row).await;
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(v["error"], json!("abstain: upstream_unavailable"));
+}

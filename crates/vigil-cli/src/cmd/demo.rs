@@ -155,8 +155,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         Some(&ledger_key),
         "vigil-demo/breast-cancer",
     )?;
-    let backend = super::serve::guarded_backend(&bundle, None, Some(&policy), audit.as_ref())
-        .context("the demo needs the guard")?;
+    let backend: std::sync::Arc<dyn vigil_server::InferenceBackend> = std::sync::Arc::new(
+        super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref())
+            .context("the demo's bundle was refused")?,
+    );
     let model = backend.model().clone();
     let input = model
         .inputs

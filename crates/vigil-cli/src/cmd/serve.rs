@@ -268,26 +268,27 @@ fn backend(
     if args.dangerous_toy_backend {
         return Ok(Arc::new(vigil_server::ToyBackend::new()));
     }
-    if s.upstream.is_some() {
-        bail!("--upstream (proxy mode) is not implemented yet; see docs/serve.md");
-    }
     let Some(bundle) = &s.bundle else {
         bail!("--bundle is required (on the command line or in --config)");
     };
     if s.key.is_none() && s.policy.is_none() {
         bail!("--key or --policy is required: the bundle is verified before it is served");
     }
-    guarded_backend(bundle, s.key.as_deref(), s.policy.as_deref(), audit)
+    let guarded = guard_backend(bundle, s.key.as_deref(), s.policy.as_deref(), audit)?;
+    Ok(match &s.upstream {
+        None => Arc::new(guarded),
+        Some(url) => Arc::new(vigil_server::UpstreamBackend::new(guarded, url)?),
+    })
 }
 
 /// The bundle behind the guard; its events go into the ledger, or without one into a JSON
 /// lines file beside it (`vigil-audit.jsonl`, synced per event).
-pub(crate) fn guarded_backend(
+pub(crate) fn guard_backend(
     bundle: &Path,
     key: Option<&Path>,
     policy: Option<&Path>,
     audit: Option<&AuditLog>,
-) -> anyhow::Result<Arc<dyn InferenceBackend>> {
+) -> anyhow::Result<vigil_server::GuardBackend> {
     use vigil_bundle::{Trust, TrustPolicy, VerifiedBundle};
     let trust = match (key, policy) {
         (Some(k), _) => Trust::Key {
@@ -316,9 +317,7 @@ pub(crate) fn guarded_backend(
     };
     let guard = vigil_guard::Guard::open(bundle, &trust, vigil_guard::GuardOptions::new(sink))
         .with_context(|| format!("guard refused the bundle {}", bundle.display()))?;
-    Ok(Arc::new(vigil_server::GuardBackend::new(
-        guard, &name, &version,
-    )))
+    Ok(vigil_server::GuardBackend::new(guard, &name, &version))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
