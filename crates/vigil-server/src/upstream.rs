@@ -144,15 +144,7 @@ impl UpstreamBackend {
         if !status.is_success() {
             return Err(format!("status {status}"));
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("json: {e}"))?;
-        let out = v["outputs"]
-            .as_array()
-            .and_then(|o| o.first())
-            .ok_or("no outputs")?;
-        let mut values = Vec::new();
-        flatten(&out["data"], &mut values, 0)?;
-        Ok(values)
+        parse_answer(&bytes)
     }
 
     /// The guard's accepted answer agrees with the upstream's values.
@@ -186,6 +178,22 @@ impl UpstreamBackend {
                 .is_some_and(|u| (u - f64::from(*p)).abs() <= self.tolerance)
         })
     }
+}
+
+/// The first output's values of an upstream's JSON inference answer (bounded: at most
+/// [`MAX_UPSTREAM_BODY`] bytes are read, nesting depth 8, 65 536 values).
+pub fn parse_answer(bytes: &[u8]) -> Result<Vec<f64>, String> {
+    if bytes.len() > MAX_UPSTREAM_BODY {
+        return Err("answer too large".into());
+    }
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("json: {e}"))?;
+    let out = v["outputs"]
+        .as_array()
+        .and_then(|o| o.first())
+        .ok_or("no outputs")?;
+    let mut values = Vec::new();
+    flatten(&out["data"], &mut values, 0)?;
+    Ok(values)
 }
 
 /// Row-major values of a flat or nested JSON array of numbers (depth bounded).
@@ -249,6 +257,20 @@ impl InferenceBackend for UpstreamBackend {
 #[cfg(test)]
 mod tests {
     use super::authority;
+
+    #[test]
+    fn answers_are_parsed_flat_or_nested_and_bounded() {
+        let ok = br#"{"outputs":[{"name":"p","data":[[0.25,0.75]]},{"data":[9]}]}"#;
+        assert_eq!(super::parse_answer(ok).unwrap(), vec![0.25, 0.75]);
+        for bad in [
+            &br#"{"outputs":[]}"#[..],
+            br#"{"outputs":[{"data":["a"]}]}"#,
+            br#"{"outputs":[{"data":[[[[[[[[[[1]]]]]]]]]]}]}"#,
+            b"not json",
+        ] {
+            assert!(super::parse_answer(bad).is_err());
+        }
+    }
 
     #[test]
     fn only_plain_host_and_port() {
