@@ -249,17 +249,64 @@ fn serve_refuses_to_run_a_model_unguarded_or_half_configured() {
 }
 
 #[test]
-fn demo_needs_the_guard() {
+fn demo_runs_the_guarded_gateway_end_to_end() {
     let v = Vigil::new();
     let device = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/devices/breast-cancer"
     );
-    let out = v.run(&["demo", "--device", device, "--out", "demo"]);
-    assert_eq!(code(&out), 2, "{}", show(&out));
+    let out = v.run(&["demo", "--device", device, "--out", "demo", "--json"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let traffic = report["traffic"].as_array().unwrap();
+    let tally = |prefix: &str| {
+        traffic
+            .iter()
+            .find(|t| t["kind"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} row in {report}"))["tally"]
+            .clone()
+    };
+    let clean = tally("clean");
+    assert!(clean["accepted"].as_u64().unwrap() >= 54, "{clean}");
+    let range = tally("out of range");
+    assert_eq!(range["accepted"], 0, "{range}");
+    assert_eq!(range["abstained"]["out_of_range"], 10, "{range}");
+    assert_eq!(tally("adversarial")["accepted"], 0);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("the demo needs the guard"),
-        "{}",
-        show(&out)
+        report["extraction_alarms"].as_u64().unwrap() >= 1,
+        "{report}"
     );
+    let strangers = tally("unauthenticated");
+    assert_eq!(strangers["accepted"], 0, "{strangers}");
+    let refused: u64 = strangers["refused"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(refused, 2, "{strangers}");
+    // Every guarded request is in the ledger, and the ledger verifies against its
+    // checkpoint with the demo's ledger key.
+    let guarded: u64 = traffic
+        .iter()
+        .filter(|t| !t["kind"].as_str().unwrap().starts_with("unauthenticated"))
+        .map(|t| t["tally"]["sent"].as_u64().unwrap())
+        .sum();
+    assert!(
+        report["ledger_entries"].as_u64().unwrap() >= guarded,
+        "{report}"
+    );
+    let checkpoint = report["checkpoint"].as_str().unwrap();
+    let verify = v.run(&[
+        "log",
+        "verify",
+        "--db",
+        report["ledger"].as_str().unwrap(),
+        "--pubkey",
+        report["ledger_pubkey"].as_str().unwrap(),
+        "--checkpoint",
+        checkpoint,
+    ]);
+    assert_eq!(code(&verify), 0, "{}", show(&verify));
+    assert!(report["seconds"].as_f64().unwrap() < 60.0);
 }

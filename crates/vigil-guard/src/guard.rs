@@ -15,6 +15,7 @@ use crate::detect::{batch_size, forward, DetectorKind, Reference, REFERENCE_FILE
 use crate::engine::Engine;
 use crate::error::GuardError;
 use crate::monitor::{Alarm, ClientState};
+use crate::overrides::{Admission, ClientOverrides};
 use crate::reason::Reason;
 
 /// Detector scores of one request, by [`DetectorKind::code`].
@@ -383,9 +384,41 @@ impl Guard {
     /// As [`Guard::infer`] at a given time since the guard opened: for replaying a recorded
     /// stream (the CLI spaces rows at the sustained rate).
     pub fn infer_at(&self, client: &str, input: &Input<'_>, at: Duration) -> Decision {
+        self.infer_as(client, &ClientOverrides::default(), input, at)
+    }
+
+    /// As [`Guard::infer`] for a caller whose limits differ from the bundle's (a gateway's
+    /// clients file), at the current time.
+    ///
+    /// ```no_run
+    /// # use vigil_guard::{ClientOverrides, Guard};
+    /// # fn demo(guard: &Guard, row: &[f32]) {
+    /// let load_test = ClientOverrides { unlimited: true, extraction_monitor: Some(false), ..Default::default() };
+    /// let mut shape = [1, row.len()];
+    /// let decision = guard.infer_with("bench-client", &load_test, &guard.row(row, &mut shape));
+    /// # }
+    /// ```
+    pub fn infer_with(
+        &self,
+        client: &str,
+        overrides: &ClientOverrides,
+        input: &Input<'_>,
+    ) -> Decision {
+        self.infer_as(client, overrides, input, self.epoch.elapsed())
+    }
+
+    /// As [`Guard::infer_with`] at a given time since the guard opened.
+    pub fn infer_as(
+        &self,
+        client: &str,
+        overrides: &ClientOverrides,
+        input: &Input<'_>,
+        at: Duration,
+    ) -> Decision {
         let mut alarms = Vec::new();
         let mut scores = Scores::new();
-        let (verdict, features) = self.pipeline(client, input, at, &mut scores, &mut alarms);
+        let (verdict, features) =
+            self.pipeline(client, overrides, input, at, &mut scores, &mut alarms);
         let event_id = self.next_event.fetch_add(1, Ordering::Relaxed);
         let verdict = match self.record(client, input, event_id, &verdict, &scores, &alarms) {
             Ok(()) => verdict,
@@ -406,7 +439,11 @@ impl Guard {
         }
     }
 
-    fn client(&self, client: &str) -> Result<Arc<Mutex<ClientState>>, Reason> {
+    fn client(
+        &self,
+        client: &str,
+        admission: &Admission,
+    ) -> Result<Arc<Mutex<ClientState>>, Reason> {
         let limits = &self.config.limits;
         if client.is_empty()
             || client.len() > limits.max_client_id_bytes
@@ -422,7 +459,7 @@ impl Guard {
             return Err(Reason::TooManyClients);
         }
         let state = Arc::new(Mutex::new(ClientState::new(
-            limits,
+            admission,
             self.epoch.elapsed().as_secs_f64(),
         )));
         clients.insert(client.to_string(), state.clone());
@@ -432,6 +469,7 @@ impl Guard {
     fn pipeline<'a>(
         &self,
         client: &str,
+        overrides: &ClientOverrides,
         input: &Input<'a>,
         at: Duration,
         scores: &mut Scores,
@@ -439,7 +477,11 @@ impl Guard {
     ) -> (Verdict, Option<(&'a [f32], f32)>) {
         let abstain = |reason| Verdict::Abstain { reason };
         // 1-2. identity, rate limit and budget.
-        let state = match self.client(client) {
+        let admission = match overrides.admission(&self.config.limits) {
+            Ok(a) => a,
+            Err(reason) => return (abstain(reason), None),
+        };
+        let state = match self.client(client, &admission) {
             Ok(s) => s,
             Err(reason) => return (abstain(reason), None),
         };
@@ -447,7 +489,7 @@ impl Guard {
             let Ok(mut st) = state.lock() else {
                 return (abstain(Reason::TooManyClients), None);
             };
-            if let Err(reason) = st.admit(&self.config.limits, at.as_secs_f64(), alarms) {
+            if let Err(reason) = st.admit(&admission, at.as_secs_f64(), alarms) {
                 return (abstain(reason), None);
             }
         }
@@ -458,22 +500,25 @@ impl Guard {
         };
         let x = s.x;
         let flagged = s.reason.is_some();
-        // 7. extraction monitor (every request that passed the contract).
-        let scaled: Vec<f32> = x
-            .iter()
-            .zip(&self.reference.distance_mean)
-            .zip(&self.reference.distance_scale)
-            .map(|((v, m), sd)| ((f64::from(*v) - m) / sd) as f32)
-            .collect();
-        if let Ok(mut st) = state.lock() {
-            st.observe(
-                &self.config.extraction,
-                &scaled,
-                (!flagged).then_some(s.class),
-                self.engine.classes(),
-                flagged,
-                alarms,
-            );
+        // 7. extraction monitor (every request that passed the contract), unless the
+        // caller's operator lifted it (a load generator).
+        if overrides.monitored() {
+            let scaled: Vec<f32> = x
+                .iter()
+                .zip(&self.reference.distance_mean)
+                .zip(&self.reference.distance_scale)
+                .map(|((v, m), sd)| ((f64::from(*v) - m) / sd) as f32)
+                .collect();
+            if let Ok(mut st) = state.lock() {
+                st.observe(
+                    &self.config.extraction,
+                    &scaled,
+                    (!flagged).then_some(s.class),
+                    self.engine.classes(),
+                    flagged,
+                    alarms,
+                );
+            }
         }
         if let Some(reason) = s.reason {
             return (abstain(reason), None);

@@ -74,6 +74,7 @@ mod engine;
 mod error;
 mod guard;
 mod monitor;
+mod overrides;
 mod reason;
 mod rows;
 #[cfg(feature = "sinks")]
@@ -92,6 +93,7 @@ pub use detect::{DetectorKind, REFERENCE_FILE};
 pub use error::GuardError;
 pub use guard::{Decision, Guard, GuardOptions, Input, Output, Scores, Screening, Values, Verdict};
 pub use monitor::Alarm;
+pub use overrides::ClientOverrides;
 pub use reason::Reason;
 pub use rows::{parse_csv, CsvLimits, CsvRow};
 #[cfg(feature = "sinks")]

@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 
-use crate::contract::{ExtractionSettings, GuardLimits};
+use crate::contract::ExtractionSettings;
+use crate::overrides::Admission;
 use crate::swilk::Coefficients;
 
 /// A monitor alarm raised at one request. Alarms are edge-triggered: raised when the
@@ -180,7 +181,7 @@ pub(crate) struct ClientState {
 }
 
 impl ClientState {
-    pub(crate) fn new(limits: &GuardLimits, now: f64) -> Self {
+    pub(crate) fn new(limits: &Admission, now: f64) -> Self {
         ClientState {
             tokens: limits.burst,
             last_refill: now,
@@ -192,31 +193,39 @@ impl ClientState {
         }
     }
 
-    /// Rate limit then budget; on success one token and one query are used.
+    /// Rate limit then budget; on success one token and one query are used. An unlimited
+    /// caller is only counted.
     pub(crate) fn admit(
         &mut self,
-        limits: &GuardLimits,
+        limits: &Admission,
         now: f64,
         alarms: &mut Vec<Alarm>,
     ) -> Result<(), crate::Reason> {
+        if limits.unlimited {
+            self.used = self.used.saturating_add(1);
+            return Ok(());
+        }
         let elapsed = (now - self.last_refill).max(0.0);
         self.tokens = (self.tokens + elapsed * limits.rate_per_second).min(limits.burst);
         self.last_refill = self.last_refill.max(now);
         if self.tokens < 1.0 {
             return Err(crate::Reason::RateLimited);
         }
-        if self.used >= limits.query_budget {
+        let budget = limits.query_budget.unwrap_or(u64::MAX);
+        if self.used >= budget {
             return Err(crate::Reason::QueryBudgetExhausted);
         }
         self.tokens -= 1.0;
         self.used += 1;
-        let mark = (limits.budget_alarm_share * limits.query_budget as f64).ceil() as u64;
-        if !self.volume_alarmed && self.used >= mark.max(1) {
-            self.volume_alarmed = true;
-            alarms.push(Alarm::Volume {
-                used: self.used,
-                budget: limits.query_budget,
-            });
+        if let Some(budget) = limits.query_budget {
+            let mark = (limits.budget_alarm_share * budget as f64).ceil() as u64;
+            if !self.volume_alarmed && self.used >= mark.max(1) {
+                self.volume_alarmed = true;
+                alarms.push(Alarm::Volume {
+                    used: self.used,
+                    budget,
+                });
+            }
         }
         Ok(())
     }

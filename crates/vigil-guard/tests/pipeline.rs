@@ -11,8 +11,8 @@ use std::time::Duration;
 use vigil_bundle::{sign, SignOptions, Trust, TrustPolicy};
 use vigil_core::{KeyAlgorithm, PublicKey, SigningKey};
 use vigil_guard::{
-    parse_csv, AuditSink, CsvLimits, Guard, GuardError, GuardOptions, Input, MemoryAudit, Values,
-    Verdict,
+    parse_csv, AuditSink, ClientOverrides, CsvLimits, Guard, GuardError, GuardOptions, Input,
+    MemoryAudit, Values, Verdict,
 };
 
 fn device() -> PathBuf {
@@ -411,4 +411,102 @@ fn unused_public_key_import() {
         GuardOptions::new(Arc::new(MemoryAudit::new(10))),
     );
     assert!(g.is_ok(), "{g:?}");
+}
+
+#[test]
+fn per_client_overrides_lift_tighten_and_fail_closed() {
+    let (g, audit) = open();
+    let x = rows("validation", &g)[0].0.clone();
+    let mut shape = [0usize; 2];
+    let burst = g.config().limits.burst as usize;
+    let at = Duration::from_secs(1);
+    let before = audit.events().len();
+    // Unlimited: three bursts at one instant, none rate limited, each one audited.
+    let lifted = ClientOverrides {
+        unlimited: true,
+        ..Default::default()
+    };
+    for _ in 0..3 * burst {
+        let d = g.infer_as("load", &lifted, &g.row(&x, &mut shape), at);
+        assert!(
+            matches!(d.verdict, Verdict::Accept { .. }),
+            "{:?}",
+            d.reason()
+        );
+    }
+    assert_eq!(audit.events().len() - before, 3 * burst);
+    // Tightened: a burst of 2.
+    let tight = ClientOverrides {
+        burst: Some(2.0),
+        rate_per_second: Some(1.0),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        let d = g.infer_as("tight", &tight, &g.row(&x, &mut shape), at);
+        assert_ne!(d.reason().map(|r| r.code()), Some("rate_limited"));
+    }
+    let d = g.infer_as("tight", &tight, &g.row(&x, &mut shape), at);
+    assert_eq!(d.reason().unwrap().code(), "rate_limited");
+    // A budget of 1 for a named caller.
+    let once = ClientOverrides {
+        query_budget: Some(1),
+        ..Default::default()
+    };
+    let d = g.infer_as("once", &once, &g.row(&x, &mut shape), at);
+    assert!(matches!(d.verdict, Verdict::Accept { .. }));
+    let d = g.infer_as("once", &once, &g.row(&x, &mut shape), at + at);
+    assert_eq!(d.reason().unwrap().code(), "query_budget_exhausted");
+    // Unusable values fail closed.
+    for bad in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
+        let o = ClientOverrides {
+            rate_per_second: Some(bad),
+            ..Default::default()
+        };
+        let d = g.infer_as("bad", &o, &g.row(&x, &mut shape), at);
+        assert_eq!(d.reason().unwrap().code(), "invalid_client", "rate {bad}");
+    }
+}
+
+#[test]
+fn extraction_monitor_can_be_lifted_per_client() {
+    let (g, _) = open();
+    let features = g.contract().features.clone();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let stream: Vec<Vec<f32>> = (0..300)
+        .map(|_| {
+            features
+                .iter()
+                .map(|f| (f.min + uniform() * (f.max - f.min)) as f32)
+                .collect()
+        })
+        .collect();
+    let watched = ClientOverrides {
+        unlimited: true,
+        ..Default::default()
+    };
+    let lifted = ClientOverrides {
+        unlimited: true,
+        extraction_monitor: Some(false),
+        ..Default::default()
+    };
+    let mut shape = [0usize; 2];
+    let mut count = |client: &str, o: &ClientOverrides| {
+        stream
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let at = Duration::from_secs(i as u64);
+                let d = g.infer_as(client, o, &g.row(x, &mut shape), at);
+                d.alarms.iter().filter(|a| a.code() == "extraction").count()
+            })
+            .sum::<usize>()
+    };
+    assert!(count("watched", &watched) >= 1, "random stream not caught");
+    assert_eq!(count("lifted", &lifted), 0);
 }

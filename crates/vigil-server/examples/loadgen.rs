@@ -98,13 +98,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The backend measured in process: the gateway's toy model, or the example device through the
+/// guard with its events in a fresh ledger (as `vigil serve --ledger` runs it).
 fn backend(
     mode: &str,
-    _device: &str,
+    device: &str,
+    scratch: &std::path::Path,
 ) -> Result<Arc<dyn InferenceBackend>, Box<dyn std::error::Error>> {
     match mode {
         "toy" => Ok(Arc::new(vigil_server::ToyBackend::new())),
-        other => Err(format!("backend {other:?} is not available in this build").into()),
+        "device" => {
+            let device = std::path::Path::new(device);
+            let trust = vigil_bundle::Trust::Policy(vigil_bundle::TrustPolicy::load(
+                &device.join("policy.toml"),
+            )?);
+            let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+            let ledger = vigil_ledger::Ledger::create(
+                &scratch.join("bench-audit.db"),
+                "bench/loadgen",
+                &key.verifying_key(),
+                None,
+            )?;
+            let audit = Arc::new(vigil_guard::LedgerAudit::new(ledger));
+            let guard = vigil_guard::Guard::open(
+                &device.join("bundle"),
+                &trust,
+                vigil_guard::GuardOptions::new(audit),
+            )?;
+            Ok(Arc::new(vigil_server::GuardBackend::new(
+                guard,
+                "breast-cancer",
+                "1.0.0",
+            )))
+        }
+        other => Err(format!("backend {other:?}: use toy or device").into()),
     }
 }
 
@@ -134,7 +161,8 @@ async fn in_process(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: loadgen --in-process MODE DEVICE_DIR BODY.json SECONDS".into());
     };
     let duration = Duration::from_secs_f64(secs.parse()?) / 2;
-    let backend = backend(mode, device)?;
+    let scratch = tempfile::tempdir()?;
+    let backend = backend(mode, device, scratch.path())?;
     let body = std::fs::read(body)?;
     let model = backend.model().name.clone();
     let clients = vigil_server::Clients::parse(vigil_server::DEMO_CLIENTS_TOML)

@@ -69,6 +69,14 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The `--upstream` address is not usable.
+    #[error("upstream {url:?}: {reason}")]
+    Upstream {
+        /// The address given.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The ledger failed.
     #[error("ledger: {0}")]
     Ledger(#[from] vigil_ledger::Error),

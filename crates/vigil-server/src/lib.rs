@@ -64,6 +64,7 @@ pub mod client;
 mod clients;
 mod error;
 mod gateway;
+mod guarded;
 mod ledger;
 mod limits;
 mod metrics;
@@ -71,6 +72,7 @@ mod oip;
 mod pki;
 mod serve;
 mod tls;
+mod upstream;
 
 // The public interface:
 pub use backend::{
@@ -82,6 +84,7 @@ pub use clients::{
 };
 pub use error::ServerError;
 pub use gateway::{Gateway, GatewayOptions};
+pub use guarded::{overrides, GuardBackend};
 pub use ledger::AuditLog;
 pub use limits::Limits;
 pub use metrics::Metrics;
@@ -95,10 +98,19 @@ pub use tls::{
     peer_identity, read_certs, read_key, server_config, server_config_from, TlsFiles, ALPN,
     MAX_PEM_BYTES,
 };
+pub use upstream::{parse_answer, UpstreamBackend, MAX_UPSTREAM_BODY};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
 pub mod fuzz {
+    /// Parse arbitrary bytes as an upstream server's answer (proxy mode); must never panic,
+    /// and what it returns respects the bounds.
+    pub fn fuzz_server_upstream_answer(data: &[u8]) {
+        if let Ok(values) = crate::parse_answer(data) {
+            assert!(values.len() <= (1 << 16) + 1, "value bound exceeded");
+        }
+    }
+
     /// Parse arbitrary bytes as an inference request body, with and without the binary
     /// extension; a parsed request must respect the limits and encode a response.
     pub fn fuzz_server_infer_body(data: &[u8]) {

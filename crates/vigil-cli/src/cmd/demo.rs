@@ -155,8 +155,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         Some(&ledger_key),
         "vigil-demo/breast-cancer",
     )?;
-    let backend = super::serve::guarded_backend(&bundle, None, Some(&policy), audit.as_ref())
-        .context("the demo needs the guard")?;
+    let backend: std::sync::Arc<dyn vigil_server::InferenceBackend> = std::sync::Arc::new(
+        super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref())
+            .context("the demo's bundle was refused")?,
+    );
     let model = backend.model().clone();
     let input = model
         .inputs
@@ -283,7 +285,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         table.push(("unauthenticated / unlisted clients", t));
 
-        let metrics = demo.get("/metrics").await?;
+        // A fresh connection: the first ones have sat idle past the gateway's idle timeout.
+        let mut last = Connection::connect(addr, "localhost", demo_cfg.clone()).await?;
+        let metrics = last
+            .get("/metrics")
+            .await
+            .context("GET /metrics from the gateway")?;
         std::fs::write(out.join("metrics.txt"), &metrics.body)?;
         drop(demo);
         drop(extraction);
@@ -320,6 +327,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         "seconds": started.elapsed().as_secs_f64(),
         "traffic": table.iter().map(|(k, t)| serde_json::json!({"kind": k, "tally": t})).collect::<Vec<_>>(),
         "ledger": out.join("audit.db").display().to_string(),
+        "ledger_pubkey": out.join("ledger-key.pub.pem").display().to_string(),
         "ledger_entries": audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0),
         "checkpoint": checkpoint.then(|| out.join("checkpoint.txt").display().to_string()),
         "metrics": out.join("metrics.txt").display().to_string(),
@@ -367,12 +375,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     )?;
     writeln!(
         o,
-        "ledger:     {} ({} entries; verify with `vigil log verify --db ...`)",
+        "ledger:     {} ({} entries)",
         out.join("audit.db").display(),
         audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0)
     )?;
     if checkpoint {
         writeln!(o, "checkpoint: {}", out.join("checkpoint.txt").display())?;
+        writeln!(
+            o,
+            "  verify:   vigil log verify --db {} --pubkey {} --checkpoint {}",
+            out.join("audit.db").display(),
+            out.join("ledger-key.pub.pem").display(),
+            out.join("checkpoint.txt").display()
+        )?;
     }
     writeln!(o, "metrics:    {}", out.join("metrics.txt").display())?;
     writeln!(o, "report:     {}", out.join("report.json").display())?;
@@ -381,10 +396,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Write a fresh Ed25519 key for the demo ledger (PKCS#8 PEM).
+/// Write a fresh Ed25519 key for the demo ledger (PKCS#8 PEM), and its public key beside it
+/// (`.pub.pem`, SPKI) for `vigil log verify`.
 fn ed25519_key(path: &Path) -> anyhow::Result<PathBuf> {
     let key = vigil_core::SigningKey::generate(vigil_core::KeyAlgorithm::Ed25519);
     std::fs::write(path, key.to_pkcs8_pem(None)?.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
+    let public = path.with_extension("pub.pem");
+    std::fs::write(&public, key.public_key().to_pem())
+        .with_context(|| format!("cannot write {}", public.display()))?;
     Ok(path.to_path_buf())
 }

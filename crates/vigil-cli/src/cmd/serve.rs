@@ -268,30 +268,56 @@ fn backend(
     if args.dangerous_toy_backend {
         return Ok(Arc::new(vigil_server::ToyBackend::new()));
     }
-    if s.upstream.is_some() {
-        bail!("--upstream (proxy mode) is not implemented yet; see docs/serve.md");
-    }
     let Some(bundle) = &s.bundle else {
         bail!("--bundle is required (on the command line or in --config)");
     };
     if s.key.is_none() && s.policy.is_none() {
         bail!("--key or --policy is required: the bundle is verified before it is served");
     }
-    guarded_backend(bundle, s.key.as_deref(), s.policy.as_deref(), audit)
+    let guarded = guard_backend(bundle, s.key.as_deref(), s.policy.as_deref(), audit)?;
+    Ok(match &s.upstream {
+        None => Arc::new(guarded),
+        Some(url) => Arc::new(vigil_server::UpstreamBackend::new(guarded, url)?),
+    })
 }
 
-/// The bundle behind the guard, its events into the ledger.
-pub(crate) fn guarded_backend(
+/// The bundle behind the guard; its events go into the ledger, or without one into a JSON
+/// lines file beside it (`vigil-audit.jsonl`, synced per event).
+pub(crate) fn guard_backend(
     bundle: &Path,
     key: Option<&Path>,
     policy: Option<&Path>,
     audit: Option<&AuditLog>,
-) -> anyhow::Result<Arc<dyn InferenceBackend>> {
-    let _ = (bundle, key, policy, audit);
-    bail!(
-        "vigil serve runs every request through the guard (vigil-guard, issue 7), which this \
-         build does not include yet; it refuses to serve a model unguarded"
-    )
+) -> anyhow::Result<vigil_server::GuardBackend> {
+    use vigil_bundle::{Trust, TrustPolicy, VerifiedBundle};
+    let trust = match (key, policy) {
+        (Some(k), _) => Trust::Key {
+            key: vigil_core::PublicKey::load(k)?,
+            signature: None,
+        },
+        (None, Some(p)) => Trust::Policy(TrustPolicy::load(p)?),
+        (None, None) => {
+            bail!("--key or --policy is required: the bundle is verified before it is served")
+        }
+    };
+    // The bundle's name and version, from its verified vigil.toml.
+    let verified = VerifiedBundle::open(bundle, &trust, &vigil_bundle::Limits::default())
+        .with_context(|| format!("bundle {} refused", bundle.display()))?;
+    let config = verified
+        .config()
+        .with_context(|| format!("bundle {} has no signed vigil.toml", bundle.display()))?;
+    let (name, version) = (config.name.clone(), config.version.to_string());
+    drop(verified);
+    let sink: Arc<dyn vigil_guard::AuditSink> = match audit {
+        Some(a) => Arc::new(vigil_guard::LedgerAudit::new(a.ledger().clone())),
+        None => Arc::new(
+            vigil_guard::JsonLinesAudit::open(Path::new("vigil-audit.jsonl"))
+                .context("cannot open the audit file vigil-audit.jsonl (or give --ledger)")?,
+        ),
+    };
+    let guard = vigil_guard::Guard::open(bundle, &trust, vigil_guard::GuardOptions::new(sink))
+        .with_context(|| format!("guard refused the bundle {}", bundle.display()))?;
+    Ok(vigil_server::GuardBackend::new(guard, &name, &version))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {

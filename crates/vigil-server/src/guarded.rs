@@ -1,36 +1,28 @@
-//! The guard as the gateway's backend, and the ledger as the guard's audit sink.
+//! The guard as the gateway's backend: every request runs through [`Guard::infer_with`]
+//! with the certificate's client id and the clients file's overrides. The guard's audit
+//! events go where the guard was opened to send them (`vigil_guard::LedgerAudit` for the
+//! ledger).
 
 use std::sync::Arc;
 
-use vigil_guard::{AuditSink, Guard, GuardError, Input, Values, Verdict};
-use vigil_ledger::Ledger;
+use vigil_guard::{ClientOverrides, Guard, Input, Values, Verdict};
 
 use crate::backend::{
     Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
 };
-use crate::clients::Caller;
+use crate::clients::{Caller, ClientPolicy};
 
-/// The guard's audit events go to the ledger; `record` returns once the event is durable
-/// (the ledger commits waiting appends together).
-#[derive(Debug, Clone)]
-pub struct LedgerAudit {
-    ledger: Ledger,
-}
-
-impl LedgerAudit {
-    /// Record into `ledger`.
-    pub fn new(ledger: Ledger) -> LedgerAudit {
-        LedgerAudit { ledger }
-    }
-}
-
-impl AuditSink for LedgerAudit {
-    fn record(&self, event: &serde_json::Value) -> Result<(), GuardError> {
-        let bytes = serde_json::to_vec(event).map_err(|e| GuardError::Audit(e.to_string()))?;
-        self.ledger
-            .append(&bytes)
-            .map(|_| ())
-            .map_err(|e| GuardError::Audit(e.to_string()))
+/// The clients file's settings as the guard's per-client overrides. `unlimited` lifts the rate
+/// limit and the budget and, unless the file says otherwise, the extraction monitor.
+pub fn overrides(policy: &ClientPolicy) -> ClientOverrides {
+    ClientOverrides {
+        rate_per_second: policy.rate_per_second,
+        burst: policy.burst,
+        query_budget: policy.query_budget,
+        extraction_monitor: policy
+            .extraction_monitor
+            .or((policy.unlimited).then_some(false)),
+        unlimited: policy.unlimited,
     }
 }
 
@@ -42,7 +34,9 @@ pub struct GuardBackend {
 
 impl std::fmt::Debug for GuardBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GuardBackend").field("model", &self.info.name).finish()
+        f.debug_struct("GuardBackend")
+            .field("model", &self.info.name)
+            .finish()
     }
 }
 
@@ -108,7 +102,9 @@ impl InferenceBackend for GuardBackend {
             shape: &t.shape,
             values,
         };
-        let d = self.guard.infer(&caller.id, &input);
+        let d = self
+            .guard
+            .infer_with(&caller.id, &overrides(&caller.policy), &input);
         let alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
         match d.verdict {
             Verdict::Abstain { reason } => Err(refusal(&reason, alarms)),
@@ -133,7 +129,11 @@ impl InferenceBackend for GuardBackend {
                 parameters.insert("label".into(), output.label.clone().into());
                 parameters.insert(
                     "labels".into(),
-                    revealed.iter().map(|(l, _)| (*l).clone()).collect::<Vec<_>>().into(),
+                    revealed
+                        .iter()
+                        .map(|(l, _)| (*l).clone())
+                        .collect::<Vec<_>>()
+                        .into(),
                 );
                 parameters.insert("event_id".into(), d.event_id.into());
                 let scores: serde_json::Map<String, serde_json::Value> = d

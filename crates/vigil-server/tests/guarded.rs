@@ -1,0 +1,254 @@
+//! The gateway in front of the real guard on the shipped breast-cancer bundle: answers equal
+//! the guard's own run of the model, abstentions are 4xx `{"error":"abstain: ..."}`, the
+//! clients file's per-client limits reach the guard, and every guarded request is in the
+//! ledger.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use vigil_bundle::{Trust, TrustPolicy};
+use vigil_guard::{parse_csv, CsvLimits, Guard, GuardOptions, LedgerAudit, MemoryAudit};
+use vigil_ledger::Ledger;
+use vigil_server::{Clients, Gateway, GatewayOptions, GuardBackend, PeerIdentity};
+
+const CLIENTS: &str = r#"
+[[client]]
+name = "ward"
+role = "infer"
+[[client]]
+name = "tight"
+role = "infer"
+rate_per_second = 1.0
+burst = 3.0
+[[client]]
+name = "load"
+role = "infer"
+unlimited = true
+"#;
+
+fn device() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/devices/breast-cancer")
+}
+
+fn trust() -> Trust {
+    Trust::Policy(TrustPolicy::load(&device().join("policy.toml")).unwrap())
+}
+
+fn guard(audit: Arc<dyn vigil_guard::AuditSink>) -> Guard {
+    Guard::open(&device().join("bundle"), &trust(), GuardOptions::new(audit)).unwrap()
+}
+
+fn rows(g: &Guard) -> Vec<Vec<f32>> {
+    let csv = std::fs::read(device().join("data/validation.csv")).unwrap();
+    parse_csv(&csv, "validation.csv", g.contract(), &CsvLimits::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.values.unwrap())
+        .collect()
+}
+
+async fn infer(g: &Gateway, who: &str, input: &str, row: &[f32]) -> (u16, Value) {
+    let body = json!({"inputs": [{"name": input, "shape": [1, row.len()], "datatype": "FP32", "data": row}]});
+    let mut req = Request::post("/v2/models/breast-cancer/infer")
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    req.extensions_mut().insert(PeerIdentity::for_tests(who));
+    let resp = g.router().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_answers_abstentions_limits_and_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let ledger = Ledger::create(
+        &dir.path().join("audit.db"),
+        "test/guarded",
+        &key.verifying_key(),
+        None,
+    )
+    .unwrap();
+    let backend = GuardBackend::new(
+        guard(Arc::new(LedgerAudit::new(ledger.clone()))),
+        "breast-cancer",
+        "1.0.0",
+    );
+    let input = backend.guard().contract().input.clone();
+    // The reference: the same guard's stateless screen of each row.
+    let reference = guard(Arc::new(MemoryAudit::new(10)));
+    let g = Gateway::new(
+        Arc::new(backend),
+        Clients::parse(CLIENTS).unwrap(),
+        GatewayOptions::default(),
+    );
+    let clean = rows(&reference);
+    let mut guarded = 0u64;
+    let mut accepted = 0;
+    for row in clean.iter().take(40) {
+        let (status, v) = infer(&g, "ward", &input, row).await;
+        guarded += 1;
+        let mut shape = [0usize; 2];
+        let s = reference.screen(&reference.row(row, &mut shape));
+        if status == 200 {
+            accepted += 1;
+            let got: Vec<f32> = v["outputs"][0]["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            // The bundle's output policy: full, rounded to 2 decimals.
+            let want: Vec<f32> = s
+                .probabilities
+                .unwrap()
+                .iter()
+                .map(|p| ((f64::from(*p) * 100.0).round() / 100.0) as f32)
+                .collect();
+            assert_eq!(got, want, "answer differs from the model");
+            assert!(v["parameters"]["event_id"].is_u64());
+        } else {
+            assert!((400..500).contains(&status), "{status} {v}");
+            let reason = s.reason.expect("the guard abstained on a row it accepts");
+            assert_eq!(v["error"], json!(format!("abstain: {}", reason.wire())));
+        }
+    }
+    assert!(accepted >= 36, "{accepted} of 40 clean rows accepted");
+    // Out of contract: a 4xx naming the feature.
+    let mut far = clean[0].clone();
+    far[0] = 1e6;
+    let (status, v) = infer(&g, "ward", &input, &far).await;
+    guarded += 1;
+    assert_eq!(status, 422, "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.starts_with("abstain: out_of_range"), "{e}");
+    assert!(e.contains("mean radius"), "{e}");
+    // A tightened client: burst 3, then rate limited.
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(infer(&g, "tight", &input, &clean[1]).await.0);
+        guarded += 1;
+    }
+    assert_eq!(&codes[..3], &[200, 200, 200], "{codes:?}");
+    assert_eq!(codes[4], 429, "{codes:?}");
+    // The unlimited client goes past the bundle's burst of 100 at once.
+    for _ in 0..150 {
+        let (status, v) = infer(&g, "load", &input, &clean[1]).await;
+        guarded += 1;
+        assert_eq!(status, 200, "{v}");
+    }
+    // Every guarded request, accepted or not, is one durable ledger entry.
+    assert_eq!(ledger.size(), guarded);
+}
+
+/// A stand-in upstream OIP server on loopback: answers with the verified model's
+/// probabilities (through `screen`), swapped when `lie` is set; counts requests.
+async fn upstream(lie: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let model = Arc::new(guard(Arc::new(MemoryAudit::new(10))));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = axum::Router::new().route(
+        "/v2/models/breast-cancer/infer",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let model = model.clone();
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                let row: Vec<f32> = v["inputs"][0]["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect();
+                let mut shape = [0usize; 2];
+                let mut p = model
+                    .screen(&model.row(&row, &mut shape))
+                    .probabilities
+                    .unwrap();
+                if lie {
+                    p.reverse();
+                }
+                axum::Json(json!({"model_name": "breast-cancer", "outputs": [
+                    {"name": "probabilities", "datatype": "FP32", "shape": [1, p.len()], "data": p}]}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+fn proxy(url: &str) -> Gateway {
+    let backend = GuardBackend::new(
+        guard(Arc::new(MemoryAudit::new(10_000))),
+        "breast-cancer",
+        "1.0.0",
+    );
+    Gateway::new(
+        Arc::new(vigil_server::UpstreamBackend::new(backend, url).unwrap()),
+        Clients::parse(CLIENTS).unwrap(),
+        GatewayOptions::default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_forwards_only_accepted_requests_and_checks_the_answer() {
+    use std::sync::atomic::Ordering;
+    let reference = guard(Arc::new(MemoryAudit::new(10)));
+    let input = reference.contract().input.clone();
+    let clean = rows(&reference);
+    let row = clean
+        .iter()
+        .find(|r| {
+            let mut shape = [0usize; 2];
+            reference
+                .screen(&reference.row(r, &mut shape))
+                .reason
+                .is_none()
+        })
+        .unwrap()
+        .clone();
+
+    // An honest upstream: the guard's answer, marked as checked against the upstream.
+    let (url, seen) = upstream(false).await;
+    let g = proxy(&url);
+    let (status, v) = infer(&g, "ward", &input, &row).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["parameters"]["upstream"], json!(true));
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    // An out-of-contract row never reaches the upstream.
+    let mut far = row.clone();
+    far[0] = -5.0;
+    let (status, v) = infer(&g, "ward", &input, &far).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+
+    // An upstream whose answer was altered: refused, not passed on.
+    let (url, _) = upstream(true).await;
+    let (status, v) = infer(&proxy(&url), "ward", &input, &row).await;
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(v["error"], json!("abstain: upstream_mismatch"));
+
+    // No upstream at all.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (status, v) = infer(&proxy(&url), "ward", &input, &row).await;
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(v["error"], json!("abstain: upstream_unavailable"));
+}
