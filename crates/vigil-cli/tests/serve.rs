@@ -96,6 +96,10 @@ impl Drop for Running {
 }
 
 fn start(v: &Vigil, extra: &[&str]) -> Running {
+    start_model(v, extra, ("toy", "1"))
+}
+
+fn start_model(v: &Vigil, extra: &[&str], model: (&str, &str)) -> Running {
     let mut args = vec![
         "serve",
         "--json",
@@ -118,7 +122,7 @@ fn start(v: &Vigil, extra: &[&str]) -> Running {
     let j: ListenJson = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     assert_eq!(
         (j.model.as_str(), j.version.as_str(), j.clients),
-        ("toy", "1", 3)
+        (model.0, model.1, 3)
     );
     Running {
         child,
@@ -309,4 +313,116 @@ fn demo_runs_the_guarded_gateway_end_to_end() {
     ]);
     assert_eq!(code(&verify), 0, "{}", show(&verify));
     assert!(report["seconds"].as_f64().unwrap() < 60.0);
+}
+
+#[test]
+fn serve_guards_the_device_and_counts_drift_alarms() {
+    let v = Vigil::new();
+    assert_eq!(code(&v.run(&["tls", "demo-pki", "--out", "pki"])), 0);
+    assert_eq!(
+        code(&v.run(&["key", "generate", "--algorithm", "ed25519", "--out", "lk"])),
+        0
+    );
+    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/devices/breast-cancer");
+    // Reference statistics from the training rows' feature columns (no label column).
+    let split = |name: &str| -> (String, Vec<Vec<f32>>, Vec<String>) {
+        let text = std::fs::read_to_string(d.join(format!("data/{name}.csv"))).unwrap();
+        let mut lines = text.lines();
+        let header = lines
+            .next()
+            .unwrap()
+            .rsplit_once(',')
+            .unwrap()
+            .0
+            .to_string();
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for l in lines {
+            let (x, y) = l.rsplit_once(',').unwrap();
+            rows.push(x.split(',').map(|c| c.parse().unwrap()).collect());
+            labels.push(y.to_string());
+        }
+        (header, rows, labels)
+    };
+    let (header, train, _) = split("training");
+    let csv: Vec<String> = train
+        .iter()
+        .map(|r| r.iter().map(f32::to_string).collect::<Vec<_>>().join(","))
+        .collect();
+    std::fs::write(
+        v.path("train.csv"),
+        format!("{header}\n{}\n", csv.join("\n")),
+    )
+    .unwrap();
+    std::fs::create_dir_all(v.path("ref")).unwrap();
+    let out = v.run(&["drift", "reference", "--data", "train.csv", "--out", "ref"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let s = start_model(
+        &v,
+        &[
+            "--bundle",
+            d.join("bundle").to_str().unwrap(),
+            "--policy",
+            d.join("policy.toml").to_str().unwrap(),
+            "--tls-cert",
+            "pki/server.crt",
+            "--tls-key",
+            "pki/server.key",
+            "--client-ca",
+            "pki/ca.crt",
+            "--clients",
+            "pki/clients.toml",
+            "--ledger",
+            "audit.db",
+            "--ledger-key",
+            "lk.pem",
+            "--drift-reference",
+            "ref/drift.json",
+        ],
+        ("breast-cancer", "1.0.0"),
+    );
+    // Only malignant cases, over and over: the input distribution has moved.
+    let (_, val, labels) = split("validation");
+    let malignant: Vec<&Vec<f32>> = val
+        .iter()
+        .zip(&labels)
+        .filter(|(_, y)| y.as_str() == "0")
+        .map(|(x, _)| x)
+        .collect();
+    assert!(malignant.len() > 20);
+    let pki = v.path("pki");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (accepted, metrics) = rt.block_on(async {
+        let cfg = vigil_server::client::client_config(
+            &pki.join("ca.crt"),
+            Some((&pki.join("bench-client.crt"), &pki.join("bench-client.key"))),
+        )
+        .unwrap();
+        let mut c = vigil_server::client::Connection::connect(s.addr, "localhost", cfg)
+            .await
+            .unwrap();
+        let mut accepted = 0;
+        for row in malignant.iter().cycle().take(400) {
+            let r = c
+                .post_json(
+                    "/v2/models/breast-cancer/infer",
+                    &serde_json::json!({"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": row}]}),
+                )
+                .await
+                .unwrap();
+            accepted += usize::from(r.status == 200);
+        }
+        let m = c.get("/metrics").await.unwrap();
+        (accepted, String::from_utf8(m.body.to_vec()).unwrap())
+    });
+    assert!(accepted >= 300, "{accepted} of 400 accepted");
+    let drift: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("vigil_drift_alarms_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(drift >= 1.0, "no drift alarm counted:\n{metrics}");
 }

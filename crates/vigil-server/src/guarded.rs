@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use vigil_guard::{ClientOverrides, Guard, Input, Values, Verdict};
+use vigil_guard::{ClientOverrides, DriftMonitorFeed, Guard, Input, Values, Verdict};
 
 use crate::backend::{
     Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
@@ -30,6 +30,7 @@ pub fn overrides(policy: &ClientPolicy) -> ClientOverrides {
 pub struct GuardBackend {
     guard: Arc<Guard>,
     info: ModelInfo,
+    drift: Option<Arc<DriftMonitorFeed>>,
 }
 
 impl std::fmt::Debug for GuardBackend {
@@ -64,7 +65,16 @@ impl GuardBackend {
         GuardBackend {
             guard: Arc::new(guard),
             info,
+            drift: None,
         }
+    }
+
+    /// Report the alarms of `feed` (the drift monitor the guard was opened with): a request
+    /// after which the monitor raised alarms carries one `drift` alarm per alarm raised, for
+    /// the metrics.
+    pub fn with_drift(mut self, feed: Arc<DriftMonitorFeed>) -> GuardBackend {
+        self.drift = Some(feed);
+        self
     }
 
     /// The guard.
@@ -105,7 +115,10 @@ impl InferenceBackend for GuardBackend {
         let d = self
             .guard
             .infer_with(&caller.id, &overrides(&caller.policy), &input);
-        let alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
+        let mut alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
+        if let Some(feed) = &self.drift {
+            alarms.extend(feed.take_alarms().iter().map(|_| "drift".to_string()));
+        }
         match d.verdict {
             Verdict::Abstain { reason } => Err(refusal(&reason, alarms)),
             Verdict::Accept { output } => {
@@ -172,6 +185,7 @@ impl InferenceBackend for GuardBackend {
         let this = GuardBackend {
             guard: self.guard.clone(),
             info: self.info.clone(),
+            drift: self.drift.clone(),
         };
         let caller = caller.clone();
         let inputs = inputs.to_vec();

@@ -156,7 +156,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         "vigil-demo/breast-cancer",
     )?;
     let backend: std::sync::Arc<dyn vigil_server::InferenceBackend> = std::sync::Arc::new(
-        super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref())
+        super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref(), None)
             .context("the demo's bundle was refused")?,
     );
     let model = backend.model().clone();

@@ -369,7 +369,7 @@ struct RowJson<'a> {
 /// The drift feed handed to the guard before it opens; the monitor is set once the contract
 /// is known (its streams are matched to the contract's features by name).
 #[derive(Default)]
-struct LateDrift(OnceLock<DriftMonitorFeed>);
+pub(crate) struct LateDrift(pub(crate) OnceLock<Arc<DriftMonitorFeed>>);
 
 impl DriftFeed for LateDrift {
     fn observe(&self, features: &[f32], confidence: f32) {
@@ -382,6 +382,22 @@ impl DriftFeed for LateDrift {
 /// Largest drift reference file read.
 const MAX_DRIFT_REFERENCE_BYTES: u64 = 64 << 20;
 
+/// Reads a drift reference (`vigil drift reference`'s drift.json), bounded.
+pub(crate) fn read_drift_reference(p: &Path) -> anyhow::Result<ReferenceStats> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(p).with_context(|| p.display().to_string())?;
+    let mut buf = Vec::new();
+    file.take(MAX_DRIFT_REFERENCE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| p.display().to_string())?;
+    anyhow::ensure!(
+        buf.len() as u64 <= MAX_DRIFT_REFERENCE_BYTES,
+        "{}: larger than {MAX_DRIFT_REFERENCE_BYTES} bytes",
+        p.display()
+    );
+    Ok(ReferenceStats::from_json(&buf, &p.display().to_string())?)
+}
+
 fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
     let t = trust(a.key.as_deref(), a.policy.as_deref())?;
     let audit: Arc<dyn AuditSink> = match &a.audit {
@@ -389,20 +405,7 @@ fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
         None => Arc::new(DangerousNoAudit),
     };
     let reference = match &a.drift_reference {
-        Some(p) => {
-            use std::io::Read as _;
-            let file = std::fs::File::open(p).with_context(|| p.display().to_string())?;
-            let mut buf = Vec::new();
-            file.take(MAX_DRIFT_REFERENCE_BYTES + 1)
-                .read_to_end(&mut buf)
-                .with_context(|| p.display().to_string())?;
-            anyhow::ensure!(
-                buf.len() as u64 <= MAX_DRIFT_REFERENCE_BYTES,
-                "{}: larger than {MAX_DRIFT_REFERENCE_BYTES} bytes",
-                p.display()
-            );
-            Some(ReferenceStats::from_json(&buf, &p.display().to_string())?)
-        }
+        Some(p) => Some(read_drift_reference(p)?),
         None => None,
     };
     let late = Arc::new(LateDrift::default());
@@ -426,7 +429,7 @@ fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         })?;
-        let _ = late.0.set(feed);
+        let _ = late.0.set(Arc::new(feed));
     }
     let rows = parse_csv(
         &read(&a.input)?,

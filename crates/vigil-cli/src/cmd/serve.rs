@@ -59,6 +59,12 @@ pub(crate) struct Args {
     /// the model in process.
     #[arg(long, value_name = "URL")]
     upstream: Option<String>,
+    /// Feed accepted requests to a drift monitor with these reference statistics (a drift.json
+    /// as `vigil drift reference` writes, from the contract's feature columns and optionally a
+    /// confidence column); window 200, a KS test every 50, alpha 0.01. Alarms go to the ledger
+    /// and to `vigil_drift_alarms_total`.
+    #[arg(long, value_name = "drift.json")]
+    drift_reference: Option<PathBuf>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -106,6 +112,7 @@ struct ConfigFile {
     ledger: Option<PathBuf>,
     ledger_key: Option<PathBuf>,
     upstream: Option<String>,
+    drift_reference: Option<PathBuf>,
     threads: Option<usize>,
     log_level: Option<String>,
     #[serde(default)]
@@ -150,6 +157,7 @@ pub(crate) struct Settings {
     pub(crate) ledger: Option<PathBuf>,
     pub(crate) ledger_key: Option<PathBuf>,
     pub(crate) upstream: Option<String>,
+    pub(crate) drift_reference: Option<PathBuf>,
     pub(crate) limits: Limits,
 }
 
@@ -194,6 +202,10 @@ fn settings(args: &Args) -> anyhow::Result<(Settings, Option<usize>, String)> {
         ledger: args.ledger.clone().or(file.ledger.clone()),
         ledger_key: args.ledger_key.clone().or(file.ledger_key.clone()),
         upstream: args.upstream.clone().or(file.upstream.clone()),
+        drift_reference: args
+            .drift_reference
+            .clone()
+            .or(file.drift_reference.clone()),
         limits: limits_from(&file.limits),
     };
     let level = args
@@ -274,7 +286,13 @@ fn backend(
     if s.key.is_none() && s.policy.is_none() {
         bail!("--key or --policy is required: the bundle is verified before it is served");
     }
-    let guarded = guard_backend(bundle, s.key.as_deref(), s.policy.as_deref(), audit)?;
+    let guarded = guard_backend(
+        bundle,
+        s.key.as_deref(),
+        s.policy.as_deref(),
+        audit,
+        s.drift_reference.as_deref(),
+    )?;
     Ok(match &s.upstream {
         None => Arc::new(guarded),
         Some(url) => Arc::new(vigil_server::UpstreamBackend::new(guarded, url)?),
@@ -288,6 +306,7 @@ pub(crate) fn guard_backend(
     key: Option<&Path>,
     policy: Option<&Path>,
     audit: Option<&AuditLog>,
+    drift_reference: Option<&Path>,
 ) -> anyhow::Result<vigil_server::GuardBackend> {
     use vigil_bundle::{Trust, TrustPolicy, VerifiedBundle};
     let trust = match (key, policy) {
@@ -315,9 +334,36 @@ pub(crate) fn guard_backend(
                 .context("cannot open the audit file vigil-audit.jsonl (or give --ledger)")?,
         ),
     };
-    let guard = vigil_guard::Guard::open(bundle, &trust, vigil_guard::GuardOptions::new(sink))
+    let reference = drift_reference
+        .map(super::guard::read_drift_reference)
+        .transpose()?;
+    let late = Arc::new(super::guard::LateDrift::default());
+    let mut options = vigil_guard::GuardOptions::new(sink.clone());
+    if reference.is_some() {
+        options.drift = Some(late.clone());
+    }
+    let guard = vigil_guard::Guard::open(bundle, &trust, options)
         .with_context(|| format!("guard refused the bundle {}", bundle.display()))?;
-    Ok(vigil_server::GuardBackend::new(guard, &name, &version))
+    let Some(reference) = reference else {
+        return Ok(vigil_server::GuardBackend::new(guard, &name, &version));
+    };
+    let feed = Arc::new(
+        vigil_guard::DriftMonitorFeed::for_contract(
+            reference,
+            200,
+            50,
+            0.01,
+            guard.contract(),
+            Some(sink),
+        )
+        .with_context(|| {
+            drift_reference
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        })?,
+    );
+    let _ = late.0.set(feed.clone());
+    Ok(vigil_server::GuardBackend::new(guard, &name, &version).with_drift(feed))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
