@@ -352,7 +352,7 @@ fn read_verified(
         return Ok(None);
     }
     let path = dir.join(name.as_str());
-    let bytes = read_bounded(&path, max.min(limits.max_load_bytes))?;
+    let bytes = read_bounded(&path, max.min(limits.max_load_bytes), "file size")?;
     for r in &wanted {
         let (start, end) = match r.range {
             Some((s, e)) => (s, Some(e)),
@@ -384,20 +384,17 @@ fn read_verified(
     Ok(Some(bytes))
 }
 
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, BundleError> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(|e| BundleError::io(path, e))?;
-    let mut bytes = Vec::new();
-    f.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| BundleError::io(path, e))?;
-    if bytes.len() as u64 > max {
-        return Err(BundleError::Limit {
-            what: format!("{}: file size", path.display()),
+/// A whole file of at most `max` bytes; `what` names it in the limit error
+/// (`"{path}: {what}"`).
+pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, BundleError> {
+    vigil_core::read_bounded(path, max).map_err(|e| match e {
+        vigil_core::ReadError::TooLarge { max } => BundleError::Limit {
+            what: format!("{}: {what}", path.display()),
             limit: max,
-        });
-    }
-    Ok(bytes)
+        },
+        vigil_core::ReadError::Io(e) => BundleError::io(path, e),
+        other => BundleError::io(path, std::io::Error::other(other.to_string())),
+    })
 }
 
 /// One file's bytes, read at most once (or why they could not be read).
@@ -421,7 +418,7 @@ impl Memory {
         };
         let result = cell.get_or_init(|| {
             let budget = self.max.saturating_sub(self.loaded.load(Ordering::SeqCst));
-            let bytes = read_bounded(&file.path, budget).map_err(|e| e.to_string())?;
+            let bytes = read_bounded(&file.path, budget, "file size").map_err(|e| e.to_string())?;
             self.loaded.fetch_add(bytes.len() as u64, Ordering::SeqCst);
             Ok(Arc::from(bytes))
         });

@@ -231,19 +231,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BundleEr
 
 /// Reads a signature file, refusing files over the size limit.
 pub(crate) fn read_signature(path: &Path, limits: &Limits) -> Result<Vec<u8>, BundleError> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(|e| BundleError::io(path, e))?;
-    let mut bytes = Vec::new();
-    f.take(limits.max_signature_bytes + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| BundleError::io(path, e))?;
-    if bytes.len() as u64 > limits.max_signature_bytes {
-        return Err(BundleError::Limit {
-            what: format!("{}: signature file size", path.display()),
-            limit: limits.max_signature_bytes,
-        });
-    }
-    Ok(bytes)
+    crate::trust::read_bounded(path, limits.max_signature_bytes, "signature file size")
 }
 
 /// Checks a signature's envelope with `key` and returns the statement it signs. Nothing on disk

@@ -16,8 +16,10 @@ mod cmd;
 mod outcome;
 mod progress;
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 
 use crate::outcome::Outcome;
@@ -36,6 +38,12 @@ use crate::outcome::Outcome;
 struct Cli {
     #[command(subcommand)]
     command: cmd::Command,
+}
+
+/// A whole file named on the command line, at most `max` bytes; errors read
+/// `PATH: why` (`PATH: larger than N bytes` for one over the bound).
+pub(crate) fn read_bounded(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    vigil_core::read_bounded(path, max).with_context(|| path.display().to_string())
 }
 
 fn main() -> ExitCode {

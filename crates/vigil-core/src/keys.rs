@@ -414,22 +414,16 @@ fn check_p256_params(alg: &pkcs8::AlgorithmIdentifierRef<'_>) -> Result<(), KeyE
 
 /// Reads a file that should hold a PEM key, refusing anything larger than [`MAX_PEM_BYTES`].
 fn read_pem_file(path: &Path) -> Result<String, KeyError> {
-    use std::io::Read as _;
-    let io_err = |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err)?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(KeyError::TooLarge {
+    let bytes = crate::read_bounded(path, MAX_PEM_BYTES).map_err(|e| match e {
+        crate::ReadError::TooLarge { max } => KeyError::TooLarge {
             path: path.to_path_buf(),
-            max: MAX_PEM_BYTES,
-        });
-    }
+            max,
+        },
+        crate::ReadError::Io(source) => KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
     String::from_utf8(bytes)
         .map_err(|_| KeyError::Malformed("not a PEM file (not UTF-8 text)".into()).in_file(path))
 }

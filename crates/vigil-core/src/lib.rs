@@ -1,4 +1,5 @@
-//! Shared pieces of Vigil: signing keys and public keys.
+//! Shared pieces of Vigil: signing keys and public keys, and the bounded file read every crate
+//! uses for files from outside the process.
 //!
 //! Vigil signs with ECDSA P-256 (SHA-256, DER signatures; what OpenSSF `model_signing` uses in its
 //! key mode) and Ed25519 (RFC 8032). Keys are PEM files:
@@ -31,10 +32,12 @@
 #![deny(missing_docs)]
 
 mod error;
+mod file;
 mod keys;
 
 // The public interface:
 pub use error::KeyError;
+pub use file::{read_bounded, ReadError};
 pub use keys::{KeyAlgorithm, KeyId, PublicKey, SigningKey, MAX_PEM_BYTES};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.

@@ -744,22 +744,13 @@ pub(crate) struct Unverified {
 }
 
 pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, GuardError> {
-    use std::io::Read as _;
-    let io = |source| GuardError::Io {
+    vigil_core::read_bounded(path, max).map_err(|e| GuardError::Io {
         path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut buf = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(io)?;
-    if buf.len() as u64 > max {
-        return Err(io(std::io::Error::other(format!(
-            "larger than {max} bytes"
-        ))));
-    }
-    Ok(buf)
+        source: match e {
+            vigil_core::ReadError::Io(source) => source,
+            other => std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 pub(crate) fn read_unverified(dir: &Path, limits: &Limits) -> Result<Unverified, GuardError> {

@@ -1,7 +1,6 @@
 //! TLS: TLS 1.3 only, mutual authentication required, ring provider; and the identity of the
 //! peer read from its certificate.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,20 +21,20 @@ pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Read a whole file, refusing one over `max` bytes.
 pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ServerError> {
-    let read = |source| ServerError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read)?;
-    let mut buf = Vec::new();
-    file.take(max + 1).read_to_end(&mut buf).map_err(read)?;
-    if buf.len() as u64 > max {
-        return Err(ServerError::TooLarge {
+    vigil_core::read_bounded(path, max).map_err(|e| match e {
+        vigil_core::ReadError::TooLarge { max } => ServerError::TooLarge {
             path: path.to_path_buf(),
             max,
-        });
-    }
-    Ok(buf)
+        },
+        vigil_core::ReadError::Io(source) => ServerError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => ServerError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// Read every certificate of a PEM file (at least one).

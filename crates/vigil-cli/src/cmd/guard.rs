@@ -180,19 +180,7 @@ fn open_with(dir: &Path, trust: Option<&Trust>, options: GuardOptions) -> anyhow
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let max = CsvLimits::default().max_bytes;
-    let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    let mut buf = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| path.display().to_string())?;
-    anyhow::ensure!(
-        buf.len() as u64 <= max,
-        "{}: larger than {max} bytes",
-        path.display()
-    );
-    Ok(buf)
+    crate::read_bounded(path, CsvLimits::default().max_bytes)
 }
 
 #[derive(Serialize)]
@@ -384,17 +372,7 @@ const MAX_DRIFT_REFERENCE_BYTES: u64 = 64 << 20;
 
 /// Reads a drift reference (`vigil drift reference`'s drift.json), bounded.
 pub(crate) fn read_drift_reference(p: &Path) -> anyhow::Result<ReferenceStats> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(p).with_context(|| p.display().to_string())?;
-    let mut buf = Vec::new();
-    file.take(MAX_DRIFT_REFERENCE_BYTES + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| p.display().to_string())?;
-    anyhow::ensure!(
-        buf.len() as u64 <= MAX_DRIFT_REFERENCE_BYTES,
-        "{}: larger than {MAX_DRIFT_REFERENCE_BYTES} bytes",
-        p.display()
-    );
+    let buf = crate::read_bounded(p, MAX_DRIFT_REFERENCE_BYTES)?;
     Ok(ReferenceStats::from_json(&buf, &p.display().to_string())?)
 }
 

@@ -383,15 +383,7 @@ fn consistency(a: ConsistencyArgs) -> anyhow::Result<Outcome> {
 
 /// Read a small file given on the command line (checkpoints, proofs, events): at most 1 MiB.
 fn read_small(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take((1 << 20) + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{}", path.display()))?;
-    if buf.len() > 1 << 20 {
-        bail!("{}: larger than 1 MiB", path.display());
-    }
-    Ok(buf)
+    crate::read_bounded(path, 1 << 20)
 }
 
 /// True when the error means "the log or proof failed verification" (exit 1) rather than
