@@ -167,6 +167,8 @@ pub struct Guard {
     reference: Reference,
     enabled: Vec<(DetectorKind, f64)>,
     bundle_digest: String,
+    name: String,
+    version: String,
     salt: [u8; 32],
     clients: Mutex<HashMap<String, Arc<Mutex<ClientState>>>>,
     audit: Arc<dyn AuditSink>,
@@ -208,8 +210,7 @@ impl Guard {
             .ok_or_else(|| unsigned(&config.model))?;
         let reference = bundle.file(REFERENCE_FILE);
         Guard::build(
-            &config.document,
-            &config.model,
+            config,
             model,
             reference,
             hex::encode(bundle.digest()),
@@ -225,8 +226,7 @@ impl Guard {
     ) -> Result<Guard, GuardError> {
         let files = read_unverified(dir, &options.bundle_limits)?;
         Guard::build(
-            &files.config.document,
-            &files.config.model,
+            &files.config,
             &files.model,
             files.reference.as_deref(),
             hex::encode(Sha256::digest(&files.model)),
@@ -235,16 +235,15 @@ impl Guard {
     }
 
     fn build(
-        document: &toml::Table,
-        model_name: &str,
+        bundle: &BundleConfig,
         model: &[u8],
         reference: Option<&[u8]>,
         bundle_digest: String,
         options: GuardOptions,
     ) -> Result<Guard, GuardError> {
-        let config = GuardConfig::from_document(document)?;
+        let config = GuardConfig::from_document(&bundle.document)?;
         let engine = Engine::load(
-            model_name,
+            &bundle.model,
             model,
             &config.contract,
             batch_size(&config.detectors),
@@ -342,6 +341,8 @@ impl Guard {
             reference,
             enabled,
             bundle_digest,
+            name: bundle.name.clone(),
+            version: bundle.version.to_string(),
             salt,
             clients: Mutex::new(HashMap::new()),
             audit: options.audit,
@@ -349,6 +350,16 @@ impl Guard {
             next_event: AtomicU64::new(1),
             epoch: Instant::now(),
         })
+    }
+
+    /// The bundle's name (`[bundle] name` of its signed `vigil.toml`).
+    pub fn bundle_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bundle's version (`[bundle] version`).
+    pub fn bundle_version(&self) -> &str {
+        &self.version
     }
 
     /// The checked guard configuration.

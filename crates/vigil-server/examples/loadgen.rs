@@ -125,11 +125,7 @@ fn backend(
                 &trust,
                 vigil_guard::GuardOptions::new(audit),
             )?;
-            Ok(Arc::new(vigil_server::GuardBackend::new(
-                guard,
-                "breast-cancer",
-                "1.0.0",
-            )))
+            Ok(Arc::new(vigil_server::GuardBackend::new(guard)))
         }
         other => Err(format!("backend {other:?}: use toy or device").into()),
     }

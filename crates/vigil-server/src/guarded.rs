@@ -42,13 +42,13 @@ impl std::fmt::Debug for GuardBackend {
 }
 
 impl GuardBackend {
-    /// Serve `guard` as model `name`, version `version` (the verified bundle's).
-    pub fn new(guard: Guard, name: &str, version: &str) -> GuardBackend {
+    /// Serve `guard` under its bundle's name and version (from the verified `vigil.toml`).
+    pub fn new(guard: Guard) -> GuardBackend {
         let c = guard.contract();
         let width = i64::try_from(c.width()).unwrap_or(-1);
         let info = ModelInfo {
-            name: name.to_string(),
-            version: version.to_string(),
+            name: guard.bundle_name().to_string(),
+            version: guard.bundle_version().to_string(),
             platform: "onnx_onnxv1".into(),
             inputs: vec![TensorSpec {
                 name: c.input.clone(),

@@ -81,11 +81,7 @@ async fn guarded_answers_abstentions_limits_and_ledger() {
         None,
     )
     .unwrap();
-    let backend = GuardBackend::new(
-        guard(Arc::new(LedgerAudit::new(ledger.clone()))),
-        "breast-cancer",
-        "1.0.0",
-    );
+    let backend = GuardBackend::new(guard(Arc::new(LedgerAudit::new(ledger.clone()))));
     let input = backend.guard().contract().input.clone();
     // The reference: the same guard's stateless screen of each row.
     let reference = guard(Arc::new(MemoryAudit::new(10)));
@@ -194,11 +190,7 @@ async fn upstream(lie: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
 }
 
 fn proxy(url: &str) -> Gateway {
-    let backend = GuardBackend::new(
-        guard(Arc::new(MemoryAudit::new(10_000))),
-        "breast-cancer",
-        "1.0.0",
-    );
+    let backend = GuardBackend::new(guard(Arc::new(MemoryAudit::new(10_000))));
     Gateway::new(
         Arc::new(vigil_server::UpstreamBackend::new(backend, url).unwrap()),
         Clients::parse(CLIENTS).unwrap(),

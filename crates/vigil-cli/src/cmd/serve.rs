@@ -308,7 +308,7 @@ pub(crate) fn guard_backend(
     audit: Option<&AuditLog>,
     drift_reference: Option<&Path>,
 ) -> anyhow::Result<vigil_server::GuardBackend> {
-    use vigil_bundle::{Trust, TrustPolicy, VerifiedBundle};
+    use vigil_bundle::{Trust, TrustPolicy};
     let trust = match (key, policy) {
         (Some(k), _) => Trust::Key {
             key: vigil_core::PublicKey::load(k)?,
@@ -319,14 +319,6 @@ pub(crate) fn guard_backend(
             bail!("--key or --policy is required: the bundle is verified before it is served")
         }
     };
-    // The bundle's name and version, from its verified vigil.toml.
-    let verified = VerifiedBundle::open(bundle, &trust, &vigil_bundle::Limits::default())
-        .with_context(|| format!("bundle {} refused", bundle.display()))?;
-    let config = verified
-        .config()
-        .with_context(|| format!("bundle {} has no signed vigil.toml", bundle.display()))?;
-    let (name, version) = (config.name.clone(), config.version.to_string());
-    drop(verified);
     let sink: Arc<dyn vigil_guard::AuditSink> = match audit {
         Some(a) => Arc::new(vigil_guard::LedgerAudit::new(a.ledger().clone())),
         None => Arc::new(
@@ -345,7 +337,7 @@ pub(crate) fn guard_backend(
     let guard = vigil_guard::Guard::open(bundle, &trust, options)
         .with_context(|| format!("guard refused the bundle {}", bundle.display()))?;
     let Some(reference) = reference else {
-        return Ok(vigil_server::GuardBackend::new(guard, &name, &version));
+        return Ok(vigil_server::GuardBackend::new(guard));
     };
     let feed = Arc::new(
         vigil_guard::DriftMonitorFeed::for_contract(
@@ -363,7 +355,7 @@ pub(crate) fn guard_backend(
         })?,
     );
     let _ = late.0.set(feed.clone());
-    Ok(vigil_server::GuardBackend::new(guard, &name, &version).with_drift(feed))
+    Ok(vigil_server::GuardBackend::new(guard).with_drift(feed))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
