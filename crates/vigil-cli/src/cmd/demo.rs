@@ -65,49 +65,18 @@ impl Tally {
     }
 }
 
-struct Feature {
-    min: f64,
-    max: f64,
-}
-
-fn features(bundle: &Path) -> anyhow::Result<Vec<Feature>> {
-    let text = std::fs::read_to_string(bundle.join("vigil.toml"))
-        .with_context(|| format!("cannot read {}", bundle.join("vigil.toml").display()))?;
-    let doc: toml::Table = text.parse().context("vigil.toml")?;
-    let list = doc
-        .get("contract")
-        .and_then(|c| c.get("features"))
-        .and_then(|f| f.as_array())
-        .context("vigil.toml has no [[contract.features]]")?;
-    let num = |v: Option<&toml::Value>| {
-        v.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-    };
-    list.iter()
-        .map(|f| {
-            Ok(Feature {
-                min: num(f.get("min")).context("feature without min")?,
-                max: num(f.get("max")).context("feature without max")?,
-            })
+/// The clean rows of `csv` (contract columns, in contract order), read as the guard reads
+/// rows; a row the contract cannot use is an error.
+fn rows(csv: &Path, contract: &vigil_guard::Contract) -> anyhow::Result<Vec<Vec<f32>>> {
+    let bytes = crate::read_bounded(csv, vigil_guard::CsvLimits::default().max_bytes)?;
+    let file = csv.display().to_string();
+    vigil_guard::parse_csv(&bytes, &file, contract, &vigil_guard::CsvLimits::default())?
+        .into_iter()
+        .map(|r| {
+            r.values
+                .map_err(|why| anyhow::anyhow!("{file}:{}: {why}", r.line))
         })
         .collect()
-}
-
-fn rows(csv: &Path, width: usize) -> anyhow::Result<Vec<Vec<f32>>> {
-    let text =
-        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let values: Vec<f32> = line
-            .split(',')
-            .take(width)
-            .map(|c| c.trim().parse::<f32>())
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{}:{}: not a number", csv.display(), i + 1))?;
-        if values.len() == width {
-            out.push(values);
-        }
-    }
-    Ok(out)
 }
 
 /// A tiny deterministic generator (xorshift) so the demo is reproducible.
@@ -155,18 +124,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         Some(&ledger_key),
         "vigil-demo/breast-cancer",
     )?;
-    let backend: std::sync::Arc<dyn vigil_server::InferenceBackend> = std::sync::Arc::new(
-        super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref(), None)
-            .context("the demo's bundle was refused")?,
-    );
+    let guarded = super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref(), None)
+        .context("the demo's bundle was refused")?;
+    // The signed contract's features and the validation rows, as the guard reads them.
+    let feats = guarded.guard().contract().features.clone();
+    let clean = rows(
+        &args.device.join("data/validation.csv"),
+        guarded.guard().contract(),
+    )?;
+    let backend: std::sync::Arc<dyn vigil_server::InferenceBackend> = std::sync::Arc::new(guarded);
     let model = backend.model().clone();
     let input = model
         .inputs
         .first()
         .map(|i| i.name.clone())
         .context("model has no input")?;
-    let feats = features(&bundle)?;
-    let clean = rows(&args.device.join("data/validation.csv"), feats.len())?;
     let clients = Clients::load(&pki.join("clients.toml"))?;
     let tls = vigil_server::server_config(&vigil_server::TlsFiles {
         cert: &pki.join("server.crt"),
