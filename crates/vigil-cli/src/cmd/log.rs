@@ -241,7 +241,7 @@ enum Line {
 const APPEND_BATCH: usize = 32 * 1024;
 
 fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
-    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let log = open_log(&a.db)?;
     let (tx, rx) = mpsc::sync_channel::<Line>(4 * APPEND_BATCH);
     let reader = std::thread::spawn(move || read_lines(tx));
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
@@ -333,7 +333,7 @@ fn read_lines(tx: mpsc::SyncSender<Line>) {
 }
 
 fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Outcome> {
-    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let log = open_log(&a.db)?;
     let key = read_signing_key(&a.key)?;
     let signer = NoteSigner::new(&log.info().key_name, key)?;
     let note = log.checkpoint(&[&signer])?;
@@ -344,37 +344,51 @@ fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Outcome> {
 }
 
 fn prove(a: ProveArgs) -> anyhow::Result<Outcome> {
-    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let log = open_log(&a.db)?;
     let size = a.size.unwrap_or_else(|| log.size());
     let p = log.prove(a.index, size)?;
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        serde_json::to_writer(&mut out, &p)?;
-        writeln!(out)?;
-    } else {
-        writeln!(out, "index {} size {}", p.index, p.size)?;
-        writeln!(out, "leaf_hash {}", hex::encode(p.leaf_hash))?;
-        writeln!(out, "root {}", hex::encode(p.root))?;
-        for h in &p.proof {
-            writeln!(out, "proof {}", hex::encode(h))?;
-        }
-    }
-    Ok(Outcome::Ok)
+    let head = [
+        format!("index {} size {}", p.index, p.size),
+        format!("leaf_hash {}", hex::encode(p.leaf_hash)),
+        format!("root {}", hex::encode(p.root)),
+    ];
+    print_proof(a.json, &p, &head, &p.proof)
 }
 
 fn consistency(a: ConsistencyArgs) -> anyhow::Result<Outcome> {
-    let log = Ledger::open(&a.db).with_context(|| format!("{}", a.db.display()))?;
+    let log = open_log(&a.db)?;
     let new = a.new.unwrap_or_else(|| log.size());
     let p = log.consistency(a.old, new)?;
+    let head = [
+        format!("old {} new {}", p.old, p.new),
+        format!("old_root {}", hex::encode(p.old_root)),
+        format!("new_root {}", hex::encode(p.new_root)),
+    ];
+    print_proof(a.json, &p, &head, &p.proof)
+}
+
+/// Opens the log at `db`; errors name it.
+fn open_log(db: &Path) -> anyhow::Result<Ledger> {
+    Ledger::open(db).with_context(|| db.display().to_string())
+}
+
+/// A proof on standard output: one JSON object, or the `head` lines then one `proof HASH` line
+/// per hash.
+fn print_proof(
+    json: bool,
+    proof: &impl serde::Serialize,
+    head: &[String],
+    hashes: &[vigil_ledger::Hash],
+) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
-    if a.json {
-        serde_json::to_writer(&mut out, &p)?;
+    if json {
+        serde_json::to_writer(&mut out, proof)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "old {} new {}", p.old, p.new)?;
-        writeln!(out, "old_root {}", hex::encode(p.old_root))?;
-        writeln!(out, "new_root {}", hex::encode(p.new_root))?;
-        for h in &p.proof {
+        for line in head {
+            writeln!(out, "{line}")?;
+        }
+        for h in hashes {
             writeln!(out, "proof {}", hex::encode(h))?;
         }
     }
