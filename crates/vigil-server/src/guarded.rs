@@ -29,7 +29,8 @@ pub fn overrides(policy: &ClientPolicy) -> ClientOverrides {
 /// Every request through [`vigil_guard::Guard::infer`], with the certificate's client id.
 pub struct GuardBackend {
     guard: Arc<Guard>,
-    info: ModelInfo,
+    /// Shared with the per-request copies `infer_async` moves to a blocking thread.
+    info: Arc<ModelInfo>,
     drift: Option<Arc<DriftMonitorFeed>>,
 }
 
@@ -64,7 +65,7 @@ impl GuardBackend {
         };
         GuardBackend {
             guard: Arc::new(guard),
-            info,
+            info: Arc::new(info),
             drift: None,
         }
     }
