@@ -155,6 +155,7 @@ impl Engine {
             .plan
             .run(tvec!(tensor.into()))
             .map_err(|e| format!("{e:#}"))?;
+        clear_upper_state();
         let slice = |ix: usize| -> Result<Vec<f32>, String> {
             out.get(ix)
                 .ok_or_else(|| format!("missing output {ix}"))?
@@ -181,4 +182,27 @@ impl Engine {
             hidden,
         })
     }
+}
+
+/// tract's AVX kernels return with the upper halves of the vector registers dirty; until a
+/// `vzeroupper`, every legacy-SSE instruction after them (the guard's own code, libm) pays a
+/// false dependency on those halves. One `vzeroupper` after each run clears it.
+#[allow(unsafe_code)]
+fn clear_upper_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked above), which is all `vzeroupper` needs;
+            // it only clears the upper halves of vector registers, which hold no live values
+            // between Rust statements.
+            unsafe { zeroupper() }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx")]
+unsafe fn zeroupper() {
+    std::arch::x86_64::_mm256_zeroupper();
 }
