@@ -38,6 +38,11 @@
 //! sink for devices), `vigil-drift` ([`DriftMonitorFeed`]: its windowed monitor), `csv`,
 //! `serde_json`, `toml`, `sha2`.
 //!
+//! One line of `unsafe`, in the inference engine: a `vzeroupper` after each tract run, behind a
+//! runtime AVX check. tract's AVX-512 kernels return with the vector registers' upper halves
+//! dirty, which slows every legacy-SSE instruction after them (the guard's own scoring, libm)
+//! by a false dependency; clearing them halved the guard's p99 overhead (`bench/guard`).
+//!
 //! # Example
 //!
 //! ```
