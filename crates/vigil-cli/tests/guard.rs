@@ -234,7 +234,21 @@ fn calibrate_writes_the_reference_and_evaluate_reports() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("sign it again"));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["rows"], 114);
-    assert!(j["cv_false_positive_rate"].as_f64().unwrap() <= 0.05);
+    let cv = j["cv_false_positive_rate"].as_f64().unwrap();
+    assert!(cv <= 0.05);
+    // Every detector reports the clean rows over its threshold; the union is the CV rate, so
+    // it is at most their sum and at least their largest.
+    let flagged = j["flagged"].as_object().unwrap();
+    let keys =
+        |o: &serde_json::Map<String, serde_json::Value>| o.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(flagged), keys(j["thresholds"].as_object().unwrap()));
+    let counts: Vec<u64> = flagged.values().map(|v| v.as_u64().unwrap()).collect();
+    let union = (cv * 114.0).round() as u64;
+    assert!(union <= counts.iter().sum::<u64>(), "{counts:?} vs {union}");
+    assert!(
+        union >= counts.iter().copied().max().unwrap(),
+        "{counts:?} vs {union}"
+    );
     // The same thresholds as the shipped, signed reference (calibration is deterministic).
     let shipped = std::fs::read(src.join("bundle/reference/guard.json")).unwrap();
     assert_eq!(

@@ -30,6 +30,11 @@ pub struct Calibration {
     pub cv_false_positive_rate: f64,
     /// Threshold per detector code.
     pub thresholds: BTreeMap<String, f64>,
+    /// Per detector code, the clean rows whose out-of-fold score is over its threshold (a row
+    /// may count under several detectors; `cv_false_positive_rate` counts it once). A
+    /// detector that flags no row sits at the largest clean score: too few clean rows to set
+    /// it any finer at this rate.
+    pub flagged: BTreeMap<String, usize>,
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -318,6 +323,13 @@ pub fn calibrate_with_reference(
         hi = lo;
     }
     let (cv_rate, thresholds) = flagged_share(hi);
+    let flagged = scores
+        .iter()
+        .map(|(k, s)| {
+            let t = thresholds.get(k.code()).copied().unwrap_or(f64::INFINITY);
+            (k.code().to_string(), s.iter().filter(|v| **v > t).count())
+        })
+        .collect();
     let width = contract.width();
     let mut distance_mean = vec![0.0; width];
     let mut distance_scale = vec![0.0; width];
@@ -362,6 +374,7 @@ pub fn calibrate_with_reference(
         fpr,
         cv_false_positive_rate: cv_rate,
         thresholds,
+        flagged,
     })
 }
 

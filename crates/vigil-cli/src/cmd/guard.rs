@@ -64,7 +64,8 @@ struct CalibrateArgs {
     /// Target false-positive rate of all detectors together [default: `[detectors] fpr`].
     #[arg(long, value_name = "RATE")]
     fpr: Option<f64>,
-    /// Print one JSON object: {"reference","rows","fpr","cv_false_positive_rate","thresholds"}.
+    /// Print one JSON object: {"reference","rows","fpr","cv_false_positive_rate","thresholds",
+    /// "flagged"} (flagged: clean rows over each threshold, out of fold).
     #[arg(long)]
     json: bool,
 }
@@ -190,6 +191,7 @@ struct CalibrateJson {
     fpr: f64,
     cv_false_positive_rate: f64,
     thresholds: BTreeMap<String, f64>,
+    flagged: BTreeMap<String, usize>,
 }
 
 fn run_calibrate(a: CalibrateArgs) -> anyhow::Result<Outcome> {
@@ -201,19 +203,45 @@ fn run_calibrate(a: CalibrateArgs) -> anyhow::Result<Outcome> {
             rows: c.rows,
             fpr: c.fpr,
             cv_false_positive_rate: c.cv_false_positive_rate,
-            thresholds: c.thresholds,
+            thresholds: c.thresholds.clone(),
+            flagged: c.flagged.clone(),
         };
         writeln!(out, "{}", serde_json::to_string(&j)?)?;
     } else {
         writeln!(
             out,
-            "calibrated on {} clean rows at false-positive rate {} (cross-validated: {:.4})",
-            c.rows, c.fpr, c.cv_false_positive_rate
+            "calibrated on {} clean rows at false-positive rate {} (cross-validated: {:.4}; \
+             one row is {:.4})",
+            c.rows,
+            c.fpr,
+            c.cv_false_positive_rate,
+            1.0 / c.rows.max(1) as f64
         )?;
         for (k, v) in &c.thresholds {
-            writeln!(out, "  {k:<16} threshold {v:.6}")?;
+            let n = c.flagged.get(k).copied().unwrap_or(0);
+            writeln!(
+                out,
+                "  {k:<16} threshold {v:.6} (over it out of fold: {n} of {} clean rows)",
+                c.rows
+            )?;
         }
         writeln!(out, "wrote {}", c.path.display())?;
+    }
+    let coarse: Vec<&str> = c
+        .flagged
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !coarse.is_empty() {
+        eprintln!(
+            "vigil: note: {} at the largest clean score: {} clean rows are too few to set \
+             {} any lower at false-positive rate {}; more clean rows give finer thresholds",
+            coarse.join(", "),
+            c.rows,
+            if coarse.len() == 1 { "it" } else { "them" },
+            c.fpr
+        );
     }
     eprintln!(
         "vigil: the bundle changed: sign it again (vigil bundle sign --key PRIV.pem {})",
