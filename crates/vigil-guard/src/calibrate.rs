@@ -287,24 +287,29 @@ pub fn calibrate_with_reference(
             (*k, s)
         })
         .collect();
-    let flagged_share = |q: f64| -> (f64, BTreeMap<String, f64>) {
-        let t: BTreeMap<DetectorKind, f64> = sorted
-            .iter()
-            .map(|(k, s)| (*k, conformal_quantile(s, q)))
-            .collect();
-        let flagged = (0..n)
-            .filter(|&i| {
-                scores.iter().any(|(k, s)| {
-                    s.get(i).copied().unwrap_or(0.0) > t.get(k).copied().unwrap_or(f64::INFINITY)
-                })
-            })
-            .count();
-        (
-            flagged as f64 / n as f64,
-            t.into_iter()
-                .map(|(k, v)| (k.code().to_string(), v))
-                .collect(),
-        )
+    // At quantile level q: the share of clean rows whose out-of-fold score is over any
+    // detector's threshold, the thresholds, and the rows over each threshold.
+    type Level = (f64, BTreeMap<String, f64>, BTreeMap<String, usize>);
+    let flagged_share = |q: f64| -> Level {
+        let mut over_any = vec![false; n];
+        let mut thresholds = BTreeMap::new();
+        let mut counts = BTreeMap::new();
+        for (k, s) in &scores {
+            let t = sorted
+                .get(k)
+                .map_or(f64::INFINITY, |sorted| conformal_quantile(sorted, q));
+            let mut count = 0;
+            for (flag, v) in over_any.iter_mut().zip(s) {
+                if *v > t {
+                    *flag = true;
+                    count += 1;
+                }
+            }
+            thresholds.insert(k.code().to_string(), t);
+            counts.insert(k.code().to_string(), count);
+        }
+        let share = over_any.iter().filter(|f| **f).count() as f64 / n as f64;
+        (share, thresholds, counts)
     };
     // The cross-validated share is itself an estimate from n rows: aim one standard error
     // under the stated rate (but never under half of it), so the rate holds on new data.
@@ -322,14 +327,7 @@ pub fn calibrate_with_reference(
     } else {
         hi = lo;
     }
-    let (cv_rate, thresholds) = flagged_share(hi);
-    let flagged = scores
-        .iter()
-        .map(|(k, s)| {
-            let t = thresholds.get(k.code()).copied().unwrap_or(f64::INFINITY);
-            (k.code().to_string(), s.iter().filter(|v| **v > t).count())
-        })
-        .collect();
+    let (cv_rate, thresholds, flagged) = flagged_share(hi);
     let width = contract.width();
     let mut distance_mean = vec![0.0; width];
     let mut distance_scale = vec![0.0; width];
