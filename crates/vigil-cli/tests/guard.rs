@@ -6,16 +6,10 @@
 mod util;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::process::Output;
 
 use serde::Deserialize;
-use util::{code, show, Vigil};
-
-fn device(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/devices")
-        .join(name)
-}
+use util::{code, device, features_only, show, training_drift_reference, Vigil};
 
 /// One line of `vigil guard run --json`.
 #[derive(Debug, Deserialize)]
@@ -29,27 +23,36 @@ struct Row {
     alarms: Vec<String>,
 }
 
-fn run_rows(v: &Vigil, csv: &str) -> (std::process::Output, Vec<Row>) {
+/// `vigil guard run --json` of the breast-cancer bundle over `csv`, with further `args`.
+fn run_guard(v: &Vigil, csv: &str, args: &[&str]) -> (Output, Vec<Row>) {
     std::fs::write(v.path("rows.csv"), csv).unwrap();
-    let d = device("breast-cancer");
-    let out = v.run(&[
+    let bundle = device("breast-cancer").join("bundle");
+    let mut all = vec![
         "guard",
         "run",
         "--bundle",
-        d.join("bundle").to_str().unwrap(),
-        "--key",
-        d.join("demo-keys/signing-key.pub.pem").to_str().unwrap(),
+        bundle.to_str().unwrap(),
         "--input",
         "rows.csv",
-        "--client",
-        "test",
         "--json",
-    ]);
+    ];
+    all.extend_from_slice(args);
+    let out = v.run(&all);
     let rows = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
     (out, rows)
+}
+
+/// One client's stream, verified with the ML lead's key.
+fn run_rows(v: &Vigil, csv: &str) -> (Output, Vec<Row>) {
+    let key = device("breast-cancer").join("demo-keys/signing-key.pub.pem");
+    run_guard(
+        v,
+        csv,
+        &["--key", key.to_str().unwrap(), "--client", "test"],
+    )
 }
 
 fn validation() -> String {
@@ -143,19 +146,8 @@ fn malformed_csv_and_bad_keys_are_errors() {
     let (out, _) = run_rows(&v, "");
     assert_eq!(code(&out), 2, "{}", show(&out));
     // The QA key did not sign model.sig.
-    std::fs::write(v.path("rows.csv"), validation()).unwrap();
-    let d = device("breast-cancer");
-    let out = v.run(&[
-        "guard",
-        "run",
-        "--bundle",
-        d.join("bundle").to_str().unwrap(),
-        "--key",
-        d.join("demo-keys/qa-key.pub.pem").to_str().unwrap(),
-        "--input",
-        "rows.csv",
-        "--json",
-    ]);
+    let qa = device("breast-cancer").join("demo-keys/qa-key.pub.pem");
+    let (out, _) = run_guard(&v, &validation(), &["--key", qa.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(out.stdout.is_empty());
 }
@@ -275,69 +267,35 @@ fn calibrate_writes_the_reference_and_evaluate_reports() {
     assert!(j["false_positive_rate"].as_f64().unwrap() <= 0.06);
 }
 
-/// The breast-cancer rows of `split` (header kept), without the `label` column, and the labels.
-fn features_only(split: &str) -> (String, Vec<String>, Vec<u8>) {
-    let text =
-        std::fs::read_to_string(device("breast-cancer").join(format!("data/{split}.csv"))).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let cut = |l: &str| l.rsplit_once(',').unwrap().0.to_string();
-    let mut rows = Vec::new();
-    let mut labels = Vec::new();
-    for l in lines {
-        rows.push(cut(l));
-        labels.push(l.rsplit_once(',').unwrap().1.parse().unwrap());
-    }
-    (cut(header), rows, labels)
-}
-
-fn run_with_drift(v: &Vigil, csv: &str, reference: &str) -> (std::process::Output, Vec<Row>) {
-    std::fs::write(v.path("rows.csv"), csv).unwrap();
-    let d = device("breast-cancer");
-    let out = v.run(&[
-        "guard",
-        "run",
-        "--bundle",
-        d.join("bundle").to_str().unwrap(),
-        "--policy",
-        d.join("policy.toml").to_str().unwrap(),
-        "--input",
-        "rows.csv",
-        "--drift-reference",
-        reference,
-        "--drift-window",
-        "60",
-        "--drift-check-every",
-        "10",
-        "--audit",
-        "audit.jsonl",
-        "--json",
-    ]);
-    let rows = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    (out, rows)
+fn run_with_drift(v: &Vigil, csv: &str, reference: &str) -> (Output, Vec<Row>) {
+    let policy = device("breast-cancer").join("policy.toml");
+    run_guard(
+        v,
+        csv,
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--drift-reference",
+            reference,
+            "--drift-window",
+            "60",
+            "--drift-check-every",
+            "10",
+            "--audit",
+            "audit.jsonl",
+        ],
+    )
 }
 
 #[test]
 fn drift_alarms_appear_in_the_rows_and_the_audit() {
     let v = Vigil::new();
     // Reference statistics from the training rows' feature columns.
-    let (header, train, _) = features_only("training");
-    std::fs::write(
-        v.path("train.csv"),
-        format!("{header}\n{}\n", train.join("\n")),
-    )
-    .unwrap();
-    std::fs::create_dir_all(v.path("ref")).unwrap();
-    let out = v.run(&["drift", "reference", "--data", "train.csv", "--out", "ref"]);
-    assert_eq!(code(&out), 0, "{}", show(&out));
-    let reference = v.path("ref/drift.json");
+    let reference = training_drift_reference(&v);
     let reference = reference.to_str().unwrap();
 
     // Benign: held-out rows in their shuffled order; no drift alarm.
-    let (_, val, _) = features_only("validation");
+    let (header, val, _) = features_only("validation");
     let (_, cal, _) = features_only("calibration");
     let benign = format!("{header}\n{}\n{}\n", val.join("\n"), cal.join("\n"));
     let (out, rows) = run_with_drift(&v, &benign, reference);

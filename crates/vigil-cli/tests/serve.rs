@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde::Deserialize;
-use util::{code, show, Vigil};
+use util::{code, device, features_only, show, training_drift_reference, Vigil};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -323,41 +323,9 @@ fn serve_guards_the_device_and_counts_drift_alarms() {
         code(&v.run(&["key", "generate", "--algorithm", "ed25519", "--out", "lk"])),
         0
     );
-    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/devices/breast-cancer");
+    let d = device("breast-cancer");
     // Reference statistics from the training rows' feature columns (no label column).
-    let split = |name: &str| -> (String, Vec<Vec<f32>>, Vec<String>) {
-        let text = std::fs::read_to_string(d.join(format!("data/{name}.csv"))).unwrap();
-        let mut lines = text.lines();
-        let header = lines
-            .next()
-            .unwrap()
-            .rsplit_once(',')
-            .unwrap()
-            .0
-            .to_string();
-        let mut rows = Vec::new();
-        let mut labels = Vec::new();
-        for l in lines {
-            let (x, y) = l.rsplit_once(',').unwrap();
-            rows.push(x.split(',').map(|c| c.parse().unwrap()).collect());
-            labels.push(y.to_string());
-        }
-        (header, rows, labels)
-    };
-    let (header, train, _) = split("training");
-    let csv: Vec<String> = train
-        .iter()
-        .map(|r| r.iter().map(f32::to_string).collect::<Vec<_>>().join(","))
-        .collect();
-    std::fs::write(
-        v.path("train.csv"),
-        format!("{header}\n{}\n", csv.join("\n")),
-    )
-    .unwrap();
-    std::fs::create_dir_all(v.path("ref")).unwrap();
-    let out = v.run(&["drift", "reference", "--data", "train.csv", "--out", "ref"]);
-    assert_eq!(code(&out), 0, "{}", show(&out));
+    training_drift_reference(&v);
     let s = start_model(
         &v,
         &[
@@ -383,12 +351,12 @@ fn serve_guards_the_device_and_counts_drift_alarms() {
         ("breast-cancer", "1.0.0"),
     );
     // Only malignant cases, over and over: the input distribution has moved.
-    let (_, val, labels) = split("validation");
-    let malignant: Vec<&Vec<f32>> = val
+    let (_, val, labels) = features_only("validation");
+    let malignant: Vec<Vec<f32>> = val
         .iter()
         .zip(&labels)
-        .filter(|(_, y)| y.as_str() == "0")
-        .map(|(x, _)| x)
+        .filter(|(_, y)| **y == 0)
+        .map(|(x, _)| x.split(',').map(|c| c.parse().unwrap()).collect())
         .collect();
     assert!(malignant.len() > 20);
     let pki = v.path("pki");

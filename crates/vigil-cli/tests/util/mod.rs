@@ -1,4 +1,5 @@
-//! A small helper to run the built `vigil` binary in a temporary directory.
+//! A small helper to run the built `vigil` binary in a temporary directory, and the example
+//! devices' files.
 
 #![allow(dead_code, unreachable_pub, clippy::expect_used, clippy::panic)]
 
@@ -58,4 +59,42 @@ pub fn show(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// An example device's directory (`examples/devices/NAME`).
+pub fn device(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/devices")
+        .join(name)
+}
+
+/// The breast-cancer rows of `split` (header kept), without the `label` column, and the labels.
+pub fn features_only(split: &str) -> (String, Vec<String>, Vec<u8>) {
+    let text =
+        std::fs::read_to_string(device("breast-cancer").join(format!("data/{split}.csv"))).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let cut = |l: &str| l.rsplit_once(',').unwrap().0.to_string();
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    for l in lines {
+        rows.push(cut(l));
+        labels.push(l.rsplit_once(',').unwrap().1.parse().unwrap());
+    }
+    (cut(header), rows, labels)
+}
+
+/// `vigil drift reference` over the breast-cancer training rows' feature columns, written to
+/// `ref/drift.json` in `v`'s directory; its path.
+pub fn training_drift_reference(v: &Vigil) -> PathBuf {
+    let (header, train, _) = features_only("training");
+    std::fs::write(
+        v.path("train.csv"),
+        format!("{header}\n{}\n", train.join("\n")),
+    )
+    .unwrap();
+    std::fs::create_dir_all(v.path("ref")).unwrap();
+    let out = v.run(&["drift", "reference", "--data", "train.csv", "--out", "ref"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    v.path("ref/drift.json")
 }
