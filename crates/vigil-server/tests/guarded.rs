@@ -5,18 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
+use common::call;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 use vigil_bundle::{Trust, TrustPolicy};
 use vigil_guard::{parse_csv, CsvLimits, Guard, GuardOptions, LedgerAudit, MemoryAudit};
 use vigil_ledger::Ledger;
-use vigil_server::{Clients, Gateway, GatewayOptions, GuardBackend, PeerIdentity};
+use vigil_server::{Clients, Gateway, GatewayOptions, GuardBackend};
 
 const CLIENTS: &str = r#"
 [[client]]
@@ -56,18 +55,16 @@ fn rows(g: &Guard) -> Vec<Vec<f32>> {
 
 async fn infer(g: &Gateway, who: &str, input: &str, row: &[f32]) -> (u16, Value) {
     let body = json!({"inputs": [{"name": input, "shape": [1, row.len()], "datatype": "FP32", "data": row}]});
-    let mut req = Request::post("/v2/models/breast-cancer/infer")
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap();
-    req.extensions_mut().insert(PeerIdentity::for_tests(who));
-    let resp = g.router().oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let path = "/v2/models/breast-cancer/infer";
+    let (status, v, _, _) = call(
+        g,
+        Some(who),
+        "POST",
+        path,
+        serde_json::to_vec(&body).unwrap(),
     )
+    .await;
+    (status, v)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
+use common::call;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -37,35 +40,6 @@ fn gateway(limits: Limits) -> Gateway {
             audit: None,
         },
     )
-}
-
-async fn call(
-    g: &Gateway,
-    who: Option<&str>,
-    method: &str,
-    path: &str,
-    body: Vec<u8>,
-) -> (u16, Value, axum::http::HeaderMap, Vec<u8>) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .body(Body::from(body))
-        .unwrap();
-    if let Some(who) = who {
-        req.extensions_mut().insert(PeerIdentity::for_tests(who));
-    }
-    let resp = g.router().oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, v, headers, bytes)
 }
 
 fn infer_body(data: Value) -> Vec<u8> {

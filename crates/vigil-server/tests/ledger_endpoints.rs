@@ -3,29 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 use vigil_ledger::{open_checkpoint, InclusionProof, Ledger, NoteSigner};
-use vigil_server::{AuditLog, Clients, Gateway, GatewayOptions, PeerIdentity, ToyBackend};
+use vigil_server::{AuditLog, Clients, Gateway, GatewayOptions, ToyBackend};
 
 async fn get(g: &Gateway, who: &str, path: &str) -> (u16, Vec<u8>) {
-    let mut req = Request::get(path).body(Body::empty()).unwrap();
-    req.extensions_mut().insert(PeerIdentity::for_tests(who));
-    let resp = g.router().oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    (
-        status,
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
+    let (status, _, _, body) = common::call(g, Some(who), "GET", path, Vec::new()).await;
+    (status, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
