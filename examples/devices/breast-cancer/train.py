@@ -11,8 +11,9 @@ also fits PGD perturbations of the training rows within an L-infinity radius of 
 training standard deviations (Madry et al., 2018). This is the evasion control on the model
 side (THREATS.md T09): it widens the margin around the training rows, so that an evasion
 needs a larger perturbation, which the guard's input detector then sees. It costs about one
-point of validation accuracy (bench/guard/EVALUATION.md). Exported by hand with onnx.helper using only standard
-ai.onnx operators (MatMul, Add, Relu, Softmax), so tract, the pure-Rust runtime, runs it:
+point of validation accuracy (bench/guard/EVALUATION.md). Exported by ../common/onnx_mlp.py
+with only standard ai.onnx operators (MatMul, Add, Relu, Softmax), so tract, the pure-Rust
+runtime, runs it:
 
   * the standardisation is folded into the first layer (W1' = W1 / sigma, b1' = b1 - (mu / sigma) W1);
   * the single logistic unit becomes a two-class softmax over (-z/2, z/2), which equals
@@ -31,10 +32,9 @@ import csv
 import hashlib
 import pathlib
 
+import sys
+
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
@@ -47,6 +47,8 @@ PGD_STEPS = 7
 EPOCHS = 3000
 HIDDEN = 16
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "common"))
+from onnx_mlp import export_mlp  # noqa: E402  (the examples' shared export)
 LABELS = ["malignant", "benign"]
 
 # Units of the WDBC features (computed from digitised images of fine-needle aspirates):
@@ -175,39 +177,8 @@ def main() -> None:
     w2f = np.hstack([-w2 / 2, w2 / 2]).astype(np.float32)
     b2f = np.array([-b2[0] / 2, b2[0] / 2], dtype=np.float32)
 
-    nodes = [
-        helper.make_node("MatMul", ["input", "w1"], ["h_lin"]),
-        helper.make_node("Add", ["h_lin", "b1"], ["h_pre"]),
-        helper.make_node("Relu", ["h_pre"], ["hidden"]),
-        helper.make_node("MatMul", ["hidden", "w2"], ["z_lin"]),
-        helper.make_node("Add", ["z_lin", "b2"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "breast_cancer_mlp",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 30])],
-        [
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2]),
-            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", HIDDEN]),
-        ],
-        initializer=[
-            numpy_helper.from_array(w1f, "w1"),
-            numpy_helper.from_array(b1f, "b1"),
-            numpy_helper.from_array(w2f, "w2"),
-            numpy_helper.from_array(b2f, "b2"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="vigil-example-breast-cancer")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-
-    # The exported graph must agree with the NumPy model on every row.
-    probs = ReferenceEvaluator(model).run(["probabilities"], {"input": x.astype(np.float32)})[0]
-    ref = predict_proba(x)
-    err = float(np.abs(probs - ref).max())
-    assert err < 1e-4, f"ONNX export disagrees with the NumPy model by {err}"
+    model, err = export_mlp(w1f, b1f, w2f, b2f, "breast_cancer_mlp",
+                            "vigil-example-breast-cancer", x, predict_proba, "the NumPy model")
 
     bundle = HERE / "bundle"
     datadir = HERE / "data"

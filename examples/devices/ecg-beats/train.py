@@ -18,7 +18,7 @@ white noise of 0.02 mV. Classes (AAMI EC57 beat classes):
   apc     S: atrial premature contraction: early, inverted P wave, otherwise normal QRS-T.
 
 Model: an MLP (128 -> 32 ReLU -> 3 softmax) trained by scikit-learn on the raw samples, exported
-with onnx.helper using only MatMul, Add, Relu, Softmax. Outputs: `probabilities` float32
+by ../common/onnx_mlp.py using only MatMul, Add, Relu, Softmax. Outputs: `probabilities` float32
 [N, 3] and `hidden` float32 [N, 32] (the ReLU layer, for the guard's hidden-feature detector).
 
 Split: 3 x 600 beats, 60/20/20 training / calibration / validation, stratified, seed 20261124.
@@ -31,10 +31,9 @@ import csv
 import hashlib
 import pathlib
 
+import sys
+
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
@@ -44,6 +43,8 @@ LENGTH = 128
 HIDDEN = 32
 PER_CLASS = 600
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "common"))
+from onnx_mlp import export_mlp  # noqa: E402  (the examples' shared export)
 LABELS = ["normal", "pvc", "apc"]
 AMPLITUDE = (-5.0, 5.0)  # mV: the contract's plausible range for one lead
 
@@ -136,32 +137,8 @@ def main() -> None:
     w1, w2 = (w.astype(np.float32) for w in clf.coefs_)
     b1, b2 = (b.astype(np.float32) for b in clf.intercepts_)
 
-    nodes = [
-        helper.make_node("MatMul", ["input", "w1"], ["h_lin"]),
-        helper.make_node("Add", ["h_lin", "b1"], ["h_pre"]),
-        helper.make_node("Relu", ["h_pre"], ["hidden"]),
-        helper.make_node("MatMul", ["hidden", "w2"], ["z_lin"]),
-        helper.make_node("Add", ["z_lin", "b2"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "ecg_beats_mlp",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", LENGTH])],
-        [
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3]),
-            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", HIDDEN]),
-        ],
-        initializer=[numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
-                     numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b2, "b2")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="vigil-example-ecg-beats")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    probs = ReferenceEvaluator(model).run(["probabilities"], {"input": x.astype(np.float32)})[0]
-    err = float(np.abs(probs - clf.predict_proba(x)).max())
-    assert err < 1e-4, f"ONNX export disagrees with scikit-learn by {err}"
+    model, err = export_mlp(w1, b1, w2, b2, "ecg_beats_mlp", "vigil-example-ecg-beats", x,
+                            clf.predict_proba, "scikit-learn")
 
     bundle = HERE / "bundle"
     datadir = HERE / "data"
