@@ -202,12 +202,7 @@ impl Gaussian {
         let d = self.mean.len();
         let k = self.centres.len();
         let (mut z_stack, mut z_heap) = ([0.0f64; STACK_DIM], Vec::new());
-        let z: &mut [f64] = if d <= STACK_DIM {
-            z_stack.get_mut(..d).unwrap_or_default()
-        } else {
-            z_heap.resize(d, 0.0);
-            &mut z_heap
-        };
+        let z = scratch(&mut z_stack, &mut z_heap, d);
         for (j, ((zj, m), s)) in z.iter_mut().zip(&self.mean).zip(&self.scale).enumerate() {
             let v = x.get(j).map_or(0.0, |v| (*v).into());
             let v = match &self.log_shift {
@@ -217,12 +212,7 @@ impl Gaussian {
             *zj = (v - m) / s;
         }
         let (mut acc_stack, mut acc_heap) = ([0.0f64; STACK_CLASSES], Vec::new());
-        let acc: &mut [f64] = if k <= STACK_CLASSES {
-            acc_stack.get_mut(..k).unwrap_or_default()
-        } else {
-            acc_heap.resize(k, 0.0);
-            &mut acc_heap
-        };
+        let acc = scratch(&mut acc_stack, &mut acc_heap, k);
         for (i, row) in self.whiten.chunks_exact(d.max(1)).enumerate().take(d) {
             let wi = dot(row.get(..=i).unwrap_or_default(), z);
             for (a, c) in acc.iter_mut().zip(&self.centres) {
@@ -231,6 +221,21 @@ impl Gaussian {
             }
         }
         acc.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// `len` zeroed values: in `stack` when they fit, else in `heap` (no allocation in the usual
+/// case).
+fn scratch<'a, const N: usize>(
+    stack: &'a mut [f64; N],
+    heap: &'a mut Vec<f64>,
+    len: usize,
+) -> &'a mut [f64] {
+    if len <= N {
+        stack.get_mut(..len).unwrap_or_default()
+    } else {
+        heap.resize(len, 0.0);
+        heap
     }
 }
 

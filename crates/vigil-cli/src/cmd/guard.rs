@@ -280,18 +280,17 @@ fn run_evaluate(a: EvaluateArgs) -> anyhow::Result<Outcome> {
     let t = trust(a.key.as_deref(), a.policy.as_deref())?;
     let guard = open(&a.bundle, t.as_ref(), Arc::new(DangerousNoAudit))?;
     let limits = CsvLimits::default();
-    let clean = parse_csv(
-        &read(&a.clean)?,
-        &a.clean.display().to_string(),
-        guard.contract(),
-        &limits,
-    )?;
-    let attack = parse_csv(
-        &read(&a.attack)?,
-        &a.attack.display().to_string(),
-        guard.contract(),
-        &limits,
-    )?;
+    let rows = |path: &Path| -> anyhow::Result<_> {
+        let text = read(path)?;
+        Ok(parse_csv(
+            &text,
+            &path.display().to_string(),
+            guard.contract(),
+            &limits,
+        )?)
+    };
+    let clean = rows(&a.clean)?;
+    let attack = rows(&a.attack)?;
     let mut shape = [0usize; 2];
     let mut false_positives = 0;
     for row in &clean {
