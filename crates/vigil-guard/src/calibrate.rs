@@ -88,19 +88,11 @@ fn read_clean(
             line: row.line,
             reason: format!("clean data must be clean: {r}"),
         })?;
-        for (v, f) in values.iter().zip(&contract.features) {
-            let v = f64::from(*v);
-            if !(v.is_finite() && v >= f.min && v <= f.max) {
-                return Err(GuardError::Csv {
-                    file: file.clone(),
-                    line: row.line,
-                    reason: format!(
-                        "clean data must be clean: {} = {v} outside [{}, {}]",
-                        f.name, f.min, f.max
-                    ),
-                });
-            }
-        }
+        contract.check_values(values).map_err(|r| GuardError::Csv {
+            file: file.clone(),
+            line: row.line,
+            reason: format!("clean data must be clean: {r}"),
+        })?;
         let fwd =
             forward(engine, d, &contract.features, values).map_err(|e| GuardError::Model {
                 name: model_name.to_string(),

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::error::GuardError;
+use crate::reason::Reason;
 
 const FILE: &str = "vigil.toml";
 
@@ -65,6 +66,31 @@ impl Contract {
     /// Number of input values per request.
     pub fn width(&self) -> usize {
         self.features.len()
+    }
+
+    /// The contract's checks of one row's values, in the guard's order: every value finite
+    /// (else `not_finite` naming the first such feature), then every value inside its
+    /// feature's physical range (else `out_of_range`).
+    pub(crate) fn check_values(&self, x: &[f32]) -> Result<(), Reason> {
+        for (v, f) in x.iter().zip(&self.features) {
+            if !v.is_finite() {
+                return Err(Reason::NotFinite {
+                    feature: f.name.clone(),
+                });
+            }
+        }
+        for (v, f) in x.iter().zip(&self.features) {
+            let v = f64::from(*v);
+            if v < f.min || v > f.max {
+                return Err(Reason::OutOfRange {
+                    feature: f.name.clone(),
+                    value: v,
+                    min: f.min,
+                    max: f.max,
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -570,24 +570,7 @@ impl Guard {
                 found: input.shape.iter().take(8).copied().collect(),
             });
         }
-        for (v, f) in x.iter().zip(&contract.features) {
-            if !v.is_finite() {
-                return Err(Reason::NotFinite {
-                    feature: f.name.clone(),
-                });
-            }
-        }
-        for (v, f) in x.iter().zip(&contract.features) {
-            let v = f64::from(*v);
-            if v < f.min || v > f.max {
-                return Err(Reason::OutOfRange {
-                    feature: f.name.clone(),
-                    value: v,
-                    min: f.min,
-                    max: f.max,
-                });
-            }
-        }
+        contract.check_values(x)?;
         let fwd = forward(&self.engine, &self.config.detectors, &contract.features, x)
             .map_err(|_| Reason::InferenceFailed)?;
         let mut reason = None;

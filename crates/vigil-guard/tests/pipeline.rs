@@ -510,3 +510,39 @@ fn extraction_monitor_can_be_lifted_per_client() {
     assert!(count("watched", &watched) >= 1, "random stream not caught");
     assert_eq!(count("lifted", &lifted), 0);
 }
+
+#[test]
+fn calibrate_refuses_clean_rows_outside_the_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["model.onnx", "vigil.toml"] {
+        std::fs::copy(device().join("bundle").join(f), dir.join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(device().join("data/calibration.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Line 3 (the second row): its first cell replaced.
+    let with = |cell: &str| {
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let (_, rest) = lines[2].split_once(',').unwrap();
+        out[2] = format!("{cell},{rest}");
+        out.join("\n")
+    };
+    for (cell, want) in [
+        (
+            "1e9",
+            "line 3: clean data must be clean: out_of_range: mean radius = 1000000000",
+        ),
+        (
+            "inf",
+            "line 3: clean data must be clean: not_finite: mean radius",
+        ),
+    ] {
+        let clean = tmp.path().join("clean.csv");
+        std::fs::write(&clean, with(cell)).unwrap();
+        let e = vigil_guard::calibrate(&dir, &clean, None).unwrap_err();
+        assert!(e.to_string().contains(want), "{cell}: {e}");
+        assert!(e.to_string().contains("clean.csv"), "{e}");
+        assert!(!dir.join("reference/guard.json").exists());
+    }
+}
