@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::error::GuardError;
 use crate::guard::{read_bounded, read_unverified};
 use crate::rows::{parse_csv, CsvLimits};
-use crate::stats::{conformal_quantile, Gaussian};
+use crate::stats::{conformal_quantile, splitmix, Gaussian};
 
 /// What calibration wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +35,6 @@ pub struct Calibration {
     /// detector that flags no row sits at the largest clean score: too few clean rows to set
     /// it any finer at this rate.
     pub flagged: BTreeMap<String, usize>,
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Calibrates the bundle in `dir` on the clean CSV `clean` at false-positive rate `fpr`
@@ -217,7 +210,8 @@ pub fn calibrate_with_reference(
     let classes = contract.labels.len();
     let oof = |data: &[Vec<f64>],
                extra_data: &[Vec<f64>],
-               shift: Option<Vec<f64>>|
+               shift: Option<Vec<f64>>,
+               centres: usize|
      -> Result<Vec<f64>, GuardError> {
         let mut out = vec![0.0; n];
         for k in 0..d.folds {
@@ -227,8 +221,15 @@ pub fn calibrate_with_reference(
                 .unzip();
             train.extend(extra_data.iter().map(Vec::as_slice));
             train_labels.extend_from_slice(ref_labels);
-            let g = Gaussian::fit(&train, &train_labels, classes, d.shrinkage, shift.clone())
-                .map_err(GuardError::Calibration)?;
+            let g = Gaussian::fit_centres(
+                &train,
+                &train_labels,
+                classes,
+                d.shrinkage,
+                shift.clone(),
+                centres,
+            )
+            .map_err(GuardError::Calibration)?;
             for i in (0..n).filter(|&i| fold.get(i) == Some(&k)) {
                 if let (Some(o), Some(x)) = (out.get_mut(i), data.get(i)) {
                     *o = g.score(x);
@@ -239,11 +240,12 @@ pub fn calibrate_with_reference(
     };
     let fit_all = |data: &[Vec<f64>],
                    extra_data: &[Vec<f64>],
-                   shift: Option<Vec<f64>>|
+                   shift: Option<Vec<f64>>,
+                   centres: usize|
      -> Result<Gaussian, GuardError> {
         let refs: Vec<&[f64]> = data.iter().chain(extra_data).map(Vec::as_slice).collect();
         let all_labels: Vec<usize> = labels.iter().chain(ref_labels).copied().collect();
-        Gaussian::fit(&refs, &all_labels, classes, d.shrinkage, shift)
+        Gaussian::fit_centres(&refs, &all_labels, classes, d.shrinkage, shift, centres)
             .map_err(GuardError::Calibration)
     };
     let mut scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();
@@ -251,9 +253,9 @@ pub fn calibrate_with_reference(
     if d.mahalanobis_input {
         scores.insert(
             DetectorKind::MahalanobisInput,
-            oof(&xs, ref_xs, log_shift.clone())?,
+            oof(&xs, ref_xs, log_shift.clone(), d.input_centres)?,
         );
-        input = Some(fit_all(&xs, ref_xs, log_shift.clone())?);
+        input = Some(fit_all(&xs, ref_xs, log_shift.clone(), d.input_centres)?);
     }
     if d.mahalanobis_hidden {
         if hs.len() != n || ref_hs.len() != ref_xs.len() {
@@ -261,8 +263,8 @@ pub fn calibrate_with_reference(
                 "the model gave no hidden output".into(),
             ));
         }
-        scores.insert(DetectorKind::MahalanobisHidden, oof(&hs, ref_hs, None)?);
-        hidden = Some(fit_all(&hs, ref_hs, None)?);
+        scores.insert(DetectorKind::MahalanobisHidden, oof(&hs, ref_hs, None, 1)?);
+        hidden = Some(fit_all(&hs, ref_hs, None, 1)?);
     }
     for kind in [DetectorKind::Squeezing, DetectorKind::LowConfidence] {
         if kind.enabled(d) {

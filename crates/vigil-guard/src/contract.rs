@@ -12,6 +12,8 @@ const FILE: &str = "vigil.toml";
 const MAX_NAME: usize = 256;
 /// The most features, samples or labels a contract may declare.
 const MAX_FEATURES: usize = 1 << 16;
+/// Most k-means centres per class for the input Mahalanobis detector.
+const MAX_INPUT_CENTRES: usize = 32;
 
 /// One input feature (a column of a row, or one sample of a signal).
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +113,9 @@ pub struct DetectorSettings {
     pub margin: bool,
     /// Covariance shrinkage towards the identity, in [0, 1).
     pub shrinkage: f64,
+    /// Centres per class of the input Mahalanobis detector: 1 for the class mean, more for
+    /// k-means centres of each class's whitened rows (for classes that are not one cloud).
+    pub input_centres: usize,
     /// Fit the input Mahalanobis detector on the logarithm of each feature (shifted by its
     /// contract minimum less 1% of its spread), for skewed non-negative measurements.
     pub input_log: bool,
@@ -253,6 +258,7 @@ struct RawDetectors {
     margin: bool,
     shrinkage: f64,
     input_log: bool,
+    input_centres: usize,
     folds: usize,
 }
 
@@ -267,6 +273,7 @@ impl Default for RawDetectors {
             margin: true,
             shrinkage: 0.1,
             input_log: false,
+            input_centres: 1,
             folds: 5,
         }
     }
@@ -403,6 +410,13 @@ impl GuardConfig {
                 FILE,
                 "detectors.shrinkage",
                 "must be in [0, 1)",
+            ));
+        }
+        if !(1..=MAX_INPUT_CENTRES).contains(&d.input_centres) {
+            return Err(GuardError::contract(
+                FILE,
+                "detectors.input_centres",
+                format!("must be in 1..={MAX_INPUT_CENTRES}"),
             ));
         }
         if !(2..=20).contains(&d.folds) {
@@ -542,6 +556,7 @@ impl GuardConfig {
                 margin: d.margin,
                 shrinkage: d.shrinkage,
                 input_log: d.input_log,
+                input_centres: d.input_centres,
                 folds: d.folds,
             },
             output: OutputPolicy {

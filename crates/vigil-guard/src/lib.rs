@@ -14,7 +14,8 @@
 //! 5. detectors and inference: the model runs once on the raw row and its squeezed versions (one
 //!    batch); class-conditional Mahalanobis distance on inputs and hidden features (Lee et al.,
 //!    NeurIPS 2018, shared covariance, with shrinkage; optionally on the logarithm of skewed
-//!    non-negative features, `[detectors] input_log`), feature squeezing (Xu et al., NDSS 2018:
+//!    non-negative features, `[detectors] input_log`, and with several k-means centres per
+//!    class, `[detectors] input_centres`), feature squeezing (Xu et al., NDSS 2018:
 //!    bit-depth reduction, and median smoothing for signals) and a low-confidence margin; no
 //!    output is released unless every score is under its calibrated threshold;
 //! 6. output policy: full, top-k, rounded, or label only;

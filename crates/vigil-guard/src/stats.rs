@@ -28,8 +28,8 @@ pub(crate) const LOG_FLOOR: f64 = -700.0;
 
 /// Widest vector scored without a heap allocation.
 const STACK_DIM: usize = 256;
-/// Most class centres scored without a heap allocation.
-const STACK_CLASSES: usize = 16;
+/// Most centres (classes, or their k-means centres) scored without a heap allocation.
+const STACK_CLASSES: usize = 64;
 
 /// `ln(v + shift)` by [`ln`].
 #[inline]
@@ -48,13 +48,29 @@ pub(crate) fn ln(x: f64) -> f64 {
 }
 
 impl Gaussian {
-    /// Fits on `rows` (each of width `d`) with class `labels`.
+    /// Fits on `rows` (each of width `d`) with class `labels`: one centre per class.
+    #[cfg(test)]
     pub(crate) fn fit(
         rows: &[&[f64]],
         labels: &[usize],
         classes: usize,
         shrinkage: f64,
         log_shift: Option<Vec<f64>>,
+    ) -> Result<Gaussian, String> {
+        Gaussian::fit_centres(rows, labels, classes, shrinkage, log_shift, 1)
+    }
+
+    /// Fits on `rows` (each of width `d`) with class `labels`, with up to
+    /// `centres_per_class` centres per class: the class mean when 1, else the k-means centres
+    /// of the class's whitened rows ([`kmeans`]; each the mean of at least
+    /// [`MIN_CENTRE_ROWS`] rows). The covariance is always the one within-class covariance.
+    pub(crate) fn fit_centres(
+        rows: &[&[f64]],
+        labels: &[usize],
+        classes: usize,
+        shrinkage: f64,
+        log_shift: Option<Vec<f64>>,
+        centres_per_class: usize,
     ) -> Result<Gaussian, String> {
         let n = rows.len();
         let d = rows.first().map(|r| r.len()).ok_or("no rows")?;
@@ -153,11 +169,26 @@ impl Gaussian {
         let l = cholesky(&cov, d)
             .ok_or("covariance is singular: raise detectors.shrinkage or give more rows")?;
         let whiten = invert_lower(&l, d);
-        let centres = class_means
-            .iter()
-            .flatten()
-            .map(|mu| lower_mul(&whiten, d, mu))
-            .collect();
+        let centres = if centres_per_class > 1 {
+            let mut by_class: Vec<Vec<Vec<f64>>> = vec![Vec::new(); classes];
+            for (row, &c) in z.iter().zip(labels) {
+                if let Some(points) = by_class.get_mut(c) {
+                    points.push(lower_mul(&whiten, d, row));
+                }
+            }
+            by_class
+                .iter()
+                .enumerate()
+                .filter(|(_, points)| !points.is_empty())
+                .flat_map(|(c, points)| kmeans(points, centres_per_class, c as u64))
+                .collect()
+        } else {
+            class_means
+                .iter()
+                .flatten()
+                .map(|mu| lower_mul(&whiten, d, mu))
+                .collect()
+        };
         Ok(Gaussian {
             mean,
             scale,
@@ -196,8 +227,8 @@ impl Gaussian {
         Ok(())
     }
 
-    /// The squared Mahalanobis distance to the nearest class mean (no heap allocation up to
-    /// 256 dimensions and 16 classes). `x` shorter than the model scores its missing values as 0.
+    /// The squared Mahalanobis distance to the nearest centre (no heap allocation up to
+    /// 256 dimensions and 64 centres). `x` shorter than the model scores its missing values as 0.
     pub(crate) fn score<T: Copy + Into<f64>>(&self, x: &[T]) -> f64 {
         let d = self.mean.len();
         let k = self.centres.len();
@@ -221,6 +252,148 @@ impl Gaussian {
             }
         }
         acc.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Fewest rows behind one k-means centre: every centre is the mean of at least this many
+/// clean rows, so no centre is a single patient's record and no outlier gets a centre of its
+/// own.
+pub(crate) const MIN_CENTRE_ROWS: usize = 10;
+/// Seeded k-means restarts; the one with the least within-cluster sum of squares is kept.
+const KMEANS_RESTARTS: u64 = 4;
+/// Most Lloyd iterations per run (they stop earlier when no point changes cluster).
+const KMEANS_ITERATIONS: usize = 100;
+
+/// The SplitMix64 output function: a fixed pseudo-random `u64` for each input (fold order,
+/// k-means seeding); not for anything secret.
+pub(crate) fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+}
+
+/// Up to `k` centres of `points` by k-means: k-means++ seeding (Arthur and Vassilvitskii
+/// 2007) and Lloyd iterations, the best of [`KMEANS_RESTARTS`] seeded runs by within-cluster
+/// sum of squares. A cluster of fewer than [`MIN_CENTRE_ROWS`] points is dropped and its
+/// points join the nearest other centre, so at most `points.len() / MIN_CENTRE_ROWS` centres
+/// come back (at least one: the mean). Deterministic: the same points and `seed` give the
+/// same centres, so calibration reproduces its reference byte for byte.
+pub(crate) fn kmeans(points: &[Vec<f64>], k: usize, seed: u64) -> Vec<Vec<f64>> {
+    let n = points.len();
+    let k = k.min(n / MIN_CENTRE_ROWS).max(1);
+    let mut best: Option<(f64, Vec<Vec<f64>>)> = None;
+    let restarts = if k == 1 { 1 } else { KMEANS_RESTARTS };
+    for restart in 0..restarts {
+        let mut state = splitmix(seed.wrapping_mul(0x1_0000_0001).wrapping_add(restart));
+        let mut uniform = || {
+            state = splitmix(state);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut centres: Vec<Vec<f64>> = Vec::with_capacity(k);
+        if let Some(first) = points.get(((uniform() * n as f64) as usize).min(n.saturating_sub(1)))
+        {
+            centres.push(first.clone());
+        }
+        let mut nearest: Vec<f64> = points
+            .iter()
+            .map(|p| centres.first().map_or(0.0, |c| squared_distance(p, c)))
+            .collect();
+        while centres.len() < k {
+            let total: f64 = nearest.iter().sum();
+            if total <= 0.0 {
+                break;
+            }
+            let mut u = uniform() * total;
+            let pick = nearest
+                .iter()
+                .position(|w| {
+                    u -= w;
+                    u < 0.0
+                })
+                .unwrap_or(n - 1);
+            let Some(c) = points.get(pick) else { break };
+            for (w, p) in nearest.iter_mut().zip(points) {
+                *w = w.min(squared_distance(p, c));
+            }
+            centres.push(c.clone());
+        }
+        let (centres, inertia) = lloyd(points, centres);
+        if best.as_ref().is_none_or(|(b, _)| inertia < *b) {
+            best = Some((inertia, centres));
+        }
+    }
+    best.map(|(_, c)| c).unwrap_or_default()
+}
+
+/// Lloyd iterations from `centres`, dropping the smallest cluster while it has fewer than
+/// [`MIN_CENTRE_ROWS`] points; the centres and their within-cluster sum of squares.
+fn lloyd(points: &[Vec<f64>], mut centres: Vec<Vec<f64>>) -> (Vec<Vec<f64>>, f64) {
+    let d = points.first().map_or(0, Vec::len);
+    let mut assignment = vec![usize::MAX; points.len()];
+    loop {
+        for _ in 0..KMEANS_ITERATIONS {
+            let mut changed = false;
+            for (a, p) in assignment.iter_mut().zip(points) {
+                let nearest = centres
+                    .iter()
+                    .map(|c| squared_distance(p, c))
+                    .enumerate()
+                    .min_by(|x, y| x.1.total_cmp(&y.1))
+                    .map_or(0, |(i, _)| i);
+                if *a != nearest {
+                    *a = nearest;
+                    changed = true;
+                }
+            }
+            let mut sums = vec![vec![0.0; d]; centres.len()];
+            let mut counts = vec![0usize; centres.len()];
+            for (&a, p) in assignment.iter().zip(points) {
+                if let (Some(s), Some(k)) = (sums.get_mut(a), counts.get_mut(a)) {
+                    for (t, v) in s.iter_mut().zip(p) {
+                        *t += v;
+                    }
+                    *k += 1;
+                }
+            }
+            for ((c, s), &k) in centres.iter_mut().zip(sums).zip(&counts) {
+                if k > 0 {
+                    *c = s.into_iter().map(|v| v / k as f64).collect();
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut counts = vec![0usize; centres.len()];
+        for &a in &assignment {
+            if let Some(k) = counts.get_mut(a) {
+                *k += 1;
+            }
+        }
+        let smallest = counts
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, k)| **k)
+            .map(|(i, k)| (i, *k));
+        match smallest {
+            Some((i, k)) if k < MIN_CENTRE_ROWS && centres.len() > 1 => {
+                centres.remove(i);
+                assignment.fill(usize::MAX);
+            }
+            _ => {
+                let inertia = assignment
+                    .iter()
+                    .zip(points)
+                    .filter_map(|(&a, p)| Some(squared_distance(p, centres.get(a)?)))
+                    .sum();
+                return (centres, inertia);
+            }
+        }
     }
 }
 
@@ -467,6 +640,104 @@ mod tests {
             .map(|c| w.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
             .fold(f64::INFINITY, f64::min);
         assert!((g.score(&rows[3]) - dense).abs() < 1e-6 * (1.0 + dense));
+    }
+
+    /// Points around `centres`, `per` each, on a fixed lattice of offsets within `spread`.
+    fn blobs(centres: &[[f64; 2]], per: usize, spread: f64) -> Vec<Vec<f64>> {
+        centres
+            .iter()
+            .flat_map(|c| {
+                (0..per).map(move |i| {
+                    let a = i as f64 * 2.399_963; // golden angle: points fill a disc
+                    let r = spread * ((i as f64 + 0.5) / per as f64).sqrt();
+                    vec![c[0] + r * a.cos(), c[1] + r * a.sin()]
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn kmeans_finds_the_modes_of_a_class() {
+        let points = blobs(&[[-5.0, 0.0], [5.0, 0.0]], 30, 1.0);
+        let mut c = kmeans(&points, 2, 7);
+        c.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        assert_eq!(c.len(), 2);
+        assert!((c[0][0] + 5.0).abs() < 0.2 && c[0][1].abs() < 0.2, "{c:?}");
+        assert!((c[1][0] - 5.0).abs() < 0.2 && c[1][1].abs() < 0.2, "{c:?}");
+        // The same points and seed give the same centres, bit for bit.
+        let mut again = kmeans(&points, 2, 7);
+        again.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        assert_eq!(c, again);
+        // One centre is the mean.
+        let one = kmeans(&points, 1, 7);
+        assert_eq!(one.len(), 1);
+        let n = points.len() as f64;
+        let mean: Vec<f64> = (0..2)
+            .map(|j| points.iter().map(|p| p[j]).sum::<f64>() / n)
+            .collect();
+        assert!(squared_distance(&one[0], &mean) < 1e-18, "{one:?} {mean:?}");
+    }
+
+    #[test]
+    fn kmeans_gives_no_outlier_a_centre_of_its_own() {
+        // 25 points in one blob and one far outlier: at most 26 / 10 = 2 centres, and every
+        // centre is the mean of at least MIN_CENTRE_ROWS points, never the outlier itself.
+        let mut points = blobs(&[[0.0, 0.0]], 25, 1.0);
+        points.push(vec![100.0, 100.0]);
+        for k in [2, 8, 32] {
+            let c = kmeans(&points, k, 1);
+            assert!(!c.is_empty() && c.len() <= 2, "{k}: {c:?}");
+            for centre in &c {
+                let members = points
+                    .iter()
+                    .filter(|p| {
+                        let d = squared_distance(p, centre);
+                        c.iter().all(|o| d <= squared_distance(p, o))
+                    })
+                    .count();
+                assert!(
+                    members >= MIN_CENTRE_ROWS,
+                    "{k}: {members} points at {centre:?}"
+                );
+                assert!(centre[0] < 50.0, "{k}: {centre:?}");
+            }
+        }
+        // Fewer points than one centre needs: the mean, not nothing.
+        assert_eq!(kmeans(&points[..5], 4, 1).len(), 1);
+        assert!(kmeans(&[], 4, 1).is_empty());
+    }
+
+    #[test]
+    fn centres_follow_a_class_that_is_not_one_cloud() {
+        // Class 0 has two modes; class 1 one. With one centre per class the gap between class
+        // 0's modes (where no clean row lies) scores as typical; with k-means centres it
+        // scores far, and the modes themselves score closer.
+        let mut rows = blobs(&[[-4.0, 0.0], [4.0, 0.0]], 40, 1.0);
+        rows.extend(blobs(&[[0.0, 8.0]], 80, 1.0));
+        let labels: Vec<usize> = (0..rows.len()).map(|i| usize::from(i >= 80)).collect();
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let one = Gaussian::fit_centres(&refs, &labels, 2, 0.0, None, 1).unwrap();
+        let many = Gaussian::fit_centres(&refs, &labels, 2, 0.0, None, 4).unwrap();
+        assert_eq!(one.centres.len(), 2);
+        assert!(
+            many.centres.len() >= 3 && many.centres.len() <= 8,
+            "{}",
+            many.centres.len()
+        );
+        assert_eq!(one.whiten, many.whiten, "the covariance does not change");
+        many.check().unwrap();
+        let gap = [0.0f64, 0.0];
+        let mode = [4.0f64, 0.0];
+        assert!(
+            many.score(&gap) > 4.0 * one.score(&gap),
+            "{} {}",
+            many.score(&gap),
+            one.score(&gap)
+        );
+        assert!(many.score(&mode) < one.score(&mode));
+        // fit is fit_centres with one centre.
+        let plain = Gaussian::fit(&refs, &labels, 2, 0.0, None).unwrap();
+        assert_eq!(plain, one);
     }
 
     #[test]

@@ -38,6 +38,7 @@ fn a_complete_contract_parses_with_defaults() {
     assert_eq!(c.output.mode, OutputMode::TopK(1));
     assert_eq!(c.output.decimals, Some(2));
     assert_eq!(c.detectors.fpr, 0.05);
+    assert_eq!(c.detectors.input_centres, 1);
     assert_eq!(c.extraction.min_queries, 100);
     assert!(c.limits.query_budget > 0);
 }
@@ -85,6 +86,14 @@ fn incomplete_or_inconsistent_contracts_name_the_key() {
         (
             GOOD.replace("[detectors]", "[detectors]\nfpr = 0.7"),
             "detectors.fpr",
+        ),
+        (
+            GOOD.replace("[detectors]", "[detectors]\ninput_centres = 0"),
+            "detectors.input_centres: must be in 1..=32",
+        ),
+        (
+            GOOD.replace("[detectors]", "[detectors]\ninput_centres = 33"),
+            "detectors.input_centres",
         ),
         (
             GOOD.replace("[detectors]", "[detectors]\nmedian_window = 3"),
