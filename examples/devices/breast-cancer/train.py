@@ -76,6 +76,7 @@ GUARD_TABLES = [
     "margin = true",
     "shrinkage = 0.0",
     "input_log = true",
+    "input_centres = 16",
     "folds = 5",
     "",
     "[output]",
