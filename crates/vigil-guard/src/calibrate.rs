@@ -221,7 +221,7 @@ pub fn calibrate_with_reference(
                 .unzip();
             train.extend(extra_data.iter().map(Vec::as_slice));
             train_labels.extend_from_slice(ref_labels);
-            let g = Gaussian::fit_centres(
+            let g = Gaussian::fit(
                 &train,
                 &train_labels,
                 classes,
@@ -245,7 +245,7 @@ pub fn calibrate_with_reference(
      -> Result<Gaussian, GuardError> {
         let refs: Vec<&[f64]> = data.iter().chain(extra_data).map(Vec::as_slice).collect();
         let all_labels: Vec<usize> = labels.iter().chain(ref_labels).copied().collect();
-        Gaussian::fit_centres(&refs, &all_labels, classes, d.shrinkage, shift, centres)
+        Gaussian::fit(&refs, &all_labels, classes, d.shrinkage, shift, centres)
             .map_err(GuardError::Calibration)
     };
     let mut scores: BTreeMap<DetectorKind, Vec<f64>> = BTreeMap::new();

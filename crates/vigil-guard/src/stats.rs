@@ -48,23 +48,11 @@ pub(crate) fn ln(x: f64) -> f64 {
 }
 
 impl Gaussian {
-    /// Fits on `rows` (each of width `d`) with class `labels`: one centre per class.
-    #[cfg(test)]
-    pub(crate) fn fit(
-        rows: &[&[f64]],
-        labels: &[usize],
-        classes: usize,
-        shrinkage: f64,
-        log_shift: Option<Vec<f64>>,
-    ) -> Result<Gaussian, String> {
-        Gaussian::fit_centres(rows, labels, classes, shrinkage, log_shift, 1)
-    }
-
     /// Fits on `rows` (each of width `d`) with class `labels`, with up to
     /// `centres_per_class` centres per class: the class mean when 1, else the k-means centres
     /// of the class's whitened rows ([`kmeans`]; each the mean of at least
     /// [`MIN_CENTRE_ROWS`] rows). The covariance is always the one within-class covariance.
-    pub(crate) fn fit_centres(
+    pub(crate) fn fit(
         rows: &[&[f64]],
         labels: &[usize],
         classes: usize,
@@ -336,6 +324,8 @@ fn lloyd(points: &[Vec<f64>], mut centres: Vec<Vec<f64>>) -> (Vec<Vec<f64>>, f64
     let d = points.first().map_or(0, Vec::len);
     let mut assignment = vec![usize::MAX; points.len()];
     loop {
+        // Points per centre, as of the last assignment.
+        let mut counts = vec![0usize; centres.len()];
         for _ in 0..KMEANS_ITERATIONS {
             let mut changed = false;
             for (a, p) in assignment.iter_mut().zip(points) {
@@ -351,7 +341,7 @@ fn lloyd(points: &[Vec<f64>], mut centres: Vec<Vec<f64>>) -> (Vec<Vec<f64>>, f64
                 }
             }
             let mut sums = vec![vec![0.0; d]; centres.len()];
-            let mut counts = vec![0usize; centres.len()];
+            counts.fill(0);
             for (&a, p) in assignment.iter().zip(points) {
                 if let (Some(s), Some(k)) = (sums.get_mut(a), counts.get_mut(a)) {
                     for (t, v) in s.iter_mut().zip(p) {
@@ -367,12 +357,6 @@ fn lloyd(points: &[Vec<f64>], mut centres: Vec<Vec<f64>>) -> (Vec<Vec<f64>>, f64
             }
             if !changed {
                 break;
-            }
-        }
-        let mut counts = vec![0usize; centres.len()];
-        for &a in &assignment {
-            if let Some(k) = counts.get_mut(a) {
-                *k += 1;
             }
         }
         let smallest = counts
@@ -548,7 +532,7 @@ mod tests {
             .collect();
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
         let labels: Vec<usize> = (0..200).map(|i| i % 2).collect();
-        let g = Gaussian::fit(&refs, &labels, 2, 0.0, None).unwrap();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.0, None, 1).unwrap();
         g.check().unwrap();
         let near = g.score(&[1.0f64, 0.0]);
         let far = g.score(&[0.0f64, 3.0]);
@@ -568,14 +552,14 @@ mod tests {
         let labels: Vec<usize> = (0..120).map(|i| i % 2).collect();
         let shift = vec![0.1, 0.2, 0.05];
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
-        let g = Gaussian::fit(&refs, &labels, 2, 0.05, Some(shift.clone())).unwrap();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.05, Some(shift.clone()), 1).unwrap();
         g.check().unwrap();
         let logs: Vec<Vec<f64>> = rows
             .iter()
             .map(|r| r.iter().zip(&shift).map(|(v, s)| (v + s).ln()).collect())
             .collect();
         let lrefs: Vec<&[f64]> = logs.iter().map(|r| r.as_slice()).collect();
-        let h = Gaussian::fit(&lrefs, &labels, 2, 0.05, None).unwrap();
+        let h = Gaussian::fit(&lrefs, &labels, 2, 0.05, None, 1).unwrap();
         for r in rows.iter().take(10) {
             let l: Vec<f64> = r.iter().zip(&shift).map(|(v, s)| (v + s).ln()).collect();
             assert!((g.score(r) - h.score(&l)).abs() < 1e-6 * (1.0 + h.score(&l)));
@@ -584,7 +568,7 @@ mod tests {
         let s = g.score(&[-1.0f64, 2.0, 1.0]);
         assert!(s.is_finite() && s > 1e3, "{s}");
         // Wrong width of the shifts is refused.
-        assert!(Gaussian::fit(&refs, &labels, 2, 0.05, Some(vec![0.1])).is_err());
+        assert!(Gaussian::fit(&refs, &labels, 2, 0.05, Some(vec![0.1]), 1).is_err());
     }
 
     #[test]
@@ -600,7 +584,7 @@ mod tests {
             .collect();
         let labels: Vec<usize> = (0..60).map(|i| i % 3).collect();
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
-        let g = Gaussian::fit(&refs, &labels, 3, 0.1, None).unwrap();
+        let g = Gaussian::fit(&refs, &labels, 3, 0.1, None, 1).unwrap();
         for r in &rows {
             let z: Vec<f64> = r
                 .iter()
@@ -626,7 +610,7 @@ mod tests {
             .collect();
         let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
-        let g = Gaussian::fit(&refs, &labels, 2, 0.5, None).unwrap();
+        let g = Gaussian::fit(&refs, &labels, 2, 0.5, None, 1).unwrap();
         let z: Vec<f64> = rows[3]
             .iter()
             .zip(&g.mean)
@@ -716,8 +700,8 @@ mod tests {
         rows.extend(blobs(&[[0.0, 8.0]], 80, 1.0));
         let labels: Vec<usize> = (0..rows.len()).map(|i| usize::from(i >= 80)).collect();
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
-        let one = Gaussian::fit_centres(&refs, &labels, 2, 0.0, None, 1).unwrap();
-        let many = Gaussian::fit_centres(&refs, &labels, 2, 0.0, None, 4).unwrap();
+        let one = Gaussian::fit(&refs, &labels, 2, 0.0, None, 1).unwrap();
+        let many = Gaussian::fit(&refs, &labels, 2, 0.0, None, 4).unwrap();
         assert_eq!(one.centres.len(), 2);
         assert!(
             many.centres.len() >= 3 && many.centres.len() <= 8,
@@ -735,9 +719,18 @@ mod tests {
             one.score(&gap)
         );
         assert!(many.score(&mode) < one.score(&mode));
-        // fit is fit_centres with one centre.
-        let plain = Gaussian::fit(&refs, &labels, 2, 0.0, None).unwrap();
-        assert_eq!(plain, one);
+        // A class of fewer than 2 * MIN_CENTRE_ROWS rows keeps its mean on the k-means path.
+        let few: Vec<&[f64]> = refs.iter().step_by(8).copied().collect();
+        let few_labels: Vec<usize> = labels.iter().step_by(8).copied().collect();
+        assert!(few_labels
+            .iter()
+            .all(|&c| few_labels.iter().filter(|&&l| l == c).count() < 20));
+        let means = Gaussian::fit(&few, &few_labels, 2, 0.0, None, 1).unwrap();
+        let kmeans_path = Gaussian::fit(&few, &few_labels, 2, 0.0, None, 4).unwrap();
+        assert_eq!(kmeans_path.centres.len(), 2);
+        for (a, b) in means.centres.iter().zip(&kmeans_path.centres) {
+            assert!(squared_distance(a, b) < 1e-18, "{a:?} {b:?}");
+        }
     }
 
     #[test]
