@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_core::fuzz::fuzz_key_pem(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_core::internal::fuzz_key_pem(data));

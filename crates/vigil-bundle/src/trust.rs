@@ -388,11 +388,11 @@ fn read_verified(
 /// (`"{path}: {what}"`).
 pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, BundleError> {
     vigil_core::read_bounded(path, max).map_err(|e| match e {
-        vigil_core::ReadError::TooLarge { max } => BundleError::Limit {
+        vigil_core::ReadError::TooLarge { max, .. } => BundleError::Limit {
             what: format!("{}: {what}", path.display()),
             limit: max,
         },
-        vigil_core::ReadError::Io(e) => BundleError::io(path, e),
+        vigil_core::ReadError::Io { source, .. } => BundleError::io(path, source),
         other => BundleError::io(path, std::io::Error::other(other.to_string())),
     })
 }

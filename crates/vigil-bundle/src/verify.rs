@@ -1,7 +1,6 @@
 //! Signing a bundle directory, and checking one against a signature and a key.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use vigil_core::{KeyId, PublicKey, SigningKey};
@@ -200,33 +199,12 @@ fn model_name(dir: &Path) -> String {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory, with fsync, so a
-/// reader sees the old file or the new one, never half of one.
+/// Writes `bytes` to `path` atomically and durably ([`vigil_core::write_atomic`]).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("signature");
-    let tmp = parent.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let io = |e| BundleError::io(path, e);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&parent) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    vigil_core::write_atomic(path, bytes).map_err(|e| match e {
+        vigil_core::ReadError::Io { source, .. } => BundleError::io(path, source),
+        other => BundleError::io(path, std::io::Error::other(other.to_string())),
+    })
 }
 
 /// Reads a signature file, refusing files over the size limit.

@@ -6,23 +6,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// A key file could not be read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A key file is larger than any key.
-    #[error("{}: larger than {max} bytes, not a key file", path.display())]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-        /// The limit.
-        max: u64,
-    },
+    /// A key file could not be read: missing, not a regular file, or larger than any key. The
+    /// error names the file.
+    #[error(transparent)]
+    File(#[from] crate::ReadError),
     /// A problem in a named file.
     #[error("{}: {source}", path.display())]
     InFile {
@@ -50,13 +37,17 @@ pub enum KeyError {
     /// A signature did not verify.
     #[error("signature does not verify: {0}")]
     BadSignature(String),
+    /// A signer could not produce a signature (a hardware token or remote signer failed), or is
+    /// of an algorithm the caller cannot use.
+    #[error("signing failed: {0}")]
+    Signing(String),
 }
 
 impl KeyError {
     /// Attaches the file the error came from.
     pub(crate) fn in_file(self, path: &Path) -> KeyError {
         match self {
-            e @ (KeyError::Io { .. } | KeyError::TooLarge { .. } | KeyError::InFile { .. }) => e,
+            e @ (KeyError::File(_) | KeyError::InFile { .. }) => e,
             other => KeyError::InFile {
                 path: path.to_path_buf(),
                 source: Box::new(other),

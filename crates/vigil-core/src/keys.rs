@@ -414,16 +414,7 @@ fn check_p256_params(alg: &pkcs8::AlgorithmIdentifierRef<'_>) -> Result<(), KeyE
 
 /// Reads a file that should hold a PEM key, refusing anything larger than [`MAX_PEM_BYTES`].
 fn read_pem_file(path: &Path) -> Result<String, KeyError> {
-    let bytes = crate::read_bounded(path, MAX_PEM_BYTES).map_err(|e| match e {
-        crate::ReadError::TooLarge { max } => KeyError::TooLarge {
-            path: path.to_path_buf(),
-            max,
-        },
-        crate::ReadError::Io(source) => KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let bytes = crate::read_bounded(path, MAX_PEM_BYTES)?;
     String::from_utf8(bytes)
         .map_err(|_| KeyError::Malformed("not a PEM file (not UTF-8 text)".into()).in_file(path))
 }

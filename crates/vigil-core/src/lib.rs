@@ -1,5 +1,6 @@
-//! Shared pieces of Vigil: signing keys and public keys, and the bounded file read every crate
-//! uses for files from outside the process.
+//! Shared pieces of Vigil: signing keys and public keys, the [`Signer`] trait every signing
+//! crate takes, the bounded non-blocking read every crate uses for files from outside the
+//! process, and the one atomic durable write.
 //!
 //! Vigil signs with ECDSA P-256 (SHA-256, DER signatures; what OpenSSF `model_signing` uses in its
 //! key mode) and Ed25519 (RFC 8032). Keys are PEM files:
@@ -34,15 +35,22 @@
 mod error;
 mod file;
 mod keys;
+mod signer;
 
 // The public interface:
+// keys and signatures
 pub use error::KeyError;
-pub use file::{read_bounded, ReadError};
 pub use keys::{KeyAlgorithm, KeyId, PublicKey, SigningKey, MAX_PEM_BYTES};
+pub use signer::Signer;
+// files: bounded reads of outside files, durable writes of ours
+pub use file::{
+    open_regular, read_bounded, read_bounded_string, sync_parent, write_atomic, write_new,
+    ReadError,
+};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
     /// Parses arbitrary bytes as private and public PEM keys; must never panic.
     pub fn fuzz_key_pem(data: &[u8]) {
         if let Ok(text) = std::str::from_utf8(data) {

@@ -106,17 +106,7 @@ impl ReferenceStats {
             reason,
         };
         let json = serde_json::to_vec_pretty(self).map_err(|e| err(e.to_string()))?;
-        let tmp = dir.join(".drift.json.tmp");
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
-            f.write_all(&json).map_err(|e| err(e.to_string()))?;
-            f.sync_all().map_err(|e| err(e.to_string()))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        vigil_core::write_atomic(&path, &json).map_err(|e| err(e.reason()))?;
         Ok(())
     }
 

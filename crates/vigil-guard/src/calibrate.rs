@@ -2,7 +2,6 @@
 //! cross-validation, and writes `reference/guard.json`.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -370,23 +369,21 @@ pub fn calibrate_with_reference(
     })
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
+/// Writes `bytes` and a newline to `path` atomically and durably, creating its folder.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GuardError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| GuardError::Io { path: p, source }
-    };
     let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.write_all(b"\n").map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    if let Ok(d) = std::fs::File::open(parent) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    std::fs::create_dir_all(parent).map_err(|source| GuardError::Io {
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    let mut text = Vec::with_capacity(bytes.len() + 1);
+    text.extend_from_slice(bytes);
+    text.push(b'\n');
+    vigil_core::write_atomic(path, &text).map_err(|e| GuardError::Io {
+        path: e.path().to_path_buf(),
+        source: match e {
+            vigil_core::ReadError::Io { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        },
+    })
 }

@@ -741,7 +741,7 @@ pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, GuardError>
     vigil_core::read_bounded(path, max).map_err(|e| GuardError::Io {
         path: path.to_path_buf(),
         source: match e {
-            vigil_core::ReadError::Io(source) => source,
+            vigil_core::ReadError::Io { source, .. } => source,
             other => std::io::Error::other(other.to_string()),
         },
     })

@@ -227,7 +227,13 @@ pub fn write_demo_pki(dir: &Path) -> Result<Vec<PathBuf>, ServerError> {
     let mut written = Vec::new();
     for (name, text) in files {
         let p = dir.join(name);
-        write_private(&p, text.as_bytes(), name.ends_with(".key")).map_err(|e| write_err(&p, e))?;
+        vigil_core::write_new(&p, text.as_bytes(), name.ends_with(".key")).map_err(|e| {
+            let source = match e {
+                vigil_core::ReadError::Io { source, .. } => source,
+                other => std::io::Error::other(other.reason()),
+            };
+            write_err(&p, source)
+        })?;
         written.push(p);
     }
     Ok(written)
@@ -241,20 +247,4 @@ fn leak_name(stem: &str, ext: &str) -> &'static str {
         .find(|n| **n == want)
         .copied()
         .unwrap_or("unnamed")
-}
-
-fn write_private(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }

@@ -22,11 +22,11 @@ pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 /// Read a whole file, refusing one over `max` bytes.
 pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ServerError> {
     vigil_core::read_bounded(path, max).map_err(|e| match e {
-        vigil_core::ReadError::TooLarge { max } => ServerError::TooLarge {
+        vigil_core::ReadError::TooLarge { max, .. } => ServerError::TooLarge {
             path: path.to_path_buf(),
             max,
         },
-        vigil_core::ReadError::Io(source) => ServerError::Read {
+        vigil_core::ReadError::Io { source, .. } => ServerError::Read {
             path: path.to_path_buf(),
             source,
         },

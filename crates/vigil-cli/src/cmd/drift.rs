@@ -487,8 +487,7 @@ fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
     let report = report?;
     if let Some(path) = &args.html {
         let html = html_report(&report, &reference, &current, &args);
-        write_durably(path, html.as_bytes())
-            .with_context(|| format!("{}: cannot write the report", path.display()))?;
+        vigil_core::write_atomic(path, html.as_bytes()).context("cannot write the report")?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -610,12 +609,6 @@ fn text_report(report: &DriftReport, adjusted: bool) -> String {
         }
     );
     s
-}
-
-fn write_durably(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 fn escape(s: &str) -> String {

@@ -104,9 +104,9 @@ fn generate(a: GenerateArgs) -> anyhow::Result<Outcome> {
     }
     let key = SigningKey::generate(algorithm);
     let private_pem = key.to_pkcs8_pem(pass.as_deref())?;
-    write_file(&private_path, private_pem.as_bytes(), true)?;
+    write_file(&private_path, private_pem.as_bytes(), true, a.force)?;
     let public = key.public_key();
-    write_file(&public_path, public.to_pem().as_bytes(), false)?;
+    write_file(&public_path, public.to_pem().as_bytes(), false, a.force)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer(
@@ -152,22 +152,16 @@ fn show(a: ShowArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn write_file(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+/// Writes a new key file durably (mode 0600 for a private key). With `--force` an existing file
+/// is removed first, so a replaced private key never keeps looser permissions.
+fn write_file(path: &Path, bytes: &[u8], private: bool, force: bool) -> anyhow::Result<()> {
+    if force {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("replacing {}", path.display())),
+        }
     }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all()
-        .with_context(|| format!("writing {}", path.display()))?;
+    vigil_core::write_new(path, bytes, private)?;
     Ok(())
 }
