@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_ledger::fuzz::fuzz_jcs(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_ledger::internal::fuzz_jcs(data));

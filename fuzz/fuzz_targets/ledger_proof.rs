@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_ledger::fuzz::fuzz_proof(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_ledger::internal::fuzz_proof(data));

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use serde::Deserialize;
+use sha2::Digest as _;
 use util::{code, show, Vigil};
 
 // Demo keys made with `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout`
@@ -467,4 +468,180 @@ fn init_refuses_existing_db_and_bad_keys() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("log.pub.pem"));
     let out = v.run(&["log", "checkpoint", "--db", "l.db", "--key", "w.pem"]);
     assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
+// --- Issue 20: regressions -----------------------------------------------------------------
+
+fn signed_log(v: &Vigil, events: &str) {
+    let out = append(v, events);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = v.run(&["log", "checkpoint", "--db", "l.db", "--key", "log.pem"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+}
+
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 20 item 5: a log's own canonical entries can be appended again (replay, migration).
+#[test]
+fn issue20_5_append_accepts_canonical_big_integers() {
+    let v = setup();
+    let out = append(&v, "{\"x\":1e16}\n");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = append(&v, "{\"x\":10000000000000000}\n");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = append(&v, "{\"x\":9007199254740993}\n");
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
+/// Issue 20 item 8: `--origin` pins the log's origin; a log of another origin under the same
+/// key fails.
+#[test]
+fn issue20_8_verify_pins_the_origin() {
+    let v = setup();
+    signed_log(&v, "{\"a\":1}\n");
+    let base = ["log", "verify", "--db", "l.db", "--pubkey", "log.pub.pem"];
+    let out = v.run(&[&base[..], &["--origin", "example.org/other"]].concat());
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(stdout(&out).starts_with("FAILED"), "{}", show(&out));
+    let out = v.run(&[&base[..], &["--origin", ORIGIN]].concat());
+    assert_eq!(code(&out), 0, "{}", show(&out));
+}
+
+/// Issue 20 item 8: verification writes nothing: an empty file stays empty (it is not turned
+/// into a database), and verifying a copy leaves its folder as it was.
+#[test]
+fn issue20_8_verify_is_read_only() {
+    let v = setup();
+    signed_log(&v, "{\"a\":1}\n{\"b\":2}\n");
+    std::fs::write(v.path("empty.db"), b"").unwrap();
+    let out = v.run(&[
+        "log",
+        "verify",
+        "--db",
+        "empty.db",
+        "--pubkey",
+        "log.pub.pem",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert_eq!(std::fs::metadata(v.path("empty.db")).unwrap().len(), 0);
+
+    let copy = v.path("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(v.path("l.db"), copy.join("l.db")).unwrap();
+    let before = listing(&copy);
+    let bytes = std::fs::read(copy.join("l.db")).unwrap();
+    let out = v.run(&[
+        "log",
+        "verify",
+        "--db",
+        "copy/l.db",
+        "--pubkey",
+        "log.pub.pem",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(
+        listing(&copy),
+        before,
+        "verify created files beside the log"
+    );
+    assert_eq!(std::fs::read(copy.join("l.db")).unwrap(), bytes);
+}
+
+/// Issue 20 item 8: an edited `meta` row is a failed verification (exit 1), not an I/O error.
+#[test]
+fn issue20_8_edited_meta_row_fails_verification() {
+    let v = setup();
+    signed_log(&v, "{\"a\":1}\n");
+    for (sql, what) in [
+        (
+            "UPDATE meta SET value = 42 WHERE key = 'public_key'",
+            "number",
+        ),
+        ("UPDATE meta SET value = 'x' WHERE key = 'origin'", "text"),
+        ("DELETE FROM meta WHERE key = 'key_name'", "missing"),
+    ] {
+        std::fs::copy(v.path("l.db"), v.path("t.db")).unwrap();
+        let conn = rusqlite::Connection::open(v.path("t.db")).unwrap();
+        conn.execute_batch(sql).unwrap();
+        drop(conn);
+        let out = v.run(&["log", "verify", "--db", "t.db", "--pubkey", "log.pub.pem"]);
+        assert_eq!(code(&out), 1, "{what}: {}", show(&out));
+        assert!(stdout(&out).starts_with("FAILED"), "{what}: {}", show(&out));
+    }
+}
+
+/// Issue 20 item 12: `log init` with an ECDSA key says checkpoints need Ed25519, not an OID.
+#[test]
+fn issue20_12_log_init_with_an_ecdsa_key_says_ed25519() {
+    let v = Vigil::new();
+    let out = v.run(&[
+        "key",
+        "generate",
+        "--algorithm",
+        "ecdsa-p256",
+        "--out",
+        "ec",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = v.run(&[
+        "log", "init", "--db", "l.db", "--origin", ORIGIN, "--key", "ec.pem",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Ed25519") && err.contains("ecdsa-p256"),
+        "{err}"
+    );
+    assert!(!err.contains("1.3.101.112"), "{err}");
+    assert!(!v.path("l.db").exists());
+}
+
+/// Issue 20 item 16: one-shot queries check only the tail after the newest checkpoint, and
+/// still refuse a log whose tail or checkpoints were tampered with.
+#[test]
+fn issue20_16_one_shot_queries_check_the_tail() {
+    let v = setup();
+    signed_log(&v, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+    let out = append(&v, "{\"a\":4}\n");
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let prove = [
+        "log", "prove", "--db", "l.db", "--index", "0", "--size", "3", "--json",
+    ];
+    assert_eq!(code(&v.run(&prove)), 0);
+
+    // An entry after the checkpoint, edited: refused by the tail check.
+    std::fs::copy(v.path("l.db"), v.path("keep.db")).unwrap();
+    let conn = rusqlite::Connection::open(v.path("l.db")).unwrap();
+    conn.execute_batch("UPDATE entries SET data = CAST('{\"a\":5}' AS BLOB) WHERE idx = 3")
+        .unwrap();
+    drop(conn);
+    let out = v.run(&prove);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(show(&out).contains("entry 3"), "{}", show(&out));
+
+    // A covered entry edited with its leaf hash: the tail check trusts the signed subtree
+    // hashes, the full audit of `vigil log verify` finds it.
+    std::fs::copy(v.path("keep.db"), v.path("l.db")).unwrap();
+    let conn = rusqlite::Connection::open(v.path("l.db")).unwrap();
+    let edited = b"{\"a\":9}";
+    let mut leaf = sha2::Sha256::new();
+    sha2::Digest::update(&mut leaf, [0u8]);
+    sha2::Digest::update(&mut leaf, edited);
+    let leaf = sha2::Digest::finalize(leaf).to_vec();
+    conn.execute(
+        "UPDATE entries SET data = ?1, leaf_hash = ?2 WHERE idx = 0",
+        rusqlite::params![&edited[..], leaf],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(code(&v.run(&prove)), 0);
+    let out = v.run(&["log", "verify", "--db", "l.db", "--pubkey", "log.pub.pem"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
 }

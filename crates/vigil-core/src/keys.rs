@@ -231,6 +231,14 @@ impl SigningKey {
             .map_err(|e| KeyError::Malformed(format!("encoding PEM: {e}")))
     }
 
+    /// An Ed25519 key from its 32-byte secret seed (RFC 8032), for formats and tests that hold
+    /// the raw seed.
+    pub fn ed25519_from_seed(seed: &[u8; 32]) -> SigningKey {
+        SigningKey {
+            inner: SigningInner::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)),
+        }
+    }
+
     /// The algorithm of this key.
     pub fn algorithm(&self) -> KeyAlgorithm {
         match self.inner {
@@ -364,6 +372,15 @@ impl PublicKey {
     /// The key id (see [`KeyId`]).
     pub fn key_id(&self) -> KeyId {
         KeyId(hex::encode(Sha256::digest(self.to_pem().as_bytes())))
+    }
+
+    /// An Ed25519 public key from its raw 32 bytes (RFC 8032), as C2SP signed notes carry it.
+    pub fn ed25519_from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, KeyError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|e| KeyError::Malformed(format!("Ed25519 public key: {e}")))?;
+        Ok(PublicKey {
+            inner: PublicInner::Ed25519(key),
+        })
     }
 
     /// The raw 32-byte Ed25519 public key, for formats that name it directly (C2SP signed notes).

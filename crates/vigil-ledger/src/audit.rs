@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::checkpoint::{open_checkpoint, Checkpoint};
-use crate::error::{Error, NoteError};
+use crate::error::{CheckpointRef, Error, IntegrityError, NoteError};
 use crate::jcs::{recanonicalize_entry, Limits};
 use crate::merkle::{consistency_proof, leaf_hash, verify_consistency, Frontier, Hash};
 use crate::note::NoteVerifier;
@@ -53,7 +53,7 @@ fn audit_snapshot(
     let own;
     let trusted = if trusted.is_empty() {
         let key = ed25519_dalek::VerifyingKey::from_bytes(&info.public_key)
-            .map_err(|e| Error::Integrity(format!("stored public key is invalid: {e}")))?;
+            .map_err(|e| IntegrityError::Corrupt(format!("stored public key is invalid: {e}")))?;
         own = [NoteVerifier::new(&info.key_name, key)?];
         &own[..]
     } else {
@@ -66,19 +66,23 @@ fn audit_snapshot(
     let mut wanted: BTreeMap<u64, Option<Hash>> = BTreeMap::new();
     for cp in &stored {
         if cp.size > size {
-            return Err(Error::Integrity(format!(
-                "checkpoint #{} has size {} but the log has only {size} entries: the log was truncated",
-                cp.id, cp.size
-            )));
+            return Err(IntegrityError::Truncated {
+                checkpoint: CheckpointRef::Stored(cp.id),
+                checkpoint_size: cp.size,
+                log_size: size,
+            }
+            .into());
         }
         wanted.insert(cp.size, None);
     }
     for cp in external {
         if cp.size > size {
-            return Err(Error::Integrity(format!(
-                "the given checkpoint has size {} but the log has only {size} entries: the log was truncated",
-                cp.size
-            )));
+            return Err(IntegrityError::Truncated {
+                checkpoint: CheckpointRef::Given,
+                checkpoint_size: cp.size,
+                log_size: size,
+            }
+            .into());
         }
         wanted.insert(cp.size, None);
     }
@@ -91,36 +95,16 @@ fn audit_snapshot(
     let mut created = Vec::new();
     let mut expected = 0u64;
     store.scan(&mut |idx, data, stored_leaf| {
-        if idx != expected {
-            return Err(Error::Integrity(format!(
-                "entry {expected} is missing (next stored entry is {idx})"
-            )));
-        }
-        let canonical = recanonicalize_entry(data, &limits)
-            .map_err(|e| Error::Integrity(format!("entry {idx} is not a canonical event: {e}")))?;
-        if canonical != data {
-            return Err(Error::Integrity(format!(
-                "entry {idx} is not in RFC 8785 canonical form"
-            )));
-        }
-        let leaf = leaf_hash(data);
-        if leaf != *stored_leaf {
-            return Err(Error::Integrity(format!(
-                "entry {idx} does not match its stored leaf hash (stored {}, computed {})",
-                hex::encode(stored_leaf),
-                hex::encode(leaf)
-            )));
-        }
-        created.clear();
-        frontier.push(leaf, &mut created);
-        for (level, index, hash) in &created {
-            let s = store.node(*level, *index)?;
-            if s != *hash {
-                return Err(Error::Integrity(format!(
-                    "subtree hash at level {level} index {index} (covering entry {idx}) does not match the entries"
-                )));
-            }
-        }
+        check_entry(
+            store,
+            &limits,
+            &mut frontier,
+            &mut created,
+            expected,
+            idx,
+            data,
+            stored_leaf,
+        )?;
         expected += 1;
         if let Some(slot) = wanted.get_mut(&frontier.size()) {
             *slot = Some(frontier.root());
@@ -128,54 +112,67 @@ fn audit_snapshot(
         Ok(())
     })?;
     if expected != size {
-        return Err(Error::Integrity(format!(
-            "the log claims {size} entries but only {expected} are stored"
-        )));
+        return Err(IntegrityError::EntryCount {
+            claimed: size,
+            stored: expected,
+        }
+        .into());
     }
     let want_nodes = size - u64::from(size.count_ones());
     let nodes = store.node_count()?;
     if nodes != want_nodes {
-        return Err(Error::Integrity(format!(
-            "{nodes} subtree hashes are stored but a log of {size} entries has {want_nodes}"
-        )));
+        return Err(IntegrityError::NodeCount {
+            size,
+            expected: want_nodes,
+            stored: nodes,
+        }
+        .into());
     }
 
     let root_at = |s: u64| -> Result<Hash, Error> {
-        wanted
-            .get(&s)
-            .copied()
-            .flatten()
-            .ok_or_else(|| Error::Integrity(format!("no root computed for size {s}")))
+        wanted.get(&s).copied().flatten().ok_or_else(|| {
+            Error::from(IntegrityError::Corrupt(format!(
+                "no root computed for size {s}"
+            )))
+        })
     };
     let mut seen: BTreeMap<u64, (u64, Hash)> = BTreeMap::new();
     for cp in &stored {
-        let opened = open_checkpoint(cp.note.as_bytes(), trusted, Some(&info.origin))
-            .map_err(|e| Error::Integrity(format!("checkpoint #{}: {e}", cp.id)))?;
+        let opened =
+            open_checkpoint(cp.note.as_bytes(), trusted, Some(&info.origin)).map_err(|e| {
+                IntegrityError::BadCheckpoint {
+                    checkpoint: CheckpointRef::Stored(cp.id),
+                    reason: e.to_string(),
+                }
+            })?;
         let body = &opened.checkpoint;
         if body.size != cp.size || body.root != cp.root {
-            return Err(Error::Integrity(format!(
-                "checkpoint #{}: stored size/root columns differ from its signed note",
-                cp.id
-            )));
+            return Err(IntegrityError::BadCheckpoint {
+                checkpoint: CheckpointRef::Stored(cp.id),
+                reason: "stored size/root columns differ from its signed note".into(),
+            }
+            .into());
         }
         if let Some((other, other_root)) = seen.get(&cp.size) {
             if *other_root != cp.root {
-                return Err(Error::Integrity(format!(
-                    "checkpoints #{other} and #{} both have size {} but different roots: the history was forked",
-                    cp.id, cp.size
-                )));
+                return Err(IntegrityError::Forked {
+                    size: cp.size,
+                    first: *other,
+                    second: cp.id,
+                }
+                .into());
             }
         }
         seen.insert(cp.size, (cp.id, cp.root));
         let actual = root_at(cp.size)?;
         if actual != cp.root {
-            return Err(Error::Integrity(format!(
-                "checkpoint #{} signs root {} for size {} but the entries give {}: the log was rewritten",
-                cp.id,
-                hex::encode(cp.root),
-                cp.size,
-                hex::encode(actual)
-            )));
+            return Err(IntegrityError::Rewritten {
+                checkpoint: CheckpointRef::Stored(cp.id),
+                size: cp.size,
+                signed_root: cp.root,
+                computed_root: actual,
+            }
+            .into());
         }
     }
     // Successive checkpoints must be consistent: prove it from the store as a verifier would.
@@ -187,9 +184,11 @@ fn audit_snapshot(
             }
             let proof = consistency_proof(&StoreNodes(store), *old, *new)?;
             verify_consistency(*old, *new, &proof, old_root, new_root).map_err(|e| {
-                Error::Integrity(format!(
-                    "checkpoints of sizes {old} and {new} are not consistent: {e}"
-                ))
+                Error::from(IntegrityError::Inconsistent {
+                    old: *old,
+                    new: *new,
+                    reason: e.to_string(),
+                })
             })?;
         }
     }
@@ -202,12 +201,13 @@ fn audit_snapshot(
         }
         let actual = root_at(cp.size)?;
         if actual != cp.root {
-            return Err(Error::Integrity(format!(
-                "the given checkpoint signs root {} for size {} but the entries give {}: the log was rewritten",
-                hex::encode(cp.root),
-                cp.size,
-                hex::encode(actual)
-            )));
+            return Err(IntegrityError::Rewritten {
+                checkpoint: CheckpointRef::Given,
+                size: cp.size,
+                signed_root: cp.root,
+                computed_root: actual,
+            }
+            .into());
         }
     }
     Ok(Audit {
@@ -215,4 +215,180 @@ fn audit_snapshot(
         root: frontier.root(),
         checkpoints: stored.len(),
     })
+}
+
+/// Check a stored log from its newest signed checkpoint on, for opening a large log quickly.
+///
+/// What is checked: every stored checkpoint opens with the log's own key and names the log's
+/// origin; its size is within the log (else [`IntegrityError::Truncated`]); the stored
+/// subtree hashes give the root it signs (else [`IntegrityError::Rewritten`]); two
+/// checkpoints of one size agree (else [`IntegrityError::Forked`]); and every entry after the
+/// newest checkpoint is canonical, matches its leaf hash and the subtree hashes it completes.
+///
+/// What is not: the entries the newest checkpoint covers are not re-hashed; they are trusted
+/// as far as the stored subtree hashes that give the signed root. An edit to an old entry
+/// together with its leaf hash is found by the full [`audit`] (`vigil log verify`), not here.
+///
+/// Cost: O(entries after the newest checkpoint + checkpoints x log n) reads.
+pub fn audit_tail(store: &dyn Store) -> Result<Audit, Error> {
+    store.begin_snapshot()?;
+    let result = audit_tail_snapshot(store);
+    let ended = store.end_snapshot();
+    let audit = result?;
+    ended?;
+    Ok(audit)
+}
+
+fn audit_tail_snapshot(store: &dyn Store) -> Result<Audit, Error> {
+    let info = store.info()?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&info.public_key)
+        .map_err(|e| IntegrityError::Corrupt(format!("stored public key is invalid: {e}")))?;
+    let own = [NoteVerifier::new(&info.key_name, key)?];
+    let size = store.size()?;
+    let stored = store.checkpoints()?;
+    let nodes = StoreNodes(store);
+    let mut seen: BTreeMap<u64, (u64, Hash)> = BTreeMap::new();
+    for cp in &stored {
+        let opened =
+            open_checkpoint(cp.note.as_bytes(), &own, Some(&info.origin)).map_err(|e| {
+                IntegrityError::BadCheckpoint {
+                    checkpoint: CheckpointRef::Stored(cp.id),
+                    reason: e.to_string(),
+                }
+            })?;
+        if opened.checkpoint.size != cp.size || opened.checkpoint.root != cp.root {
+            return Err(IntegrityError::BadCheckpoint {
+                checkpoint: CheckpointRef::Stored(cp.id),
+                reason: "stored size/root columns differ from its signed note".into(),
+            }
+            .into());
+        }
+        if cp.size > size {
+            return Err(IntegrityError::Truncated {
+                checkpoint: CheckpointRef::Stored(cp.id),
+                checkpoint_size: cp.size,
+                log_size: size,
+            }
+            .into());
+        }
+        if let Some((other, other_root)) = seen.get(&cp.size) {
+            if *other_root != cp.root {
+                return Err(IntegrityError::Forked {
+                    size: cp.size,
+                    first: *other,
+                    second: cp.id,
+                }
+                .into());
+            }
+        }
+        seen.insert(cp.size, (cp.id, cp.root));
+        let actual = crate::merkle::root(&nodes, cp.size)?;
+        if actual != cp.root {
+            return Err(IntegrityError::Rewritten {
+                checkpoint: CheckpointRef::Stored(cp.id),
+                size: cp.size,
+                signed_root: cp.root,
+                computed_root: actual,
+            }
+            .into());
+        }
+    }
+    let start = seen.keys().next_back().copied().unwrap_or(0);
+    let mut frontier = Frontier::load(&nodes, start)?;
+    let limits = Limits::default();
+    let mut created = Vec::new();
+    let mut expected = start;
+    store.scan_from(start, &mut |idx, data, stored_leaf| {
+        check_entry(
+            store,
+            &limits,
+            &mut frontier,
+            &mut created,
+            expected,
+            idx,
+            data,
+            stored_leaf,
+        )?;
+        expected += 1;
+        Ok(())
+    })?;
+    if expected != size {
+        return Err(IntegrityError::EntryCount {
+            claimed: size,
+            stored: expected,
+        }
+        .into());
+    }
+    let want_nodes = size - u64::from(size.count_ones());
+    let node_count = store.node_count()?;
+    if node_count != want_nodes {
+        return Err(IntegrityError::NodeCount {
+            size,
+            expected: want_nodes,
+            stored: node_count,
+        }
+        .into());
+    }
+    Ok(Audit {
+        size,
+        root: frontier.root(),
+        checkpoints: stored.len(),
+    })
+}
+
+/// Checks entry `idx` (which must be `expected`): canonical, matching its stored leaf hash,
+/// and matching every subtree hash its append completes; pushes it onto `frontier`.
+#[allow(clippy::too_many_arguments)]
+fn check_entry(
+    store: &dyn Store,
+    limits: &Limits,
+    frontier: &mut Frontier,
+    created: &mut Vec<(u32, u64, Hash)>,
+    expected: u64,
+    idx: u64,
+    data: &[u8],
+    stored_leaf: &Hash,
+) -> Result<(), Error> {
+    if idx != expected {
+        return Err(IntegrityError::MissingEntry {
+            index: expected,
+            next: idx,
+        }
+        .into());
+    }
+    let canonical =
+        recanonicalize_entry(data, limits).map_err(|e| IntegrityError::NotCanonical {
+            index: idx,
+            reason: e.to_string(),
+        })?;
+    if canonical != data {
+        return Err(IntegrityError::NotCanonical {
+            index: idx,
+            reason: "not in RFC 8785 canonical form".into(),
+        }
+        .into());
+    }
+    let leaf = leaf_hash(data);
+    if leaf != *stored_leaf {
+        return Err(IntegrityError::LeafMismatch {
+            index: idx,
+            stored: *stored_leaf,
+            computed: leaf,
+        }
+        .into());
+    }
+    created.clear();
+    frontier.push(leaf, created);
+    for (level, index, hash) in created.iter() {
+        let s = store.node(*level, *index)?;
+        if s != *hash {
+            return Err(IntegrityError::NodeMismatch {
+                level: *level,
+                index: *index,
+                entry: idx,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::merkle::Hash;
+
 /// Everything that can go wrong in the ledger.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,10 +34,10 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The stored log does not match itself: an entry, hash or checkpoint was altered,
-    /// removed or added.
+    /// The stored log does not match itself or a checkpoint: an entry, hash or checkpoint was
+    /// altered, removed or added. The variant says which, with its sizes and indices.
     #[error("integrity: {0}")]
-    Integrity(String),
+    Integrity(#[from] IntegrityError),
     /// An index or tree size lies beyond the log.
     #[error("out of range: {what} {value} but the log has {size} entries")]
     OutOfRange {
@@ -63,12 +65,162 @@ pub enum Error {
         #[source]
         source: JcsError,
     },
+    /// Line `line` (1-based) of an appended stream was refused; the lines before it were
+    /// appended, nothing after it.
+    #[error("line {line}: {}", .source.reason)]
+    Line {
+        /// 1-based line number.
+        line: u64,
+        /// Why.
+        #[source]
+        source: JcsError,
+    },
+    /// Reading an appended stream failed.
+    #[error("reading the input: {0}")]
+    Input(#[source] std::io::Error),
+    /// Acknowledging durable entries to the caller failed (its output closed).
+    #[error("acknowledging: {0}")]
+    Acknowledge(#[source] std::io::Error),
     /// A commit failed; nothing of its group was acknowledged.
     #[error("commit failed: {0}")]
     Commit(String),
     /// The background committer stopped (a previous write failed or the process is ending).
     #[error("committer stopped: {0}")]
     Closed(String),
+}
+
+/// Which checkpoint an [`IntegrityError`] is about: one stored in the log (by row id) or one
+/// given by the caller (from outside the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointRef {
+    /// Stored checkpoint with this row id.
+    Stored(u64),
+    /// A checkpoint the caller gave (a device's last one, a witness's).
+    Given,
+}
+
+impl std::fmt::Display for CheckpointRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointRef::Stored(id) => write!(f, "checkpoint #{id}"),
+            CheckpointRef::Given => f.write_str("the given checkpoint"),
+        }
+    }
+}
+
+/// How a log fails to match itself or a signed checkpoint: facts a collector or an updater can
+/// act on (a truncated log and a rewritten one are different incidents), not prose to parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    /// A checkpoint covers more entries than the log holds: entries were removed.
+    #[error("{checkpoint} has size {checkpoint_size} but the log has only {log_size} entries: the log was truncated")]
+    Truncated {
+        /// Which checkpoint.
+        checkpoint: CheckpointRef,
+        /// Its size.
+        checkpoint_size: u64,
+        /// The log's size.
+        log_size: u64,
+    },
+    /// Two signed checkpoints of the same size have different roots.
+    #[error("checkpoints #{first} and #{second} both have size {size} but different roots: the history was forked")]
+    Forked {
+        /// The size both sign.
+        size: u64,
+        /// Row id of the earlier checkpoint.
+        first: u64,
+        /// Row id of the later checkpoint.
+        second: u64,
+    },
+    /// A signed checkpoint's root is not the root of the log's first `size` entries.
+    #[error("{checkpoint} signs root {} for size {size} but the entries give {}: the log was rewritten", hex::encode(.signed_root), hex::encode(.computed_root))]
+    Rewritten {
+        /// Which checkpoint.
+        checkpoint: CheckpointRef,
+        /// Its size.
+        size: u64,
+        /// The root it signs.
+        signed_root: Hash,
+        /// The root the entries give.
+        computed_root: Hash,
+    },
+    /// An entry does not hash to its stored leaf hash.
+    #[error("entry {index} does not match its stored leaf hash (stored {}, computed {})", hex::encode(.stored), hex::encode(.computed))]
+    LeafMismatch {
+        /// Entry index.
+        index: u64,
+        /// Stored leaf hash.
+        stored: Hash,
+        /// Leaf hash of the stored entry.
+        computed: Hash,
+    },
+    /// A stored subtree hash does not match the entries under it.
+    #[error("subtree hash at level {level} index {index} (covering entry {entry}) does not match the entries")]
+    NodeMismatch {
+        /// Subtree level.
+        level: u32,
+        /// Subtree index in its level.
+        index: u64,
+        /// The entry whose append completed it.
+        entry: u64,
+    },
+    /// An entry index is missing from the store.
+    #[error("entry {index} is missing (next stored entry is {next})")]
+    MissingEntry {
+        /// The missing index.
+        index: u64,
+        /// The next stored index.
+        next: u64,
+    },
+    /// An entry is not a canonical event.
+    #[error("entry {index} is not a canonical event: {reason}")]
+    NotCanonical {
+        /// Entry index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Fewer entries are stored than the log's size says.
+    #[error("the log claims {claimed} entries but only {stored} are stored")]
+    EntryCount {
+        /// The log's size.
+        claimed: u64,
+        /// Entries found.
+        stored: u64,
+    },
+    /// The number of stored subtree hashes is not what the log's size implies.
+    #[error("{stored} subtree hashes are stored but a log of {size} entries has {expected}")]
+    NodeCount {
+        /// The log's size.
+        size: u64,
+        /// Subtree hashes a log of that size has.
+        expected: u64,
+        /// Subtree hashes stored.
+        stored: u64,
+    },
+    /// Two checkpoints of the log are not consistent with each other.
+    #[error("checkpoints of sizes {old} and {new} are not consistent: {reason}")]
+    Inconsistent {
+        /// Older size.
+        old: u64,
+        /// Newer size.
+        new: u64,
+        /// Why the proof failed.
+        reason: String,
+    },
+    /// A stored checkpoint's note does not open with the trusted keys, or its columns differ
+    /// from its signed text.
+    #[error("{checkpoint}: {reason}")]
+    BadCheckpoint {
+        /// Which checkpoint.
+        checkpoint: CheckpointRef,
+        /// Why.
+        reason: String,
+    },
+    /// A stored value is missing or of the wrong type or length (an edited row).
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 /// Why an event line is not accepted as canonical JSON (RFC 8785 over I-JSON).
@@ -163,6 +315,12 @@ pub enum NoteError {
     /// A verifier key string (`name+hash+base64`) is malformed.
     #[error("bad verifier key {0:?}")]
     BadVerifierKey(String),
+    /// The key cannot sign notes (C2SP signed-note signatures here are Ed25519).
+    #[error("unsupported key: {0}")]
+    UnsupportedKey(String),
+    /// The signer failed to sign.
+    #[error("signing failed: {0}")]
+    Signing(String),
     /// The checkpoint's origin is not the one expected.
     #[error("origin {found:?} but expected {expected:?}")]
     WrongOrigin {

@@ -2,7 +2,9 @@
 //!
 //! `serde_json` keeps the last of duplicate keys silently, so events are parsed here: the
 //! parser refuses duplicate object keys, invalid UTF-8, lone surrogates, control characters in
-//! strings, integers beyond +/-2^53 (they would change when read as IEEE doubles), non-finite
+//! strings, integers beyond +/-2^53 whose value would change when read as an IEEE double
+//! (`9007199254740993`; an integer that is exactly a double, or is the RFC 8785 form of its
+//! double such as `604214024854787800`, round-trips and is accepted), non-finite
 //! numbers and anything beyond the [`Limits`]. The canonical form sorts object members by
 //! their UTF-16 code units, writes strings with the minimal escapes of RFC 8785 section 3.2.2.2
 //! and numbers as ECMAScript `Number.prototype.toString` does (via `ryu-js`).
@@ -42,20 +44,19 @@ enum Value {
     Object(Vec<(String, Value)>),
 }
 
-/// Canonicalize one event: a JSON object, returned in RFC 8785 form.
+/// Canonicalize one event: a JSON object, returned in RFC 8785 form. Every canonical output is
+/// accepted again as input (a log's entries can always be appended to another log).
 pub fn canonicalize_event(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
-    event(input, limits, false)
+    event(input, limits)
 }
 
-/// Re-check a stored entry. RFC 8785 writes a large double such as `6.042140248547878e17` as
-/// the integer `604214024854787800`, which [`canonicalize_event`] refuses as input; a stored
-/// entry may hold such an integer when it is exactly the canonical form of its double.
+/// Re-check a stored entry: the same rules as [`canonicalize_event`].
 pub(crate) fn recanonicalize_entry(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
-    event(input, limits, true)
+    event(input, limits)
 }
 
-fn event(input: &[u8], limits: &Limits, stored: bool) -> Result<Vec<u8>, JcsError> {
-    let value = parse(input, limits, stored)?;
+fn event(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
+    let value = parse(input, limits)?;
     if !matches!(value, Value::Object(_)) {
         return Err(err(0, "not a JSON object"));
     }
@@ -67,7 +68,7 @@ fn event(input: &[u8], limits: &Limits, stored: bool) -> Result<Vec<u8>, JcsErro
 /// Canonicalize any JSON text (RFC 8785), with the same refusals as [`canonicalize_event`]
 /// except that the top level may be any value.
 pub fn canonicalize(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
-    let value = parse(input, limits, false)?;
+    let value = parse(input, limits)?;
     let mut out = Vec::with_capacity(input.len());
     write_value(&value, &mut out);
     Ok(out)
@@ -80,17 +81,16 @@ fn err(offset: usize, reason: impl Into<String>) -> JcsError {
     }
 }
 
-/// Like [`canonicalize`], accepting big integers already in canonical form (see
-/// [`recanonicalize_entry`]); for round-trip checks.
+/// [`canonicalize`] again; kept for the fuzz target's round-trip check.
 #[doc(hidden)]
 pub fn recanonicalize(input: &[u8], limits: &Limits) -> Result<Vec<u8>, JcsError> {
-    let value = parse(input, limits, true)?;
+    let value = parse(input, limits)?;
     let mut out = Vec::with_capacity(input.len());
     write_value(&value, &mut out);
     Ok(out)
 }
 
-fn parse(input: &[u8], limits: &Limits, stored: bool) -> Result<Value, JcsError> {
+fn parse(input: &[u8], limits: &Limits) -> Result<Value, JcsError> {
     if input.len() > limits.max_bytes {
         return Err(err(
             limits.max_bytes,
@@ -109,7 +109,6 @@ fn parse(input: &[u8], limits: &Limits, stored: bool) -> Result<Value, JcsError>
         pos: 0,
         depth: 0,
         max_depth: limits.max_depth,
-        canonical_big: stored,
     };
     p.ws();
     let v = p.value()?;
@@ -125,8 +124,6 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     max_depth: usize,
-    /// Accept an integer beyond 2^53 that is exactly the RFC 8785 form of its double.
-    canonical_big: bool,
 }
 
 impl Parser<'_> {
@@ -389,11 +386,14 @@ impl Parser<'_> {
             let digits = self.s.get(int_start..int_end).unwrap_or_default();
             let big = digits.len() > MAX_SAFE.len()
                 || (digits.len() == MAX_SAFE.len() && digits > MAX_SAFE);
-            // Stored entries may hold a big integer written exactly as RFC 8785 writes the
-            // double it denotes (e.g. 604214024854787800); input may not.
-            let canonical =
-                self.canonical_big && format_number(n).as_deref().map(str::as_bytes) == Some(text);
-            if big && !canonical {
+            // Beyond 2^53 an integer literal is accepted when reading it as a double keeps it:
+            // its value is exactly the double (10000000000000000), or it is the RFC 8785 form
+            // of that double (604214024854787800, as Vigil itself writes 6.042140248547878e17).
+            // 9007199254740993 would silently become ...992: refused.
+            let round_trips = big
+                && (format_number(n).as_deref().map(str::as_bytes) == Some(text)
+                    || exact_integer(n).as_bytes() == digits);
+            if big && !round_trips {
                 return Err(err(
                     start,
                     format!(
@@ -405,6 +405,12 @@ impl Parser<'_> {
         }
         Ok(Value::Number(n))
     }
+}
+
+/// The exact decimal digits of an integral double's magnitude (Rust formats floats with a given
+/// precision exactly, not by shortest round trip).
+fn exact_integer(n: f64) -> String {
+    format!("{:.0}", n.abs())
 }
 
 fn write_value(v: &Value, out: &mut Vec<u8>) {
@@ -515,6 +521,34 @@ mod tests {
             max_depth: 64,
         };
         assert!(canonicalize_event(b"{\"a\":1}", &small).is_err());
+    }
+
+    /// Issue 20 item 5: `vigil log append` refused Vigil's own canonical output. `{"x":1e16}`
+    /// is stored as `{"x":10000000000000000}`, which is exact and must be accepted again; only
+    /// a literal whose value changes as a double is refused.
+    #[test]
+    fn issue20_5_canonical_output_is_accepted_again() {
+        let l = Limits::default();
+        let out = canonicalize_event(b"{\"x\":1e16}", &l).unwrap();
+        assert_eq!(out, b"{\"x\":10000000000000000}");
+        assert_eq!(canonicalize_event(&out, &l).unwrap(), out);
+        let big = canonicalize_event(b"{\"x\":6.042140248547878e17}", &l).unwrap();
+        assert_eq!(big, b"{\"x\":604214024854787800}");
+        assert_eq!(canonicalize_event(&big, &l).unwrap(), big);
+        assert!(canonicalize_event(b"{\"x\":18446744073709551616}", &l).is_ok());
+        assert!(canonicalize_event(b"{\"x\":9007199254740993}", &l).is_err());
+        assert!(canonicalize_event(b"{\"x\":18446744073709551617}", &l).is_err());
+    }
+
+    proptest::proptest! {
+        /// Every canonical output is accepted as input and is a fixed point.
+        #[test]
+        fn canonical_output_round_trips(x in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO) {
+            let l = Limits::default();
+            let text = format!("{{\"x\":{x:e}}}");
+            let out = canonicalize_event(text.as_bytes(), &l).unwrap();
+            proptest::prop_assert_eq!(canonicalize_event(&out, &l).unwrap(), out);
+        }
     }
 
     #[test]

@@ -5,18 +5,33 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::audit::{audit, Audit};
+use crate::audit::{audit, audit_tail, Audit};
 use crate::checkpoint::Checkpoint;
-use crate::error::Error;
+use crate::error::{Error, JcsError};
 use crate::jcs::{canonicalize_event, Limits};
 use crate::merkle::{self, leaf_hash, Frontier, Hash};
 use crate::note::{NoteSigner, NoteVerifier};
 use crate::proof::{ConsistencyProof, InclusionProof};
+#[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
 use crate::store::{LogInfo, Store, StoreNodes, StoredCheckpoint};
 
 /// Most entries committed in one transaction.
 const MAX_GROUP: usize = 1 << 16;
+
+/// How much of a stored log is checked when it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OpenCheck {
+    /// Re-verify every entry, subtree hash and checkpoint ([`audit`]): O(n), about 2.4 s per
+    /// million entries. What `vigil log verify` does, and the default.
+    #[default]
+    Full,
+    /// Verify every stored checkpoint against the stored tree, and re-hash only the entries
+    /// after the newest checkpoint ([`audit_tail`]). For one-shot queries and a gateway's
+    /// start on a large log; the full audit stays `vigil log verify`'s job.
+    TailSinceCheckpoint,
+}
 
 /// Proof that an appended entry is durable: its index and leaf hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +107,9 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, Error> {
 }
 
 impl Ledger {
-    /// Create a new log at `path` (refusing an existing file), named `origin`, whose
+    /// Create a new SQLite log at `path` (refusing an existing file), named `origin`, whose
     /// checkpoints are signed by `key` under `key_name` (the origin unless given).
+    #[cfg(feature = "sqlite")]
     pub fn create(
         path: &Path,
         origin: &str,
@@ -118,13 +134,36 @@ impl Ledger {
         Ledger::open(path)
     }
 
-    /// Open an existing log, verifying it in full first (see [`audit`] for the cost): a
+    /// Open an existing SQLite log, verifying it in full first (see [`audit`] for the cost): a
     /// database whose stored hashes or checkpoints do not match its entries is refused.
+    #[cfg(feature = "sqlite")]
     pub fn open(path: &Path) -> Result<Ledger, Error> {
+        Ledger::open_with(path, OpenCheck::Full)
+    }
+
+    /// Open an existing SQLite log with the named check (see [`OpenCheck`]).
+    #[cfg(feature = "sqlite")]
+    pub fn open_with(path: &Path, check: OpenCheck) -> Result<Ledger, Error> {
         let writer = SqliteStore::open(path)?;
-        let report = audit(&writer, &[], &[])?;
         let reader = SqliteStore::open(path)?;
-        Ledger::with_stores(Box::new(writer), Box::new(reader), path, report)
+        Ledger::from_stores(Box::new(writer), Box::new(reader), path, check)
+    }
+
+    /// A ledger over any [`Store`]: `writer` receives the group commits, `reader` serves
+    /// proofs and entries (two handles on the same log, so reads do not wait for commits).
+    /// `name` labels the log in errors (a file path, or a database and device id). The log is
+    /// checked first as `check` says.
+    pub fn from_stores(
+        writer: Box<dyn Store>,
+        reader: Box<dyn Store>,
+        name: &Path,
+        check: OpenCheck,
+    ) -> Result<Ledger, Error> {
+        let report = match check {
+            OpenCheck::Full => audit(writer.as_ref(), &[], &[])?,
+            OpenCheck::TailSinceCheckpoint => audit_tail(writer.as_ref())?,
+        };
+        Ledger::with_stores(writer, reader, name, report)
     }
 
     fn with_stores(
@@ -224,6 +263,75 @@ impl Ledger {
             .map_err(|_| Error::Closed("the writer thread stopped before committing".into()))?
     }
 
+    /// Append one JSON event per line of `input`, pipelined: a thread reads and canonicalises
+    /// lines while the previous batch commits, and each durable batch's receipts go to `ack`
+    /// in order (a fast producer gets large transactions, a slow one each line acknowledged at
+    /// once). Blank lines are skipped. Returns the number of entries appended.
+    ///
+    /// A line that is refused (not a canonical-JSON object, or longer than the limit) stops
+    /// the stream with [`Error::Line`] after every line before it was committed and
+    /// acknowledged; nothing after it is appended.
+    pub fn append_stream<R, A>(&self, input: R, mut ack: A) -> Result<u64, Error>
+    where
+        R: std::io::Read + Send + 'static,
+        A: FnMut(&[Receipt]) -> std::io::Result<()>,
+    {
+        let (tx, rx) = mpsc::sync_channel::<Line>(4 * STREAM_BATCH);
+        let limits = self.inner.limits;
+        let reader = std::thread::Builder::new()
+            .name("vigil-ledger-read".into())
+            .spawn(move || read_lines(input, &limits, &tx))
+            .map_err(|e| Error::Closed(format!("cannot start the reader thread: {e}")))?;
+        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(STREAM_BATCH);
+        let mut stop: Option<Error> = None;
+        let mut appended = 0u64;
+        // Block for one line, then take whatever else is already parsed.
+        'outer: while let Ok(first) = rx.recv() {
+            let mut item = Some(first);
+            while let Some(it) = item.take() {
+                match it {
+                    Line::Entry(e) => batch.push(e),
+                    Line::Refused { line, source } => {
+                        stop = Some(Error::Line { line, source });
+                        break;
+                    }
+                    Line::Failed(e) => {
+                        stop = Some(Error::Input(e));
+                        break;
+                    }
+                }
+                if batch.len() >= STREAM_BATCH {
+                    break;
+                }
+                item = rx.try_recv().ok();
+            }
+            if !batch.is_empty() {
+                // Lines before a refused one are committed and acknowledged first.
+                let receipts = match self.append_canonical(std::mem::take(&mut batch)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        stop = Some(e);
+                        break 'outer;
+                    }
+                };
+                appended += receipts.len() as u64;
+                if let Err(e) = ack(&receipts) {
+                    stop = Some(Error::Acknowledge(e));
+                    break;
+                }
+            }
+            if stop.is_some() {
+                break;
+            }
+        }
+        drop(rx);
+        let _ = reader.join();
+        match stop {
+            Some(e) => Err(e),
+            None => Ok(appended),
+        }
+    }
+
     /// Sign a checkpoint of the current tree with `signer` (and any co-signers), store it and
     /// return the signed note.
     pub fn checkpoint(&self, signers: &[&NoteSigner]) -> Result<String, Error> {
@@ -318,6 +426,58 @@ impl Ledger {
     pub fn verify(&self, trusted: &[NoteVerifier]) -> Result<Audit, Error> {
         let reader = lock(&self.inner.reader)?;
         audit(reader.as_ref(), trusted, &[])
+    }
+}
+
+/// Most entries committed in one transaction by [`Ledger::append_stream`].
+const STREAM_BATCH: usize = 32 * 1024;
+
+/// One line read by [`read_lines`].
+enum Line {
+    Entry(Vec<u8>),
+    Refused { line: u64, source: JcsError },
+    Failed(std::io::Error),
+}
+
+fn read_lines<R: std::io::Read>(input: R, limits: &Limits, tx: &mpsc::SyncSender<Line>) {
+    use std::io::{BufRead as _, Read as _};
+    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        line += 1;
+        let cap = (limits.max_bytes + 2) as u64;
+        match (&mut input).take(cap).read_until(b'\n', &mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if n as u64 == cap && buf.last() != Some(&b'\n') {
+                    let _ = tx.send(Line::Refused {
+                        line,
+                        source: JcsError {
+                            offset: limits.max_bytes,
+                            reason: format!("line is longer than {} bytes", limits.max_bytes),
+                        },
+                    });
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Line::Failed(e));
+                return;
+            }
+        }
+        if buf.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let item = match canonicalize_event(&buf, limits) {
+            Ok(c) => Line::Entry(c),
+            Err(source) => Line::Refused { line, source },
+        };
+        let refused = matches!(item, Line::Refused { .. });
+        if tx.send(item).is_err() || refused {
+            return;
+        }
     }
 }
 

@@ -7,8 +7,9 @@
 //!   `SHA-256("")`), inclusion and consistency proofs generated and verified exactly as its
 //!   algorithms say. Tested against transparency-dev/merkle's test data.
 //! - **RFC 8785** (JCS): each entry is the canonical form of one JSON object. Beyond RFC 8785,
-//!   input is refused (never silently changed) when it has duplicate keys, integers beyond
-//!   +/-2^53, lone surrogates, or exceeds [`Limits`].
+//!   input is refused (never silently changed) when it has duplicate keys, an integer whose
+//!   value would change when read as an IEEE double (beyond +/-2^53 and neither exact nor
+//!   the RFC 8785 form of its double), lone surrogates, or exceeds [`Limits`].
 //! - **C2SP tlog-checkpoint** and **C2SP signed-note** with Ed25519 (signature type 0x01);
 //!   checkpoints can carry co-signatures by more keys, each a plain Ed25519 note signature.
 //!   Exception: the timestamped `cosignature/v1` witness format is not implemented.
@@ -18,9 +19,17 @@
 //! its transaction is durable. The store keeps entries, leaf hashes and every complete subtree
 //! hash, so a proof costs O(log n) reads. [`Ledger::open`] re-verifies the whole log first
 //! (O(n), see [`audit`]) and refuses a database whose hashes or checkpoints do not match its
-//! entries. The store sits behind the [`Store`] trait so a PostgreSQL store can be added.
-//! Feature `sqlite` (default) provides [`SqliteStore`] and the [`Ledger`] handle; without it
-//! the crate is the tree, proof, canonical-JSON and note code only (as the fuzz targets use it).
+//! entries; [`Ledger::open_with`] and [`OpenCheck::TailSinceCheckpoint`] check only what the
+//! newest signed checkpoint does not cover ([`audit_tail`]), for one-shot queries and a
+//! gateway's start. Integrity failures are facts ([`IntegrityError`]: truncated, forked,
+//! rewritten, leaf mismatch, with sizes and indices), so a collector or updater can tell them
+//! apart.
+//!
+//! The store sits behind the [`Store`] trait, and [`Ledger::from_stores`] runs the same tree,
+//! group-commit and proof logic over any store (PostgreSQL for a fleet collector). Feature
+//! `sqlite` (default) provides [`SqliteStore`] and [`Ledger::open`]/[`Ledger::create`].
+//! Checkpoints are signed through [`vigil_core::Signer`] ([`NoteSigner::from_signer`]), so a
+//! key file, a token or a remote signer can sign them.
 //!
 //! # Crates relied on
 //! `sha2` (hashing), `ed25519-dalek` (signatures, PKCS#8/SPKI PEM), `rusqlite` (storage),
@@ -51,8 +60,6 @@ mod audit;
 mod checkpoint;
 mod error;
 mod jcs;
-mod keys;
-#[cfg(feature = "sqlite")]
 mod ledger;
 mod merkle;
 mod note;
@@ -62,13 +69,11 @@ mod sqlite;
 mod store;
 
 // The public API.
-pub use crate::audit::{audit, Audit};
+pub use crate::audit::{audit, audit_tail, Audit};
 pub use crate::checkpoint::{open_checkpoint, Checkpoint, VerifiedCheckpoint};
-pub use crate::error::{Error, JcsError, NoteError, ProofError};
+pub use crate::error::{CheckpointRef, Error, IntegrityError, JcsError, NoteError, ProofError};
 pub use crate::jcs::{canonicalize, canonicalize_event, Limits};
-pub use crate::keys::{read_signing_key, read_verifying_key};
-#[cfg(feature = "sqlite")]
-pub use crate::ledger::{Ledger, Receipt};
+pub use crate::ledger::{Ledger, OpenCheck, Receipt};
 pub use crate::merkle::{
     consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, range_hash, root,
     verify_consistency, verify_inclusion, Frontier, Hash, MemoryTree, NodeSource,
@@ -83,7 +88,7 @@ pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
     pub use crate::jcs::{format_number, recanonicalize};
 
     /// Canonicalise arbitrary bytes; if accepted, the output must be a fixed point.

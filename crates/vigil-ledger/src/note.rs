@@ -6,8 +6,11 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use std::sync::Arc;
+
+use ed25519_dalek::{Signature, SigningKey, Verifier as _, VerifyingKey};
 use sha2::{Digest, Sha256};
+use vigil_core::Signer;
 
 use crate::error::NoteError;
 
@@ -52,11 +55,13 @@ fn check_name(name: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// An Ed25519 key that signs notes under a name.
+/// An Ed25519 key that signs notes under a name. The key stands behind a
+/// [`vigil_core::Signer`], so a key file, a token or a remote signer can sign checkpoints.
 #[derive(Clone)]
 pub struct NoteSigner {
     name: String,
-    key: SigningKey,
+    signer: Arc<dyn Signer>,
+    key: VerifyingKey,
     hash: u32,
 }
 
@@ -67,12 +72,31 @@ impl std::fmt::Debug for NoteSigner {
 }
 
 impl NoteSigner {
-    /// A signer named `name` (no spaces, no '+').
+    /// A signer named `name` (no spaces, no '+') over a raw Ed25519 key.
     pub fn new(name: &str, key: SigningKey) -> Result<Self, NoteError> {
+        NoteSigner::from_signer(
+            name,
+            Arc::new(vigil_core::SigningKey::ed25519_from_seed(&key.to_bytes())),
+        )
+    }
+
+    /// A signer named `name` (no spaces, no '+') over any [`Signer`]. C2SP signed notes carry
+    /// Ed25519 signatures (type 0x01); a signer of another algorithm is refused, naming it.
+    pub fn from_signer(name: &str, signer: Arc<dyn Signer>) -> Result<Self, NoteError> {
         check_name(name)?;
-        let hash = key_hash(name, &key.verifying_key());
+        let public = signer.public_key();
+        let Some(raw) = public.ed25519_bytes() else {
+            return Err(NoteError::UnsupportedKey(format!(
+                "checkpoints are signed with Ed25519 (C2SP signed-note type 0x01), but the key is {}",
+                public.algorithm()
+            )));
+        };
+        let key = VerifyingKey::from_bytes(&raw)
+            .map_err(|e| NoteError::UnsupportedKey(format!("Ed25519 public key: {e}")))?;
+        let hash = key_hash(name, &key);
         Ok(NoteSigner {
             name: name.to_string(),
+            signer,
             key,
             hash,
         })
@@ -92,16 +116,30 @@ impl NoteSigner {
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier {
             name: self.name.clone(),
-            key: self.key.verifying_key(),
+            key: self.key,
             hash: self.hash,
         }
     }
 
-    fn sign_line(&self, text: &str) -> String {
-        let sig = self.key.sign(text.as_bytes());
+    /// A raw Ed25519 signature of `message` (64 bytes) by this key.
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> Result<[u8; 64], NoteError> {
+        let sig = self
+            .signer
+            .sign(message)
+            .map_err(|e| NoteError::Signing(e.to_string()))?;
+        <[u8; 64]>::try_from(sig.as_slice()).map_err(|_| {
+            NoteError::Signing(format!(
+                "the signer returned {} bytes, not a 64-byte Ed25519 signature",
+                sig.len()
+            ))
+        })
+    }
+
+    fn sign_line(&self, text: &str) -> Result<String, NoteError> {
+        let sig = self.sign_raw(text.as_bytes())?;
         let mut bytes = self.hash.to_be_bytes().to_vec();
-        bytes.extend_from_slice(&sig.to_bytes());
-        format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(bytes))
+        bytes.extend_from_slice(&sig);
+        Ok(format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(bytes)))
     }
 }
 
@@ -123,6 +161,20 @@ impl NoteVerifier {
             key,
             hash,
         })
+    }
+
+    /// A verifier named `name` for a public key loaded by `vigil-core` (a PEM file). Only
+    /// Ed25519 keys can verify C2SP signed notes; another algorithm is refused, naming it.
+    pub fn from_public_key(name: &str, key: &vigil_core::PublicKey) -> Result<Self, NoteError> {
+        let Some(raw) = key.ed25519_bytes() else {
+            return Err(NoteError::UnsupportedKey(format!(
+                "checkpoints are signed with Ed25519 (C2SP signed-note type 0x01), but the key is {}",
+                key.algorithm()
+            )));
+        };
+        let key = VerifyingKey::from_bytes(&raw)
+            .map_err(|e| NoteError::UnsupportedKey(format!("Ed25519 public key: {e}")))?;
+        NoteVerifier::new(name, key)
     }
 
     /// Parse a verifier key string `name+hash+base64(0x01 || key)` as golang.org/x/mod's
@@ -210,7 +262,7 @@ impl Note {
         out.push_str(text);
         out.push('\n');
         for s in signers {
-            out.push_str(&s.sign_line(text));
+            out.push_str(&s.sign_line(text)?);
         }
         Ok(out)
     }
@@ -278,15 +330,16 @@ impl Note {
     }
 
     /// Add a co-signature (replacing any earlier one by the same key).
-    pub fn add_signature(&mut self, signer: &NoteSigner) {
+    pub fn add_signature(&mut self, signer: &NoteSigner) -> Result<(), NoteError> {
+        let sig = signer.sign_raw(self.text.as_bytes())?;
         self.signatures
             .retain(|s| !(s.name == signer.name && s.key_hash == signer.hash));
-        let sig = signer.key.sign(self.text.as_bytes());
         self.signatures.push(NoteSignature {
             name: signer.name.clone(),
             key_hash: signer.hash,
-            signature: sig.to_bytes().to_vec(),
+            signature: sig.to_vec(),
         });
+        Ok(())
     }
 
     /// The note in its wire form.

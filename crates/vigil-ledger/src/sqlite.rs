@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::error::Error;
+use crate::error::{Error, IntegrityError};
 use crate::merkle::Hash;
 use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 
@@ -29,7 +29,27 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+fn corrupt(what: String) -> Error {
+    Error::Integrity(IntegrityError::Corrupt(what))
+}
+
+/// A database error. A stored value of the wrong type (an edited row) is an integrity failure,
+/// not an I/O error: the log was altered.
 fn store_err(path: &Path, source: rusqlite::Error) -> Error {
+    match &source {
+        rusqlite::Error::InvalidColumnType(_, name, ty) => {
+            return corrupt(format!(
+                "stored column {name} holds a {ty}, not the type the log writes"
+            ));
+        }
+        rusqlite::Error::FromSqlConversionFailure(_, ty, e) => {
+            return corrupt(format!("a stored {ty} value is invalid: {e}"));
+        }
+        rusqlite::Error::IntegralValueOutOfRange(_, v) => {
+            return corrupt(format!("stored integer {v} is out of range"));
+        }
+        _ => {}
+    }
     Error::Store {
         path: path.to_path_buf(),
         source: Box::new(source),
@@ -44,13 +64,13 @@ fn node_id(level: u32, index: u64) -> Option<i64> {
 }
 
 fn to_i64(v: u64) -> Result<i64, Error> {
-    i64::try_from(v).map_err(|_| Error::Integrity(format!("value {v} does not fit the store")))
+    i64::try_from(v).map_err(|_| corrupt(format!("value {v} does not fit the store")))
 }
 
 fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash, Error> {
     bytes
         .try_into()
-        .map_err(|_| Error::Integrity(format!("{what}: stored hash is not 32 bytes")))
+        .map_err(|_| corrupt(format!("{what}: stored hash is not 32 bytes")))
 }
 
 impl SqliteStore {
@@ -147,6 +167,61 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Open a log database for reading only: nothing is written to it or its folder, so a
+    /// read-only copy in a read-only folder can be verified, and a file that is not a ledger
+    /// (an empty file, say) is refused without being turned into a database.
+    ///
+    /// Without a write-ahead log beside it the file is opened `immutable` (SQLite reads it as a
+    /// plain file: no lock, no `-shm`); with one, it is opened read-only so that the entries the
+    /// `-wal` file holds are read too.
+    pub fn open_read_only(path: &Path) -> Result<Self, Error> {
+        let not_ledger = |reason: &str| Error::Log {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        let meta = std::fs::metadata(path).map_err(|_| not_ledger("no such log database"))?;
+        if !meta.is_file() {
+            return Err(not_ledger("not a regular file"));
+        }
+        if meta.len() == 0 {
+            return Err(not_ledger(&format!("empty file, not a {FORMAT} database")));
+        }
+        let mut wal = path.as_os_str().to_os_string();
+        wal.push("-wal");
+        let has_wal = std::fs::metadata(&wal)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false);
+        let conn = if has_wal {
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
+            Connection::open_with_flags(
+                immutable_uri(path),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        }
+        .map_err(|source| store_err(path, source))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|source| store_err(path, source))?;
+        let store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let format = store.meta("format").map_err(|e| match e {
+            // A file that is not SQLite at all.
+            Error::Store { .. } => not_ledger(&format!("not a {FORMAT} database")),
+            other => other,
+        })?;
+        if format.as_deref() != Some(FORMAT.as_bytes()) {
+            return Err(not_ledger(&format!("not a {FORMAT} database")));
+        }
+        Ok(store)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -154,7 +229,14 @@ impl SqliteStore {
 
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                // An edited row may hold text or a number: read the bytes of text, and let a
+                // number fail as an integrity error (see `store_err`).
+                match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Text(t) => Ok(t.to_vec()),
+                    _ => r.get(0),
+                }
+            })
             .optional()
             .or_else(|e| match e {
                 // A file without our tables is "not a vigil ledger", not an I/O error.
@@ -167,19 +249,33 @@ impl SqliteStore {
     }
 }
 
+/// `file:PATH?immutable=1`, with the path percent-encoded as RFC 3986 and SQLite's URI rules
+/// ask (only unreserved characters and `/` stay as they are).
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 impl Store for SqliteStore {
     fn info(&self) -> Result<LogInfo, Error> {
         let get = |k: &str| -> Result<Vec<u8>, Error> {
             self.meta(k)?
-                .ok_or_else(|| Error::Integrity(format!("meta {k} is missing")))
+                .ok_or_else(|| corrupt(format!("meta {k} is missing")))
         };
         let text = |k: &str| -> Result<String, Error> {
-            String::from_utf8(get(k)?)
-                .map_err(|_| Error::Integrity(format!("meta {k} is not UTF-8")))
+            String::from_utf8(get(k)?).map_err(|_| corrupt(format!("meta {k} is not UTF-8")))
         };
         let public_key: [u8; 32] = get("public_key")?
             .try_into()
-            .map_err(|_| Error::Integrity("meta public_key is not 32 bytes".into()))?;
+            .map_err(|_| corrupt("meta public_key is not 32 bytes".into()))?;
         Ok(LogInfo {
             origin: text("origin")?,
             key_name: text("key_name")?,
@@ -196,7 +292,7 @@ impl Store for SqliteStore {
             None => Ok(0),
             Some(m) => u64::try_from(m)
                 .map(|m| m + 1)
-                .map_err(|_| Error::Integrity(format!("negative entry index {m}"))),
+                .map_err(|_| corrupt(format!("negative entry index {m}"))),
         }
     }
 
@@ -208,7 +304,7 @@ impl Store for SqliteStore {
         st.query_row([to_i64(index)?], |r| r.get(0))
             .optional()
             .map_err(self.err())?
-            .ok_or_else(|| Error::Integrity(format!("entry {index} is missing")))
+            .ok_or_else(|| corrupt(format!("entry {index} is missing")))
     }
 
     fn leaf_hash(&self, index: u64) -> Result<Hash, Error> {
@@ -220,14 +316,13 @@ impl Store for SqliteStore {
             .query_row([to_i64(index)?], |r| r.get(0))
             .optional()
             .map_err(self.err())?
-            .ok_or_else(|| Error::Integrity(format!("entry {index} is missing")))?;
+            .ok_or_else(|| corrupt(format!("entry {index} is missing")))?;
         to_hash(h, &format!("leaf {index}"))
     }
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, Error> {
-        let id = node_id(level, index).ok_or_else(|| {
-            Error::Integrity(format!("subtree level {level} index {index} out of range"))
-        })?;
+        let id = node_id(level, index)
+            .ok_or_else(|| corrupt(format!("subtree level {level} index {index} out of range")))?;
         let mut st = self
             .conn
             .prepare_cached("SELECT hash FROM nodes WHERE id = ?1")
@@ -237,7 +332,7 @@ impl Store for SqliteStore {
             .optional()
             .map_err(self.err())?
             .ok_or_else(|| {
-                Error::Integrity(format!(
+                corrupt(format!(
                     "subtree hash at level {level} index {index} is missing"
                 ))
             })?;
@@ -253,19 +348,23 @@ impl Store for SqliteStore {
     }
 
     fn scan(&self, f: &mut EntryVisitor<'_>) -> Result<(), Error> {
+        self.scan_from(0, f)
+    }
+
+    fn scan_from(&self, from: u64, f: &mut EntryVisitor<'_>) -> Result<(), Error> {
         let mut st = self
             .conn
-            .prepare("SELECT idx, data, leaf_hash FROM entries ORDER BY idx")
+            .prepare("SELECT idx, data, leaf_hash FROM entries WHERE idx >= ?1 ORDER BY idx")
             .map_err(self.err())?;
-        let mut rows = st.query([]).map_err(self.err())?;
+        let mut rows = st.query([to_i64(from)?]).map_err(self.err())?;
         while let Some(row) = rows.next().map_err(self.err())? {
             let idx: i64 = row.get(0).map_err(self.err())?;
-            let idx = u64::try_from(idx)
-                .map_err(|_| Error::Integrity(format!("negative entry index {idx}")))?;
+            let idx =
+                u64::try_from(idx).map_err(|_| corrupt(format!("negative entry index {idx}")))?;
             let data = row.get_ref(1).map_err(self.err())?;
             let data = match data {
                 rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
-                _ => return Err(Error::Integrity(format!("entry {idx} is not a blob"))),
+                _ => return Err(corrupt(format!("entry {idx} is not a blob"))),
             };
             let leaf: Vec<u8> = row.get(2).map_err(self.err())?;
             let leaf = to_hash(leaf, &format!("leaf {idx}"))?;
@@ -347,9 +446,8 @@ impl Store for SqliteStore {
             let id = u64::try_from(id).unwrap_or(0);
             out.push(StoredCheckpoint {
                 id,
-                size: u64::try_from(size).map_err(|_| {
-                    Error::Integrity(format!("checkpoint #{id} has negative size {size}"))
-                })?,
+                size: u64::try_from(size)
+                    .map_err(|_| corrupt(format!("checkpoint #{id} has negative size {size}")))?,
                 root: to_hash(root, &format!("checkpoint #{id}"))?,
                 note,
             });

@@ -53,6 +53,17 @@ pub trait Store: Send {
     fn node_count(&self) -> Result<u64, Error>;
     /// Visit every entry in index order: `(index, entry, stored leaf hash)`.
     fn scan(&self, f: &mut EntryVisitor<'_>) -> Result<(), Error>;
+    /// Visit the entries from index `from` on, in index order. Default: [`Store::scan`],
+    /// skipping the earlier ones; a database should seek instead.
+    fn scan_from(&self, from: u64, f: &mut EntryVisitor<'_>) -> Result<(), Error> {
+        self.scan(&mut |idx, data, leaf| {
+            if idx < from {
+                Ok(())
+            } else {
+                f(idx, data, leaf)
+            }
+        })
+    }
     /// Append `leaves` (leaf hash, entry) at indices `first..` and the subtrees they complete,
     /// in one durable transaction; fails if the log's size is not `first`.
     fn append(

@@ -46,16 +46,21 @@ fn rfc8785_sorting_example() {
 }
 
 #[test]
-fn big_doubles_are_stored_as_canonical_integers_but_refused_as_input() {
+fn big_doubles_are_stored_as_canonical_integers_and_accepted_again() {
     let l = Limits::default();
     let out = canonicalize_event(b"{\"x\":6.042140248547878e17}", &l).unwrap();
     assert_eq!(out, b"{\"x\":604214024854787800}");
-    // As input, an integer beyond 2^53 is refused (issue 5), even 2^54, which is exact...
-    assert!(canonicalize_event(&out, &l).is_err());
-    assert!(canonicalize_event(b"{\"x\":18014398509481984}", &l).is_err());
-    // ...but a stored entry holding the canonical form re-verifies.
-    assert_eq!(vigil_ledger::fuzz::recanonicalize(&out, &l).unwrap(), out);
-    assert!(vigil_ledger::fuzz::recanonicalize(b"{\"x\":604214024854787801}", &l).is_err());
+    // Issue 20 item 5 (changing issue 5's rule): an integer beyond 2^53 is accepted as input
+    // when reading it as a double keeps it: its canonical form, or an exact double (2^54)...
+    assert_eq!(canonicalize_event(&out, &l).unwrap(), out);
+    assert!(canonicalize_event(b"{\"x\":18014398509481984}", &l).is_ok());
+    assert_eq!(
+        vigil_ledger::internal::recanonicalize(&out, &l).unwrap(),
+        out
+    );
+    // ...and refused when the double would change it.
+    assert!(vigil_ledger::internal::recanonicalize(b"{\"x\":604214024854787801}", &l).is_err());
+    assert!(canonicalize_event(b"{\"x\":18014398509481985}", &l).is_err());
 }
 
 #[test]
@@ -78,7 +83,7 @@ fn ecmascript_numbers_match_node() {
     for (bits, want) in &n.vectors {
         let x = f64::from_bits(u64::from_str_radix(bits, 16).unwrap());
         assert_eq!(
-            vigil_ledger::fuzz::format_number(x).as_deref(),
+            vigil_ledger::internal::format_number(x).as_deref(),
             Some(want.as_str()),
             "{bits}"
         );
@@ -117,7 +122,7 @@ proptest! {
         let out = canonicalize(text.as_bytes(), &Limits::default()).unwrap();
         let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
         prop_assert!(same(&v, &back), "{} -> {}", text, String::from_utf8_lossy(&out));
-        prop_assert_eq!(vigil_ledger::fuzz::recanonicalize(&out, &Limits::default()).unwrap(), out);
+        prop_assert_eq!(vigil_ledger::internal::recanonicalize(&out, &Limits::default()).unwrap(), out);
     }
 
     /// Duplicate keys anywhere are refused.
@@ -131,7 +136,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes(data in prop::collection::vec(any::<u8>(), 0..64)) {
         if let Ok(out) = canonicalize(&data, &Limits::default()) {
-            prop_assert_eq!(vigil_ledger::fuzz::recanonicalize(&out, &Limits::default()).unwrap(), out);
+            prop_assert_eq!(vigil_ledger::internal::recanonicalize(&out, &Limits::default()).unwrap(), out);
         }
     }
 }

@@ -184,7 +184,7 @@ fn checkpoint_round_trip_and_cosignature() {
     let mut opened =
         open_checkpoint(note.as_bytes(), &[log.verifier()], Some("example.org/log")).unwrap();
     assert_eq!(opened.checkpoint, cp);
-    opened.note.add_signature(&witness);
+    opened.note.add_signature(&witness).unwrap();
     let cosigned = opened.note.to_text();
     let v = open_checkpoint(
         cosigned.as_bytes(),

@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection};
-use vigil_ledger::{audit, Checkpoint, Error, Ledger, NoteSigner, SqliteStore};
+use vigil_ledger::{
+    audit, audit_tail, Checkpoint, CheckpointRef, Error, IntegrityError, Ledger, NoteSigner,
+    SqliteStore,
+};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -96,6 +99,43 @@ fn truncated_log() {
     let f = fixture();
     sql(&f.path, "DELETE FROM entries WHERE idx >= 15");
     refused(&f.path, "truncated");
+}
+
+/// Issue 14: integrity failures are facts with sizes and indices, the same from the full audit
+/// and the tail check, so a collector or updater can tell a truncation from a rewrite.
+#[test]
+fn integrity_failures_are_typed_facts() {
+    let f = fixture();
+    sql(&f.path, "DELETE FROM entries WHERE idx >= 15");
+    for err in [
+        audit(&SqliteStore::open(&f.path).unwrap(), &[], &[]).unwrap_err(),
+        audit_tail(&SqliteStore::open(&f.path).unwrap()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                Error::Integrity(IntegrityError::Truncated {
+                    checkpoint: CheckpointRef::Stored(2),
+                    checkpoint_size: 20,
+                    log_size: 15,
+                })
+            ),
+            "{err:?}"
+        );
+    }
+    let f = fixture();
+    sql(
+        &f.path,
+        "UPDATE entries SET data = CAST('{\"i\":99}' AS BLOB) WHERE idx = 3",
+    );
+    let err = Ledger::open(&f.path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Integrity(IntegrityError::LeafMismatch { index: 3, .. })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

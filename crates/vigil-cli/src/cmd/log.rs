@@ -3,15 +3,14 @@
 //! The contract of these commands (flags, JSON keys, exit codes) is fixed: other tools depend
 //! on it. See docs/log.md.
 
-use std::io::{BufRead, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use anyhow::{bail, Context};
 use vigil_ledger::{
-    audit, canonicalize_event, leaf_hash, open_checkpoint, read_signing_key, read_verifying_key,
-    Checkpoint, ConsistencyProof, Error as LedgerError, InclusionProof, Ledger, Limits, NoteSigner,
-    NoteVerifier, SqliteStore, Store,
+    audit, canonicalize_event, leaf_hash, open_checkpoint, Checkpoint, CheckpointRef,
+    ConsistencyProof, Error as LedgerError, InclusionProof, IntegrityError, Ledger, Limits,
+    NoteSigner, NoteVerifier, OpenCheck, SqliteStore, Store,
 };
 
 use crate::outcome::Outcome;
@@ -129,6 +128,9 @@ struct VerifyArgs {
     /// truncated or rewritten log is caught even if its own checkpoints were removed.
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// The origin the log must have: a log of another origin under the same key fails.
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
     /// Print one JSON object: {"ok","size","root","checkpoints","error"}.
     #[arg(long)]
     json: bool,
@@ -206,16 +208,30 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     }
 }
 
+/// A checkpoint signer named `name` over the private key in `path` (Ed25519 PKCS#8 PEM).
+fn note_signer(name: &str, path: &Path) -> anyhow::Result<NoteSigner> {
+    let key = vigil_core::SigningKey::load(path, None)?;
+    NoteSigner::from_signer(name, std::sync::Arc::new(key))
+        .with_context(|| path.display().to_string())
+}
+
+/// A checkpoint verifier named `name` over the public key in `path` (Ed25519 SPKI PEM).
+fn note_verifier(name: &str, path: &Path) -> anyhow::Result<NoteVerifier> {
+    let key = vigil_core::PublicKey::load(path)?;
+    NoteVerifier::from_public_key(name, &key).with_context(|| path.display().to_string())
+}
+
 fn init(a: InitArgs) -> anyhow::Result<Outcome> {
-    let key = read_signing_key(&a.key)?;
+    let key_name = a.key_name.as_deref().unwrap_or(&a.origin);
+    let signer = note_signer(key_name, &a.key)?;
     let log = Ledger::create(
         &a.db,
         &a.origin,
-        &key.verifying_key(),
+        signer.verifier().key(),
         a.key_name.as_deref(),
     )?;
     let info = log.info();
-    let vkey = NoteVerifier::new(&info.key_name, key.verifying_key())?.to_vkey();
+    let vkey = signer.verifier().to_vkey();
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer(
@@ -230,112 +246,27 @@ fn init(a: InitArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// One line read by the parsing thread.
-enum Line {
-    Entry(Vec<u8>),
-    Refused { line: u64, reason: String },
-    Failed(std::io::Error),
-}
-
-/// Most entries committed in one transaction by `append`.
-const APPEND_BATCH: usize = 32 * 1024;
-
 fn append(a: AppendArgs) -> anyhow::Result<Outcome> {
-    let log = open_log(&a.db)?;
-    let (tx, rx) = mpsc::sync_channel::<Line>(4 * APPEND_BATCH);
-    let reader = std::thread::spawn(move || read_lines(tx));
+    let log = open_log(&a.db, OpenCheck::Full)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(APPEND_BATCH);
-    let mut stop: Option<anyhow::Error> = None;
-    // Block for one line, then take whatever else is already parsed: a fast producer gets
-    // large transactions, a slow one gets each line acknowledged at once.
-    while let Ok(first) = rx.recv() {
-        let mut item = Some(first);
-        while let Some(it) = item.take() {
-            match it {
-                Line::Entry(e) => batch.push(e),
-                Line::Refused { line, reason } => {
-                    stop = Some(anyhow::anyhow!("stdin line {line}: {reason}"));
-                    break;
-                }
-                Line::Failed(e) => {
-                    stop = Some(anyhow::Error::new(e).context("reading standard input"));
-                    break;
-                }
-            }
-            if batch.len() >= APPEND_BATCH {
-                break;
-            }
-            item = rx.try_recv().ok();
+    let appended = log.append_stream(std::io::stdin(), |receipts| {
+        for r in receipts {
+            writeln!(out, "{}", r.index)?;
         }
-        if !batch.is_empty() {
-            // Lines before a refused one are committed and acknowledged first.
-            let receipts = log.append_canonical(std::mem::take(&mut batch))?;
-            for r in receipts {
-                writeln!(out, "{}", r.index)?;
-            }
-            out.flush()?;
-        }
-        if stop.is_some() {
-            break;
-        }
-    }
-    drop(rx);
-    let _ = reader.join();
+        out.flush()
+    });
     out.flush()?;
-    match stop {
-        Some(e) => Err(e),
-        None => Ok(Outcome::Ok),
-    }
-}
-
-fn read_lines(tx: mpsc::SyncSender<Line>) {
-    let limits = Limits::default();
-    let stdin = std::io::stdin();
-    let mut input = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        line += 1;
-        let cap = (limits.max_bytes + 2) as u64;
-        match (&mut input).take(cap).read_until(b'\n', &mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                if n as u64 == cap && buf.last() != Some(&b'\n') {
-                    let _ = tx.send(Line::Refused {
-                        line,
-                        reason: format!("line is longer than {} bytes", limits.max_bytes),
-                    });
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Line::Failed(e));
-                return;
-            }
-        }
-        if buf.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        let item = match canonicalize_event(&buf, &limits) {
-            Ok(c) => Line::Entry(c),
-            Err(e) => Line::Refused {
-                line,
-                reason: e.to_string(),
-            },
-        };
-        let refused = matches!(item, Line::Refused { .. });
-        if tx.send(item).is_err() || refused {
-            return;
-        }
+    match appended {
+        Ok(_) => Ok(Outcome::Ok),
+        Err(LedgerError::Line { line, source }) => bail!("stdin line {line}: {source}"),
+        Err(LedgerError::Input(e)) => Err(anyhow::Error::new(e).context("reading standard input")),
+        Err(e) => Err(e.into()),
     }
 }
 
 fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Outcome> {
-    let log = open_log(&a.db)?;
-    let key = read_signing_key(&a.key)?;
-    let signer = NoteSigner::new(&log.info().key_name, key)?;
+    let log = open_log(&a.db, OpenCheck::TailSinceCheckpoint)?;
+    let signer = note_signer(&log.info().key_name, &a.key)?;
     let note = log.checkpoint(&[&signer])?;
     let mut out = std::io::stdout().lock();
     out.write_all(note.as_bytes())?;
@@ -344,7 +275,7 @@ fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Outcome> {
 }
 
 fn prove(a: ProveArgs) -> anyhow::Result<Outcome> {
-    let log = open_log(&a.db)?;
+    let log = open_log(&a.db, OpenCheck::TailSinceCheckpoint)?;
     let size = a.size.unwrap_or_else(|| log.size());
     let p = log.prove(a.index, size)?;
     let head = [
@@ -356,7 +287,7 @@ fn prove(a: ProveArgs) -> anyhow::Result<Outcome> {
 }
 
 fn consistency(a: ConsistencyArgs) -> anyhow::Result<Outcome> {
-    let log = open_log(&a.db)?;
+    let log = open_log(&a.db, OpenCheck::TailSinceCheckpoint)?;
     let new = a.new.unwrap_or_else(|| log.size());
     let p = log.consistency(a.old, new)?;
     let head = [
@@ -368,8 +299,10 @@ fn consistency(a: ConsistencyArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Opens the log at `db`; errors name it.
-fn open_log(db: &Path) -> anyhow::Result<Ledger> {
-    Ledger::open(db).with_context(|| db.display().to_string())
+/// Opens a log for a command. One-shot queries check only the entries after the newest signed
+/// checkpoint ([`OpenCheck::TailSinceCheckpoint`]); `vigil log verify` audits everything.
+fn open_log(db: &Path, check: OpenCheck) -> anyhow::Result<Ledger> {
+    Ledger::open_with(db, check).with_context(|| db.display().to_string())
 }
 
 /// A proof on standard output: one JSON object, or the `head` lines then one `proof HASH` line
@@ -410,21 +343,38 @@ fn is_failure(e: &LedgerError) -> bool {
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
-    let store = SqliteStore::open(&a.db)?;
-    let info = store.info()?;
-    let key = read_verifying_key(&a.pubkey)?;
+    // Read-only: verifying never writes to the log or its folder.
+    let store = SqliteStore::open_read_only(&a.db)?;
+    let info = match store.info() {
+        Ok(info) => info,
+        Err(e) if is_failure(&e) => return verify_failed(&e, a.json),
+        Err(e) => return Err(e.into()),
+    };
     let name = a.key_name.clone().unwrap_or(info.key_name.clone());
-    let trusted = [NoteVerifier::new(&name, key)?];
+    let trusted = [note_verifier(&name, &a.pubkey)?];
     let mut external = Vec::new();
     let mut result: Result<vigil_ledger::Audit, LedgerError> = Ok(vigil_ledger::Audit {
         size: 0,
         root: [0; 32],
         checkpoints: 0,
     });
-    if let Some(path) = &a.checkpoint {
+    if let Some(origin) = &a.origin {
+        if *origin != info.origin {
+            result = Err(LedgerError::Note(vigil_ledger::NoteError::WrongOrigin {
+                found: info.origin.clone(),
+                expected: origin.clone(),
+            }));
+        }
+    }
+    if let (Some(path), true) = (&a.checkpoint, result.is_ok()) {
         match open_checkpoint(&read_small(path)?, &trusted, Some(&info.origin)) {
             Ok(cp) => external.push(cp.checkpoint),
-            Err(e) => result = Err(LedgerError::Integrity(format!("{}: {e}", path.display()))),
+            Err(e) => {
+                result = Err(LedgerError::Integrity(IntegrityError::BadCheckpoint {
+                    checkpoint: CheckpointRef::Given,
+                    reason: format!("{}: {e}", path.display()),
+                }))
+            }
         }
     }
     if result.is_ok() {
@@ -456,21 +406,25 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Err(e) if is_failure(&e) => {
-            if a.json {
-                serde_json::to_writer(
-                    &mut out,
-                    &serde_json::json!({"ok": false, "size": null, "root": null,
-                                        "checkpoints": null, "error": e.to_string()}),
-                )?;
-                writeln!(out)?;
-            } else {
-                writeln!(out, "FAILED: {e}")?;
-            }
-            Ok(Outcome::Failed)
-        }
+        Err(e) if is_failure(&e) => verify_failed(&e, a.json),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Prints a failed verification (`FAILED: why`, or the JSON object) and returns exit 1.
+fn verify_failed(e: &LedgerError, json: bool) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"ok": false, "size": null, "root": null,
+                                "checkpoints": null, "error": e.to_string()}),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "FAILED: {e}")?;
+    }
+    Ok(Outcome::Failed)
 }
 
 fn witnesses(specs: &[String]) -> anyhow::Result<Vec<NoteVerifier>> {
@@ -480,10 +434,7 @@ fn witnesses(specs: &[String]) -> anyhow::Result<Vec<NoteVerifier>> {
             let (name, path) = s
                 .split_once('=')
                 .with_context(|| format!("--witness {s:?}: expected NAME=PUB.pem"))?;
-            Ok(NoteVerifier::new(
-                name,
-                read_verifying_key(Path::new(path))?,
-            )?)
+            note_verifier(name, Path::new(path))
         })
         .collect()
 }
@@ -499,7 +450,6 @@ fn checked_checkpoint(
     signers: &mut Vec<String>,
 ) -> anyhow::Result<Result<Checkpoint, String>> {
     let bytes = read_small(path)?;
-    let key = read_verifying_key(pubkey)?;
     // The key name defaults to the origin, which needs the note parsed first.
     let name = match key_name {
         Some(n) => n.to_string(),
@@ -513,7 +463,7 @@ fn checked_checkpoint(
             }
         }
     };
-    let mut trusted = vec![NoteVerifier::new(&name, key)?];
+    let mut trusted = vec![note_verifier(&name, pubkey)?];
     trusted.extend_from_slice(witnesses);
     match open_checkpoint(&bytes, &trusted, origin) {
         Ok(v) => {
@@ -681,13 +631,12 @@ fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Outcome> {
 
 fn cosign(a: CosignArgs) -> anyhow::Result<Outcome> {
     let bytes = read_small(&a.checkpoint)?;
-    let key = read_verifying_key(&a.pubkey)?;
     let note = vigil_ledger::Note::parse(&bytes, &Default::default())
         .with_context(|| format!("{}", a.checkpoint.display()))?;
     let body = Checkpoint::parse_text(note.text())
         .with_context(|| format!("{}", a.checkpoint.display()))?;
     let name = a.key_name.clone().unwrap_or(body.origin.clone());
-    let log_key = NoteVerifier::new(&name, key)?;
+    let log_key = note_verifier(&name, &a.pubkey)?;
     let mut opened = match open_checkpoint(&bytes, &[log_key], None) {
         Ok(v) => v,
         Err(e) => {
@@ -695,8 +644,8 @@ fn cosign(a: CosignArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Failed);
         }
     };
-    let signer = NoteSigner::new(&a.name, read_signing_key(&a.key)?)?;
-    opened.note.add_signature(&signer);
+    let signer = note_signer(&a.name, &a.key)?;
+    opened.note.add_signature(&signer)?;
     let mut out = std::io::stdout().lock();
     out.write_all(opened.note.to_text().as_bytes())?;
     out.flush()?;

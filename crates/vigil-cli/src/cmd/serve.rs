@@ -230,10 +230,10 @@ pub(crate) fn open_audit(
     };
     let key = match ledger_key {
         None => None,
-        Some(k) => Some(
-            vigil_ledger::read_signing_key(k)
+        Some(k) => Some(std::sync::Arc::new(
+            vigil_core::SigningKey::load(k, None)
                 .with_context(|| format!("cannot read the ledger key {}", k.display()))?,
-        ),
+        )),
     };
     let log = if path.exists() {
         vigil_ledger::Ledger::open(path)
@@ -245,13 +245,15 @@ pub(crate) fn open_audit(
                 path.display()
             );
         };
-        vigil_ledger::Ledger::create(path, origin, &key.verifying_key(), None)
+        let signer = vigil_ledger::NoteSigner::from_signer(origin, key.clone())
+            .context("ledger checkpoint signer")?;
+        vigil_ledger::Ledger::create(path, origin, signer.verifier().key(), None)
             .with_context(|| format!("cannot create the ledger {}", path.display()))?
     };
     let signer = match key {
         None => None,
         Some(key) => Some(
-            vigil_ledger::NoteSigner::new(&log.info().key_name, key)
+            vigil_ledger::NoteSigner::from_signer(&log.info().key_name, key)
                 .context("ledger checkpoint signer")?,
         ),
     };
