@@ -53,5 +53,22 @@ sed 's/\("proof":\["\)\(.\)\(.\)/\1\3\2/' "$tmp/c.json" > "$tmp/bad.json"
 check 1 "altered consistency rejected" "$PYTHON" verify.py consistency "$tmp/bad.json" "$tmp/cp13" "$tmp/cp41" "$tmp/pub.pem"
 sed 's/^\(— [^ ]* \)\(.\)\(.\)/\1\3\2/' "$tmp/cp41" > "$tmp/badcp"
 check 1 "altered checkpoint signature rejected" "$PYTHON" verify.py consistency "$tmp/c.json" "$tmp/cp13" "$tmp/badcp" "$tmp/pub.pem"
+# A witness cosignature (C2SP cosignature/v1) written by `vigil log cosign` verifies with the
+# independent verifier; an altered one does not.
+cat > "$tmp/w.pem" <<'KEY'
+-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIMAMU6RQJDq4ZUTKIC4/lENZaS6k9IxAuEHGn5aut/xa
+-----END PRIVATE KEY-----
+KEY
+cat > "$tmp/w.pub.pem" <<'KEY'
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAKweBFgfXBllTNdcd935aXCJd4HKpmMQcGNLhx4TCnb0=
+-----END PUBLIC KEY-----
+KEY
+"$VIGIL_BIN" log cosign --checkpoint "$tmp/cp41" --pubkey "$tmp/pub.pem" --key "$tmp/w.pem" --name witness.example/w1 > "$tmp/cosigned"
+check 0 "cosignature/v1 verifies independently" "$PYTHON" verify.py cosignature "$tmp/cosigned" witness.example/w1 "$tmp/w.pub.pem"
+sed 's/^\(— witness[^ ]* .......\)\(.\)\(.\)/\1\3\2/' "$tmp/cosigned" > "$tmp/badcos"
+check 1 "altered cosignature rejected" "$PYTHON" verify.py cosignature "$tmp/badcos" witness.example/w1 "$tmp/w.pub.pem"
+check 1 "cosignature under another name rejected" "$PYTHON" verify.py cosignature "$tmp/cosigned" witness.example/w2 "$tmp/w.pub.pem"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,10 @@ Ed25519 and Trail of Bits' `rfc8785` for canonical JSON.
 
     verify.py inclusion PROOF.json CHECKPOINT PUB.pem EVENT_LINE
     verify.py consistency PROOF.json OLD_CHECKPOINT NEW_CHECKPOINT PUB.pem
+    verify.py cosignature CHECKPOINT WITNESS_NAME WITNESS_PUB.pem
+      (a C2SP tlog-cosignature `cosignature/v1` line by the witness, from the C2SP text:
+       key id SHA-256(name || "\n" || 0x04 || key)[:4], then u64 big-endian time and an
+       Ed25519 signature of "cosignature/v1\ntime <t>\n" || checkpoint body)
 Exit 0 if it verifies, 1 if not (reason on stderr).
 """
 import base64
@@ -42,6 +46,28 @@ def open_checkpoint(path, pub_path):
             pub.verify(sig[4:], text.encode())  # raises on a bad signature
             return int(size), base64.b64decode(root, validate=True)
     fail("no signature by the log key")
+
+
+def verify_cosignature(path, name, pub_path):
+    msg = open(path, "rb").read().decode("utf-8")
+    text, _, sigs = msg.rpartition("\n\n")
+    text += "\n"
+    pub = load_pem_public_key(open(pub_path, "rb").read())
+    raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + raw).digest()[:4]
+    for line in sigs.splitlines():
+        signer, b64 = line[2:].split(" ")
+        sig = base64.b64decode(b64, validate=True)
+        if signer == name and sig[:4] == key_id:
+            if len(sig) != 4 + 8 + 64:
+                fail("cosignature is not 8 + 64 bytes")
+            t = int.from_bytes(sig[4:12], "big")
+            if t >= 2**63:
+                fail("cosignature time exceeds 2^63-1")
+            signed = f"cosignature/v1\ntime {t}\n".encode() + text.encode()
+            pub.verify(sig[12:], signed)  # raises on a bad signature
+            return
+    fail("no cosignature/v1 by the witness")
 
 
 def verify_inclusion(leaf, index, size, proof, root):
@@ -115,6 +141,10 @@ def main():
         if (p["old"], p["new"], p["old_root"], p["new_root"]) != (m, n, r1.hex(), r2.hex()):
             fail("proof is not for the checkpoints")
         ok = verify_consistency(m, n, [bytes.fromhex(h) for h in p["proof"]], r1, r2)
+    elif kind == "cosignature":
+        cp, name, pub = sys.argv[2:5]
+        verify_cosignature(cp, name, pub)
+        return
     else:
         fail(__doc__)
     if not ok:

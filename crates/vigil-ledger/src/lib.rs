@@ -11,8 +11,9 @@
 //!   value would change when read as an IEEE double (beyond +/-2^53 and neither exact nor
 //!   the RFC 8785 form of its double), lone surrogates, or exceeds [`Limits`].
 //! - **C2SP tlog-checkpoint** and **C2SP signed-note** with Ed25519 (signature type 0x01);
-//!   checkpoints can carry co-signatures by more keys, each a plain Ed25519 note signature.
-//!   Exception: the timestamped `cosignature/v1` witness format is not implemented.
+//!   checkpoints can carry co-signatures by more keys, as plain Ed25519 note signatures or as
+//!   **C2SP tlog-cosignature** `cosignature/v1` lines (timestamped, key id type 0x04:
+//!   [`Note::add_cosignature`], [`NoteVerifier::accepting_cosignature_v1`]).
 //!
 //! # Storage
 //! SQLite (bundled) in WAL mode with `synchronous=FULL`: an append is acknowledged only after
@@ -79,7 +80,8 @@ pub use crate::merkle::{
     verify_consistency, verify_inclusion, Frontier, Hash, MemoryTree, NodeSource,
 };
 pub use crate::note::{
-    key_hash, Note, NoteLimits, NoteSignature, NoteSigner, NoteVerifier, Verification,
+    cosignature_key_hash, key_hash, Note, NoteLimits, NoteSignature, NoteSigner, NoteVerifier,
+    Verification,
 };
 pub use crate::proof::{ConsistencyProof, InclusionProof};
 #[cfg(feature = "sqlite")]

@@ -16,6 +16,9 @@ use crate::error::NoteError;
 
 /// The signature-type byte of Ed25519 in signed-note.
 const ALG_ED25519: u8 = 0x01;
+/// The signature-type byte of a timestamped Ed25519 witness cosignature (C2SP
+/// tlog-cosignature, `cosignature/v1`).
+const ALG_COSIGNATURE_V1: u8 = 0x04;
 /// The prefix of a signature line: an em dash and a space.
 const SIG_PREFIX: &str = "\u{2014} ";
 
@@ -39,13 +42,28 @@ impl Default for NoteLimits {
 
 /// The 4-byte key hash of an Ed25519 key named `name`.
 pub fn key_hash(name: &str, key: &VerifyingKey) -> u32 {
+    typed_key_hash(name, ALG_ED25519, key)
+}
+
+/// The 4-byte key id of an Ed25519 witness key named `name` for `cosignature/v1`:
+/// `SHA-256(name || "\n" || 0x04 || key)[:4]` (C2SP tlog-cosignature).
+pub fn cosignature_key_hash(name: &str, key: &VerifyingKey) -> u32 {
+    typed_key_hash(name, ALG_COSIGNATURE_V1, key)
+}
+
+fn typed_key_hash(name: &str, alg: u8, key: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ALG_ED25519]);
+    h.update([alg]);
     h.update(key.as_bytes());
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// The message a `cosignature/v1` signs: `cosignature/v1\ntime <t>\n` then the note text.
+fn cosigned_message(time: u64, text: &str) -> String {
+    format!("cosignature/v1\ntime {time}\n{text}")
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {
@@ -118,6 +136,7 @@ impl NoteSigner {
             name: self.name.clone(),
             key: self.key,
             hash: self.hash,
+            cosignature_hash: None,
         }
     }
 
@@ -149,6 +168,8 @@ pub struct NoteVerifier {
     name: String,
     key: VerifyingKey,
     hash: u32,
+    /// Key id of a `cosignature/v1` by the same key, when this verifier accepts one.
+    cosignature_hash: Option<u32>,
 }
 
 impl NoteVerifier {
@@ -160,7 +181,16 @@ impl NoteVerifier {
             name: name.to_string(),
             key,
             hash,
+            cosignature_hash: None,
         })
+    }
+
+    /// The same verifier, also satisfied by a timestamped witness cosignature (C2SP
+    /// `cosignature/v1`, key id type 0x04) by the same key: for witnesses, which may sign
+    /// either way.
+    pub fn accepting_cosignature_v1(mut self) -> Self {
+        self.cosignature_hash = Some(cosignature_key_hash(&self.name, &self.key));
+        self
     }
 
     /// A verifier named `name` for a public key loaded by `vigil-core` (a PEM file). Only
@@ -249,6 +279,19 @@ pub struct Verification {
     pub verified: Vec<String>,
     /// `name+hash` of every signature by a key not among the trusted ones (not checked).
     pub unverified: Vec<String>,
+    /// `(name+hash, time)` of every verified `cosignature/v1`, with the time it states.
+    pub cosignatures: Vec<(String, u64)>,
+}
+
+/// Splits a `cosignature/v1` signature into its time and Ed25519 signature; `None` when it is
+/// not 8 + 64 bytes or the time exceeds 2^63-1.
+fn cosignature_parts(bytes: &[u8]) -> Option<(u64, Signature)> {
+    let (time, sig) = bytes.split_first_chunk::<8>()?;
+    let time = u64::from_be_bytes(*time);
+    if time > i64::MAX as u64 {
+        return None;
+    }
+    Some((time, Signature::from_slice(sig).ok()?))
 }
 
 impl Note {
@@ -342,6 +385,29 @@ impl Note {
         Ok(())
     }
 
+    /// Add a timestamped witness cosignature (C2SP tlog-cosignature `cosignature/v1`: key id
+    /// type 0x04, then the 8-byte big-endian `time` and the Ed25519 signature of
+    /// `cosignature/v1\ntime <time>\n<note text>`), replacing an earlier one by the same key.
+    pub fn add_cosignature(&mut self, signer: &NoteSigner, time: u64) -> Result<(), NoteError> {
+        if time > i64::MAX as u64 {
+            return Err(NoteError::Malformed(format!(
+                "cosignature time {time} exceeds 2^63-1"
+            )));
+        }
+        let hash = cosignature_key_hash(&signer.name, &signer.key);
+        let sig = signer.sign_raw(cosigned_message(time, &self.text).as_bytes())?;
+        self.signatures
+            .retain(|s| !(s.name == signer.name && s.key_hash == hash));
+        let mut bytes = time.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&sig);
+        self.signatures.push(NoteSignature {
+            name: signer.name.clone(),
+            key_hash: hash,
+            signature: bytes,
+        });
+        Ok(())
+    }
+
     /// The note in its wire form.
     pub fn to_text(&self) -> String {
         let mut out = self.text.clone();
@@ -363,20 +429,39 @@ impl Note {
         }
         let mut verified = Vec::new();
         let mut unverified = Vec::new();
+        let mut cosigned = Vec::new();
+        let mut satisfied = vec![false; trusted.len()];
         for s in &self.signatures {
             let id = format!("{}+{:08x}", s.name, s.key_hash);
-            match trusted
-                .iter()
-                .find(|v| v.name == s.name && v.hash == s.key_hash)
-            {
-                Some(v) => {
-                    let ok = Signature::from_slice(&s.signature)
-                        .is_ok_and(|sig| v.key.verify(self.text.as_bytes(), &sig).is_ok());
+            let found = trusted.iter().enumerate().find(|(_, v)| {
+                v.name == s.name && (v.hash == s.key_hash || v.cosignature_hash == Some(s.key_hash))
+            });
+            match found {
+                Some((i, v)) => {
+                    let ok = if v.hash == s.key_hash {
+                        Signature::from_slice(&s.signature)
+                            .is_ok_and(|sig| v.key.verify(self.text.as_bytes(), &sig).is_ok())
+                    } else {
+                        match cosignature_parts(&s.signature) {
+                            Some((time, sig)) => {
+                                let message = cosigned_message(time, &self.text);
+                                let ok = v.key.verify(message.as_bytes(), &sig).is_ok();
+                                if ok {
+                                    cosigned.push((id.clone(), time));
+                                }
+                                ok
+                            }
+                            None => false,
+                        }
+                    };
                     if !ok {
                         return Err(NoteError::InvalidSignature {
                             name: s.name.clone(),
                             key_hash: s.key_hash,
                         });
+                    }
+                    if let Some(flag) = satisfied.get_mut(i) {
+                        *flag = true;
                     }
                     if !verified.contains(&id) {
                         verified.push(id);
@@ -389,9 +474,8 @@ impl Note {
                 }
             }
         }
-        for v in trusted {
-            let id = format!("{}+{:08x}", v.name, v.hash);
-            if !verified.contains(&id) {
+        for (v, ok) in trusted.iter().zip(&satisfied) {
+            if !ok {
                 return Err(NoteError::MissingSignature {
                     name: v.name.clone(),
                     key_hash: v.hash,
@@ -401,6 +485,7 @@ impl Note {
         Ok(Verification {
             verified,
             unverified,
+            cosignatures: cosigned,
         })
     }
 }
@@ -417,4 +502,62 @@ fn check_text(text: &str) -> Result<(), NoteError> {
         return Err(bad("control character other than newline"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn signed() -> (Note, NoteSigner, NoteSigner) {
+        let log = NoteSigner::new("example.com/log", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let witness = NoteSigner::new("w.example/w1", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let text = "example.com/log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let note = Note::sign(text, &[&log]).unwrap();
+        let note = Note::parse(note.as_bytes(), &NoteLimits::default()).unwrap();
+        (note, log, witness)
+    }
+
+    #[test]
+    fn cosignature_v1_round_trips_and_states_its_time() {
+        let (mut note, log, witness) = signed();
+        note.add_cosignature(&witness, 1_679_315_147).unwrap();
+        let wire = note.to_text();
+        let note = Note::parse(wire.as_bytes(), &NoteLimits::default()).unwrap();
+        let trusted = [
+            log.verifier(),
+            witness.verifier().accepting_cosignature_v1(),
+        ];
+        let v = note.verify(&trusted).unwrap();
+        assert_eq!(v.cosignatures.len(), 1);
+        assert_eq!(v.cosignatures[0].1, 1_679_315_147);
+        let line = wire.lines().last().unwrap();
+        let raw = B64.decode(line.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(raw.len(), 4 + 8 + 64);
+        let id = cosignature_key_hash("w.example/w1", &witness.verifier().key);
+        assert_eq!(raw[..4], id.to_be_bytes());
+        assert_eq!(raw[4..12], 1_679_315_147u64.to_be_bytes());
+        // A verifier that wants a plain note signature does not take a cosignature.
+        assert!(matches!(
+            note.verify(&[log.verifier(), witness.verifier()]),
+            Err(NoteError::MissingSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn cosignature_v1_with_another_time_fails() {
+        let (mut note, log, witness) = signed();
+        note.add_cosignature(&witness, 100).unwrap();
+        let last = note.signatures.last_mut().unwrap();
+        last.signature[11] ^= 1; // the time, not the signature
+        let trusted = [
+            log.verifier(),
+            witness.verifier().accepting_cosignature_v1(),
+        ];
+        assert!(matches!(
+            note.verify(&trusted),
+            Err(NoteError::InvalidSignature { .. })
+        ));
+        assert!(note.add_cosignature(&witness, u64::MAX).is_err());
+    }
 }

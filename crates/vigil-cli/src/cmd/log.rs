@@ -193,6 +193,14 @@ struct CosignArgs {
     /// The co-signer's key name.
     #[arg(long, value_name = "NAME")]
     name: String,
+    /// The signature to add: `cosignature-v1` (C2SP tlog-cosignature, timestamped, key id
+    /// type 0x04; what witnesses write) or `note` (a plain Ed25519 signed-note signature).
+    #[arg(long, value_name = "FORMAT", default_value = "cosignature-v1",
+          value_parser = ["cosignature-v1", "note"])]
+    format: String,
+    /// The time the cosignature states, in seconds since the Unix epoch (default: now).
+    #[arg(long, value_name = "SECONDS")]
+    time: Option<u64>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -434,7 +442,8 @@ fn witnesses(specs: &[String]) -> anyhow::Result<Vec<NoteVerifier>> {
             let (name, path) = s
                 .split_once('=')
                 .with_context(|| format!("--witness {s:?}: expected NAME=PUB.pem"))?;
-            note_verifier(name, Path::new(path))
+            // A witness may sign either way: a plain note signature or a cosignature/v1.
+            Ok(note_verifier(name, Path::new(path))?.accepting_cosignature_v1())
         })
         .collect()
 }
@@ -645,7 +654,18 @@ fn cosign(a: CosignArgs) -> anyhow::Result<Outcome> {
         }
     };
     let signer = note_signer(&a.name, &a.key)?;
-    opened.note.add_signature(&signer)?;
+    if a.format == "note" {
+        opened.note.add_signature(&signer)?;
+    } else {
+        let time = match a.time {
+            Some(t) => t,
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("the system clock is before 1970")?
+                .as_secs(),
+        };
+        opened.note.add_cosignature(&signer, time)?;
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(opened.note.to_text().as_bytes())?;
     out.flush()?;
