@@ -275,6 +275,21 @@ impl Frontier {
         Ok(Frontier { size, stack })
     }
 
+    /// A frontier from its parts, as [`Frontier::hashes`] gives them: one hash per set bit of
+    /// `size`, largest subtree first. `None` when the count does not match `size`.
+    pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Option<Self> {
+        (hashes.len() == size.count_ones() as usize).then_some(Frontier {
+            size,
+            stack: hashes,
+        })
+    }
+
+    /// The complete-subtree hashes of the right border, largest subtree first (one per set
+    /// bit of the size): all a store needs to keep to extend the tree later.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.stack
+    }
+
     /// Number of leaves.
     pub fn size(&self) -> u64 {
         self.size

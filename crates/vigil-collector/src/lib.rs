@@ -1,0 +1,42 @@
+//! The fleet collector's witness: it decides, for each push of a device's audit log, whether
+//! the device's new signed checkpoint extends the history the collector has already accepted
+//! for it, and co-signs it (C2SP tlog-cosignature `cosignature/v1`) when it does.
+//!
+//! A device's ledger (`vigil-ledger`) is tamper-evident on its own only as long as someone
+//! remembers an earlier checkpoint. The collector is that someone for a fleet: it keeps each
+//! device's newest accepted tree head and the right border of its tree ([`Frontier`]), so a
+//! rewritten, truncated or forked device history is caught at the next push, and the honest
+//! devices are unaffected.
+//!
+//! This crate is the decision, with no I/O: [`judge`] takes the device's registered key, its
+//! last accepted state and one [`Push`], and returns a typed [`Verdict`] (extend, repeat,
+//! replay, fork) or a [`PushError`] that names its HTTP status and stable code. Stores (SQLite,
+//! PostgreSQL) and the mutual-TLS server are built on it.
+//!
+//! # Example
+//! ```
+//! use vigil_collector::{judge, Push, Verdict};
+//! use vigil_ledger::{Checkpoint, Frontier, NoteSigner, leaf_hash};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let device = NoteSigner::new("device-7.example", ed25519_dalek::SigningKey::from_bytes(&[7; 32]))?;
+//! let entries: Vec<Vec<u8>> = vec![br#"{"a":1}"#.to_vec(), br#"{"a":2}"#.to_vec()];
+//! let mut frontier = Frontier::new();
+//! for e in &entries {
+//!     frontier.push(leaf_hash(e), &mut Vec::new());
+//! }
+//! let note = Checkpoint { origin: "device-7.example".into(), size: 2, root: frontier.root(),
+//!                         extensions: vec![] }.sign(&[&device])?;
+//! let push = Push { checkpoint: note, first: 0, entries, proof: vec![] };
+//! let verdict = judge(&device.verifier(), None, &push, |_| false)?;
+//! assert!(matches!(verdict, Verdict::Extend { .. }));
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod witness;
+
+// The public interface.
+pub use vigil_ledger::Frontier;
+pub use witness::{cosign, judge, Accepted, ForkKind, Push, PushError, Verdict};
