@@ -8,10 +8,13 @@
 //! rewritten, truncated or forked device history is caught at the next push, and the honest
 //! devices are unaffected.
 //!
-//! This crate is the decision, with no I/O: [`judge`] takes the device's registered key, its
+//! The decision has no I/O: [`judge`] takes the device's registered key, its
 //! last accepted state and one [`Push`], and returns a typed [`Verdict`] (extend, repeat,
-//! replay, fork) or a [`PushError`] that names its HTTP status and stable code. Stores (SQLite,
-//! PostgreSQL) and the mutual-TLS server are built on it.
+//! replay, fork) or a [`PushError`] that names its HTTP status and stable code. A
+//! [`Collector`] runs it inside one store transaction per push ([`CollectorStore`]; SQLite
+//! for one site in [`SqliteStore`]), so concurrent pushes of one device are serialised and
+//! nothing acknowledged is lost or stored twice, and co-signs what it accepts. (The
+//! PostgreSQL store, the mutual-TLS server and the dashboard of issue 19 build on these.)
 //!
 //! # Example
 //! ```
@@ -35,8 +38,20 @@
 
 #![deny(missing_docs)]
 
+mod collector;
+mod sqlite;
+mod store;
 mod witness;
 
 // The public interface.
+// The decision on one push, with no I/O.
 pub use vigil_ledger::Frontier;
 pub use witness::{cosign, judge, Accepted, ForkKind, Push, PushError, Verdict};
+// Storage: the trait both stores implement, its rows, and the single-site SQLite store.
+pub use sqlite::SqliteStore;
+pub use store::{
+    AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
+    PushView, StoreError,
+};
+// The collector: registered devices, the witness key and a store.
+pub use collector::{Collector, PushReply};

@@ -1,0 +1,225 @@
+//! What the collector keeps, behind one trait so that SQLite (one site) and PostgreSQL (a fleet)
+//! run the same push logic.
+
+use vigil_ledger::Hash;
+
+use crate::witness::{Accepted, ForkKind};
+
+/// Why the store failed. A failed push stores nothing (its transaction is rolled back).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed (connection, I/O, a constraint).
+    #[error("database: {0}")]
+    Database(String),
+    /// A stored row is not what the collector writes (edited by hand, or another schema).
+    #[error("stored data: {0}")]
+    Corrupt(String),
+}
+
+/// A device as the fleet table shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceRow {
+    /// The device id (its certificate's CN).
+    pub id: String,
+    /// Model name from its newest push, if it said.
+    pub model: Option<String>,
+    /// Model version from its newest push, if it said.
+    pub version: Option<String>,
+    /// Size of its newest accepted checkpoint.
+    pub size: u64,
+    /// Root of its newest accepted checkpoint (hex).
+    pub root: String,
+    /// When that checkpoint was accepted (Unix milliseconds).
+    pub last_checkpoint_time: Option<u64>,
+    /// When the device last pushed (Unix milliseconds), accepted or not.
+    pub last_seen: Option<u64>,
+    /// Alarms about it still open.
+    pub open_alarms: u64,
+}
+
+/// A checkpoint a device pushed, accepted or refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointRow {
+    /// Tree size.
+    pub size: u64,
+    /// Root (hex).
+    pub root: String,
+    /// When it was received (Unix milliseconds).
+    pub time: u64,
+    /// Whether it was accepted.
+    pub accepted: bool,
+    /// The note, byte for byte.
+    pub note: String,
+}
+
+/// One stored entry of a device's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    /// Its index in the device's log.
+    pub index: u64,
+    /// The exact canonical bytes hashed.
+    pub entry: Vec<u8>,
+    /// `SHA-256(0x00 || entry)`.
+    pub leaf_hash: Hash,
+}
+
+/// The kinds of alarm the collector raises or records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AlarmKind {
+    /// A device's history contradicts what the collector accepted.
+    Fork,
+    /// A drift test reported drift.
+    Drift,
+    /// A device's guard raised an extraction alarm.
+    Extraction,
+    /// A device refused an update.
+    UpdateRefused,
+}
+
+impl AlarmKind {
+    /// The stable name used in the API and the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            AlarmKind::Fork => "fork",
+            AlarmKind::Drift => "drift",
+            AlarmKind::Extraction => "extraction",
+            AlarmKind::UpdateRefused => "update_refused",
+        }
+    }
+
+    /// The kind with this stable name.
+    pub fn from_code(code: &str) -> Option<AlarmKind> {
+        [
+            AlarmKind::Fork,
+            AlarmKind::Drift,
+            AlarmKind::Extraction,
+            AlarmKind::UpdateRefused,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
+}
+
+/// An alarm.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlarmRow {
+    /// Its id.
+    pub id: u64,
+    /// The device.
+    pub device: String,
+    /// What kind.
+    pub kind: AlarmKind,
+    /// When it was raised (Unix milliseconds).
+    pub time: u64,
+    /// Whether it is still open.
+    pub open: bool,
+    /// What happened, for people.
+    pub detail: String,
+}
+
+/// One drift test result reported by a device.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DriftPoint {
+    /// The device.
+    pub device: String,
+    /// The feature tested.
+    pub feature: String,
+    /// The test (`ks`, `cvm`, ...).
+    pub test: String,
+    /// Its statistic.
+    pub statistic: f64,
+    /// Its p-value, where the test has one.
+    pub p_value: Option<f64>,
+    /// Whether drift was found.
+    pub drift: bool,
+    /// When it was received (Unix milliseconds).
+    pub time: u64,
+}
+
+/// What a push changes, decided by the witness inside the store's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Store the new entries and make `accepted` the device's state.
+    Extend {
+        /// The new state.
+        accepted: Accepted,
+        /// Index of the first new entry.
+        first: u64,
+        /// The new entries and their leaf hashes.
+        entries: Vec<(Vec<u8>, Hash)>,
+    },
+    /// Nothing new: only `last_seen` (and the model, if given) move.
+    Seen,
+    /// A refused push: nothing at all is written.
+    Nothing,
+    /// Keep the refused checkpoint as evidence and raise a fork alarm.
+    Fork {
+        /// How the history contradicts the accepted one.
+        kind: ForkKind,
+        /// The refused note.
+        note: String,
+        /// Its size.
+        size: u64,
+        /// Its root.
+        root: Hash,
+    },
+}
+
+/// The facts a push's decision reads: the device's accepted state and whether a note was
+/// accepted for it before.
+pub trait PushView {
+    /// The device's newest accepted state.
+    fn accepted(&self) -> Option<&Accepted>;
+    /// Whether `note` was accepted for this device at some time.
+    fn accepted_before(&self, note: &str) -> bool;
+}
+
+/// Durable storage for a collector. Implementations make [`CollectorStore::push`] one
+/// transaction that serialises pushes of the same device, even across collector processes
+/// sharing a database: nothing acknowledged is lost, nothing is stored twice.
+pub trait CollectorStore: Send + Sync {
+    /// Runs one push of `device` at `now` (Unix milliseconds): reads the device's state,
+    /// calls `decide`, applies what it returns, all in one transaction that is durable before
+    /// this returns. `model` is `(name, version)` if the push said.
+    fn push(
+        &self,
+        device: &str,
+        model: Option<(&str, &str)>,
+        now: u64,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+    ) -> Result<(), StoreError>;
+
+    /// Records drift results reported with a push; a result with `drift` raises a drift alarm.
+    fn add_drift(&self, points: &[DriftPoint]) -> Result<(), StoreError>;
+
+    /// Records an alarm a device reported (extraction, refused update).
+    fn add_alarm(
+        &self,
+        device: &str,
+        kind: AlarmKind,
+        time: u64,
+        detail: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Every device, by id.
+    fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
+
+    /// A device's checkpoints, accepted and refused, in the order received.
+    fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError>;
+
+    /// A device's entries with `from <= index < to`, in index order.
+    fn entries(&self, device: &str, from: u64, to: u64) -> Result<Vec<EntryRow>, StoreError>;
+
+    /// Alarms raised at or after `since` (Unix milliseconds), newest first.
+    fn alarms(&self, since: u64) -> Result<Vec<AlarmRow>, StoreError>;
+
+    /// Drift results, optionally of one device and one feature, oldest first.
+    fn drift(
+        &self,
+        device: Option<&str>,
+        feature: Option<&str>,
+    ) -> Result<Vec<DriftPoint>, StoreError>;
+}

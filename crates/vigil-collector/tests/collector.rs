@@ -1,0 +1,231 @@
+//! The collector over its SQLite store: honest devices extend push after push, a forked
+//! device is caught and kept as evidence without touching the others, replays and repeats
+//! are told apart, hostile pushes store nothing, and concurrent pushes store entries once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use vigil_collector::{AlarmKind, Collector, Push, SqliteStore};
+use vigil_ledger::{leaf_hash, Checkpoint, MemoryTree, NoteSigner};
+
+struct Device {
+    signer: NoteSigner,
+    entries: Vec<Vec<u8>>,
+}
+
+impl Device {
+    fn new(seed: u8) -> Device {
+        Device {
+            signer: NoteSigner::new(
+                &format!("device-{seed}.example"),
+                ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+            )
+            .unwrap(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn id(&self) -> String {
+        self.signer.name().to_string()
+    }
+
+    fn append(&mut self, n: usize) {
+        for _ in 0..n {
+            let i = self.entries.len();
+            self.entries
+                .push(format!("{{\"i\":{i},\"type\":\"guard.inference\"}}").into_bytes());
+        }
+    }
+
+    fn tree(&self) -> MemoryTree {
+        MemoryTree::new(self.entries.iter().map(|e| leaf_hash(e)).collect())
+    }
+
+    fn push_from(&self, from: u64) -> Push {
+        let t = self.tree();
+        let note = Checkpoint {
+            origin: self.id(),
+            size: t.size(),
+            root: vigil_ledger::root(&t, t.size()).unwrap(),
+            extensions: vec![],
+        }
+        .sign(&[&self.signer])
+        .unwrap();
+        let proof = if from == 0 || from >= t.size() {
+            vec![]
+        } else {
+            vigil_ledger::consistency_proof(&t, from, t.size()).unwrap()
+        };
+        Push {
+            checkpoint: note,
+            first: from,
+            entries: self
+                .entries
+                .get(from as usize..)
+                .unwrap_or_default()
+                .to_vec(),
+            proof,
+        }
+    }
+}
+
+fn collector(dir: &std::path::Path, devices: &[&Device]) -> Collector {
+    let store = Arc::new(SqliteStore::open(&dir.join("c.db")).unwrap());
+    let registry: BTreeMap<_, _> = devices
+        .iter()
+        .map(|d| (d.id(), d.signer.verifier()))
+        .collect();
+    let witness = NoteSigner::new(
+        "vigil-collector",
+        ed25519_dalek::SigningKey::from_bytes(&[99; 32]),
+    )
+    .unwrap();
+    Collector::new(store, witness, registry)
+}
+
+#[test]
+fn a_fork_on_one_device_is_caught_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut honest = Device::new(1);
+    let mut forked = Device::new(2);
+    let c = collector(dir.path(), &[&honest, &forked]);
+    let t = 1_700_000_000_000;
+
+    honest.append(10);
+    forked.append(10);
+    for d in [&honest, &forked] {
+        let r = c
+            .push(&d.id(), &d.push_from(0), Some(("ecg", "1.0.0")), t)
+            .unwrap();
+        assert_eq!((r.status, r.code, r.stored), (200, "accepted", 10), "{r:?}");
+        let cosigned = r.cosigned.unwrap();
+        let opened = vigil_ledger::open_checkpoint(
+            cosigned.as_bytes(),
+            &[d.signer.verifier(), c.witness()],
+            None,
+        )
+        .unwrap();
+        assert_eq!(opened.verification.cosignatures.len(), 1);
+    }
+
+    // The forked device rewrites an old entry, re-signs and extends.
+    forked.entries[2] = b"{\"i\":2,\"type\":\"edited\"}".to_vec();
+    forked.append(5);
+    let r = c
+        .push(&forked.id(), &forked.push_from(10), None, t + 1)
+        .unwrap();
+    assert_eq!((r.status, r.code, r.stored), (409, "fork", 0), "{r:?}");
+    let cps = c.store().checkpoints(&forked.id()).unwrap();
+    assert_eq!(
+        cps.iter().map(|c| (c.size, c.accepted)).collect::<Vec<_>>(),
+        vec![(10, true), (15, false)],
+        "both checkpoints are kept as evidence"
+    );
+    let alarms = c.store().alarms(0).unwrap();
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(
+        (alarms[0].kind, alarms[0].device.as_str()),
+        (AlarmKind::Fork, forked.id().as_str())
+    );
+    assert_eq!(c.store().entries(&forked.id(), 0, 100).unwrap().len(), 10);
+
+    // The honest device is unaffected.
+    honest.append(7);
+    let r = c
+        .push(&honest.id(), &honest.push_from(10), None, t + 2)
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code, r.stored, r.size),
+        (200, "accepted", 7, 17),
+        "{r:?}"
+    );
+    let devices = c.store().devices().unwrap();
+    let h = devices.iter().find(|d| d.id == honest.id()).unwrap();
+    assert_eq!(
+        (h.size, h.open_alarms, h.model.as_deref()),
+        (17, 0, Some("ecg"))
+    );
+    let f = devices.iter().find(|d| d.id == forked.id()).unwrap();
+    assert_eq!((f.size, f.open_alarms), (10, 1));
+}
+
+#[test]
+fn repeats_replays_and_hostile_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::new(3);
+    let c = collector(dir.path(), &[&d]);
+    d.append(4);
+    let first = d.push_from(0);
+    assert_eq!(c.push(&d.id(), &first, None, 1).unwrap().code, "accepted");
+    // The same push again: 200, entries stored once.
+    let r = c.push(&d.id(), &first, None, 2).unwrap();
+    assert_eq!((r.status, r.code, r.stored), (200, "repeat", 0));
+    assert_eq!(c.store().entries(&d.id(), 0, 100).unwrap().len(), 4);
+    d.append(4);
+    assert_eq!(
+        c.push(&d.id(), &d.push_from(4), None, 3).unwrap().code,
+        "accepted"
+    );
+    // The older accepted checkpoint, byte for byte: 409, no alarm.
+    let r = c.push(&d.id(), &first, None, 4).unwrap();
+    assert_eq!((r.status, r.code), (409, "replay"), "{r:?}");
+    assert!(c.store().alarms(0).unwrap().is_empty());
+
+    // Hostile pushes store nothing.
+    d.append(2);
+    let before = c.store().checkpoints(&d.id()).unwrap().len();
+    let mut bad = d.push_from(8);
+    bad.entries[0] = b"{\"i\":1000}".to_vec();
+    let r = c.push(&d.id(), &bad, None, 5).unwrap();
+    assert_eq!((r.status, r.code), (422, "entries_mismatch"));
+    let mut bad = d.push_from(8);
+    bad.proof.push([7; 32]);
+    assert_eq!(c.push(&d.id(), &bad, None, 6).unwrap().status, 400);
+    // Another device's log pushed under this device's certificate.
+    let mut other = Device::new(4);
+    other.append(10);
+    let r = c.push(&d.id(), &other.push_from(8), None, 7).unwrap();
+    assert_eq!((r.status, r.code), (403, "wrong_origin"));
+    // A certificate of a device that is not registered.
+    let r = c.push(&other.id(), &other.push_from(0), None, 8).unwrap();
+    assert_eq!((r.status, r.code), (403, "unknown_device"));
+    assert_eq!(c.store().checkpoints(&d.id()).unwrap().len(), before);
+    assert_eq!(c.store().entries(&d.id(), 0, 100).unwrap().len(), 8);
+    assert!(c.store().alarms(0).unwrap().is_empty());
+}
+
+/// Two collectors (two store handles on one database, as two processes) receive the same push
+/// at once: one accepts it, the other sees a repeat; every entry is stored exactly once.
+#[test]
+fn concurrent_pushes_store_each_entry_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::new(5);
+    d.append(2000);
+    let a = Arc::new(collector(dir.path(), &[&d]));
+    let b = Arc::new(collector(dir.path(), &[&d]));
+    let push = Arc::new(d.push_from(0));
+    let id = d.id();
+    let handles: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let push = push.clone();
+            let id = id.clone();
+            std::thread::spawn(move || c.push(&id, &push, None, i as u64).unwrap())
+        })
+        .collect();
+    let replies: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        replies.iter().filter(|r| r.code == "accepted").count(),
+        1,
+        "{replies:?}"
+    );
+    assert_eq!(
+        replies.iter().filter(|r| r.code == "repeat").count(),
+        3,
+        "{replies:?}"
+    );
+    assert_eq!(a.store().entries(&id, 0, 10_000).unwrap().len(), 2000);
+}
