@@ -12,9 +12,10 @@
 //! last accepted state and one [`Push`], and returns a typed [`Verdict`] (extend, repeat,
 //! replay, fork) or a [`PushError`] that names its HTTP status and stable code. A
 //! [`Collector`] runs it inside one store transaction per push ([`CollectorStore`]; SQLite
-//! for one site in [`SqliteStore`]), so concurrent pushes of one device are serialised and
-//! nothing acknowledged is lost or stored twice, and co-signs what it accepts. (The
-//! PostgreSQL store, the mutual-TLS server and the dashboard of issue 19 build on these.)
+//! for one site in [`SqliteStore`], PostgreSQL for a fleet in [`PostgresStore`]), so
+//! concurrent pushes of one device are serialised, even across collector processes on one
+//! database, nothing acknowledged is lost or stored twice, and it co-signs what it accepts.
+//! (The mutual-TLS server and the dashboard of issue 19 build on these.)
 //!
 //! # Example
 //! ```
@@ -39,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod collector;
+mod postgres;
 mod sqlite;
 mod store;
 mod witness;
@@ -47,7 +49,9 @@ mod witness;
 // The decision on one push, with no I/O.
 pub use vigil_ledger::Frontier;
 pub use witness::{cosign, judge, Accepted, ForkKind, Push, PushError, Verdict};
-// Storage: the trait both stores implement, its rows, and the single-site SQLite store.
+// Storage: the trait both stores implement, its rows, the single-site SQLite store and the
+// fleet's PostgreSQL store.
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::{
     AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,

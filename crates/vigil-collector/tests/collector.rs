@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use vigil_collector::{AlarmKind, Collector, Push, SqliteStore};
+mod common;
+
+use vigil_collector::{AlarmKind, Collector, CollectorStore, PostgresStore, Push, SqliteStore};
 use vigil_ledger::{leaf_hash, Checkpoint, MemoryTree, NoteSigner};
 
 struct Device {
@@ -71,8 +73,33 @@ impl Device {
     }
 }
 
-fn collector(dir: &std::path::Path, devices: &[&Device]) -> Collector {
-    let store = Arc::new(SqliteStore::open(&dir.join("c.db")).unwrap());
+/// Where a test keeps its collector's data: a SQLite file or a PostgreSQL database.
+#[derive(Clone)]
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn open(&self) -> Arc<dyn CollectorStore> {
+        match self {
+            Db::Sqlite(p) => Arc::new(SqliteStore::open(p).unwrap()),
+            Db::Postgres(url) => Arc::new(PostgresStore::connect(url, 4).unwrap()),
+        }
+    }
+}
+
+/// Runs `test` against a SQLite store and against a PostgreSQL one: one suite, both stores.
+fn on_both_stores(test: fn(&Db)) {
+    let dir = tempfile::tempdir().unwrap();
+    test(&Db::Sqlite(dir.path().join("c.db")));
+    if let Some(cluster) = common::cluster() {
+        test(&Db::Postgres(cluster.database()));
+    }
+}
+
+fn collector(db: &Db, devices: &[&Device]) -> Collector {
+    let store = db.open();
     let registry: BTreeMap<_, _> = devices
         .iter()
         .map(|d| (d.id(), d.signer.verifier()))
@@ -87,10 +114,13 @@ fn collector(dir: &std::path::Path, devices: &[&Device]) -> Collector {
 
 #[test]
 fn a_fork_on_one_device_is_caught_and_the_others_go_on() {
-    let dir = tempfile::tempdir().unwrap();
+    on_both_stores(fork_on_one_device);
+}
+
+fn fork_on_one_device(db: &Db) {
     let mut honest = Device::new(1);
     let mut forked = Device::new(2);
-    let c = collector(dir.path(), &[&honest, &forked]);
+    let c = collector(db, &[&honest, &forked]);
     let t = 1_700_000_000_000;
 
     honest.append(10);
@@ -153,9 +183,12 @@ fn a_fork_on_one_device_is_caught_and_the_others_go_on() {
 
 #[test]
 fn repeats_replays_and_hostile_pushes() {
-    let dir = tempfile::tempdir().unwrap();
+    on_both_stores(repeats_replays_hostile);
+}
+
+fn repeats_replays_hostile(db: &Db) {
     let mut d = Device::new(3);
-    let c = collector(dir.path(), &[&d]);
+    let c = collector(db, &[&d]);
     d.append(4);
     let first = d.push_from(0);
     assert_eq!(c.push(&d.id(), &first, None, 1).unwrap().code, "accepted");
@@ -200,11 +233,14 @@ fn repeats_replays_and_hostile_pushes() {
 /// at once: one accepts it, the other sees a repeat; every entry is stored exactly once.
 #[test]
 fn concurrent_pushes_store_each_entry_once() {
-    let dir = tempfile::tempdir().unwrap();
+    on_both_stores(concurrent_pushes);
+}
+
+fn concurrent_pushes(db: &Db) {
     let mut d = Device::new(5);
     d.append(2000);
-    let a = Arc::new(collector(dir.path(), &[&d]));
-    let b = Arc::new(collector(dir.path(), &[&d]));
+    let a = Arc::new(collector(db, &[&d]));
+    let b = Arc::new(collector(db, &[&d]));
     let push = Arc::new(d.push_from(0));
     let id = d.id();
     let handles: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
@@ -228,4 +264,23 @@ fn concurrent_pushes_store_each_entry_once() {
         "{replies:?}"
     );
     assert_eq!(a.store().entries(&id, 0, 10_000).unwrap().len(), 2000);
+}
+
+/// Collectors started at once on an empty PostgreSQL database all come up: the migrations
+/// run under an advisory lock.
+#[test]
+fn collectors_started_at_once_all_come_up() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let url = cluster.database();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStore::connect(&url, 2).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
 }

@@ -1,0 +1,501 @@
+//! The fleet store: PostgreSQL, shared by several collector processes.
+//!
+//! The schema is the SQLite store's (see [`crate::SqliteStore`]) with PostgreSQL types
+//! (`BIGINT`, `BYTEA`, `BOOLEAN`, `DOUBLE PRECISION`). Migrations run at start under a
+//! session advisory lock, so collectors started at once on an empty database all come up. Each
+//! push is one transaction holding a transaction-level advisory lock on its device, so pushes of
+//! one device are serialised across processes (even its first push, before it has a row); a
+//! collector killed mid-push leaves its transaction rolled back, never half a push.
+
+use std::sync::{Condvar, Mutex};
+
+use postgres::{Client, NoTls, Transaction};
+use vigil_ledger::{Frontier, Hash};
+
+use crate::store::{
+    AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
+    PushView, StoreError,
+};
+use crate::witness::Accepted;
+
+/// The advisory lock key that serialises migrations ("vigil" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS vc_devices(id TEXT PRIMARY KEY, model TEXT, version TEXT,
+    size BIGINT NOT NULL, root BYTEA NOT NULL, frontier BYTEA NOT NULL, note TEXT NOT NULL,
+    accepted_at BIGINT, last_seen BIGINT);
+CREATE TABLE IF NOT EXISTS vc_checkpoints(id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL,
+    size BIGINT NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL, time BIGINT NOT NULL,
+    accepted BOOLEAN NOT NULL);
+CREATE INDEX IF NOT EXISTS vc_checkpoints_device ON vc_checkpoints(device, id);
+CREATE TABLE IF NOT EXISTS vc_entries(device TEXT NOT NULL, idx BIGINT NOT NULL,
+    entry BYTEA NOT NULL, leaf_hash BYTEA NOT NULL, PRIMARY KEY(device, idx));
+CREATE TABLE IF NOT EXISTS vc_alarms(id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL,
+    kind TEXT NOT NULL, time BIGINT NOT NULL, open BOOLEAN NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vc_drift(id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL,
+    feature TEXT NOT NULL, test TEXT NOT NULL, statistic DOUBLE PRECISION NOT NULL,
+    p_value DOUBLE PRECISION, drift BOOLEAN NOT NULL, time BIGINT NOT NULL);
+";
+
+/// A collector store in a PostgreSQL database, with a small pool of connections.
+pub struct PostgresStore {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+    open: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the URL: it may hold a password.
+        f.debug_struct("PostgresStore")
+            .field("max", &self.max)
+            .finish()
+    }
+}
+
+fn db(e: postgres::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Database(format!("{v} does not fit the store")))
+}
+
+fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({v})")))
+}
+
+fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+}
+
+/// A connection borrowed from the pool; returned when dropped (unless it broke).
+struct Pooled<'a> {
+    store: &'a PostgresStore,
+    client: Option<Client>,
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if client.is_closed() {
+                if let Ok(mut open) = self.store.open.lock() {
+                    *open = open.saturating_sub(1);
+                }
+            } else if let Ok(mut idle) = self.store.idle.lock() {
+                idle.push(client);
+            }
+            self.store.freed.notify_one();
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:pass@host:port/db`), keeping at most `max`
+    /// connections, and runs the migrations under an advisory lock.
+    pub fn connect(url: &str, max: usize) -> Result<PostgresStore, StoreError> {
+        let store = PostgresStore {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+            open: Mutex::new(0),
+            freed: Condvar::new(),
+            max: max.max(1),
+        };
+        let mut conn = store.get()?;
+        let client = conn.client()?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(db)?;
+        let migrated = client.batch_execute(SCHEMA).map_err(db);
+        let unlocked = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .map_err(db);
+        migrated?;
+        unlocked?;
+        drop(conn);
+        Ok(store)
+    }
+
+    fn get(&self) -> Result<Pooled<'_>, StoreError> {
+        let poisoned = || StoreError::Database("a thread panicked holding the pool".into());
+        loop {
+            if let Some(client) = self.idle.lock().map_err(|_| poisoned())?.pop() {
+                return Ok(Pooled {
+                    store: self,
+                    client: Some(client),
+                });
+            }
+            let mut open = self.open.lock().map_err(|_| poisoned())?;
+            if *open < self.max {
+                *open += 1;
+                drop(open);
+                return match Client::connect(&self.url, NoTls) {
+                    Ok(client) => Ok(Pooled {
+                        store: self,
+                        client: Some(client),
+                    }),
+                    Err(e) => {
+                        if let Ok(mut open) = self.open.lock() {
+                            *open = open.saturating_sub(1);
+                        }
+                        Err(StoreError::Database(format!("connecting: {e}")))
+                    }
+                };
+            }
+            // Wait for a connection to come back, then look again.
+            let _unused = self
+                .freed
+                .wait_timeout(open, std::time::Duration::from_millis(50))
+                .map_err(|_| poisoned())?;
+        }
+    }
+}
+
+impl Pooled<'_> {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::Database("connection already returned".into()))
+    }
+}
+
+struct View<'a, 'b> {
+    tx: std::cell::RefCell<&'a mut Transaction<'b>>,
+    device: &'a str,
+    accepted: Option<Accepted>,
+}
+
+impl PushView for View<'_, '_> {
+    fn accepted(&self) -> Option<&Accepted> {
+        self.accepted.as_ref()
+    }
+
+    fn accepted_before(&self, note: &str) -> bool {
+        let Ok(mut tx) = self.tx.try_borrow_mut() else {
+            return false;
+        };
+        tx.query_opt(
+            "SELECT 1 FROM vc_checkpoints WHERE device = $1 AND accepted AND note = $2 LIMIT 1",
+            &[&self.device, &note],
+        )
+        .ok()
+        .flatten()
+        .is_some()
+    }
+}
+
+fn read_accepted(tx: &mut Transaction<'_>, device: &str) -> Result<Option<Accepted>, StoreError> {
+    let Some(row) = tx
+        .query_opt(
+            "SELECT size, root, frontier, note FROM vc_devices WHERE id = $1",
+            &[&device],
+        )
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    let size = to_u64(row.try_get::<_, i64>(0).map_err(db)?, "device size")?;
+    let root: Vec<u8> = row.try_get(1).map_err(db)?;
+    let frontier: Vec<u8> = row.try_get(2).map_err(db)?;
+    let note: String = row.try_get(3).map_err(db)?;
+    let hashes = frontier
+        .chunks(32)
+        .map(|c| to_hash(c, "frontier hash"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let frontier = Frontier::from_parts(size, hashes).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "device {device}: frontier does not match size {size}"
+        ))
+    })?;
+    Ok(Some(Accepted {
+        note,
+        size,
+        root: to_hash(&root, "device root")?,
+        frontier,
+    }))
+}
+
+impl CollectorStore for PostgresStore {
+    fn push(
+        &self,
+        device: &str,
+        model: Option<(&str, &str)>,
+        now: u64,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+    ) -> Result<(), StoreError> {
+        let now_i = to_i64(now)?;
+        let mut conn = self.get()?;
+        let client = conn.client()?;
+        let mut tx = client.transaction().map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&device])
+            .map_err(db)?;
+        let accepted = read_accepted(&mut tx, device)?;
+        let change = {
+            let view = View {
+                tx: std::cell::RefCell::new(&mut tx),
+                device,
+                accepted,
+            };
+            decide(&view)
+        };
+        let (name, version) = (model.map(|m| m.0), model.map(|m| m.1));
+        match change {
+            Change::Extend {
+                accepted,
+                first,
+                entries,
+            } => {
+                // One COPY-free batch: an array insert of every new entry in one statement.
+                let mut idx = Vec::with_capacity(entries.len());
+                let mut data = Vec::with_capacity(entries.len());
+                let mut leaves = Vec::with_capacity(entries.len());
+                for (i, (entry, leaf)) in entries.into_iter().enumerate() {
+                    idx.push(to_i64(first + i as u64)?);
+                    data.push(entry);
+                    leaves.push(leaf.to_vec());
+                }
+                tx.execute(
+                    "INSERT INTO vc_entries(device, idx, entry, leaf_hash)
+                     SELECT $1, * FROM UNNEST($2::BIGINT[], $3::BYTEA[], $4::BYTEA[])",
+                    &[&device, &idx, &data, &leaves],
+                )
+                .map_err(db)?;
+                let frontier: Vec<u8> = accepted.frontier.hashes().concat();
+                let size = to_i64(accepted.size)?;
+                let root = accepted.root.to_vec();
+                tx.execute(
+                    "INSERT INTO vc_devices(id, model, version, size, root, frontier, note, accepted_at, last_seen)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                     ON CONFLICT(id) DO UPDATE SET model = COALESCE(EXCLUDED.model, vc_devices.model),
+                       version = COALESCE(EXCLUDED.version, vc_devices.version), size = EXCLUDED.size,
+                       root = EXCLUDED.root, frontier = EXCLUDED.frontier, note = EXCLUDED.note,
+                       accepted_at = EXCLUDED.accepted_at, last_seen = EXCLUDED.last_seen",
+                    &[&device, &name, &version, &size, &root, &frontier, &accepted.note, &now_i],
+                )
+                .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO vc_checkpoints(device, size, root, note, time, accepted) VALUES ($1, $2, $3, $4, $5, TRUE)",
+                    &[&device, &size, &root, &accepted.note, &now_i],
+                )
+                .map_err(db)?;
+            }
+            Change::Nothing => {}
+            Change::Seen => {
+                tx.execute(
+                    "UPDATE vc_devices SET last_seen = $2, model = COALESCE($3, model), version = COALESCE($4, version) WHERE id = $1",
+                    &[&device, &now_i, &name, &version],
+                )
+                .map_err(db)?;
+            }
+            Change::Fork {
+                kind,
+                note,
+                size,
+                root,
+            } => {
+                let size_i = to_i64(size)?;
+                tx.execute(
+                    "INSERT INTO vc_checkpoints(device, size, root, note, time, accepted) VALUES ($1, $2, $3, $4, $5, FALSE)",
+                    &[&device, &size_i, &root.to_vec(), &note, &now_i],
+                )
+                .map_err(db)?;
+                let detail = format!(
+                    "checkpoint of size {size} contradicts the accepted history ({})",
+                    kind.code()
+                );
+                tx.execute(
+                    "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, 'fork', $2, TRUE, $3)",
+                    &[&device, &now_i, &detail],
+                )
+                .map_err(db)?;
+                tx.execute(
+                    "UPDATE vc_devices SET last_seen = $2 WHERE id = $1",
+                    &[&device, &now_i],
+                )
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn add_drift(&self, points: &[DriftPoint]) -> Result<(), StoreError> {
+        let mut conn = self.get()?;
+        let mut tx = conn.client()?.transaction().map_err(db)?;
+        for p in points {
+            let time = to_i64(p.time)?;
+            tx.execute(
+                "INSERT INTO vc_drift(device, feature, test, statistic, p_value, drift, time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&p.device, &p.feature, &p.test, &p.statistic, &p.p_value, &p.drift, &time],
+            )
+            .map_err(db)?;
+            if p.drift {
+                let detail = format!(
+                    "{} drift on {} (statistic {})",
+                    p.test, p.feature, p.statistic
+                );
+                tx.execute(
+                    "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, 'drift', $2, TRUE, $3)",
+                    &[&p.device, &time, &detail],
+                )
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn add_alarm(
+        &self,
+        device: &str,
+        kind: AlarmKind,
+        time: u64,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let time = to_i64(time)?;
+        self.get()?
+            .client()?
+            .execute(
+                "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, $2, $3, TRUE, $4)",
+                &[&device, &kind.code(), &time, &detail],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+        let rows = self
+            .get()?
+            .client()?
+            .query(
+                "SELECT d.id, d.model, d.version, d.size, d.root, d.accepted_at, d.last_seen,
+                        (SELECT COUNT(*) FROM vc_alarms a WHERE a.device = d.id AND a.open)
+                 FROM vc_devices d ORDER BY d.id",
+                &[],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let root: Vec<u8> = r.try_get(4).map_err(db)?;
+                Ok(DeviceRow {
+                    id: r.try_get(0).map_err(db)?,
+                    model: r.try_get(1).map_err(db)?,
+                    version: r.try_get(2).map_err(db)?,
+                    size: to_u64(r.try_get(3).map_err(db)?, "device size")?,
+                    root: hex::encode(root),
+                    last_checkpoint_time: r
+                        .try_get::<_, Option<i64>>(5)
+                        .map_err(db)?
+                        .and_then(|t| u64::try_from(t).ok()),
+                    last_seen: r
+                        .try_get::<_, Option<i64>>(6)
+                        .map_err(db)?
+                        .and_then(|t| u64::try_from(t).ok()),
+                    open_alarms: to_u64(r.try_get(7).map_err(db)?, "alarm count")?,
+                })
+            })
+            .collect()
+    }
+
+    fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {
+        let rows = self
+            .get()?
+            .client()?
+            .query(
+                "SELECT size, root, time, accepted, note FROM vc_checkpoints WHERE device = $1 ORDER BY id",
+                &[&device],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let root: Vec<u8> = r.try_get(1).map_err(db)?;
+                Ok(CheckpointRow {
+                    size: to_u64(r.try_get(0).map_err(db)?, "checkpoint size")?,
+                    root: hex::encode(root),
+                    time: to_u64(r.try_get(2).map_err(db)?, "checkpoint time")?,
+                    accepted: r.try_get(3).map_err(db)?,
+                    note: r.try_get(4).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    fn entries(&self, device: &str, from: u64, to: u64) -> Result<Vec<EntryRow>, StoreError> {
+        let (from, to) = (to_i64(from)?, to_i64(to)?);
+        let rows = self
+            .get()?
+            .client()?
+            .query(
+                "SELECT idx, entry, leaf_hash FROM vc_entries WHERE device = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+                &[&device, &from, &to],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let leaf: Vec<u8> = r.try_get(2).map_err(db)?;
+                Ok(EntryRow {
+                    index: to_u64(r.try_get(0).map_err(db)?, "entry index")?,
+                    entry: r.try_get(1).map_err(db)?,
+                    leaf_hash: to_hash(&leaf, "leaf hash")?,
+                })
+            })
+            .collect()
+    }
+
+    fn alarms(&self, since: u64) -> Result<Vec<AlarmRow>, StoreError> {
+        let since = to_i64(since)?;
+        let rows = self
+            .get()?
+            .client()?
+            .query(
+                "SELECT id, device, kind, time, open, detail FROM vc_alarms WHERE time >= $1 ORDER BY time DESC, id DESC",
+                &[&since],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(2).map_err(db)?;
+                Ok(AlarmRow {
+                    id: to_u64(r.try_get(0).map_err(db)?, "alarm id")?,
+                    device: r.try_get(1).map_err(db)?,
+                    kind: AlarmKind::from_code(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("alarm kind {kind:?}")))?,
+                    time: to_u64(r.try_get(3).map_err(db)?, "alarm time")?,
+                    open: r.try_get(4).map_err(db)?,
+                    detail: r.try_get(5).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    fn drift(
+        &self,
+        device: Option<&str>,
+        feature: Option<&str>,
+    ) -> Result<Vec<DriftPoint>, StoreError> {
+        let rows = self
+            .get()?
+            .client()?
+            .query(
+                "SELECT device, feature, test, statistic, p_value, drift, time FROM vc_drift
+                 WHERE ($1::TEXT IS NULL OR device = $1) AND ($2::TEXT IS NULL OR feature = $2)
+                 ORDER BY time, id",
+                &[&device, &feature],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(DriftPoint {
+                    device: r.try_get(0).map_err(db)?,
+                    feature: r.try_get(1).map_err(db)?,
+                    test: r.try_get(2).map_err(db)?,
+                    statistic: r.try_get(3).map_err(db)?,
+                    p_value: r.try_get(4).map_err(db)?,
+                    drift: r.try_get(5).map_err(db)?,
+                    time: to_u64(r.try_get(6).map_err(db)?, "drift time")?,
+                })
+            })
+            .collect()
+    }
+}
