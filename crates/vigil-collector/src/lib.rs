@@ -39,6 +39,7 @@
 
 #![deny(missing_docs)]
 
+mod api;
 mod collector;
 mod postgres;
 mod sqlite;
@@ -59,3 +60,8 @@ pub use store::{
 };
 // The collector: registered devices, the witness key and a store.
 pub use collector::{Collector, PushReply};
+// HTTP: the push protocol and the operators' API as an axum router.
+pub use api::{
+    rfc3339, router, Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody,
+    Role, MAX_PAGE, MAX_PUSH_BYTES,
+};

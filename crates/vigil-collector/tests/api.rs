@@ -1,0 +1,246 @@
+//! The collector's HTTP interface in process (`oneshot`): the push protocol, the operators'
+//! API and its roles, and a 20,000-entry (16 MiB) push.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+use vigil_collector::{router, Caller, Collector, Metrics, PushBody, Role, SqliteStore};
+use vigil_ledger::{leaf_hash, Checkpoint, InclusionProof, MemoryTree, NoteSigner};
+
+struct Device {
+    signer: NoteSigner,
+    entries: Vec<String>,
+}
+
+impl Device {
+    fn new(name: &str, seed: u8) -> Device {
+        Device {
+            signer: NoteSigner::new(name, ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+                .unwrap(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn append(&mut self, n: usize, pad: usize) {
+        for _ in 0..n {
+            let i = self.entries.len();
+            let pad = "x".repeat(pad);
+            self.entries.push(format!(
+                "{{\"i\":{i},\"pad\":\"{pad}\",\"type\":\"guard.inference\"}}"
+            ));
+        }
+    }
+
+    fn body(&self, from: u64) -> PushBody {
+        let t = MemoryTree::new(
+            self.entries
+                .iter()
+                .map(|e| leaf_hash(e.as_bytes()))
+                .collect(),
+        );
+        let checkpoint = Checkpoint {
+            origin: self.signer.name().to_string(),
+            size: t.size(),
+            root: vigil_ledger::root(&t, t.size()).unwrap(),
+            extensions: vec![],
+        }
+        .sign(&[&self.signer])
+        .unwrap();
+        let proof = if from == 0 || from >= t.size() {
+            vec![]
+        } else {
+            vigil_ledger::consistency_proof(&t, from, t.size()).unwrap()
+        };
+        PushBody {
+            checkpoint,
+            first: from,
+            entries: self.entries[from as usize..].to_vec(),
+            proof: proof.iter().map(hex::encode).collect(),
+            model: Some(vigil_collector::ModelRef {
+                name: "breast-cancer".into(),
+                version: "1.2.0".into(),
+            }),
+            drift: None,
+        }
+    }
+}
+
+struct App {
+    router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+fn app(devices: &[&Device]) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("c.db")).unwrap());
+    let registry: BTreeMap<_, _> = devices
+        .iter()
+        .map(|d| (d.signer.name().to_string(), d.signer.verifier()))
+        .collect();
+    let witness = NoteSigner::new(
+        "vigil-collector",
+        ed25519_dalek::SigningKey::from_bytes(&[99; 32]),
+    )
+    .unwrap();
+    let c = Arc::new(Collector::new(store, witness, registry));
+    App {
+        router: router(c, Arc::new(Metrics::default())),
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &App,
+    who: Option<(&str, Role)>,
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map(Body::from).unwrap_or_else(Body::empty))
+        .unwrap();
+    if let Some((name, role)) = who {
+        req.extensions_mut().insert(Caller {
+            name: name.to_string(),
+            role,
+        });
+    }
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+const OP: Option<(&str, Role)> = Some(("ops", Role::Operator));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_then_read_the_fleet_and_prove_an_entry() {
+    let mut d = Device::new("icu-7", 7);
+    d.append(30, 10);
+    let app = app(&[&d]);
+    let me = Some(("icu-7", Role::Device));
+
+    let (status, state) = call(&app, me, "GET", "/v1/state", None).await;
+    assert_eq!((status, state["size"].as_u64()), (StatusCode::OK, Some(0)));
+    let body = serde_json::to_string(&d.body(0)).unwrap();
+    let (status, answer) = call(&app, me, "POST", "/v1/push", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["code"], "accepted");
+    assert!(answer["cosigned_checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("\u{2014} vigil-collector "));
+
+    let (status, devices) = call(&app, OP, "GET", "/api/devices", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let row = &devices["devices"][0];
+    assert_eq!(
+        (row["id"].as_str(), row["size"].as_u64()),
+        (Some("icu-7"), Some(30))
+    );
+    assert_eq!(row["version"], "1.2.0");
+    assert!(row["last_seen"].as_str().unwrap().ends_with('Z'));
+
+    let (_, page) = call(
+        &app,
+        OP,
+        "GET",
+        "/api/devices/icu-7/entries?from=5&to=8",
+        None,
+    )
+    .await;
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["entry"].as_str().unwrap(), d.entries[5]);
+
+    let (status, proof) = call(
+        &app,
+        OP,
+        "GET",
+        "/api/devices/icu-7/proof?index=5&size=30",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{proof}");
+    let p = InclusionProof::from_json(proof.to_string().as_bytes()).unwrap();
+    p.verify().unwrap();
+    assert_eq!(p.leaf_hash, leaf_hash(d.entries[5].as_bytes()));
+    // Only sizes of accepted checkpoints can be proven against.
+    let (status, _) = call(
+        &app,
+        OP,
+        "GET",
+        "/api/devices/icu-7/proof?index=5&size=29",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, cps) = call(&app, OP, "GET", "/api/devices/icu-7/checkpoints", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cps["checkpoints"][0]["accepted"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_enforced() {
+    let mut d = Device::new("icu-8", 8);
+    d.append(3, 0);
+    let app = app(&[&d]);
+    let me = Some(("icu-8", Role::Device));
+    for uri in ["/api/devices", "/api/alarms", "/api/drift", "/metrics"] {
+        let (status, body) = call(&app, me, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {body}");
+        assert!(body["error"].is_string());
+        let (status, _) = call(&app, None, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let body = serde_json::to_string(&d.body(0)).unwrap();
+    let (status, _) = call(&app, OP, "POST", "/v1/push", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Pushing a registered device's log under another registered device's certificate.
+    let other = Device::new("icu-9", 9);
+    let app = self::app(&[&d, &other]);
+    let (status, answer) = call(
+        &app,
+        Some(("icu-9", Role::Device)),
+        "POST",
+        "/v1/push",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["code"], "wrong_origin");
+    // Malformed bodies.
+    let (status, _) = call(&app, me, "POST", "/v1/push", Some("{".into())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A push of 20,000 entries (over 16 MiB of JSON) is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_thousand_entry_push_is_accepted() {
+    let mut d = Device::new("icu-10", 10);
+    d.append(20_000, 800);
+    let app = app(&[&d]);
+    let body = serde_json::to_string(&d.body(0)).unwrap();
+    assert!(body.len() > 16 << 20, "{}", body.len());
+    let (status, answer) = call(
+        &app,
+        Some(("icu-10", Role::Device)),
+        "POST",
+        "/v1/push",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["stored"], 20_000);
+}
