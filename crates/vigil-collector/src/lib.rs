@@ -41,6 +41,7 @@
 
 mod api;
 mod collector;
+mod device;
 mod postgres;
 mod sqlite;
 mod store;
@@ -60,6 +61,8 @@ pub use store::{
 };
 // The collector: registered devices, the witness key and a store.
 pub use collector::{Collector, PushReply};
+// The device side: a push built from a device's own ledger.
+pub use device::{build_push, open_for_push};
 // HTTP: the push protocol and the operators' API as an axum router.
 pub use api::{
     rfc3339, router, Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody,

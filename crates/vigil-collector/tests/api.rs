@@ -244,3 +244,53 @@ async fn a_twenty_thousand_entry_push_is_accepted() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["stored"], 20_000);
 }
+
+/// A device builds its pushes from its own ledger: the first push, then one after more
+/// entries and a new checkpoint, are accepted; the collector ends with the device's root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_ledger_pushes_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
+    let signer = NoteSigner::new("icu-11", key.clone()).unwrap();
+    let path = dir.path().join("device.db");
+    let ledger = vigil_ledger::Ledger::create(&path, "icu-11", &key.verifying_key(), None).unwrap();
+    for i in 0..12 {
+        ledger.append(format!("{{\"i\":{i}}}").as_bytes()).unwrap();
+    }
+    let d = Device {
+        signer: signer.clone(),
+        entries: vec![],
+    };
+    let app = app(&[&d]);
+    let me = Some(("icu-11", Role::Device));
+    assert!(vigil_collector::build_push(&ledger, 0, None)
+        .unwrap()
+        .is_none());
+    ledger.checkpoint(&[&signer]).unwrap();
+    let mut accepted = 0;
+    for round in 0..2 {
+        let body = vigil_collector::build_push(&ledger, accepted, None)
+            .unwrap()
+            .unwrap();
+        let (status, answer) = call(
+            &app,
+            me,
+            "POST",
+            "/v1/push",
+            Some(serde_json::to_string(&body).unwrap()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {answer}");
+        accepted = answer["size"].as_u64().unwrap();
+        for i in 0..5 {
+            ledger.append(format!("{{\"j\":{i}}}").as_bytes()).unwrap();
+        }
+        ledger.checkpoint(&[&signer]).unwrap();
+    }
+    assert_eq!(accepted, 17);
+    let (_, devices) = call(&app, OP, "GET", "/api/devices", None).await;
+    assert_eq!(
+        devices["devices"][0]["root"].as_str().unwrap(),
+        hex::encode(ledger.root_at(17).unwrap())
+    );
+}
