@@ -1,0 +1,78 @@
+//! Evidence for a premarket submission, generated from checks that ran.
+//!
+//! This first part is offline vulnerability matching (`vigil evidence vulns`): the purls of a
+//! CycloneDX SBOM are matched against a directory of OSV records (an offline export) with the
+//! OSV schema's evaluation algorithm (schema 1.6: `SEMVER` and `ECOSYSTEM` ranges with
+//! `introduced`, `fixed`, `last_affected` and `limit` events, `versions` lists, withdrawn
+//! records never matching, other ecosystems never matching), and a triage file assigns
+//! CycloneDX analysis states. The threat model, AIBOM, SBOM and the evidence pack of issue 18
+//! build on it.
+//!
+//! # Example
+//! ```
+//! use vigil_evidence::{match_packages, Package, Record};
+//!
+//! let record: Record = serde_json::from_str(r#"{"id": "RUSTSEC-2099-0001",
+//!     "affected": [{"package": {"ecosystem": "crates.io", "name": "foo"},
+//!                   "ranges": [{"type": "SEMVER",
+//!                               "events": [{"introduced": "0"}, {"fixed": "1.2.0"}]}]}]}"#)?;
+//! let packages = [Package::from_purl("pkg:cargo/foo@1.1.9")?, Package::from_purl("pkg:cargo/foo@1.2.0")?];
+//! let matches = match_packages(&packages, &[record]);
+//! assert_eq!(matches.len(), 1);
+//! assert_eq!(matches[0].fixed.as_deref(), Some("1.2.0"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+mod osv;
+mod sbom;
+mod triage;
+
+// The public interface.
+pub use error::EvidenceError;
+// OSV records and matching.
+pub use osv::{
+    match_packages, read_records, Affected, Event, Match, OsvPackage, Package, Range, Record,
+    Severity, Verdict, MAX_RECORDS, MAX_RECORD_BYTES,
+};
+// SBOM packages.
+pub use sbom::{read_sbom_packages, MAX_SBOM_BYTES};
+// Triage.
+pub use triage::{
+    apply as apply_triage, read_triage, Triage, JUSTIFICATIONS, MAX_TRIAGE_BYTES, STATES,
+};
+
+/// The result of `vigil evidence vulns`: every match, and the triage entries that matched
+/// nothing. Its JSON is the command's `--json` output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VulnReport {
+    /// Every (package, record) match, in purl then id order.
+    pub matches: Vec<Match>,
+    /// Ids of triage entries that applied to no match.
+    pub unmatched_triage: Vec<String>,
+}
+
+impl VulnReport {
+    /// True when some match has no triage state: the command exits 1.
+    pub fn has_untriaged(&self) -> bool {
+        self.matches.iter().any(|m| m.state.is_none())
+    }
+}
+
+/// Matches the SBOM at `sbom` against the OSV records under `osv_dir`, applying `triage`.
+pub fn vulns(
+    sbom: &std::path::Path,
+    osv_dir: &std::path::Path,
+    triage: &[Triage],
+) -> Result<VulnReport, EvidenceError> {
+    let packages = read_sbom_packages(sbom)?;
+    let records = read_records(osv_dir)?;
+    let mut matches = match_packages(&packages, &records);
+    let unmatched_triage = apply_triage(&mut matches, triage);
+    Ok(VulnReport {
+        matches,
+        unmatched_triage,
+    })
+}
