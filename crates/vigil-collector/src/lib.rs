@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod clients;
 mod collector;
 mod device;
 mod postgres;
@@ -59,6 +60,8 @@ pub use store::{
     AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
     PushView, StoreError,
 };
+// Who may call: clients.toml.
+pub use clients::{Clients, ClientsError, MAX_CLIENTS_BYTES};
 // The collector: registered devices, the witness key and a store.
 pub use collector::{Collector, PushReply};
 // The device side: a push built from a device's own ledger.
