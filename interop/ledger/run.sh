@@ -67,7 +67,9 @@ MCowBQYDK2VwAyEAKweBFgfXBllTNdcd935aXCJd4HKpmMQcGNLhx4TCnb0=
 KEY
 "$VIGIL_BIN" log cosign --checkpoint "$tmp/cp41" --pubkey "$tmp/pub.pem" --key "$tmp/w.pem" --name witness.example/w1 > "$tmp/cosigned"
 check 0 "cosignature/v1 verifies independently" "$PYTHON" verify.py cosignature "$tmp/cosigned" witness.example/w1 "$tmp/w.pub.pem"
-sed 's/^\(— witness[^ ]* .......\)\(.\)\(.\)/\1\3\2/' "$tmp/cosigned" > "$tmp/badcos"
+# Change one base64 character inside the Ed25519 signature (past the key id and the time).
+sed 's/^\(— witness[^ ]* .\{40\}\)[^A]/\1A/; t; s/^\(— witness[^ ]* .\{40\}\)A/\1B/' "$tmp/cosigned" > "$tmp/badcos"
+check 0 "the altered copy differs" bash -c "! cmp -s '$tmp/cosigned' '$tmp/badcos'"
 check 1 "altered cosignature rejected" "$PYTHON" verify.py cosignature "$tmp/badcos" witness.example/w1 "$tmp/w.pub.pem"
 check 1 "cosignature under another name rejected" "$PYTHON" verify.py cosignature "$tmp/cosigned" witness.example/w2 "$tmp/w.pub.pem"
 echo "$passed passed, $failed failed"
