@@ -19,7 +19,6 @@ mod progress;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 
 use crate::outcome::Outcome;
@@ -41,9 +40,27 @@ struct Cli {
 }
 
 /// A whole file named on the command line, at most `max` bytes; errors read
-/// `PATH: why` (`PATH: larger than N bytes` for one over the bound).
+/// `PATH: why` (`PATH: larger than N bytes` for one over the bound), the path named once.
 pub(crate) fn read_bounded(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
-    vigil_core::read_bounded(path, max).with_context(|| path.display().to_string())
+    Ok(vigil_core::read_bounded(path, max)?)
+}
+
+/// The error and its causes as `what: why: why`, each cause printed once: a library error that
+/// already states its cause in its message (`PATH: No such file or directory`) and also
+/// returns it as its source is not printed as `PATH: X: X`.
+fn render(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -59,7 +76,7 @@ fn main() -> ExitCode {
         Ok(outcome) => outcome.exit_code(),
         Err(err) if outcome::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("vigil: {err:#}");
+            eprintln!("vigil: {}", render(&err));
             Outcome::Error.exit_code()
         }
     }

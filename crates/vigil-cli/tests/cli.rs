@@ -33,4 +33,27 @@ mod general {
         assert_eq!(value["name"], "vigil");
         assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
     }
+
+    /// Issue 20 item 12: an error prints its cause once, not `PATH: X: X`.
+    #[test]
+    fn issue20_12_errors_print_their_cause_once() {
+        let v = Vigil::new();
+        for args in [
+            &[
+                "log",
+                "verify-proof",
+                "--checkpoint",
+                "missing.cp",
+                "--pubkey",
+                "k.pem",
+            ][..],
+            &["key", "show", "missing.pem"][..],
+        ] {
+            let out = v.run(args);
+            assert_eq!(code(&out), 2, "{}", show(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+            assert!(err.contains("missing."), "{err}");
+        }
+    }
 }
