@@ -254,3 +254,14 @@ fn large_inputs_parse_in_stretches_like_one_pass() {
         format!("big.csv: line {lines}: 2 fields, the header has 3")
     );
 }
+
+#[test]
+fn fuzz_entry_point_survives_seeds() {
+    for target in ["table", "drift_csv", "guard_csv"] {
+        let dir = format!("{}/../../fuzz/seeds/{target}", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            vigil_table::internal::fuzz_table(&bytes);
+        }
+    }
+}
