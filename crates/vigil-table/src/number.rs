@@ -19,6 +19,10 @@ fn is_space(b: u8) -> bool {
 /// Parse a cell: surrounding white space is ignored; the grammar is Rust's `f64::from_str`
 /// (decimal with optional sign, fraction and exponent; `inf`, `infinity`, `nan` in any case).
 pub(crate) fn parse_number(cell: &[u8]) -> Number {
+    // The common cell: a plain decimal, nothing around it.
+    if let Some(x) = exact_fast_path(cell) {
+        return Number::Value(x);
+    }
     let start = cell
         .iter()
         .position(|&b| !is_space(b))
