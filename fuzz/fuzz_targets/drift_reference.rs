@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_drift::fuzz_reference(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_drift::internal::fuzz_reference(data));

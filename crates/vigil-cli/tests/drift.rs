@@ -408,3 +408,54 @@ fn subgroups_report_drift_and_performance_per_group() {
     assert!(acc("current", "F") < acc("current", "M") - 0.15);
     assert!((acc("reference", "F") - acc("reference", "M")).abs() < 0.1);
 }
+
+// Issue 20 item 12 (drift's parts): the size of an input is checked before it is read, the
+// error names no "line 0", and no error prints its cause twice.
+
+#[test]
+fn issue20_12_oversize_input_is_refused_by_its_size_without_a_line() {
+    let v = Vigil::new();
+    write_csv(&v, "ref.csv", 20, 0.0, 0.5, 10);
+    let big = std::fs::File::create(v.path("big.csv")).unwrap();
+    big.set_len((1 << 30) + 1).unwrap(); // sparse: costs nothing unless read
+    let t = std::time::Instant::now();
+    let out = v.run(&[
+        "drift",
+        "test",
+        "--reference",
+        "ref.csv",
+        "--current",
+        "big.csv",
+        "--categorical",
+        "sex",
+    ]);
+    let took = t.elapsed();
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("big.csv") && err.contains("larger than"),
+        "{err}"
+    );
+    assert!(!err.contains("line 0"), "{err}");
+    assert!(took.as_secs_f64() < 5.0, "read before refusing: {took:?}");
+}
+
+#[test]
+fn issue20_12_drift_errors_print_their_cause_once() {
+    let v = Vigil::new();
+    std::fs::write(v.path("one.csv"), "x\n1\n").unwrap();
+    let out = v.run(&[
+        "drift",
+        "test",
+        "--reference",
+        "one.csv",
+        "--current",
+        "one.csv",
+        "--test",
+        "cvm",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("sample too small").count(), 1, "{err}");
+    assert!(err.contains("feature \"x\""), "{err}");
+}

@@ -108,7 +108,7 @@ fn hostile_rows_abstain_with_a_reason_and_extra_columns_are_ignored() {
         format!("{},1", with(2, "1e9")),
         format!("{},1", with(3, "")),
         format!("{},1", with(4, "abc")),
-        "1,2".into(),
+        format!("{},1", with(2, "")),
     ]
     .join("\n");
     let (out, rows) = run_rows(&v, &csv);
@@ -364,4 +364,67 @@ fn a_drift_reference_the_guard_cannot_feed_is_an_error_before_any_row() {
     std::fs::write(v.path("bad.json"), "{\"format\":9,\"streams\":[]}").unwrap();
     let (out, _) = run_with_drift(&v, &validation(), v.path("bad.json").to_str().unwrap());
     assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
+// Issue 20 item 9: `vigil guard run` reads CSV as the docs say (one reader with drift): bad
+// quoting and ragged rows are errors naming the line (exit 2, no row answered), never an
+// abstention or values shifted into the wrong features.
+
+#[test]
+fn issue20_9_unterminated_or_stray_quote_is_an_error_naming_the_line() {
+    let v = Vigil::new();
+    let text = validation();
+    let mut lines: Vec<&str> = text.lines().take(4).collect();
+    let good = lines[2].to_string();
+    // An unterminated quote in the third data row (line 4).
+    let open = format!("\"{good}");
+    lines[3] = &open;
+    let (out, rows) = run_rows(&v, &lines.join("\n"));
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(rows.is_empty(), "no row is answered");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rows.csv: line 4: unterminated quoted field"),
+        "{err}"
+    );
+    // A stray quote inside a cell of the second data row (line 3).
+    let mut lines: Vec<&str> = text.lines().take(4).collect();
+    let cells: Vec<&str> = good.split(',').collect();
+    let mut c: Vec<String> = cells.iter().map(|s| s.to_string()).collect();
+    c[1] = format!("{}\"", c[1]);
+    let stray_row = c.join(",");
+    lines[2] = &stray_row;
+    let (out, rows) = run_rows(&v, &lines.join("\n"));
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(rows.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rows.csv: line 3: quote inside an unquoted field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issue20_9_ragged_rows_are_errors_naming_the_line() {
+    let v = Vigil::new();
+    let text = validation();
+    let lines: Vec<&str> = text.lines().take(4).collect();
+    let width = lines[0].split(',').count();
+    for (row, want) in [
+        ("1,2".to_string(), 2),
+        (format!("{},7", lines[1]), width + 1),
+    ] {
+        let mut l = lines.clone();
+        l[2] = &row;
+        let (out, rows) = run_rows(&v, &l.join("\n"));
+        assert_eq!(code(&out), 2, "{}", show(&out));
+        assert!(rows.is_empty(), "no row is answered");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "rows.csv: line 3: {want} fields, the header has {width}"
+            )),
+            "{err}"
+        );
+    }
 }

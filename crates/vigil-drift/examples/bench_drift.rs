@@ -35,12 +35,12 @@ fn read_f64(path: &std::path::Path) -> Vec<f64> {
 }
 
 fn table(data: &[f64], features: usize, rows: usize) -> Table {
-    Table {
-        names: (0..features).map(|i| format!("f{i}")).collect(),
-        columns: (0..features)
+    Table::new(
+        (0..features).map(|i| format!("f{i}")).collect(),
+        (0..features)
             .map(|i| Column::Numeric(data[i * rows..(i + 1) * rows].to_vec()))
             .collect(),
-    }
+    )
 }
 
 fn main() {

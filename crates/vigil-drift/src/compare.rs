@@ -10,7 +10,7 @@ use crate::ks::{ks_sorted, KsMethod};
 use crate::mmd::{mmd_test, MmdOptions};
 use crate::rng::Xoshiro256;
 use crate::sort::sorted_keys;
-use crate::table::{Column, Table};
+use vigil_table::{Column, Table};
 
 /// A two-sample test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -155,7 +155,7 @@ pub fn compare(
         .map(|(name, rcol, ccol)| {
             column_tests(name, rcol, ccol, options, &wants).map_err(|e| DriftError::Feature {
                 feature: (*name).clone(),
-                source: Box::new(e),
+                cause: Box::new(e),
             })
         })
         .collect();
@@ -426,7 +426,7 @@ fn subset(t: &Table, groups: &[String], g: &str, drop: &str) -> Table {
             ),
         });
     }
-    Table { names, columns }
+    Table::new(names, columns)
 }
 
 #[cfg(test)]
@@ -440,10 +440,10 @@ mod tests {
         let y: Vec<f64> = (0..n)
             .map(|i| ((i * 104_729) % 997) as f64 / 50.0)
             .collect();
-        Table {
-            names: vec!["x".into(), "y".into()],
-            columns: vec![Column::Numeric(x), Column::Numeric(y)],
-        }
+        Table::new(
+            vec!["x".into(), "y".into()],
+            vec![Column::Numeric(x), Column::Numeric(y)],
+        )
     }
 
     #[test]
@@ -472,10 +472,7 @@ mod small_samples {
 
     #[test]
     fn all_skips_tests_that_need_two_observations() {
-        let t = |v: f64| Table {
-            names: vec!["x".into()],
-            columns: vec![Column::Numeric(vec![v])],
-        };
+        let t = |v: f64| Table::new(vec!["x".into()], vec![Column::Numeric(vec![v])]);
         let r = compare(&t(0.0), &t(1.0), &CompareOptions::default()).unwrap();
         let tests: Vec<TestKind> = r.results.iter().map(|r| r.test).collect();
         assert_eq!(tests, [TestKind::Ks]);

@@ -42,28 +42,9 @@ pub enum DriftError {
         /// Why it is invalid.
         reason: String,
     },
-    /// A CSV input could not be read.
-    #[error("{source_name}: line {line}: {reason}")]
-    Csv {
-        /// File name or other label of the input.
-        source_name: String,
-        /// 1-based physical line where the problem was found.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A cell of a CSV table is not a number where one is needed.
-    #[error("{source_name}: row {row}, column {column:?}: {reason}")]
-    BadCell {
-        /// File name or other label.
-        source_name: String,
-        /// 1-based data row (the header is row 0).
-        row: usize,
-        /// Column name from the header.
-        column: String,
-        /// What is wrong with the cell.
-        reason: String,
-    },
+    /// A CSV input could not be read (the error names the file, the line and the reason).
+    #[error(transparent)]
+    Table(#[from] vigil_table::TableError),
     /// A named column is missing.
     #[error("{source_name}: no column named {column:?}")]
     MissingColumn {
@@ -72,13 +53,14 @@ pub enum DriftError {
         /// The column asked for.
         column: String,
     },
-    /// A test failed on one feature (column).
-    #[error("feature {feature:?}: {source}")]
+    /// A test failed on one feature (column). `Display` includes the cause, which is
+    /// therefore not also given as `source()` (it would be printed twice).
+    #[error("feature {feature:?}: {cause}")]
     Feature {
         /// Column name.
         feature: String,
         /// What went wrong.
-        source: Box<DriftError>,
+        cause: Box<DriftError>,
     },
     /// Reference statistics could not be read or written.
     #[error("reference statistics {path}: {reason}")]

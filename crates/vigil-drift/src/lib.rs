@@ -36,13 +36,13 @@
 //! tolerance of 1e-14 when it compares table probabilities. Golden vectors and the script that
 //! made them are in `tests/golden/`; `interop/drift` compares the CLI with scipy on random cases.
 //!
-//! Outside data enters through [`Table::parse`] (CSV, bounded by [`Limits`]) and
+//! Outside data enters through [`Table::parse`] (CSV, read by `vigil-table`, bounded by [`Limits`]) and
 //! [`ReferenceStats::from_json`] (size bounded by its caller); both are fuzzed.
 //!
 //! # Crates relied on
 //!
 //! `statrs` (MIT) for `ln Γ`; `rayon` for the parallel kernel matrix and permutations;
-//! `serde`/`serde_json` for reference statistics and alarms; `thiserror` for [`DriftError`].
+//! `vigil-table` for CSV input; `serde`/`serde_json` for reference statistics and alarms; `thiserror` for [`DriftError`].
 //! The Kolmogorov distribution (a port of scipy's `_ksstats.py` and `xsf`'s `smirnov`), the
 //! exact two-sample KS and CvM distributions, the incomplete gamma in log space, Loader's
 //! saddle-point hypergeometric probabilities, `K_{1/4}` and the permutation generator are written
@@ -78,7 +78,6 @@ mod result;
 mod rng;
 mod sort;
 mod special;
-mod table;
 
 // The public API.
 pub use crate::categorical::{chi2_contingency, fisher_exact, CategoryCounts};
@@ -101,10 +100,37 @@ pub use crate::monitor::{
 };
 pub use crate::online::{Adwin, PageHinkley, PageHinkleyMode};
 pub use crate::result::TestOutcome;
-pub use crate::table::{Column, Limits, Table};
+// tables, read by `vigil-table` (one CSV reader for every Vigil crate)
+pub use vigil_table::{Column, Limits, Schema, Table, TableError};
 
-// Fuzzing hooks.
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
-pub use crate::monitor::fuzz_reference;
-#[doc(hidden)]
-pub use crate::table::fuzz_csv;
+pub mod internal {
+    pub use crate::monitor::fuzz_reference;
+
+    /// Reads arbitrary bytes as drift reads a table (every column; `c` categorical; small
+    /// limits) and compares it with itself; must never panic.
+    pub fn fuzz_csv(data: &[u8]) {
+        let limits = crate::Limits {
+            max_bytes: 1 << 20,
+            max_rows: 1000,
+            max_columns: 64,
+            max_cell_bytes: 256,
+            max_cells: 10_000,
+        };
+        for schema in [
+            crate::Schema::all().text(["c"]).limits(limits),
+            crate::Schema::all().limits(limits),
+        ] {
+            if let Ok(t) = crate::Table::parse(data, "fuzz", &schema) {
+                if t.rows() <= 50 {
+                    let options = crate::CompareOptions {
+                        tests: crate::TestSelection::Univariate,
+                        ..crate::CompareOptions::default()
+                    };
+                    let _ = crate::compare(&t, &t, &options);
+                }
+            }
+        }
+    }
+}

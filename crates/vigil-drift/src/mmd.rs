@@ -83,23 +83,6 @@ fn row(data: &[f64], dim: usize, i: usize) -> &[f64] {
     &data[i * dim..(i + 1) * dim]
 }
 
-/// Dot product in 8 independent lanes, so the compiler can vectorise it.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut s: f64 = acc.iter().sum();
-    for k in chunks * 8..a.len().min(b.len()) {
-        s += a[k] * b[k];
-    }
-    s
-}
-
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -111,7 +94,8 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 /// `sum(K_xx) / (n(n-1)) + sum(K_yy) / (m(m-1)) - 2 mean(K_xy)`. Each permutation shuffles the
 /// pooled rows and recomputes the statistic with the first `n` as reference; the p-value is the
 /// fraction of permuted statistics at least as large as the observed one (no +1 correction, as
-/// Alibi). The kernel matrix is computed once; permutations only re-sum it, in parallel.
+/// Alibi). The kernel matrix is computed once; all permutations are then one matrix product
+/// of the kernel matrix with their 0/1 membership vectors (GEMM), split over the cores.
 pub fn mmd_test(
     reference: &[f64],
     current: &[f64],
@@ -166,37 +150,62 @@ pub fn mmd_test(
         .collect();
     let row_sums: Vec<f64> = kernel.par_chunks(total).map(|r| r.iter().sum()).collect();
     let grand: f64 = row_sums.iter().sum();
-    // `weights[i]` is 1 for rows in the (permuted) reference part, 0 otherwise.
-    let stat_for = |weights: &[f64]| -> f64 {
-        let mut a = 0.0;
-        let mut rx = 0.0;
-        for ((krow, &w), &r) in kernel.chunks_exact(total).zip(weights).zip(&row_sums) {
-            if w == 0.0 {
-                continue;
-            }
-            rx += r;
-            a += dot(krow, weights);
-        }
-        let c = rx - a;
-        let b = grand - a - 2.0 * c;
-        let (nf, mf) = (n as f64, m as f64);
-        a / (nf * (nf - 1.0)) + b / (mf * (mf - 1.0)) - 2.0 * c / (nf * mf)
-    };
-    let observed: Vec<f64> = (0..total).map(|i| if i < n { 1.0 } else { 0.0 }).collect();
-    let statistic = stat_for(&observed);
+    // Column 0 of the weights is the observed split, column p the p-th permutation: 1 for rows
+    // in the (permuted) reference part, 0 otherwise. All of them at once as one matrix
+    // product: column p of `K W` holds, for each row, its kernel sum over that reference part.
     let mut rng = Xoshiro256::seed_from_u64(options.seed);
-    let masks: Vec<Vec<f64>> = (0..options.permutations)
-        .map(|_| {
-            let mut idx: Vec<usize> = (0..total).collect();
-            rng.shuffle(&mut idx);
-            let mut mask = vec![0.0; total];
-            for &i in &idx[..n] {
-                mask[i] = 1.0;
-            }
-            mask
+    let splits = options.permutations + 1;
+    let mut weights = ndarray::Array2::<f64>::zeros((total, splits));
+    for i in 0..n {
+        weights[(i, 0)] = 1.0;
+    }
+    for p in 1..splits {
+        let mut idx: Vec<usize> = (0..total).collect();
+        rng.shuffle(&mut idx);
+        for &i in &idx[..n] {
+            weights[(i, p)] = 1.0;
+        }
+    }
+    let kernel = ndarray::ArrayView2::from_shape((total, total), &kernel[..]).map_err(|e| {
+        DriftError::InvalidParameter {
+            name: "kernel",
+            reason: e.to_string(),
+        }
+    })?;
+    // Split the columns over the cores; each block is one GEMM (matrixmultiply, through ndarray).
+    let block = splits.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let blocks: Vec<(usize, ndarray::Array2<f64>)> = (0..splits)
+        .step_by(block)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + block).min(splits);
+            let w = weights.slice(ndarray::s![.., start..end]);
+            (start, kernel.dot(&w))
         })
         .collect();
-    let permuted: Vec<f64> = masks.par_iter().map(|mask| stat_for(mask)).collect();
+    let (nf, mf) = (n as f64, m as f64);
+    let mut stats = vec![0.0; splits];
+    for (start, kw) in blocks {
+        for (j, col) in kw.columns().into_iter().enumerate() {
+            let p = start + j;
+            let w = weights.column(p);
+            let (mut a, mut rx) = (0.0, 0.0);
+            for ((&wi, &kwi), &r) in w.iter().zip(col.iter()).zip(&row_sums) {
+                if wi != 0.0 {
+                    a += kwi;
+                    rx += r;
+                }
+            }
+            let c = rx - a;
+            let b = grand - a - 2.0 * c;
+            if let Some(slot) = stats.get_mut(p) {
+                *slot = a / (nf * (nf - 1.0)) + b / (mf * (mf - 1.0)) - 2.0 * c / (nf * mf);
+            }
+        }
+    }
+    let statistic = stats.first().copied().unwrap_or(f64::NAN);
+    let permuted: Vec<f64> = stats.get(1..).unwrap_or_default().to_vec();
     let p_value = if permuted.is_empty() {
         f64::NAN
     } else {

@@ -143,10 +143,10 @@ fn subgroup_performance_and_drift() {
             x.push(gauss(&mut s) + if m { shift_m } else { 0.0 });
             g.push(if m { "M" } else { "F" }.to_string());
         }
-        Table {
-            names: vec!["x".into(), "sex".into()],
-            columns: vec![Column::Numeric(x), Column::Categorical(g)],
-        }
+        Table::new(
+            vec!["x".into(), "sex".into()],
+            vec![Column::Numeric(x), Column::Categorical(g)],
+        )
     };
     let reports =
         compare_subgroups(&table(0.0), &table(2.0), "sex", &CompareOptions::default()).unwrap();

@@ -170,7 +170,7 @@ proptest! {
     ) {
         let present: Vec<f64> = a.iter().copied().filter(|x| !x.is_nan()).collect();
         prop_assume!(present.len() >= 2);
-        let t = |v: &[f64]| Table { names: vec!["x".into()], columns: vec![Column::Numeric(v.to_vec())] };
+        let t = |v: &[f64]| Table::new(vec!["x".into()], vec![Column::Numeric(v.to_vec())]);
         let options = CompareOptions { tests: TestSelection::Univariate, ..CompareOptions::default() };
         let r = compare(&t(&a), &t(&b), &options).unwrap();
         let ks = ks_2samp(&present, &b, KsMethod::Auto).unwrap();

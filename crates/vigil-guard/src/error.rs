@@ -52,6 +52,10 @@ pub enum GuardError {
         /// What is wrong.
         reason: String,
     },
+    /// A CSV input is not a table (bad quoting, a ragged row, a limit) or lacks a contract
+    /// column; the error names the file and the line.
+    #[error(transparent)]
+    Table(#[from] vigil_table::TableError),
     /// Calibration could not be done (too few rows, singular statistics...).
     #[error("calibration: {0}")]
     Calibration(String),

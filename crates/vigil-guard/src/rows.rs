@@ -1,4 +1,7 @@
-//! CSV rows for `vigil guard`: columns matched by the contract's feature names.
+//! CSV rows for `vigil guard`: the contract's feature columns, read by name through
+//! `vigil-table` (the one CSV reader of Vigil), one row at a time.
+
+use vigil_table::{Cells, Column, Schema, Table};
 
 use crate::contract::Contract;
 use crate::error::GuardError;
@@ -25,10 +28,24 @@ impl Default for CsvLimits {
     }
 }
 
+impl CsvLimits {
+    /// The table reader's limits: these bounds, with cells bounded by the size alone.
+    fn table_limits(&self) -> vigil_table::Limits {
+        let bytes = usize::try_from(self.max_bytes).unwrap_or(usize::MAX);
+        vigil_table::Limits {
+            max_bytes: self.max_bytes,
+            max_rows: usize::try_from(self.max_rows).unwrap_or(usize::MAX),
+            max_columns: self.max_columns,
+            max_cell_bytes: bytes,
+            max_cells: usize::MAX,
+        }
+    }
+}
+
 /// One data row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvRow {
-    /// Line number in the file (1 is the header).
+    /// Line number in the file where the row starts (1 is the header).
     pub line: u64,
     /// The contract's features in contract order, or why a cell is unusable (`malformed`).
     pub values: Result<Vec<f32>, Reason>,
@@ -36,101 +53,76 @@ pub struct CsvRow {
     pub label: Option<usize>,
 }
 
-/// Parses CSV `bytes` (named `file` in errors): a header naming every contract feature (extra
-/// columns are ignored; a missing one is an error), then rows. Cells parse as decimal numbers
-/// (`nan` and `inf` parse and are refused later by the contract); an empty or non-numeric cell
-/// or a short row makes that row `malformed`. A label column `label` holds a class index or a
-/// label name.
+/// The name of the optional label column.
+const LABEL: &str = "label";
+
+/// Parses CSV `bytes` (named `file` in errors) with `vigil-table`: a header naming every contract
+/// feature (extra columns are ignored; a missing one is an error), then rows. Bad quoting (an
+/// unterminated or stray quote) and a ragged row (another number of fields than the header)
+/// are errors naming the line. Cells parse as decimal numbers (`nan` and `inf` parse and are
+/// refused later by the contract); an empty or non-numeric cell makes that row `malformed`. A
+/// label column `label` holds a class index or a label name.
 pub fn parse_csv(
     bytes: &[u8],
     file: &str,
     contract: &Contract,
     limits: &CsvLimits,
 ) -> Result<Vec<CsvRow>, GuardError> {
-    let err = |line: u64, reason: String| GuardError::Csv {
-        file: file.to_string(),
-        line,
-        reason,
-    };
-    if bytes.len() as u64 > limits.max_bytes {
-        return Err(err(0, format!("larger than {} bytes", limits.max_bytes)));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut records = reader.byte_records();
-    let header = match records.next() {
-        None => return Err(err(1, "empty file: no header".into())),
-        Some(r) => r.map_err(|e| err(1, e.to_string()))?,
-    };
-    if header.len() > limits.max_columns {
-        return Err(err(1, format!("more than {} columns", limits.max_columns)));
-    }
-    let names: Vec<String> = header
+    let features = contract.features.iter().map(|f| f.name.as_str());
+    let schema = Schema::only(features)
+        .optional_text(LABEL)
+        .cells(Cells::PerRow)
+        .limits(limits.table_limits());
+    let table = Table::parse(bytes, file, &schema)?;
+    let width = contract.width();
+    let columns: Vec<&[f64]> = table
+        .columns
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .take(width)
+        .filter_map(|c| match c {
+            Column::Numeric(v) => Some(v.as_slice()),
+            Column::Categorical(_) => None,
+        })
         .collect();
-    let mut columns = Vec::with_capacity(contract.width());
-    for f in &contract.features {
-        let mut found = names.iter().enumerate().filter(|(_, n)| **n == f.name);
-        match (found.next(), found.next()) {
-            (Some((i, _)), None) => columns.push(i),
-            (None, _) => return Err(err(1, format!("missing column {:?}", f.name))),
-            (Some(_), Some(_)) => return Err(err(1, format!("column {:?} appears twice", f.name))),
-        }
-    }
-    let label_col = names.iter().position(|n| n == "label");
-    let mut rows = Vec::new();
-    for (i, record) in records.enumerate() {
-        let line = i as u64 + 2;
-        if line - 1 > limits.max_rows {
-            return Err(err(line, format!("more than {} rows", limits.max_rows)));
-        }
-        let record = record.map_err(|e| err(line, e.to_string()))?;
-        if record.len() == 1 && record.get(0).is_some_and(|c| c.is_empty()) {
-            continue; // a blank line
-        }
-        if record.len() > limits.max_columns {
-            return Err(err(
-                line,
-                format!("more than {} columns", limits.max_columns),
-            ));
-        }
-        let mut values = Vec::with_capacity(columns.len());
-        let mut bad = None;
-        for (&c, f) in columns.iter().zip(&contract.features) {
-            let v = record
-                .get(c)
-                .and_then(|cell| std::str::from_utf8(cell).ok())
-                .and_then(|s| s.trim().parse::<f32>().ok());
-            match v {
-                Some(v) => values.push(v),
-                None => {
-                    bad = Some(Reason::Malformed {
-                        feature: f.name.clone(),
-                    });
-                    break;
-                }
+    let label_of = |row: usize| -> Option<usize> {
+        let by_text = |s: &str| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|k| *k < contract.labels.len())
+                .or_else(|| contract.labels.iter().position(|l| l == s))
+        };
+        match table.column(LABEL)? {
+            Column::Categorical(v) => by_text(v.get(row)?.trim()),
+            // `label` is also a contract feature: its number is the class index.
+            Column::Numeric(v) => {
+                let x = *v.get(row)?;
+                (x.is_finite() && x >= 0.0 && x.fract() == 0.0)
+                    .then(|| by_text(&format!("{x}")))
+                    .flatten()
             }
         }
-        let label = label_col
-            .and_then(|c| record.get(c))
-            .and_then(|cell| std::str::from_utf8(cell).ok())
-            .map(str::trim)
-            .and_then(|s| {
-                s.parse::<usize>()
-                    .ok()
-                    .filter(|k| *k < contract.labels.len())
-                    .or_else(|| contract.labels.iter().position(|l| l == s))
-            });
+    };
+    let label_column = table.names.iter().position(|n| n == LABEL);
+    let mut rows = Vec::with_capacity(table.rows());
+    for r in 0..table.rows() {
+        let values = match table.first_invalid(r).filter(|&c| c < width) {
+            Some(c) => Err(Reason::Malformed {
+                feature: contract
+                    .features
+                    .get(c)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default(),
+            }),
+            None => Ok(columns
+                .iter()
+                .map(|c| c.get(r).map_or(f32::NAN, |&x| x as f32))
+                .collect()),
+        };
+        let label_ok = label_column.is_none_or(|c| table.first_invalid(r) != Some(c));
         rows.push(CsvRow {
-            line,
-            values: match bad {
-                Some(r) => Err(r),
-                None => Ok(values),
-            },
-            label,
+            line: table.line(r).unwrap_or(0) as u64,
+            values,
+            label: if label_ok { label_of(r) } else { None },
         });
     }
     Ok(rows)

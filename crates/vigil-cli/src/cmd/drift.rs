@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::{json, Value};
 use vigil_drift::{
-    compare, Column, CompareOptions, Correction, DriftReport, KsMethod, Limits, MmdOptions,
-    ReferenceStats, StreamKind, Table, TestKind, TestSelection,
+    compare, Column, CompareOptions, Correction, DriftReport, KsMethod, MmdOptions, ReferenceStats,
+    Schema, StreamKind, Table, TestKind, TestSelection,
 };
+
+use vigil_report::{number, Binned, DriftFigure, DriftPage, DriftRow};
 
 use crate::outcome::Outcome;
 
@@ -227,9 +229,9 @@ fn run_subgroups(args: SubgroupArgs) -> anyhow::Result<Outcome> {
     );
     categorical.sort();
     categorical.dedup();
-    let limits = Limits::default();
-    let reference = Table::read_path(&args.reference, &categorical, &limits)?;
-    let current = Table::read_path(&args.current, &categorical, &limits)?;
+    let schema = Schema::all().text(categorical.iter().cloned());
+    let reference = Table::read_path(&args.reference, &schema)?;
+    let current = Table::read_path(&args.current, &schema)?;
     let options = CompareOptions {
         tests: selection(args.test),
         ks_method: KsMethod::Auto,
@@ -306,8 +308,8 @@ fn run_subgroups(args: SubgroupArgs) -> anyhow::Result<Outcome> {
         let perf: Vec<Value> = performance
             .iter()
             .map(|(data, r)| {
-                json!({"data": data, "group": r.group, "n": r.n, "accuracy": number(r.accuracy),
-                       "sensitivity": number(r.sensitivity), "specificity": number(r.specificity)})
+                json!({"data": data, "group": r.group, "n": r.n, "accuracy": json_number(r.accuracy),
+                       "sensitivity": json_number(r.sensitivity), "specificity": json_number(r.specificity)})
             })
             .collect();
         serde_json::to_writer(
@@ -350,9 +352,9 @@ fn run_subgroups(args: SubgroupArgs) -> anyhow::Result<Outcome> {
                     data,
                     r.group,
                     r.n,
-                    fmt_num(r.accuracy),
-                    fmt_num(r.sensitivity),
-                    fmt_num(r.specificity)
+                    number(r.accuracy),
+                    number(r.sensitivity),
+                    number(r.specificity)
                 )?;
             }
         }
@@ -370,7 +372,7 @@ fn run_reference(args: ReferenceArgs) -> anyhow::Result<Outcome> {
         .iter()
         .map(|c| c.trim().to_owned())
         .collect();
-    let table = Table::read_path(&args.data, &categorical, &Limits::default())?;
+    let table = Table::read_path(&args.data, &Schema::all().text(categorical.iter().cloned()))?;
     for name in args.outputs.iter().chain(&args.confidence) {
         match table.column(name) {
             Some(Column::Numeric(_)) => {}
@@ -438,9 +440,9 @@ fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty())
         .collect();
-    let limits = Limits::default();
-    let reference = Table::read_path(&args.reference, &categorical, &limits)?;
-    let current = Table::read_path(&args.current, &categorical, &limits)?;
+    let schema = Schema::all().text(categorical.iter().cloned());
+    let reference = Table::read_path(&args.reference, &schema)?;
+    let current = Table::read_path(&args.current, &schema)?;
     for name in &reference.names {
         if current.column(name).is_none() {
             anyhow::bail!(
@@ -486,7 +488,7 @@ fn run_test(args: TestArgs) -> anyhow::Result<Outcome> {
     }
     let report = report?;
     if let Some(path) = &args.html {
-        let html = html_report(&report, &reference, &current, &args);
+        let html = vigil_report::drift_html(&page(&report, &reference, &current, &args));
         vigil_core::write_atomic(path, html.as_bytes()).context("cannot write the report")?;
     }
     let mut out = std::io::stdout().lock();
@@ -521,7 +523,7 @@ fn spinner(message: String) -> Option<indicatif::ProgressBar> {
 }
 
 /// A float as JSON: a number when finite, else the string "inf", "-inf" or "nan".
-fn number(x: f64) -> Value {
+fn json_number(x: f64) -> Value {
     if x.is_nan() {
         json!("nan")
     } else if x == f64::INFINITY {
@@ -542,28 +544,16 @@ fn json_report(report: &DriftReport) -> Value {
             let mut o = serde_json::Map::new();
             o.insert("feature".into(), json!(r.feature));
             o.insert("test".into(), json!(r.test.name()));
-            o.insert("statistic".into(), number(r.statistic));
-            o.insert("p_value".into(), number(r.p_value));
+            o.insert("statistic".into(), json_number(r.statistic));
+            o.insert("p_value".into(), json_number(r.p_value));
             if let Some(p) = r.p_adjusted {
-                o.insert("p_adjusted".into(), number(p));
+                o.insert("p_adjusted".into(), json_number(p));
             }
             o.insert("drift".into(), json!(r.drift));
             Value::Object(o)
         })
         .collect();
     json!({"results": results, "drift": report.drift})
-}
-
-fn fmt_num(x: f64) -> String {
-    if x.is_nan() {
-        "nan".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "inf" } else { "-inf" }.into()
-    } else if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e6) {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.6}")
-    }
 }
 
 fn text_report(report: &DriftReport, adjusted: bool) -> String {
@@ -590,11 +580,11 @@ fn text_report(report: &DriftReport, adjusted: bool) -> String {
             "{:<width$}  {:<6}  {:>12}  {:>12}",
             r.feature,
             r.test.name(),
-            fmt_num(r.statistic),
-            fmt_num(r.p_value)
+            number(r.statistic),
+            number(r.p_value)
         );
         if adjusted {
-            let _ = write!(s, "  {:>12}", fmt_num(r.p_adjusted.unwrap_or(f64::NAN)));
+            let _ = write!(s, "  {:>12}", number(r.p_adjusted.unwrap_or(f64::NAN)));
         }
         let _ = writeln!(s, "  {}", if r.drift { "DRIFT" } else { "-" });
     }
@@ -611,53 +601,21 @@ fn text_report(report: &DriftReport, adjusted: bool) -> String {
     s
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// A self-contained HTML report: the results table, then one inline SVG per drifted feature
-/// (reference against current distribution: histograms on shared bins for numbers, bars of
-/// proportions for categories).
-fn html_report(
-    report: &DriftReport,
-    reference: &Table,
-    current: &Table,
-    args: &TestArgs,
-) -> String {
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Vigil drift report</title>\
-<style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}\
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}\
-.drift{{color:#b00;font-weight:bold}}figure{{display:inline-block;margin:1em}}</style></head><body>\
-<h1>Vigil drift report</h1><p>Reference: <code>{}</code> &middot; current: <code>{}</code> &middot; alpha {} &middot; \
-overall: <span class=\"{}\">{}</span></p><table><tr><th>feature</th><th>test</th><th>statistic</th><th>p-value</th>\
-<th>p-adjusted</th><th>drift</th></tr>",
-        escape(&args.reference.display().to_string()),
-        escape(&args.current.display().to_string()),
-        args.alpha,
-        if report.drift { "drift" } else { "" },
-        if report.drift { "drift found" } else { "no drift" }
-    );
-    for r in &report.results {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
-            escape(&r.feature),
-            r.test.name(),
-            fmt_num(r.statistic),
-            fmt_num(r.p_value),
-            r.p_adjusted.map(fmt_num).unwrap_or_default(),
-            if r.drift { "drift" } else { "" },
-            if r.drift { "yes" } else { "no" }
-        );
-    }
-    h.push_str("</table><h2>Drifted features</h2>");
+/// What the HTML report shows: the results, and for each drifted feature its reference and
+/// current distributions (histograms on 30 shared bins for numbers, shares of each category).
+fn page(report: &DriftReport, reference: &Table, current: &Table, args: &TestArgs) -> DriftPage {
+    let results = report
+        .results
+        .iter()
+        .map(|r| DriftRow {
+            feature: r.feature.clone(),
+            test: r.test.name().to_owned(),
+            statistic: r.statistic,
+            p_value: r.p_value,
+            p_adjusted: r.p_adjusted,
+            drift: r.drift,
+        })
+        .collect();
     let mut drifted: Vec<&str> = report
         .results
         .iter()
@@ -665,109 +623,35 @@ overall: <span class=\"{}\">{}</span></p><table><tr><th>feature</th><th>test</th
         .map(|r| r.feature.as_str())
         .collect();
     drifted.dedup();
-    if report
-        .results
-        .iter()
-        .any(|r| r.drift && r.test == TestKind::Mmd)
-    {
-        h.push_str(
-            "<p>MMD found joint drift over all numeric columns (feature <code>*</code>).</p>",
-        );
-    }
-    for name in drifted {
-        if let (Some(r), Some(c)) = (reference.column(name), current.column(name)) {
-            h.push_str("<figure>");
-            h.push_str(&svg_plot(name, r, c));
-            let _ = write!(
-                h,
-                "<figcaption>{}: reference (blue) against current (orange)</figcaption></figure>",
-                escape(name)
-            );
-        }
-    }
-    h.push_str("</body></html>\n");
-    h
-}
-
-fn svg_plot(name: &str, r: &Column, c: &Column) -> String {
-    let (labels, pr, pc): (Vec<String>, Vec<f64>, Vec<f64>) = match (r, c) {
-        (Column::Numeric(_), Column::Numeric(_)) => {
-            let (rv, cv) = (r.present(), c.present());
-            let lo = rv.iter().chain(&cv).copied().fold(f64::INFINITY, f64::min);
-            let hi = rv
-                .iter()
-                .chain(&cv)
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            let bins = 30usize;
-            let span = if hi > lo { hi - lo } else { 1.0 };
-            let hist = |v: &[f64]| {
-                let mut h = vec![0.0; bins];
-                for &x in v {
-                    let k = (((x - lo) / span) * bins as f64).floor() as usize;
-                    h[k.min(bins - 1)] += 1.0;
+    let figures = drifted
+        .into_iter()
+        .filter_map(|name| {
+            let binned = match (reference.column(name)?, current.column(name)?) {
+                (r @ Column::Numeric(_), c @ Column::Numeric(_)) => {
+                    Binned::histograms(&r.present(), &c.present(), 30)
                 }
-                let n = v.len().max(1) as f64;
-                h.into_iter().map(|x| x / n).collect::<Vec<f64>>()
+                (Column::Categorical(rv), Column::Categorical(cv)) => {
+                    let counts = vigil_drift::CategoryCounts::from_samples(rv, cv);
+                    Binned::proportions(&counts.categories, &counts.reference, &counts.current)
+                }
+                _ => return None,
             };
-            let mut labels = vec![String::new(); bins];
-            labels[0] = fmt_num(lo);
-            labels[bins - 1] = fmt_num(hi);
-            (labels, hist(&rv), hist(&cv))
-        }
-        (Column::Categorical(rv), Column::Categorical(cv)) => {
-            let counts = vigil_drift::CategoryCounts::from_samples(rv, cv);
-            let (nr, nc) = (rv.len().max(1) as f64, cv.len().max(1) as f64);
-            (
-                counts.categories.clone(),
-                counts.reference.iter().map(|&x| x as f64 / nr).collect(),
-                counts.current.iter().map(|&x| x as f64 / nc).collect(),
-            )
-        }
-        _ => return String::new(),
-    };
-    let (w, hgt, pad) = (480.0, 240.0, 30.0);
-    let k = labels.len().max(1) as f64;
-    let max = pr.iter().chain(&pc).copied().fold(0.0, f64::max).max(1e-12);
-    let bw = (w - 2.0 * pad) / k;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"{}\">\
-<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>",
-        escape(name)
-    );
-    for (i, (a, b)) in pr.iter().zip(&pc).enumerate() {
-        let x = pad + i as f64 * bw;
-        let ha = a / max * (hgt - 2.0 * pad);
-        let hb = b / max * (hgt - 2.0 * pad);
-        let _ = write!(
-            s,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f77b4\" fill-opacity=\"0.6\"/>\
-<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#ff7f0e\" fill-opacity=\"0.6\"/>",
-            x,
-            hgt - pad - ha,
-            bw / 2.0,
-            ha,
-            x + bw / 2.0,
-            hgt - pad - hb,
-            bw / 2.0,
-            hb
-        );
-        if let Some(l) = labels.get(i).filter(|l| !l.is_empty()) {
-            let _ = write!(
-                s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text>",
-                x,
-                hgt - pad / 3.0,
-                escape(l)
-            );
-        }
+            Some(DriftFigure {
+                feature: name.to_owned(),
+                binned,
+            })
+        })
+        .collect();
+    DriftPage {
+        reference: args.reference.display().to_string(),
+        current: args.current.display().to_string(),
+        alpha: args.alpha,
+        drift: report.drift,
+        results,
+        joint_drift: report
+            .results
+            .iter()
+            .any(|r| r.drift && r.test == TestKind::Mmd),
+        figures,
     }
-    let _ = write!(
-        s,
-        "<line x1=\"{pad}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#333\"/><text x=\"{pad}\" y=\"16\" font-size=\"12\">{2}</text></svg>",
-        hgt - pad,
-        w - pad,
-        escape(name)
-    );
-    s
 }
