@@ -7,8 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use vigil_bundle::{
-    check_trust, sign, BundleError, Limits, SignOptions, SignatureStatus, Trust, TrustPolicy,
-    VerifiedBundle,
+    sign, BundleError, BundlePolicy, BundleVerifier, Limits, SignOptions, SignatureStatus, Trust,
+    TrustFailure,
 };
 use vigil_core::{KeyAlgorithm, SigningKey};
 
@@ -56,16 +56,16 @@ fn sign_as(dir: &Path, key: &SigningKey, file: &str) {
     sign(dir, key, &opts, None).unwrap();
 }
 
-fn policy(s: &Setup, body: &str) -> TrustPolicy {
+fn policy(s: &Setup, body: &str) -> BundlePolicy {
     let text = format!(
         "{body}\n[[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"lead.pub.pem\"\n\
          [[signer]]\nname = \"Quinn\"\nrole = \"qa-release\"\nkey = \"qa.pub.pem\"\n"
     );
-    TrustPolicy::parse(text.as_bytes(), Path::new("policy.toml"), s.keys.path()).unwrap()
+    BundlePolicy::parse(text.as_bytes(), Path::new("policy.toml"), s.keys.path()).unwrap()
 }
 
-fn check(s: &Setup, p: TrustPolicy) -> Result<vigil_bundle::TrustReport, BundleError> {
-    check_trust(s.dir.path(), &Trust::Policy(p), &Limits::default(), None)
+fn check(s: &Setup, p: BundlePolicy) -> Result<vigil_bundle::TrustReport, BundleError> {
+    BundleVerifier::new(s.dir.path(), Trust::Policy(p)).check()
 }
 
 #[test]
@@ -86,6 +86,13 @@ fn one_signature_is_not_enough_for_two_of_two() {
     assert!(
         err.to_string().contains("1 of 2 required distinct signers"),
         "{err}"
+    );
+    assert_eq!(
+        err.trust_failure(),
+        Some(&TrustFailure::Counted {
+            valid: 1,
+            threshold: 2
+        })
     );
 }
 
@@ -132,7 +139,7 @@ fn threshold_that_cannot_be_met_is_a_policy_error() {
          [[signer]]\nname = \"b\"\nrole = \"r\"\nkey = \"qa.pub.pem\"\n",
         s.qa.public_key().key_id()
     );
-    let err = TrustPolicy::parse(text.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
+    let err = BundlePolicy::parse(text.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
     assert!(err.to_string().contains("can never be met"), "{err}");
 }
 
@@ -146,6 +153,12 @@ fn required_role_must_sign() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("qa-release"), "{err}");
+    assert_eq!(
+        err.trust_failure(),
+        Some(&TrustFailure::MissingRole {
+            role: "qa-release".into()
+        })
+    );
 }
 
 #[test]
@@ -158,6 +171,11 @@ fn older_version_is_refused_as_rollback() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("rollback refused"), "{err}");
+    assert!(
+        matches!(err.trust_failure(), Some(TrustFailure::Rollback { version, minimum })
+            if version.to_string() == "1.1.9" && minimum.to_string() == "1.2.0"),
+        "{err}"
+    );
     check(
         &s,
         policy(&s, "threshold = 1\nmin_bundle_version = \"1.1.9\""),
@@ -194,7 +212,7 @@ fn malformed_policies_are_refused_with_reasons() {
         ("threshold = 1\nsignatures=[\"../x.sig\"]\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"", "escapes"),
         ("threshold = [", "invalid trust policy"),
     ] {
-        let err = TrustPolicy::parse(body.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
+        let err = BundlePolicy::parse(body.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
         assert!(err.to_string().contains(needle), "{body:?}: {err}");
     }
 }
@@ -203,11 +221,10 @@ fn malformed_policies_are_refused_with_reasons() {
 fn verified_bundle_hands_out_the_verified_bytes() {
     let s = setup("2.0.0");
     sign_as(s.dir.path(), &s.lead, "model.sig");
-    let trust = Trust::Key {
-        key: s.lead.public_key(),
-        signature: None,
-    };
-    let bundle = VerifiedBundle::open(s.dir.path(), &trust, &Limits::default()).unwrap();
+    let trust = Trust::Key(s.lead.public_key());
+    let bundle = BundleVerifier::new(s.dir.path(), trust.clone())
+        .verify()
+        .unwrap();
     // The file changes on disk after the check: the bundle still holds what was verified.
     fs::write(
         s.dir.path().join("model.onnx"),
@@ -222,7 +239,9 @@ fn verified_bundle_hands_out_the_verified_bytes() {
     );
     assert!(bundle.file("../etc/passwd").is_none());
     // And a fresh open sees the swap.
-    let err = VerifiedBundle::open(s.dir.path(), &trust, &Limits::default()).unwrap_err();
+    let err = BundleVerifier::new(s.dir.path(), trust.clone())
+        .verify()
+        .unwrap_err();
     assert!(
         err.to_string().contains("model.onnx: content changed"),
         "{err}"
@@ -234,15 +253,15 @@ fn verified_bundle_respects_the_memory_limit() {
     let s = setup("1.0.0");
     fs::write(s.dir.path().join("big.bin"), vec![0u8; 100_000]).unwrap();
     sign_as(s.dir.path(), &s.lead, "model.sig");
-    let trust = Trust::Key {
-        key: s.lead.public_key(),
-        signature: None,
-    };
+    let trust = Trust::Key(s.lead.public_key());
     let small = Limits {
         max_load_bytes: 50_000,
         ..Limits::default()
     };
-    let err = VerifiedBundle::open(s.dir.path(), &trust, &small).unwrap_err();
+    let err = BundleVerifier::new(s.dir.path(), trust)
+        .limits(small)
+        .verify()
+        .unwrap_err();
     assert!(err.to_string().contains("limit"), "{err}");
 }
 
@@ -260,7 +279,9 @@ fn verified_bundle_with_policy_exposes_files_all_counted_signers_cover() {
     };
     sign(s.dir.path(), &s.qa, &opts, None).unwrap();
     let p = policy(&s, "threshold = 1");
-    let bundle = VerifiedBundle::open(s.dir.path(), &Trust::Policy(p), &Limits::default()).unwrap();
+    let bundle = BundleVerifier::new(s.dir.path(), Trust::Policy(p))
+        .verify()
+        .unwrap();
     assert_eq!(bundle.report().counted().count(), 1);
     assert!(bundle.file("notes.md").is_none());
     assert_eq!(bundle.file("model.onnx").unwrap(), b"model");
