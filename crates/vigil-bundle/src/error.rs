@@ -77,12 +77,12 @@ pub enum BundleError {
     Policy(PolicyError),
     /// The bundle does not satisfy the trust policy: [`TrustFailure`] says how, and every
     /// signature file's fate is listed.
-    #[error("trust policy not satisfied: {}", Untrusted { dir, failure, signatures })]
+    #[error("trust policy not satisfied: {}", Untrusted { dir, failure: failure.as_ref(), signatures })]
     Untrusted {
         /// The bundle directory.
         dir: PathBuf,
-        /// Why the policy is not satisfied.
-        failure: TrustFailure,
+        /// Why the policy is not satisfied (see also [`BundleError::trust_failure`]).
+        failure: Box<TrustFailure>,
         /// Each signature file checked (not printed when the failure is about the version).
         signatures: Vec<SignatureReport>,
     },
@@ -111,7 +111,7 @@ impl BundleError {
     /// The trust policy failure, when the bundle failed its policy.
     pub fn trust_failure(&self) -> Option<&TrustFailure> {
         match self {
-            BundleError::Untrusted { failure, .. } => Some(failure),
+            BundleError::Untrusted { failure, .. } => Some(&**failure),
             _ => None,
         }
     }

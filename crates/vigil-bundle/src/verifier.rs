@@ -174,7 +174,7 @@ impl<'a> BundleVerifier<'a> {
         let untrusted =
             |failure: TrustFailure, signatures: Vec<SignatureReport>| BundleError::Untrusted {
                 dir: dir.clone(),
-                failure,
+                failure: Box::new(failure),
                 signatures,
             };
         if names.is_empty() {

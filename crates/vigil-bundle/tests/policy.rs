@@ -286,3 +286,142 @@ fn verified_bundle_with_policy_exposes_files_all_counted_signers_cover() {
     assert!(bundle.file("notes.md").is_none());
     assert_eq!(bundle.file("model.onnx").unwrap(), b"model");
 }
+
+// ---------------------------------------------------------------- issue 20 regressions
+
+/// Issue 20 item 11: one signer listed twice with two keys signs twice; that is one distinct
+/// signer, not two.
+#[test]
+fn issue20_11_same_signer_name_with_two_keys_counts_once() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    sign_as(s.dir.path(), &s.other, "model.second.sig");
+    let text = "threshold = 2\n\
+         [[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"lead.pub.pem\"\n\
+         [[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"other.pub.pem\"\n\
+         [[signer]]\nname = \"Quinn\"\nrole = \"qa-release\"\nkey = \"qa.pub.pem\"\n";
+    let p = BundlePolicy::parse(text.as_bytes(), Path::new("policy.toml"), s.keys.path()).unwrap();
+    let err = check(&s, p).unwrap_err();
+    assert_eq!(
+        err.trust_failure(),
+        Some(&TrustFailure::Counted {
+            valid: 1,
+            threshold: 2
+        }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("signer Lee already counted"),
+        "{err}"
+    );
+    // Lee and Quinn together are two.
+    sign_as(s.dir.path(), &s.qa, "model.qa.sig");
+    let p = BundlePolicy::parse(text.as_bytes(), Path::new("policy.toml"), s.keys.path()).unwrap();
+    assert_eq!(check(&s, p).unwrap().counted().count(), 2);
+}
+
+/// Issue 20 item 11: a threshold that only duplicate names could meet can never be met.
+#[test]
+fn issue20_11_threshold_counts_distinct_names_at_parse_time() {
+    let s = setup("1.0.0");
+    let text = "threshold = 2\n\
+         [[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"lead.pub.pem\"\n\
+         [[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"other.pub.pem\"\n";
+    let err = BundlePolicy::parse(text.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
+    assert!(err.to_string().contains("can never be met"), "{err}");
+}
+
+/// Issue 20 item 11: empty names and roles are refused, naming the field.
+#[test]
+fn issue20_11_empty_names_and_roles_are_refused() {
+    let s = setup("1.0.0");
+    for (body, needle) in [
+        (
+            "threshold = 1\n[[signer]]\nname=\"\"\nrole=\"r\"\nkey=\"lead.pub.pem\"",
+            "signer #1: name is empty",
+        ),
+        (
+            "threshold = 1\n[[signer]]\nname=\" \"\nrole=\"r\"\nkey=\"lead.pub.pem\"",
+            "signer #1: name is empty",
+        ),
+        (
+            "threshold = 1\n[[signer]]\nname=\"a\"\nrole=\"\"\nkey=\"lead.pub.pem\"",
+            "signer 'a': role is empty",
+        ),
+        (
+            "threshold = 1\nrequired_roles=[\"\"]\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"",
+            "required_roles: a role is empty",
+        ),
+        (
+            "threshold = 1\n[[signer]]\nname=\"a\"\nrole=\"r\"\nkey=\"lead.pub.pem\"\n\
+             [[signer]]\nname=\"b\"\nrole=\"r\"\nkey=\"lead.pub.pem\"",
+            "already the key of signer 'a'",
+        ),
+    ] {
+        let err =
+            BundlePolicy::parse(body.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap_err();
+        assert!(err.to_string().contains(needle), "{body:?}: {err}");
+    }
+}
+
+/// Issue 20 item 11: a required signer must be among those that count.
+#[test]
+fn required_signer_must_sign() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    let text = "threshold = 1\n\
+         [[signer]]\nname = \"Lee\"\nrole = \"ml-lead\"\nkey = \"lead.pub.pem\"\n\
+         [[signer]]\nname = \"Quinn\"\nrole = \"qa-release\"\nkey = \"qa.pub.pem\"\nrequired = true\n";
+    let p = BundlePolicy::parse(text.as_bytes(), Path::new("p.toml"), s.keys.path()).unwrap();
+    let err = check(&s, p).unwrap_err();
+    assert_eq!(
+        err.trust_failure(),
+        Some(&TrustFailure::RequiredSigner {
+            name: "Quinn".into()
+        }),
+        "{err}"
+    );
+}
+
+/// Issue 20 item 11: a link to a directory appearing in a bundle signed with symlinks allowed
+/// is refused at verify time (its files are covered by no signature).
+#[cfg(unix)]
+#[test]
+fn issue20_11_symlink_to_a_directory_is_refused_at_verify_time() {
+    let s = setup("1.0.0");
+    let opts = SignOptions {
+        allow_symlinks: true,
+        ..SignOptions::default()
+    };
+    sign(s.dir.path(), &s.lead, &opts, None).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("w.bin"), b"unsigned").unwrap();
+    std::os::unix::fs::symlink(outside.path(), s.dir.path().join("linked")).unwrap();
+    let err = BundleVerifier::new(s.dir.path(), Trust::Key(s.lead.public_key()))
+        .check()
+        .unwrap_err();
+    assert!(matches!(err, BundleError::UnsupportedFile { .. }), "{err}");
+    assert!(
+        err.to_string().contains("symbolic link to a directory"),
+        "{err}"
+    );
+}
+
+/// Issue 20 item 7: a FIFO among the signature files of a policy, or in place of a signed
+/// file, never blocks.
+#[cfg(unix)]
+#[test]
+fn issue20_7_fifo_in_place_of_a_signed_file_is_refused() {
+    let s = setup("1.0.0");
+    sign_as(s.dir.path(), &s.lead, "model.sig");
+    fs::remove_file(s.dir.path().join("model.onnx")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(s.dir.path().join("model.onnx"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = BundleVerifier::new(s.dir.path(), Trust::Key(s.lead.public_key()))
+        .verify()
+        .unwrap_err();
+    assert!(err.to_string().contains("model.onnx"), "{err}");
+}
