@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use vigil_attest::{AttestError, PolicyError, TrustFailure};
 
-use crate::report::SignatureReport;
+use crate::status::SignatureReport;
 
 /// What went wrong while signing or verifying a bundle.
 ///

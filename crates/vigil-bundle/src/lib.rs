@@ -67,6 +67,7 @@ mod policy;
 mod predicate;
 mod report;
 mod sign;
+mod status;
 mod verified;
 mod verifier;
 mod walk;
@@ -80,7 +81,8 @@ pub use verified::VerifiedBundle;
 pub use verifier::{BundleVerifier, Trust};
 // trust decisions and their reports
 pub use policy::BundlePolicy;
-pub use report::{SignatureReport, SignatureStatus, TrustReport};
+pub use report::TrustReport;
+pub use status::{SignatureReport, SignatureStatus};
 pub use vigil_attest::{PolicyError, TrustFailure, TrustPolicy, TrustedSigner};
 // errors
 pub use error::{BundleError, Discrepancy};

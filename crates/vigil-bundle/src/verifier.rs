@@ -12,7 +12,8 @@ use crate::manifest::Manifest;
 use crate::memory::{self, Memory};
 use crate::path::ResourcePath;
 use crate::policy::BundlePolicy;
-use crate::report::{SignatureReport, SignatureStatus, TrustReport};
+use crate::report::TrustReport;
+use crate::status::{SignatureReport, SignatureStatus};
 use crate::verified::VerifiedBundle;
 use crate::Limits;
 
