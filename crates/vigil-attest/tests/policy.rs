@@ -12,7 +12,6 @@ struct Keys {
     dir: tempfile::TempDir,
     a: SigningKey,
     b: SigningKey,
-    c: SigningKey,
 }
 
 fn keys() -> Keys {
@@ -27,7 +26,7 @@ fn keys() -> Keys {
         )
         .unwrap();
     }
-    Keys { dir, a, b, c }
+    Keys { dir, a, b }
 }
 
 fn parse(k: &Keys, text: &str) -> Result<TrustPolicy, PolicyError> {
