@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_bundle::fuzz::fuzz_policy(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_bundle::internal::fuzz_policy(data));

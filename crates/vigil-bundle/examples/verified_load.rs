@@ -5,16 +5,12 @@
 
 use std::path::Path;
 
-use vigil_bundle::{Limits, Trust, TrustPolicy, VerifiedBundle};
+use vigil_bundle::{BundlePolicy, BundleVerifier, Trust};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/devices/breast-cancer");
-    let policy = TrustPolicy::load(&device.join("policy.toml"))?;
-    let bundle = VerifiedBundle::open(
-        &device.join("bundle"),
-        &Trust::Policy(policy),
-        &Limits::default(),
-    )?;
+    let policy = BundlePolicy::load(&device.join("policy.toml"))?;
+    let bundle = BundleVerifier::new(device.join("bundle"), Trust::Policy(policy)).verify()?;
 
     let config = bundle
         .config()

@@ -3,22 +3,34 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use vigil_attest::{AttestError, PolicyError, TrustFailure};
+
+use crate::status::SignatureReport;
+
 /// What went wrong while signing or verifying a bundle.
+///
+/// `Display` is one line, "what: why", with every fact; no variant also returns its cause from
+/// `source()`, so a caller printing the chain never prints a cause twice.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BundleError {
-    /// A file or directory could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be opened or read: missing, unreadable, or not a regular file (a FIFO,
+    /// a device, a directory). The error names the file.
+    #[error("{0}")]
+    File(vigil_core::ReadError),
+    /// A directory could not be listed, or a file could not be written.
+    #[error("{}: {message}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// What kind of failure.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
     },
     /// A key could not be loaded, or signing failed.
-    #[error(transparent)]
-    Key(#[from] vigil_core::KeyError),
+    #[error("{0}")]
+    Key(vigil_core::KeyError),
     /// The bundle directory is not usable as given.
     #[error("{}: {reason}", path.display())]
     Directory {
@@ -35,29 +47,22 @@ pub enum BundleError {
         /// Why.
         reason: String,
     },
-    /// The signature file is not a well-formed model_signing / Sigstore bundle.
-    #[error("{}: malformed signature: {reason}", path.display())]
-    SignatureFormat {
+    /// The signature file does not exist.
+    #[error("{}: {message}", path.display())]
+    SignatureMissing {
         /// The signature file.
         path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// The operating system's message.
+        message: String,
     },
-    /// The signature does not verify with the key.
-    #[error("{}: signature check failed: {reason}", path.display())]
-    SignatureInvalid {
+    /// The signature file is malformed, does not verify with the key, or signs a statement that
+    /// is not acceptable; [`AttestError`] says which.
+    #[error("{}: {error}", path.display())]
+    Signature {
         /// The signature file.
         path: PathBuf,
-        /// What failed.
-        reason: String,
-    },
-    /// The signed statement is well signed but its content is not acceptable.
-    #[error("{}: invalid signed statement: {reason}", path.display())]
-    Statement {
-        /// The signature file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong with it.
+        error: AttestError,
     },
     /// The files on disk do not match the signed manifest.
     #[error("{}: the files do not match the signature: {}", dir.display(), Discrepancies(.problems))]
@@ -67,17 +72,20 @@ pub enum BundleError {
         /// Every difference found, sorted by file name.
         problems: Vec<Discrepancy>,
     },
-    /// The trust policy file is invalid.
-    #[error("{}: invalid trust policy: {reason}", path.display())]
-    PolicyFormat {
-        /// The policy file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
+    /// The trust policy file is invalid or could not be read.
+    #[error("{0}")]
+    Policy(PolicyError),
+    /// The bundle does not satisfy the trust policy: [`TrustFailure`] says how, and every
+    /// signature file's fate is listed.
+    #[error("trust policy not satisfied: {}", Untrusted { dir, failure: failure.as_ref(), signatures })]
+    Untrusted {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Why the policy is not satisfied (see also [`BundleError::trust_failure`]).
+        failure: Box<TrustFailure>,
+        /// Each signature file checked (not printed when the failure is about the version).
+        signatures: Vec<SignatureReport>,
     },
-    /// The bundle does not satisfy the trust policy.
-    #[error("trust policy not satisfied: {0}")]
-    PolicyUnsatisfied(String),
     /// `vigil.toml` is missing or invalid.
     #[error("{}: invalid bundle manifest: {reason}", path.display())]
     Manifest {
@@ -94,6 +102,103 @@ pub enum BundleError {
         /// The limit.
         limit: u64,
     },
+    /// The verifier was configured in a way that cannot be honoured.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl BundleError {
+    /// The trust policy failure, when the bundle failed its policy.
+    pub fn trust_failure(&self) -> Option<&TrustFailure> {
+        match self {
+            BundleError::Untrusted { failure, .. } => Some(&**failure),
+            _ => None,
+        }
+    }
+
+    /// True when the error means "the bundle failed the check" (a signature that exists but
+    /// fails, files that do not match, a policy not met), false when the check could not be run
+    /// as asked (a file that cannot be read, a bad policy or key, a usage error).
+    pub fn is_failed_check(&self) -> bool {
+        match self {
+            BundleError::File(_)
+            | BundleError::Io { .. }
+            | BundleError::Key(_)
+            | BundleError::Directory { .. }
+            | BundleError::Policy(_)
+            | BundleError::Usage(_) => false,
+            BundleError::UnsupportedFile { .. }
+            | BundleError::SignatureMissing { .. }
+            | BundleError::Signature { .. }
+            | BundleError::Mismatch { .. }
+            | BundleError::Untrusted { .. }
+            | BundleError::Manifest { .. }
+            | BundleError::Limit { .. } => true,
+        }
+    }
+}
+
+impl From<vigil_core::KeyError> for BundleError {
+    fn from(e: vigil_core::KeyError) -> Self {
+        BundleError::Key(e)
+    }
+}
+
+impl From<PolicyError> for BundleError {
+    fn from(e: PolicyError) -> Self {
+        BundleError::Policy(e)
+    }
+}
+
+impl From<vigil_core::ReadError> for BundleError {
+    /// A file that is too large is a [`BundleError::Limit`]; anything else a [`BundleError::File`].
+    fn from(e: vigil_core::ReadError) -> Self {
+        match e {
+            vigil_core::ReadError::TooLarge { path, max } => BundleError::Limit {
+                what: format!("{}: file size", path.display()),
+                limit: max,
+            },
+            other => BundleError::File(other),
+        }
+    }
+}
+
+struct Untrusted<'a> {
+    dir: &'a PathBuf,
+    failure: &'a TrustFailure,
+    signatures: &'a [SignatureReport],
+}
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.failure {
+            TrustFailure::NoSignatures => write!(
+                f,
+                "no signature files (model.sig, model.*.sig) in {}",
+                self.dir.display()
+            )?,
+            TrustFailure::Rollback { version, minimum } => write!(
+                f,
+                "bundle version {version} is lower than the minimum {minimum} (rollback refused)"
+            )?,
+            TrustFailure::Unversioned { minimum } => write!(
+                f,
+                "the policy sets min_bundle_version {minimum} but the bundle has no signed {}",
+                crate::CONFIG_FILE
+            )?,
+            other => write!(f, "{other}")?,
+        }
+        if matches!(
+            self.failure,
+            TrustFailure::Rollback { .. } | TrustFailure::Unversioned { .. }
+        ) {
+            return Ok(());
+        }
+        for r in self.signatures {
+            write!(f, "; {}: {}", r.path.display(), r.status)?;
+        }
+        Ok(())
+    }
 }
 
 /// One difference between the signed manifest and the files on disk.
@@ -171,7 +276,8 @@ impl BundleError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> BundleError {
         BundleError::Io {
             path: path.into(),
-            source,
+            kind: source.kind(),
+            message: source.to_string(),
         }
     }
 }

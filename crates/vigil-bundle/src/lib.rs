@@ -14,20 +14,29 @@
 //! signatures, and the pre-1.0 `Digests/v0.1` predicate (it cannot detect added files): each is
 //! refused with a reason, never accepted.
 //!
+//! The formats themselves (DSSE, the Sigstore bundle, the in-toto Statement) and the k-of-n
+//! trust policy are `vigil-attest`'s; this crate adds the `model_signing` predicate, the walk and
+//! hashing of a bundle directory, and the verifier.
+//!
 //! Beyond the peer:
-//! * [`TrustPolicy`]: several keys with roles, k-of-n distinct signers, revoked key ids and a
-//!   minimum bundle version (anti-rollback);
+//! * [`BundlePolicy`]: several keys with roles, k-of-n distinct signers, required signers and
+//!   roles, revoked key ids and a minimum bundle version (anti-rollback); a policy that is not
+//!   met fails with a typed [`TrustFailure`] ([`BundleError::trust_failure`]);
 //! * [`VerifiedBundle`]: reads each file once, hashes those bytes and hands out the same bytes,
 //!   so nothing can change between the check and its use.
 //!
-//! Crates that carry the rest: `vigil-core` (keys, over RustCrypto's `p256` and
-//! `ed25519-dalek`), `sha2` (SHA-256, with SHA-NI where the CPU has it), `rayon` (parallel
-//! hashing), `serde_json` and `toml` (formats), `semver` (versions).
+//! Every path from outside (signature, policy, key, the bundle's files) is opened without
+//! blocking and must be a regular file: a FIFO or a device is refused, never waited on.
+//!
+//! Crates that carry the rest: `vigil-attest` (envelopes, statements, policies), `vigil-core`
+//! (keys, over RustCrypto's `p256` and `ed25519-dalek`; bounded reads; atomic writes), `ring`
+//! (SHA-256, with SHA-NI where the CPU has it), `rayon` (parallel hashing), `serde_json` and
+//! `toml` (formats), `semver` (versions).
 //!
 //! # Example
 //!
 //! ```
-//! use vigil_bundle::{sign, verify, Limits, SignOptions};
+//! use vigil_bundle::{sign, BundleVerifier, SignOptions, Trust};
 //! use vigil_core::{KeyAlgorithm, SigningKey};
 //!
 //! let dir = tempfile::tempdir()?;
@@ -35,42 +44,56 @@
 //! let key = SigningKey::generate(KeyAlgorithm::EcdsaP256);
 //! sign(dir.path(), &key, &SignOptions::default(), None)?;
 //!
-//! let ok = verify(dir.path(), &key.public_key(), None, &Limits::default(), None)?;
-//! assert_eq!(ok.manifest.resources.len(), 1);
+//! let trust = Trust::Key(key.public_key());
+//! let report = BundleVerifier::new(dir.path(), trust.clone()).check()?;
+//! assert_eq!(report.manifest.resources.len(), 1);
 //!
 //! std::fs::write(dir.path().join("model.onnx"), b"tampered")?;
-//! let err = verify(dir.path(), &key.public_key(), None, &Limits::default(), None).unwrap_err();
+//! let err = BundleVerifier::new(dir.path(), trust).check().unwrap_err();
 //! assert!(err.to_string().contains("model.onnx: content changed"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![deny(missing_docs)]
 
+mod check;
 mod config;
 mod error;
-mod format;
 mod hash;
 mod manifest;
+mod memory;
 mod path;
 mod policy;
-mod trust;
-mod verify;
+mod predicate;
+mod report;
+mod sign;
+mod status;
+mod verified;
+mod verifier;
 mod walk;
 
 // The public interface:
-pub use config::{BundleConfig, CONFIG_FILE};
+// signing
+pub use sign::{sign, SignOptions, Signed};
+// verifying: one builder, two outcomes (bytes kept, or streamed)
+pub use check::DEFAULT_SIGNATURE;
+pub use verified::VerifiedBundle;
+pub use verifier::{BundleVerifier, Trust};
+// trust decisions and their reports
+pub use policy::BundlePolicy;
+pub use report::TrustReport;
+pub use status::{SignatureReport, SignatureStatus};
+pub use vigil_attest::{PolicyError, TrustFailure, TrustPolicy, TrustedSigner};
+// errors
 pub use error::{BundleError, Discrepancy};
-pub use format::{BUNDLE_MEDIA_TYPE, PAYLOAD_TYPE, PREDICATE_TYPE};
+pub use vigil_attest::AttestError;
+// what is signed
+pub use config::{BundleConfig, CONFIG_FILE};
 pub use hash::Progress;
 pub use manifest::{HashMethod, Manifest, Resource, Serialization, DEFAULT_SHARD_SIZE};
 pub use path::ResourcePath;
-pub use policy::{Signer, TrustPolicy};
-pub use trust::{
-    check_trust, describe, SignatureReport, SignatureStatus, Trust, TrustReport, VerifiedBundle,
-};
-pub use verify::{
-    check_signature, sign, signature_path, verify, SignOptions, Signed, Verified, DEFAULT_SIGNATURE,
-};
+pub use predicate::PREDICATE_TYPE;
+pub use vigil_attest::{BUNDLE_MEDIA_TYPE, IN_TOTO_PAYLOAD_TYPE as PAYLOAD_TYPE};
 pub use walk::GIT_PATHS;
 
 /// Bounds on what signing and verification read. Every input from outside is held to these.
@@ -99,22 +122,26 @@ impl Default for Limits {
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
     use std::path::Path;
 
     /// Parses bytes as a signature file and its statement; must never panic.
     pub fn fuzz_signature(data: &[u8]) {
         let path = Path::new("fuzz.sig");
-        if let Ok(b) = crate::format::parse_bundle(data, path) {
-            let _ = crate::format::parse_statement(&b.payload, path, &crate::Limits::default());
+        if let Ok(b) = vigil_attest::SigstoreBundle::parse(data) {
+            let _ = crate::predicate::parse_statement(
+                &b.envelope.payload,
+                path,
+                &crate::Limits::default(),
+            );
         }
-        let _ = crate::format::parse_statement(data, path, &crate::Limits::default());
+        let _ = crate::predicate::parse_statement(data, path, &crate::Limits::default());
     }
 
     /// Parses bytes as a trust policy (keys resolved in a directory that has none).
     pub fn fuzz_policy(data: &[u8]) {
         let _ =
-            crate::TrustPolicy::parse(data, Path::new("policy.toml"), Path::new("/nonexistent"));
+            crate::BundlePolicy::parse(data, Path::new("policy.toml"), Path::new("/nonexistent"));
     }
 
     /// Parses bytes as `vigil.toml`.

@@ -23,9 +23,11 @@ pub(crate) struct FileEntry {
 /// Lists every regular file under `dir` that no ignore path covers, sorted by name.
 ///
 /// Ignored subtrees are not entered. A symbolic link is an error unless `allow_symlinks`; then a
-/// link to a file is listed (its target's bytes are what is hashed) and a link to a directory
-/// is skipped, as Python's `pathlib` glob does for `model_signing`. Sockets, FIFOs and devices
-/// are errors. File names must be UTF-8.
+/// link to a file is listed (its target's bytes are what is hashed). A link to a directory is
+/// always an error: `model_signing` does not follow such links (Python's `pathlib` glob skips
+/// them), so the files behind one would be covered by neither signer; move the directory into
+/// the bundle or add it to the ignore paths. Sockets, FIFOs and devices are errors. File names
+/// must be UTF-8.
 pub(crate) fn list_files(
     dir: &Path,
     ignore: &[ResourcePath],
@@ -83,7 +85,15 @@ pub(crate) fn list_files(
                         path,
                         size: target.len(),
                     });
-                } else if !target.is_dir() {
+                } else if target.is_dir() {
+                    return Err(BundleError::UnsupportedFile {
+                        path,
+                        reason: "symbolic link to a directory: its files could not be signed \
+                                 (model_signing does not follow such links); move the directory \
+                                 into the bundle or ignore the link"
+                            .into(),
+                    });
+                } else {
                     return Err(BundleError::UnsupportedFile {
                         path,
                         reason: "symbolic link to a special file".into(),

@@ -5,7 +5,7 @@
 use std::fs;
 
 use proptest::prelude::*;
-use vigil_bundle::{sign, verify, HashMethod, Limits, SignOptions};
+use vigil_bundle::{sign, BundleVerifier, HashMethod, SignOptions, Trust};
 use vigil_core::{KeyAlgorithm, SigningKey};
 
 fn name() -> impl Strategy<Value = String> {
@@ -55,12 +55,12 @@ proptest! {
         let method = if shards { HashMethod::Shards { shard_size: 17 } } else { HashMethod::Files };
         let opts = SignOptions { method, ..SignOptions::default() };
         sign(tmp.path(), &key, &opts, None).unwrap();
-        verify(tmp.path(), &key.public_key(), None, &Limits::default(), None).unwrap();
+        BundleVerifier::new(tmp.path(), Trust::Key(key.public_key())).check().unwrap();
 
         let victim = tmp.path().join(pick.get(&written));
         let mut data = fs::read(&victim).unwrap();
         if data.is_empty() { data.push(0) } else { let i = data.len() / 2; data[i] ^= 1 << bit; }
         fs::write(&victim, data).unwrap();
-        prop_assert!(verify(tmp.path(), &key.public_key(), None, &Limits::default(), None).is_err());
+        prop_assert!(BundleVerifier::new(tmp.path(), Trust::Key(key.public_key())).check().is_err());
     }
 }

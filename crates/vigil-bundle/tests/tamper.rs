@@ -5,7 +5,10 @@
 use std::fs;
 use std::path::Path;
 
-use vigil_bundle::{sign, verify, BundleError, Discrepancy, HashMethod, Limits, SignOptions};
+use vigil_bundle::{
+    sign, AttestError, BundleError, BundleVerifier, Discrepancy, HashMethod, Limits, SignOptions,
+    Trust,
+};
 use vigil_core::{KeyAlgorithm, SigningKey};
 
 fn tree(dir: &Path) {
@@ -34,7 +37,9 @@ fn signed(method: HashMethod) -> (tempfile::TempDir, SigningKey) {
 }
 
 fn check(dir: &Path, key: &SigningKey) -> Result<(), BundleError> {
-    verify(dir, &key.public_key(), None, &Limits::default(), None).map(|_| ())
+    BundleVerifier::new(dir, Trust::Key(key.public_key()))
+        .check()
+        .map(|_| ())
 }
 
 fn problems(err: BundleError) -> Vec<Discrepancy> {
@@ -149,7 +154,16 @@ fn wrong_key_is_refused_by_hint_and_by_crypto() {
     let (dir, _key) = signed(HashMethod::Files);
     let other = SigningKey::generate(KeyAlgorithm::EcdsaP256);
     let err = check(dir.path(), &other).unwrap_err();
-    assert!(matches!(err, BundleError::SignatureInvalid { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BundleError::Signature {
+                error: AttestError::WrongKey { .. } | AttestError::BadSignature(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("not by the given key"), "{err}");
     let ed = SigningKey::generate(KeyAlgorithm::Ed25519);
     assert!(check(dir.path(), &ed).is_err());
@@ -183,7 +197,16 @@ fn altered_payload_fails_the_signature_check() {
         v["dsseEnvelope"]["payload"] = b64e(text.as_bytes()).into();
     });
     let err = check(dir.path(), &key).unwrap_err();
-    assert!(matches!(err, BundleError::SignatureInvalid { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BundleError::Signature {
+                error: AttestError::WrongKey { .. } | AttestError::BadSignature(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -196,7 +219,16 @@ fn altered_signature_bytes_fail() {
         v["dsseEnvelope"]["signatures"][0]["sig"] = b64e(&sig).into();
     });
     let err = check(dir.path(), &key).unwrap_err();
-    assert!(matches!(err, BundleError::SignatureInvalid { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BundleError::Signature {
+                error: AttestError::WrongKey { .. } | AttestError::BadSignature(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -209,7 +241,10 @@ fn removed_hint_still_needs_the_right_key() {
     let other = SigningKey::generate(KeyAlgorithm::EcdsaP256);
     assert!(matches!(
         check(dir.path(), &other),
-        Err(BundleError::SignatureInvalid { .. })
+        Err(BundleError::Signature {
+            error: AttestError::WrongKey { .. } | AttestError::BadSignature(_),
+            ..
+        })
     ));
 }
 
@@ -251,7 +286,13 @@ fn resource_escaping_the_directory_is_refused() {
         });
         let err = check(dir.path(), &key).unwrap_err();
         assert!(
-            matches!(err, BundleError::Statement { .. }),
+            matches!(
+                err,
+                BundleError::Signature {
+                    error: AttestError::Statement(_),
+                    ..
+                }
+            ),
             "{evil}: {err}"
         );
     }
@@ -265,7 +306,10 @@ fn ignore_path_escaping_the_directory_is_refused() {
     });
     assert!(matches!(
         check(dir.path(), &key),
-        Err(BundleError::Statement { .. })
+        Err(BundleError::Signature {
+            error: AttestError::Statement(_),
+            ..
+        })
     ));
 }
 
@@ -291,7 +335,10 @@ fn duplicate_json_keys_are_refused() {
     fs::write(&path, doubled).unwrap();
     assert!(matches!(
         check(dir.path(), &key),
-        Err(BundleError::SignatureFormat { .. })
+        Err(BundleError::Signature {
+            error: AttestError::Malformed(_),
+            ..
+        })
     ));
 }
 
@@ -368,14 +415,10 @@ fn signature_outside_the_directory_works() {
         ..SignOptions::default()
     };
     sign(tmp.path(), &key, &opts, None).unwrap();
-    verify(
-        tmp.path(),
-        &key.public_key(),
-        Some(&sig),
-        &Limits::default(),
-        None,
-    )
-    .unwrap();
+    BundleVerifier::new(tmp.path(), Trust::Key(key.public_key()))
+        .signature_path(&sig)
+        .check()
+        .unwrap();
 }
 
 #[test]
@@ -385,12 +428,18 @@ fn limits_bound_the_signature_and_the_tree() {
         max_signature_bytes: 100,
         ..Limits::default()
     };
-    let err = verify(dir.path(), &key.public_key(), None, &tiny, None).unwrap_err();
+    let err = BundleVerifier::new(dir.path(), Trust::Key(key.public_key()))
+        .limits(tiny)
+        .check()
+        .unwrap_err();
     assert!(matches!(err, BundleError::Limit { .. }), "{err}");
     let few = Limits {
         max_files: 2,
         ..Limits::default()
     };
-    let err = verify(dir.path(), &key.public_key(), None, &few, None).unwrap_err();
+    let err = BundleVerifier::new(dir.path(), Trust::Key(key.public_key()))
+        .limits(few)
+        .check()
+        .unwrap_err();
     assert!(matches!(err, BundleError::Limit { .. }), "{err}");
 }

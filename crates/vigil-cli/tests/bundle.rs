@@ -231,3 +231,180 @@ fn the_example_device_verifies_under_its_policy() {
     assert!(text.contains("bundle breast-cancer 1.0.0"), "{text}");
     assert_eq!(text.matches("valid, signed by").count(), 2, "{text}");
 }
+
+// ---------------------------------------------------------------- issue 20 regressions
+
+/// Runs `vigil` with a deadline: a command that blocks on a FIFO is killed and reported, so a
+/// regression fails instead of hanging the suite.
+fn run_within(v: &Vigil, args: &[&str], seconds: u64) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = v
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "vigil {args:?} hung (killed after {seconds} s): {}",
+                show(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn signed_model(v: &Vigil) {
+    model(v);
+    keygen(v, "ecdsa-p256", "k");
+    let out = v.run(&["bundle", "sign", "--key", "k.pem", "m"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Issue 20 item 7: a FIFO as `model.sig` (key mode and `--signature`), as `--key` and as
+/// `--policy` (and as a policy's key) is refused at once, by name, with exit 2.
+#[cfg(unix)]
+#[test]
+fn issue20_7_fifo_signature_key_and_policy_are_refused() {
+    let v = Vigil::new();
+    signed_model(&v);
+    fs::rename(v.path("m/model.sig"), v.path("good.sig")).unwrap();
+    mkfifo(&v.path("m/model.sig"));
+    mkfifo(&v.path("f.sig"));
+    mkfifo(&v.path("kf"));
+    fs::write(
+        v.path("p.toml"),
+        "threshold = 1\n[[signer]]\nname = \"a\"\nrole = \"r\"\nkey = \"kf\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["bundle", "verify", "--key", "k.pub.pem", "m"][..],
+        &["bundle", "verify", "--key", "k.pub.pem", "--json", "m"][..],
+        &[
+            "bundle",
+            "verify",
+            "--key",
+            "k.pub.pem",
+            "--signature",
+            "f.sig",
+            "m",
+        ][..],
+        &["bundle", "verify", "--key", "kf", "m"][..],
+        &["bundle", "verify", "--policy", "kf", "m"][..],
+        &["bundle", "verify", "--policy", "p.toml", "m"][..],
+    ] {
+        let out = run_within(&v, args, 20);
+        assert_eq!(code(&out), 2, "{args:?}: {}", show(&out));
+        let err = stderr(&out);
+        assert!(err.contains("not a regular file (fifo)"), "{args:?}: {err}");
+    }
+}
+
+/// Issue 20 item 12: a signature that cannot be read is an I/O error (exit 2), as an
+/// unreadable resource is; one that exists and fails is 1; a missing one stays 1.
+#[test]
+fn issue20_12_unreadable_signature_exits_2_like_an_unreadable_resource() {
+    let v = Vigil::new();
+    signed_model(&v);
+    fs::create_dir(v.path("dir.sig")).unwrap();
+    let out = v.run(&[
+        "bundle",
+        "verify",
+        "--key",
+        "k.pub.pem",
+        "--signature",
+        "dir.sig",
+        "m",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(stderr(&out).contains("not a regular file (directory)"));
+    fs::write(v.path("bad.sig"), b"{}").unwrap();
+    let out = v.run(&[
+        "bundle",
+        "verify",
+        "--key",
+        "k.pub.pem",
+        "--signature",
+        "bad.sig",
+        "m",
+    ]);
+    assert_eq!(
+        code(&out),
+        1,
+        "a signature that exists but fails: {}",
+        show(&out)
+    );
+}
+
+/// Issue 20 item 12: errors print their cause once (`X: X` nowhere).
+#[test]
+fn issue20_12_errors_print_their_cause_once() {
+    let v = Vigil::new();
+    signed_model(&v);
+    fs::create_dir(v.path("dir.sig")).unwrap();
+    for args in [
+        &["bundle", "verify", "--key", "missing.pem", "m"][..],
+        &["bundle", "verify", "--policy", "missing.toml", "m"][..],
+        &["bundle", "sign", "--key", "k.pem", "nowhere"][..],
+        &["bundle", "sign", "--key", "missing.pem", "m"][..],
+        &[
+            "bundle",
+            "verify",
+            "--key",
+            "k.pub.pem",
+            "--signature",
+            "dir.sig",
+            "m",
+        ][..],
+    ] {
+        let out = v.run(args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", show(&out));
+        let err = stderr(&out);
+        let line = err.trim_end();
+        for cause in [
+            "No such file or directory (os error 2)",
+            "not a regular file",
+        ] {
+            assert!(line.matches(cause).count() <= 1, "{args:?}: {line}");
+        }
+    }
+}
+
+/// Issue 20 item 11: with `--allow-symlinks`, a link to a directory is refused at sign time
+/// (its files would silently not be covered), naming the link.
+#[cfg(unix)]
+#[test]
+fn issue20_11_symlink_to_a_directory_is_refused_at_sign_time() {
+    let v = Vigil::new();
+    model(&v);
+    keygen(&v, "ecdsa-p256", "k");
+    fs::create_dir(v.path("outside")).unwrap();
+    fs::write(v.path("outside/weights.bin"), b"unsigned").unwrap();
+    std::os::unix::fs::symlink(v.path("outside"), v.path("m/linked")).unwrap();
+    let out = v.run(&["bundle", "sign", "--key", "k.pem", "--allow-symlinks", "m"]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("m/linked: symbolic link to a directory"),
+        "{err}"
+    );
+    assert!(!v.path("m/model.sig").exists());
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
-use vigil_bundle::{Trust, TrustPolicy};
+use vigil_bundle::{BundlePolicy, Trust};
 use vigil_guard::{parse_csv, CsvLimits, DangerousNoAudit, Guard, GuardOptions};
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(20_000);
     let bundle = device.join("bundle");
-    let policy = TrustPolicy::load(&device.join("policy.toml"))?;
+    let policy = BundlePolicy::load(&device.join("policy.toml"))?;
     let guard = Arc::new(Guard::open(
         &bundle,
         &Trust::Policy(policy),

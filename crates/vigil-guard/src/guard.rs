@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
-use vigil_bundle::{BundleConfig, Limits, Trust, VerifiedBundle};
+use vigil_bundle::{BundleConfig, BundleVerifier, Limits, Trust};
 
 use crate::audit::{AuditSink, DriftFeed};
 use crate::contract::{Contract, GuardConfig, OutputMode};
@@ -191,12 +191,12 @@ impl Guard {
     /// bytes only: `vigil.toml`'s guard tables, the model (checked against the contract by
     /// tract) and `reference/guard.json` (checked against the model's digest).
     pub fn open(dir: &Path, trust: &Trust, options: GuardOptions) -> Result<Guard, GuardError> {
-        let bundle =
-            VerifiedBundle::open(dir, trust, &options.bundle_limits).map_err(|source| {
-                GuardError::Bundle {
-                    dir: dir.to_path_buf(),
-                    source,
-                }
+        let bundle = BundleVerifier::new(dir, trust.clone())
+            .limits(options.bundle_limits.clone())
+            .verify()
+            .map_err(|source| GuardError::Bundle {
+                dir: dir.to_path_buf(),
+                source,
             })?;
         let unsigned = |name: &str| GuardError::Unsigned {
             dir: dir.to_path_buf(),

@@ -49,11 +49,11 @@
 //! ```
 //! use std::path::Path;
 //! use std::sync::Arc;
-//! use vigil_bundle::{Trust, TrustPolicy};
+//! use vigil_bundle::{Trust, BundlePolicy};
 //! use vigil_guard::{Guard, GuardOptions, MemoryAudit, Verdict};
 //!
 //! let device = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/devices/breast-cancer");
-//! let policy = TrustPolicy::load(&device.join("policy.toml"))?;
+//! let policy = BundlePolicy::load(&device.join("policy.toml"))?;
 //! let audit = Arc::new(MemoryAudit::new(1000));
 //! let guard = Guard::open(&device.join("bundle"), &Trust::Policy(policy), GuardOptions::new(audit.clone()))?;
 //!

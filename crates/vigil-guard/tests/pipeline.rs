@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use vigil_bundle::{sign, SignOptions, Trust, TrustPolicy};
+use vigil_bundle::{sign, BundlePolicy, SignOptions, Trust};
 use vigil_core::{KeyAlgorithm, PublicKey, SigningKey};
 use vigil_guard::{
     parse_csv, AuditSink, ClientOverrides, CsvLimits, Guard, GuardError, GuardOptions, Input,
@@ -20,7 +20,7 @@ fn device() -> PathBuf {
 }
 
 fn policy() -> Trust {
-    Trust::Policy(TrustPolicy::load(&device().join("policy.toml")).unwrap())
+    Trust::Policy(BundlePolicy::load(&device().join("policy.toml")).unwrap())
 }
 
 fn open() -> (Guard, Arc<MemoryAudit>) {
@@ -54,10 +54,7 @@ fn resigned(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, Trust) {
     edit(&dir);
     let key = SigningKey::generate(KeyAlgorithm::EcdsaP256);
     sign(&dir, &key, &SignOptions::default(), None).unwrap();
-    let trust = Trust::Key {
-        key: key.public_key(),
-        signature: None,
-    };
+    let trust = Trust::Key(key.public_key());
     (tmp, trust)
 }
 
@@ -70,10 +67,7 @@ fn edit_toml(dir: &Path, from: &str, to: &str) {
 
 #[test]
 fn open_refuses_a_wrong_key_and_a_tampered_bundle() {
-    let wrong = Trust::Key {
-        key: SigningKey::generate(KeyAlgorithm::EcdsaP256).public_key(),
-        signature: None,
-    };
+    let wrong = Trust::Key(SigningKey::generate(KeyAlgorithm::EcdsaP256).public_key());
     let audit: Arc<dyn AuditSink> = Arc::new(MemoryAudit::new(10));
     let e = Guard::open(
         &device().join("bundle"),
@@ -404,10 +398,7 @@ fn unused_public_key_import() {
     let k = PublicKey::load(&device().join("demo-keys/signing-key.pub.pem")).unwrap();
     let g = Guard::open(
         &device().join("bundle"),
-        &Trust::Key {
-            key: k,
-            signature: None,
-        },
+        &Trust::Key(k),
         GuardOptions::new(Arc::new(MemoryAudit::new(10))),
     );
     assert!(g.is_ok(), "{g:?}");

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vigil_bundle::{Trust, TrustPolicy};
+use vigil_bundle::{BundlePolicy, Trust};
 use vigil_guard::{Guard, GuardOptions, LedgerAudit};
 use vigil_ledger::Ledger;
 
@@ -23,7 +23,7 @@ fn each_request_is_one_ledger_entry_without_raw_values() {
     )
     .unwrap();
     let sink = Arc::new(LedgerAudit::new(ledger));
-    let policy = TrustPolicy::load(&device.join("policy.toml")).unwrap();
+    let policy = BundlePolicy::load(&device.join("policy.toml")).unwrap();
     let guard = Guard::open(
         &device.join("bundle"),
         &Trust::Policy(policy),

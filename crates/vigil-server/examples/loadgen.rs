@@ -109,7 +109,7 @@ fn backend(
         "toy" => Ok(Arc::new(vigil_server::ToyBackend::new())),
         "device" => {
             let device = std::path::Path::new(device);
-            let trust = vigil_bundle::Trust::Policy(vigil_bundle::TrustPolicy::load(
+            let trust = vigil_bundle::Trust::Policy(vigil_bundle::BundlePolicy::load(
                 &device.join("policy.toml"),
             )?);
             let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);

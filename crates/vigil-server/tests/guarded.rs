@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::call;
 use serde_json::{json, Value};
-use vigil_bundle::{Trust, TrustPolicy};
+use vigil_bundle::{BundlePolicy, Trust};
 use vigil_guard::{parse_csv, CsvLimits, Guard, GuardOptions, LedgerAudit, MemoryAudit};
 use vigil_ledger::Ledger;
 use vigil_server::{Clients, Gateway, GatewayOptions, GuardBackend};
@@ -37,7 +37,7 @@ fn device() -> PathBuf {
 }
 
 fn trust() -> Trust {
-    Trust::Policy(TrustPolicy::load(&device().join("policy.toml")).unwrap())
+    Trust::Policy(BundlePolicy::load(&device().join("policy.toml")).unwrap())
 }
 
 fn guard(audit: Arc<dyn vigil_guard::AuditSink>) -> Guard {

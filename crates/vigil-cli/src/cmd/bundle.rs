@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Subcommand;
 use vigil_bundle::{
-    check_trust, describe, BundleError, HashMethod, Limits, SignOptions, SignatureStatus, Trust,
-    TrustPolicy, TrustReport, DEFAULT_SHARD_SIZE,
+    BundleError, BundlePolicy, BundleVerifier, HashMethod, Limits, SignOptions, SignatureStatus,
+    Trust, TrustReport, DEFAULT_SHARD_SIZE,
 };
 use vigil_core::{PublicKey, SigningKey};
 
@@ -108,7 +108,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
 
 fn sign(a: SignArgs) -> anyhow::Result<Outcome> {
     let pass = passphrase(a.passphrase_file.as_deref(), a.passphrase_env.as_deref())?;
-    let key = SigningKey::load(&a.key, pass.as_deref())?;
+    let key = SigningKey::load(&a.key, pass.as_deref()).map_err(flat)?;
     let method = match a.hash_method.as_str() {
         "shards" => {
             anyhow::ensure!(a.shard_size > 0, "--shard-size must be positive");
@@ -129,6 +129,7 @@ fn sign(a: SignArgs) -> anyhow::Result<Outcome> {
     let bar = progress::bytes("hashing");
     let inc = |n: u64| bar.inc(n);
     let signed = vigil_bundle::sign(&a.dir, &key, &options, Some(&inc))
+        .map_err(flat)
         .with_context(|| format!("signing {}", a.dir.display()))?;
     bar.finish();
     let files = signed.manifest.files().len();
@@ -169,31 +170,17 @@ fn sign(a: SignArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// True for errors that mean "the bundle failed the check" (exit 1) rather than "the check
-/// could not be run as asked" (exit 2).
-fn is_failed_check(err: &BundleError, sig_paths: &[PathBuf]) -> bool {
-    match err {
-        BundleError::Io { path, .. } => sig_paths.contains(path),
-        BundleError::Directory { .. } | BundleError::PolicyFormat { .. } | BundleError::Key(_) => {
-            false
-        }
-        _ => true,
-    }
+/// A library error as one message. The libraries' messages already hold their cause, and
+/// `main` prints the whole chain, so the chain stops here: no cause is printed twice.
+fn flat(err: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{err}")
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
-    let (trust, sig_paths) = if let Some(policy_path) = &a.policy {
-        (Trust::Policy(TrustPolicy::load(policy_path)?), Vec::new())
+    let trust = if let Some(policy_path) = &a.policy {
+        Trust::Policy(BundlePolicy::load(policy_path).map_err(flat)?)
     } else if let Some(key_path) = &a.key {
-        let key = PublicKey::load(key_path)?;
-        let sig = vigil_bundle::signature_path(&a.dir, a.signature.as_deref());
-        (
-            Trust::Key {
-                key,
-                signature: a.signature.clone(),
-            },
-            vec![sig],
-        )
+        Trust::Key(PublicKey::load(key_path).map_err(flat)?)
     } else {
         anyhow::bail!("give --key or --policy");
     };
@@ -202,7 +189,11 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
     }
     let bar = progress::bytes("verifying");
     let inc = |n: u64| bar.inc(n);
-    let result = check_trust(&a.dir, &trust, &Limits::default(), Some(&inc));
+    let mut verifier = BundleVerifier::new(&a.dir, trust).progress(&inc);
+    if let Some(sig) = &a.signature {
+        verifier = verifier.signature_path(sig);
+    }
+    let result = verifier.check();
     bar.finish();
     let mut out = std::io::stdout().lock();
     match result {
@@ -215,7 +206,9 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Err(err) if is_failed_check(&err, &sig_paths) => {
+        // A signature that exists but fails, files that do not match, a policy not met: 1.
+        // A file that cannot be read, a bad key or policy: 2, as for every I/O error.
+        Err(err) if err.is_failed_check() => {
             if a.json {
                 serde_json::to_writer(&mut out, &json_report(&a.dir, None, Some(&err)))?;
                 writeln!(out)?;
@@ -223,7 +216,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
             eprintln!("vigil: verification FAILED: {err}");
             Ok(Outcome::Failed)
         }
-        Err(err) => Err(err.into()),
+        Err(err) => Err(flat(err)),
     }
 }
 
@@ -239,7 +232,7 @@ fn print_report(
     }
     writeln!(out)?;
     for s in &report.signatures {
-        writeln!(out, "  {}: {}", s.path.display(), describe(&s.status))?;
+        writeln!(out, "  {}: {}", s.path.display(), s.status)?;
     }
     writeln!(
         out,
@@ -273,6 +266,13 @@ fn json_report(
                         SignatureStatus::Duplicate { key_id } => {
                             ("duplicate", None, None, Some(key_id.to_string()), None)
                         }
+                        SignatureStatus::DuplicateSigner { signer, key_id } => (
+                            "duplicate",
+                            Some(signer.clone()),
+                            None,
+                            Some(key_id.to_string()),
+                            None,
+                        ),
                         SignatureStatus::Revoked { key_id } => {
                             ("revoked", None, None, Some(key_id.to_string()), None)
                         }
@@ -282,7 +282,7 @@ fn json_report(
                         SignatureStatus::Invalid { reason } => {
                             ("invalid", None, None, None, Some(reason.clone()))
                         }
-                        _ => ("other", None, None, None, Some(describe(&s.status))),
+                        _ => ("other", None, None, None, Some(s.status.to_string())),
                     };
                     serde_json::json!({
                         "path": s.path, "status": status, "signer": signer,

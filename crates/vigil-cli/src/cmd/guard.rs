@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Serialize;
-use vigil_bundle::{Trust, TrustPolicy};
+use vigil_bundle::{BundlePolicy, Trust};
 use vigil_core::PublicKey;
 use vigil_drift::ReferenceStats;
 use vigil_guard::{
@@ -159,11 +159,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
 
 fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Trust>> {
     Ok(match (key, policy) {
-        (Some(k), _) => Some(Trust::Key {
-            key: PublicKey::load(k)?,
-            signature: None,
-        }),
-        (None, Some(p)) => Some(Trust::Policy(TrustPolicy::load(p)?)),
+        (Some(k), _) => Some(Trust::Key(PublicKey::load(k)?)),
+        (None, Some(p)) => Some(Trust::Policy(BundlePolicy::load(p)?)),
         (None, None) => None,
     })
 }

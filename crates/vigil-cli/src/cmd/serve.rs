@@ -310,13 +310,10 @@ pub(crate) fn guard_backend(
     audit: Option<&AuditLog>,
     drift_reference: Option<&Path>,
 ) -> anyhow::Result<vigil_server::GuardBackend> {
-    use vigil_bundle::{Trust, TrustPolicy};
+    use vigil_bundle::{BundlePolicy, Trust};
     let trust = match (key, policy) {
-        (Some(k), _) => Trust::Key {
-            key: vigil_core::PublicKey::load(k)?,
-            signature: None,
-        },
-        (None, Some(p)) => Trust::Policy(TrustPolicy::load(p)?),
+        (Some(k), _) => Trust::Key(vigil_core::PublicKey::load(k)?),
+        (None, Some(p)) => Trust::Policy(BundlePolicy::load(p)?),
         (None, None) => {
             bail!("--key or --policy is required: the bundle is verified before it is served")
         }
