@@ -55,6 +55,7 @@ mod formats;
 mod globals;
 mod limits;
 mod onnx;
+mod output;
 mod pickle;
 mod policy;
 mod report;
@@ -65,6 +66,7 @@ mod zip;
 // The public interface:
 pub use crate::error::Error; // what can stop a scan from starting
 pub use crate::limits::Limits; // every bound on hostile input
+pub use crate::output::{escape_bytes, write_json, write_table}; // output for people and programs
 pub use crate::policy::{AllowRule, Policy}; // a team's reviewed exceptions
 pub use crate::report::{FileReport, Finding, Rule, Severity}; // what a scan reports
 pub use crate::sarif::to_sarif; // SARIF 2.1.0 output
