@@ -13,9 +13,10 @@
 //!   Several pickles in one stream are all read. Byte strings inside a pickle that look like a
 //!   pickle or an archive (`pickle.loads(b"...")`, `torch.storage._load_from_bytes`) are scanned.
 //! - **Containers:** zip (PyTorch, `.npz`, Keras v3) read by our own reader that compares local
-//!   headers with the central directory; tar (legacy PyTorch); gzip, bzip2, xz, lzma and zlib
-//!   wrappers (joblib's compressors) with decompressed-size and ratio caps. 7z is recognised but
-//!   not unpacked (reported MEDIUM).
+//!   headers with the central directory; tar (legacy PyTorch); gzip, bzip2, xz, lzma, zlib,
+//!   lz4 and zstd wrappers (joblib's compressors), streamed with size, ratio and dictionary
+//!   caps and budgets shared by a whole scan, their content judged as the same bytes unwrapped.
+//!   7z is recognised but not unpacked (reported MEDIUM).
 //! - **joblib** (raw NumPy array blocks after each `NumpyArrayWrapper` are skipped by size, object
 //!   arrays scanned as the nested pickles they are), **NumPy** `.npy` (object arrays),
 //!   **Keras** v3 `config.json` (Lambda layers, objects from outside Keras) and legacy HDF5,
@@ -31,8 +32,11 @@
 //! rule and the allow/deny lists in the `globals` module source for every entry and its reason.
 //!
 //! # Crates relied on
-//! `flate2` (deflate, gzip, zlib), `bzip2`, `lzma-rs` (xz, lzma), `serde_json` (headers and
-//! configs), `toml` (policy files), `rayon` and `walkdir` (parallel directory scans).
+//! `flate2` (deflate, gzip, zlib), `bzip2`, `lzma-rust2` (xz, lzma: streaming, with a memory
+//! limit), `lz4_flex` (lz4 frames), `ruzstd` (zstd, with a window limit), `tempfile` (spooling
+//! decompressed content past the memory budget), `serde_json` (headers and configs), `toml`
+//! (policy files), `rayon` and `walkdir` (parallel directory scans), `base64` (file names that
+//! are not UTF-8).
 //!
 //! # Example
 //! ```
@@ -50,6 +54,7 @@
 #![deny(missing_docs)]
 
 mod blob;
+mod decompress;
 mod error;
 mod formats;
 mod globals;

@@ -79,7 +79,7 @@ impl Input<'_> {
         }
     }
     fn io(&self, e: io::Error) -> Break {
-        let limit = e.to_string().contains(crate::blob::LIMIT_MARK);
+        let limit = crate::decompress::is_limit(&e);
         let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
             "stream ends before STOP".to_string()
         } else {

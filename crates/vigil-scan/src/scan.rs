@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::blob::{Blob, Capped, Counter, Counting, StreamSkip};
+use crate::blob::{Blob, StreamSkip};
+use crate::decompress::{self, Budget, Codec};
 use crate::globals::{judge, Verdict};
 use crate::{Error, FileReport, Finding, Limits, Policy, Rule, Severity};
 
@@ -74,8 +76,11 @@ impl Scanner {
                 Ok(_) => files.push(p.to_path_buf()),
             }
         }
-        let results: Vec<Result<FileReport, Error>> =
-            files.par_iter().map(|f| self.scan_file(f)).collect();
+        let budget = Budget::new(&self.limits);
+        let results: Vec<Result<FileReport, Error>> = files
+            .par_iter()
+            .map(|f| self.scan_file_with(f, &budget))
+            .collect();
         let mut reports = Vec::new();
         for r in results {
             match r {
@@ -90,6 +95,10 @@ impl Scanner {
 
     /// Scan one file. Fails only if the file cannot be opened.
     pub fn scan_file(&self, path: &Path) -> Result<FileReport, Error> {
+        self.scan_file_with(path, &Budget::new(&self.limits))
+    }
+
+    fn scan_file_with(&self, path: &Path, budget: &Arc<Budget>) -> Result<FileReport, Error> {
         let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -98,7 +107,11 @@ impl Scanner {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut ctx = Ctx::new(self, path.parent().map(Path::to_path_buf));
+        let mut ctx = Ctx::new(
+            self,
+            Arc::clone(budget),
+            path.parent().map(Path::to_path_buf),
+        );
         let format = self.top(&mut ctx, &blob);
         Ok(ctx.finish(path.to_path_buf(), format))
     }
@@ -106,29 +119,38 @@ impl Scanner {
     /// Scan bytes held in memory; `name` is used as the report's path.
     pub fn scan_bytes(&self, name: &str, bytes: &[u8]) -> FileReport {
         let blob = Blob::mem(bytes.to_vec());
-        let mut ctx = Ctx::new(self, None);
+        let mut ctx = Ctx::new(self, Budget::new(&self.limits), None);
         let format = self.top(&mut ctx, &blob);
         ctx.finish(PathBuf::from(name), format)
     }
 
     fn top(&self, ctx: &mut Ctx<'_>, blob: &Blob) -> String {
         let kind = self.scan_blob(ctx, blob, None, 0);
-        match kind {
+        let wrapped = matches!(kind, Kind::Wrapped(..));
+        match kind.innermost() {
             Kind::Text => ctx.add(
                 Severity::Low,
                 Rule::NotAModel,
-                "text file that no model format claims".into(),
+                if wrapped {
+                    "compressed text file that no model format claims".into()
+                } else {
+                    "text file that no model format claims".into()
+                },
                 None,
                 None,
             ),
             Kind::Binary => ctx.add(
                 Severity::Medium,
                 Rule::UnknownFormat,
-                "binary file in no known model format; it cannot be shown safe".into(),
+                if wrapped {
+                    format!("{}: the decompressed content is binary data in no known model format; it cannot be shown safe", kind.name())
+                } else {
+                    "binary file in no known model format; it cannot be shown safe".into()
+                },
                 None,
                 None,
             ),
-            Kind::Format(_) => {}
+            _ => {}
         }
         kind.name()
     }
@@ -162,7 +184,7 @@ impl Scanner {
             }
         };
         let sniffed = sniff(&head, blob.len());
-        let appended = depth == 0 && sniffed != Sniff::Zip && crate::zip::appended(self, blob);
+        let appended = depth == 0 && sniffed != Sniff::Zip && crate::zip::appended(ctx, blob);
         if appended {
             // Python's zipfile (and so Keras, and numpy for .npz by content) accepts data before
             // an archive: a zip glued to the end of another file is loadable, so scan it too.
@@ -194,18 +216,16 @@ impl Scanner {
     ) -> Kind {
         match sniffed {
             Sniff::Zip => Kind::Format(crate::zip::scan(self, ctx, blob, member, depth)),
-            Sniff::Gzip | Sniff::Bzip2 | Sniff::Xz | Sniff::Lzma | Sniff::Zlib => {
-                Kind::Format(self.scan_compressed(ctx, blob, sniffed, member, depth))
-            }
+            Sniff::Compressed(codec) => self.scan_compressed(ctx, blob, codec, member, depth),
             Sniff::JoblibZ => {
                 // Old joblib (< 0.10): b"ZF", the length in hex padded to 19 bytes, an optional
                 // space, then a zlib stream.
                 let at = if head.get(21) == Some(&b' ') { 22 } else { 21 };
                 match blob.slice(at, blob.len().saturating_sub(at)) {
-                    Ok(z) => Kind::Format(format!(
-                        "joblib-zfile/{}",
-                        self.scan_compressed(ctx, &z, Sniff::Zlib, member, depth)
-                    )),
+                    Ok(z) => Kind::Wrapped(
+                        "joblib-zfile",
+                        Box::new(self.scan_compressed(ctx, &z, Codec::Zlib, member, depth)),
+                    ),
                     Err(e) => {
                         ctx.fail(Rule::ArchiveMalformed, format!("joblib zfile: {e}"), member);
                         Kind::Format("joblib-zfile".into())
@@ -324,152 +344,81 @@ impl Scanner {
         }
     }
 
-    fn decoder(&self, blob: &Blob, kind: Sniff) -> Box<dyn Read + Send> {
-        let count: Counter = Default::default();
-        let input = Counting {
-            inner: BufReader::with_capacity(64 * 1024, blob.reader()),
-            count: count.clone(),
-        };
-        let inner: Box<dyn Read + Send> = match kind {
-            Sniff::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(BufReader::new(input))),
-            Sniff::Zlib => Box::new(flate2::bufread::ZlibDecoder::new(BufReader::new(input))),
-            _ => Box::new(bzip2::read::MultiBzDecoder::new(input)),
-        };
-        Box::new(Capped {
-            inner,
-            out: 0,
-            max_out: self.limits.max_decompressed,
-            max_ratio: self.limits.max_ratio,
-            consumed: count,
-        })
-    }
-
+    /// Scan what a compression wrapper holds, judged exactly as the same bytes unwrapped.
     fn scan_compressed(
         &self,
         ctx: &mut Ctx<'_>,
         blob: &Blob,
-        kind: Sniff,
+        codec: Codec,
         member: Option<&str>,
         depth: usize,
-    ) -> String {
-        let name = match kind {
-            Sniff::Gzip => "gzip",
-            Sniff::Bzip2 => "bz2",
-            Sniff::Xz => "xz",
-            Sniff::Lzma => "lzma",
-            _ => "zlib",
-        };
-        if matches!(kind, Sniff::Xz | Sniff::Lzma) {
-            let max = self.limits.max_in_memory;
-            let mut out = CappedVec {
-                buf: Vec::new(),
-                max,
-            };
-            let mut input = BufReader::new(blob.reader());
-            let r = if kind == Sniff::Xz {
-                lzma_rs::xz_decompress(&mut input, &mut out)
-            } else {
-                lzma_rs::lzma_decompress(&mut input, &mut out)
-            };
-            if let Err(e) = r {
-                if out.buf.is_empty() {
-                    ctx.fail(
-                        Rule::ArchiveMalformed,
-                        format!("{name} stream cannot be decompressed: {e}"),
-                        member,
-                    );
-                    return name.into();
-                }
-                let rule = if out.buf.len() as u64 >= max {
-                    Rule::ResourceLimit
-                } else {
-                    Rule::ArchiveMalformed
-                };
-                ctx.fail(
-                    rule,
-                    format!(
-                        "{name} stream stops after {} bytes: {e}; the part before was scanned",
-                        out.buf.len()
-                    ),
-                    member,
-                );
-            }
-            let inner = self.scan_blob(ctx, &Blob::mem(out.buf), member, depth + 1);
-            return format!("{name}/{}", inner.name());
-        }
-        let mut head = Vec::new();
-        if let Err(e) = self.decoder(blob, kind).take(512).read_to_end(&mut head) {
-            if head.is_empty() {
-                ctx.fail(
-                    Rule::ArchiveMalformed,
-                    format!("{name} stream cannot be decompressed: {e}"),
-                    member,
-                );
-                return name.into();
-            }
-        }
-        if head.first() == Some(&0x80) {
-            let mut r = StreamSkip(BufReader::with_capacity(
-                64 * 1024,
-                self.decoder(blob, kind),
-            ));
-            let sum = crate::pickle::scan_stream(&mut r, ctx, member, depth + 1);
-            let inner = self.pickle_summary(ctx, sum, member, "pickle");
-            return format!("{name}/{inner}");
-        }
-        let mut data = Vec::new();
-        let max = self.limits.max_in_memory;
-        let res = self
-            .decoder(blob, kind)
-            .take(max + 1)
-            .read_to_end(&mut data);
-        if data.len() as u64 > max {
-            ctx.fail(
-                Rule::ResourceLimit,
-                format!("{name} content is larger than {max} bytes; it was not scanned"),
-                member,
-            );
-            return name.into();
-        }
-        if let Err(e) = res {
-            let rule = if e.to_string().contains(crate::blob::LIMIT_MARK) {
+    ) -> Kind {
+        let name = codec.name();
+        let wrap = |k: Kind| Kind::Wrapped(name, Box::new(k));
+        let open = |ctx: &Ctx<'_>| decompress::open(codec, blob, &self.limits, &ctx.budget);
+        let fail = |ctx: &mut Ctx<'_>, e: &std::io::Error, got: u64| {
+            let rule = if decompress::is_limit(e) {
                 Rule::ResourceLimit
             } else {
                 Rule::ArchiveMalformed
             };
-            ctx.fail(
-                rule,
-                format!(
-                    "{name} stream stops after {} bytes: {e}; the part before was scanned",
-                    data.len()
-                ),
-                member,
-            );
+            let msg = if got == 0 {
+                format!("{name} stream cannot be decompressed: {e}")
+            } else {
+                format!("{name} stream stops after {got} bytes: {e}; the part before was scanned")
+            };
+            ctx.fail(rule, msg, member);
+        };
+        let mut head = Vec::new();
+        let first = open(ctx).and_then(|s| s.take(512).read_to_end(&mut head));
+        if let Err(e) = first {
+            if head.is_empty() {
+                fail(ctx, &e, 0);
+                return Kind::Format(name.into());
+            }
         }
-        let inner = self.scan_blob(ctx, &Blob::mem(data), member, depth + 1);
-        format!("{name}/{}", inner.name())
-    }
-}
-
-struct CappedVec {
-    buf: Vec<u8>,
-    max: u64,
-}
-
-impl std::io::Write for CappedVec {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len() as u64 + b.len() as u64 > self.max {
-            return Err(std::io::Error::other(format!(
-                "{}: more than {} bytes",
-                crate::blob::LIMIT_MARK,
-                self.max
-            )));
+        if matches!(head.as_slice(), [0x80, p, ..] if *p <= 5) {
+            // Pickles are streamed as they decompress, never held whole.
+            let sum = match open(ctx) {
+                Ok(s) => {
+                    let mut r = StreamSkip(BufReader::with_capacity(64 * 1024, s));
+                    crate::pickle::scan_stream(&mut r, ctx, member, depth + 1)
+                }
+                Err(e) => {
+                    fail(ctx, &e, 0);
+                    return Kind::Format(name.into());
+                }
+            };
+            return wrap(Kind::Format(
+                self.pickle_summary(ctx, sum, member, "pickle"),
+            ));
         }
-        self.buf.extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        let clearly_binary = !head.is_empty()
+            && !is_text_bytes(&head)
+            && !head
+                .first()
+                .is_some_and(|b| crate::pickle::is_pickle_start(*b) || matches!(b, 0x08 | 0x0a))
+            && sniff(&head, u64::MAX) == Sniff::Other
+            && known_data_head(&head).is_none();
+        if clearly_binary {
+            // Binary data in no known format: nothing to parse, so only count it to the end
+            // (a bomb still meets its limits) without holding it.
+            let mut total = 0u64;
+            match open(ctx).and_then(|mut s| std::io::copy(&mut s, &mut std::io::sink())) {
+                Ok(n) => total = n,
+                Err(e) => fail(ctx, &e, total.max(head.len() as u64)),
+            }
+            let _ = total;
+            return wrap(Kind::Binary);
+        }
+        let (inner, failure) = match open(ctx) {
+            Ok(mut s) => decompress::materialize(&mut s, &ctx.budget),
+            Err(e) => (Blob::mem(Vec::new()), Some(e)),
+        };
+        if let Some(e) = failure {
+            fail(ctx, &e, inner.len());
+        }
+        wrap(self.scan_blob(ctx, &inner, member, depth + 1))
     }
 }
 
@@ -478,6 +427,8 @@ pub(crate) enum Kind {
     Format(String),
     Text,
     Binary,
+    /// What a compression wrapper (or old joblib's zfile) holds.
+    Wrapped(&'static str, Box<Kind>),
 }
 
 impl Kind {
@@ -486,6 +437,15 @@ impl Kind {
             Kind::Format(f) => f.clone(),
             Kind::Text => "text".into(),
             Kind::Binary => "unknown".into(),
+            Kind::Wrapped(w, k) => format!("{w}/{}", k.name()),
+        }
+    }
+
+    /// What is inside every wrapper.
+    pub(crate) fn innermost(&self) -> &Kind {
+        match self {
+            Kind::Wrapped(_, k) => k.innermost(),
+            k => k,
         }
     }
 }
@@ -493,11 +453,7 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sniff {
     Zip,
-    Gzip,
-    Bzip2,
-    Xz,
-    Lzma,
-    Zlib,
+    Compressed(Codec),
     JoblibZ,
     SevenZip,
     Npy,
@@ -514,13 +470,17 @@ pub(crate) fn sniff(head: &[u8], len: u64) -> Sniff {
     if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
         Sniff::Zip
     } else if starts(&[0x1f, 0x8b]) {
-        Sniff::Gzip
+        Sniff::Compressed(Codec::Gzip)
     } else if starts(b"BZh") && head.get(3).is_some_and(|c| (b'1'..=b'9').contains(c)) {
-        Sniff::Bzip2
+        Sniff::Compressed(Codec::Bzip2)
     } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Sniff::Xz
+        Sniff::Compressed(Codec::Xz)
     } else if starts(&[0x5d, 0, 0]) && head.len() >= 13 {
-        Sniff::Lzma
+        Sniff::Compressed(Codec::Lzma)
+    } else if starts(&[0x04, 0x22, 0x4d, 0x18]) {
+        Sniff::Compressed(Codec::Lz4)
+    } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Sniff::Compressed(Codec::Zstd)
     } else if starts(b"ZF0x") && head.len() > 22 {
         Sniff::JoblibZ
     } else if starts(b"7z\xbc\xaf\x27\x1c") {
@@ -547,7 +507,7 @@ pub(crate) fn sniff(head: &[u8], len: u64) -> Sniff {
             && (u16::from(*a) * 256 + u16::from(*b)) % 31 == 0
             && matches!(b, 0x01 | 0x5e | 0x9c | 0xda)
         {
-            Sniff::Zlib
+            Sniff::Compressed(Codec::Zlib)
         } else {
             Sniff::Other
         }
@@ -595,6 +555,17 @@ pub(crate) fn is_text_bytes(sample: &[u8]) -> bool {
 
 /// Data-only formats that are not models: images and SentencePiece tokenizers.
 fn known_data(blob: &Blob, head: &[u8], max_steps: u64) -> Option<&'static str> {
+    if let Some(image) = known_data_head(head) {
+        Some(image)
+    } else if crate::onnx::is_sentencepiece(blob, max_steps) {
+        Some("sentencepiece")
+    } else {
+        None
+    }
+}
+
+/// Image formats, known from their first bytes.
+fn known_data_head(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("png")
     } else if head.starts_with(&[0xff, 0xd8, 0xff]) {
@@ -603,8 +574,6 @@ fn known_data(blob: &Blob, head: &[u8], max_steps: u64) -> Option<&'static str> 
         Some("gif")
     } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
         Some("webp")
-    } else if crate::onnx::is_sentencepiece(blob, max_steps) {
-        Some("sentencepiece")
     } else {
         None
     }
@@ -634,6 +603,8 @@ fn resolve_external_data(reports: &mut [FileReport]) {
 /// Where one file's findings are collected.
 pub(crate) struct Ctx<'a> {
     scanner: &'a Scanner,
+    /// What the whole scan may still spend (shared by every file and thread).
+    pub(crate) budget: Arc<Budget>,
     findings: Vec<Finding>,
     seen: HashSet<(Rule, Option<String>, Option<String>, String)>,
     error: Option<String>,
@@ -642,9 +613,10 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(scanner: &'a Scanner, dir: Option<PathBuf>) -> Self {
+    fn new(scanner: &'a Scanner, budget: Arc<Budget>, dir: Option<PathBuf>) -> Self {
         Ctx {
             scanner,
+            budget,
             findings: Vec::new(),
             seen: HashSet::new(),
             error: None,
@@ -658,12 +630,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// A context whose findings are thrown away (for probing).
-    pub(crate) fn new_detached(scanner: &'a Scanner) -> Ctx<'a> {
-        Ctx::new(scanner, None)
+    pub(crate) fn new_detached(&self) -> Ctx<'a> {
+        Ctx::new(self.scanner, Arc::clone(&self.budget), None)
     }
 
     pub(crate) fn child(&self) -> Ctx<'a> {
-        Ctx::new(self.scanner, self.dir.clone())
+        Ctx::new(self.scanner, Arc::clone(&self.budget), self.dir.clone())
     }
 
     pub(crate) fn absorb(&mut self, other: Ctx<'a>) {

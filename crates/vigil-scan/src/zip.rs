@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use crate::blob::{Blob, Capped, Counter, Counting};
+use crate::blob::Blob;
+use crate::decompress::{self, Codec};
 use crate::scan::{Ctx, Kind, Scanner};
 use crate::{Rule, Severity};
 
@@ -112,7 +113,14 @@ pub(crate) fn scan(
     // Keras reads config.json even without metadata.json: check any root config.json.
     if keras || names.contains(&"config.json") {
         if let Some(cfg) = entries.iter().find(|e| e.in_cd && e.name == "config.json") {
-            match member_bytes(scanner, blob, cfg) {
+            let bytes = match member_blob(ctx, blob, cfg) {
+                Ok((b, None)) => b
+                    .read_all(scanner.limits().max_header)
+                    .map_err(|x| x.to_string()),
+                Ok((_, Some(x))) => Err(x.to_string()),
+                Err(why) => Err(why),
+            };
+            match bytes {
                 Ok(bytes) => {
                     crate::formats::keras_config(ctx, &bytes, &join(member, "config.json"))
                 }
@@ -129,7 +137,7 @@ pub(crate) fn scan(
 
 /// Whether a readable zip directory with members ends this blob (checked for blobs that do
 /// not start like a zip).
-pub(crate) fn appended(scanner: &Scanner, blob: &Blob) -> bool {
+pub(crate) fn appended(ctx: &Ctx<'_>, blob: &Blob) -> bool {
     let len = blob.len();
     let tail_len = len.min(22 + 65535);
     let Ok(tail) = blob.head(len - tail_len, tail_len as usize) else {
@@ -138,7 +146,7 @@ pub(crate) fn appended(scanner: &Scanner, blob: &Blob) -> bool {
     if !tail.windows(4).any(|w| w == b"PK\x05\x06") {
         return false;
     }
-    let mut scratch = Ctx::new_detached(scanner);
+    let mut scratch = ctx.new_detached();
     directory(&mut scratch, blob, None).is_ok_and(|e| e.iter().any(|x| x.in_cd))
 }
 
@@ -422,39 +430,35 @@ fn data_blob(blob: &Blob, e: &Entry) -> Result<Blob, String> {
         .map_err(|x| format!("member data: {x}"))
 }
 
-fn member_bytes(scanner: &Scanner, blob: &Blob, e: &Entry) -> Result<Vec<u8>, String> {
+/// A member's content: stored members in place, deflated ones decompressed (bounded), with
+/// the error that stopped decompression early, if any.
+fn member_blob(
+    ctx: &Ctx<'_>,
+    blob: &Blob,
+    e: &Entry,
+) -> Result<(Blob, Option<std::io::Error>), String> {
     let raw = data_blob(blob, e)?;
-    let max = scanner.limits().max_in_memory;
     match e.method {
-        0 => raw.read_all(max).map_err(|x| x.to_string()),
-        8 => {
-            let count: Counter = Default::default();
-            let input = Counting {
-                inner: std::io::BufReader::new(raw.reader()),
-                count: count.clone(),
-            };
-            let dec = flate2::read::DeflateDecoder::new(input);
-            let mut capped = Capped {
-                inner: dec,
-                out: 0,
-                max_out: scanner.limits().max_decompressed,
-                max_ratio: scanner.limits().max_ratio,
-                consumed: count,
-            };
-            let mut out = Vec::new();
-            (&mut capped)
-                .take(max + 1)
-                .read_to_end(&mut out)
-                .map_err(|x| x.to_string())?;
-            if out.len() as u64 > max {
-                return Err(format!(
-                    "{}: decompressed size is over {max} bytes",
-                    crate::blob::LIMIT_MARK
-                ));
-            }
-            Ok(out)
-        }
+        0 => Ok((raw, None)),
+        8 => match decompress::open(Codec::Deflate, &raw, &ctx.limits(), &ctx.budget) {
+            Ok(mut s) => Ok(decompress::materialize(&mut s, &ctx.budget)),
+            Err(x) => Err(x.to_string()),
+        },
         m => Err(format!("compression method {m} is not supported")),
+    }
+}
+
+/// CRC-32 of a whole blob, read in chunks.
+fn crc_blob(data: &Blob) -> std::io::Result<u32> {
+    let mut c = flate2::Crc::new();
+    let mut r = data.reader();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(c.sum());
+        }
+        c.update(buf.get(..n).unwrap_or_default());
     }
 }
 
@@ -567,35 +571,39 @@ fn scan_member(
         scan_large_deflated(scanner, ctx, blob, e, m, depth, storage);
         return;
     }
-    match member_bytes(scanner, blob, e) {
-        Ok(bytes) => {
-            if crc32(&bytes) != e.crc {
-                ctx.add(
-                    Severity::Medium,
-                    Rule::ArchiveCrcMismatch,
-                    format!(
-                        "CRC-32 is {:08x} but the directory says {:08x}",
-                        crc32(&bytes),
-                        e.crc
-                    ),
-                    None,
-                    m,
-                );
+    match member_blob(ctx, blob, e) {
+        Ok((data, failure)) => {
+            if let Some(x) = &failure {
+                let rule = if decompress::is_limit(x) {
+                    Rule::ResourceLimit
+                } else {
+                    Rule::ArchiveMalformed
+                };
+                ctx.fail(rule, format!("member cannot be decompressed: {x}"), m);
+                return;
+            } else if let Ok(crc) = crc_blob(&data) {
+                if crc != e.crc {
+                    ctx.add(
+                        Severity::Medium,
+                        Rule::ArchiveCrcMismatch,
+                        format!("CRC-32 is {crc:08x} but the directory says {:08x}", e.crc),
+                        None,
+                        m,
+                    );
+                }
             }
-            if storage && !matches!(bytes.as_slice(), [0x80, 2..=5, ..]) {
+            let head = data.head(0, 2).unwrap_or_default();
+            if storage && !matches!(head.as_slice(), [0x80, 2..=5, ..]) {
                 return;
             }
-            let kind = scanner.scan_blob(ctx, &Blob::mem(bytes), m, depth + 1);
+            let kind = scanner.scan_blob(ctx, &data, m, depth + 1);
             member_kind(ctx, kind, m, storage);
         }
-        Err(why) => {
-            let rule = if why.contains(crate::blob::LIMIT_MARK) {
-                Rule::ResourceLimit
-            } else {
-                Rule::ArchiveMalformed
-            };
-            ctx.fail(rule, format!("member cannot be decompressed: {why}"), m);
-        }
+        Err(why) => ctx.fail(
+            Rule::ArchiveMalformed,
+            format!("member cannot be decompressed: {why}"),
+            m,
+        ),
     }
 }
 
@@ -604,7 +612,7 @@ fn prefix_is_torch(storage: bool) -> bool {
 }
 
 fn member_kind(ctx: &mut Ctx<'_>, kind: Kind, member: Option<&str>, storage: bool) {
-    if let Kind::Binary = kind {
+    if let Kind::Binary = kind.innermost() {
         if !storage && !ctx_ignores_binary(member) {
             ctx.add(
                 Severity::Medium,
@@ -650,21 +658,6 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 /// object arrays scanned as a stream, raw array data never decompressed in full.
 const STREAM_OVER: u64 = 64 << 20;
 
-fn deflate_reader(scanner: &Scanner, raw: &Blob) -> impl Read + Send {
-    let count: Counter = Default::default();
-    let input = Counting {
-        inner: std::io::BufReader::new(raw.reader()),
-        count: count.clone(),
-    };
-    Capped {
-        inner: flate2::read::DeflateDecoder::new(input),
-        out: 0,
-        max_out: scanner.limits().max_decompressed,
-        max_ratio: scanner.limits().max_ratio,
-        consumed: count,
-    }
-}
-
 fn scan_large_deflated(
     scanner: &Scanner,
     ctx: &mut Ctx<'_>,
@@ -682,10 +675,8 @@ fn scan_large_deflated(
         }
     };
     let mut head = Vec::new();
-    if let Err(why) = deflate_reader(scanner, &raw)
-        .take(4096)
-        .read_to_end(&mut head)
-    {
+    let open = |ctx: &Ctx<'_>| decompress::open(Codec::Deflate, &raw, &ctx.limits(), &ctx.budget);
+    if let Err(why) = open(ctx).and_then(|s| s.take(4096).read_to_end(&mut head)) {
         if head.is_empty() {
             ctx.fail(
                 Rule::ArchiveMalformed,
@@ -696,7 +687,18 @@ fn scan_large_deflated(
         }
     }
     let stream_pickle = |ctx: &mut Ctx<'_>, skip: u64| {
-        let mut r = crate::blob::StreamSkip(std::io::BufReader::new(deflate_reader(scanner, &raw)));
+        let s = match open(ctx) {
+            Ok(s) => s,
+            Err(why) => {
+                ctx.fail(
+                    Rule::ArchiveMalformed,
+                    format!("member cannot be decompressed: {why}"),
+                    m,
+                );
+                return;
+            }
+        };
+        let mut r = crate::blob::StreamSkip(std::io::BufReader::new(s));
         if let Err(why) = crate::blob::ReadSkip::skip(&mut r, skip) {
             ctx.fail(
                 Rule::ArchiveMalformed,
