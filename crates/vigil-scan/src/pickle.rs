@@ -198,7 +198,31 @@ pub(crate) struct Summary {
     pub(crate) broke: Option<Break>,
     /// Data that is not a pickle follows the last complete pickle.
     pub(crate) trailing: Option<Break>,
+    /// Offset just past the last complete pickle (where trailing data starts).
+    pub(crate) end: u64,
+    /// Bytes read from the stream.
+    pub(crate) read: u64,
 }
+
+impl Summary {
+    /// Whether a trial parse found a pickle worth reporting: one that imports something and
+    /// runs to STOP or calls what it imported, or one that hits a resource limit.
+    pub(crate) fn is_real(&self) -> bool {
+        (self.imports > 0 && (self.complete > 0 || self.calls > 0))
+            || self.broke.as_ref().is_some_and(|b| b.limit)
+    }
+}
+
+/// A digest of bytes, to scan each embedded byte string once.
+fn digest(data: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    h.finish()
+}
+
+/// Longest byte string tried as a protocol 0/1 (text) pickle.
+const TEXT_PICKLE_MAX: u64 = 1 << 20;
 
 /// Bytes of strings kept at full length (up to `max_pickle_string` each) per pickle.
 const STRING_BUDGET: u64 = 256 << 20;
@@ -261,17 +285,41 @@ pub(crate) fn scan_stream(
     member: Option<&str>,
     depth: usize,
 ) -> Summary {
+    let mut ops_left = ctx.limits().max_pickle_ops;
+    scan_stream_with(r, ctx, member, depth, &mut ops_left)
+}
+
+/// [`scan_stream`] spending opcodes from a budget the caller shares between streams.
+pub(crate) fn scan_stream_with(
+    r: &mut dyn ReadSkip,
+    ctx: &mut Ctx<'_>,
+    member: Option<&str>,
+    depth: usize,
+    ops_left: &mut u64,
+) -> Summary {
     let mut input = Input {
         r,
         pos: 0,
         peeked: None,
     };
+    let mut sum = scan_input(&mut input, ctx, member, depth, ops_left);
+    sum.read = input.pos;
+    sum
+}
+
+fn scan_input(
+    input: &mut Input<'_>,
+    ctx: &mut Ctx<'_>,
+    member: Option<&str>,
+    depth: usize,
+    ops_left: &mut u64,
+) -> Summary {
     let mut sum = Summary::default();
-    let mut ops_left = ctx.limits().max_pickle_ops;
     loop {
-        let mut m = Machine::new(ctx, member, depth, &mut ops_left);
+        let mut m = Machine::new(ctx, member, depth, ops_left);
         let start_findings = m.ctx.finding_count();
-        let res = m.run(&mut input);
+        let res = m.run(input);
+        m.flush_pending();
         sum.imports += m.imports;
         sum.calls += m.calls;
         sum.joblib |= m.joblib;
@@ -283,6 +331,7 @@ pub(crate) fn scan_stream(
                     sum.torch_legacy = true;
                 }
                 sum.complete += 1;
+                sum.end = input.pos;
             }
             Err(b) => {
                 if sum.complete == 0 || found_here || b.limit {
@@ -371,6 +420,11 @@ struct Machine<'c, 'a, 'o> {
     kept_text: u64,
     elems: usize,
     result: Option<V>,
+    /// Digests of the embedded byte strings already scanned (each is scanned once).
+    scanned: std::collections::HashSet<u64>,
+    /// Text strings that may hold a pickle as latin-1 characters, tried at the end unless a
+    /// call (`_codecs.encode`) already scanned their bytes.
+    pending: Vec<(Vec<u8>, u64)>,
 }
 
 const JOBLIB_WRAPPERS: &[&str] = &[
@@ -401,6 +455,8 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             kept_text: 0,
             elems: 0,
             result: None,
+            scanned: std::collections::HashSet::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -666,12 +722,15 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                         reason: "STRING argument is not quoted".into(),
                         limit: false,
                     })?;
+                    self.string_pickle(&s, true, at);
                     let s = self.text(s);
                     self.push(V::Str(s), inp)?;
                 }
                 b'V' => {
                     let l = inp.line()?;
-                    let s = self.text(raw_unicode_escape(&l).into_bytes());
+                    let decoded = raw_unicode_escape(&l).into_bytes();
+                    self.string_pickle(&decoded, false, at);
+                    let s = self.text(decoded);
                     self.push(V::Str(s), inp)?;
                 }
                 b'T' => {
@@ -679,9 +738,13 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                     if n < 0 {
                         return Err(inp.err("BINSTRING with a negative length"));
                     }
-                    self.string_op(n as u64, inp)?;
+                    self.string_op_as(n as u64, inp, true)?;
                 }
-                b'U' | 0x8c => {
+                b'U' => {
+                    let n = u64::from(inp.u8()?);
+                    self.string_op_as(n, inp, true)?;
+                }
+                0x8c => {
                     let n = u64::from(inp.u8()?);
                     self.string_op(n, inp)?;
                 }
@@ -920,16 +983,51 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
     }
 
     fn string_op(&mut self, n: u64, inp: &mut Input<'_>) -> Result<(), Break> {
+        self.string_op_as(n, inp, false)
+    }
+
+    /// A string opcode; `binary` for Python 2 byte strings (BINSTRING, SHORT_BINSTRING), which
+    /// hold bytes that can themselves be a pickle.
+    fn string_op_as(&mut self, n: u64, inp: &mut Input<'_>, binary: bool) -> Result<(), Break> {
+        let at = inp.pos;
         let max = self.ctx.limits().max_pickle_string as u64;
-        if n > max {
+        let raw = if n > max {
             let keep = inp.vec(max as usize)?;
             inp.skip(n - max)?;
-            let s = self.text(keep);
-            return self.push(V::Str(s), inp);
-        }
-        let raw = inp.vec(n as usize)?;
+            keep
+        } else {
+            inp.vec(n as usize)?
+        };
+        self.string_pickle(&raw, binary, at);
         let s = self.text(raw);
         self.push(V::Str(s), inp)
+    }
+
+    /// A string whose bytes (or, for text, its characters as latin-1 bytes, as
+    /// `_codecs.encode(s, "latin1")` makes them) are a pickle is scanned as one.
+    fn string_pickle(&mut self, raw: &[u8], binary: bool, at: u64) {
+        let first = raw.first().copied().unwrap_or(0);
+        if binary {
+            if first == 0x80 || (is_pickle_start(first) && raw.contains(&b'\n')) {
+                let _ = self.embedded_pickle(raw, at);
+            }
+            return;
+        }
+        if raw.starts_with("\u{80}".as_bytes()) || (is_pickle_start(first) && raw.contains(&b'\n'))
+        {
+            if let Ok(text) = std::str::from_utf8(raw) {
+                let bytes: Option<Vec<u8>> = text
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).ok())
+                    .collect();
+                if let Some(b) = bytes {
+                    if self.retained + b.len() as u64 <= 4 * self.ctx.limits().max_inline_blob {
+                        self.retained += b.len() as u64;
+                        self.pending.push((b, at));
+                    }
+                }
+            }
+        }
     }
 
     fn bytes_op(&mut self, n: u64, inp: &mut Input<'_>) -> Result<(), Break> {
@@ -937,7 +1035,10 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         let head_len = n.min(8) as usize;
         let head = inp.vec(head_len)?;
         let limits = self.ctx.limits();
-        let interesting = crate::scan::looks_nested(&head);
+        // Archives and pickles are kept to be scanned; so are short byte strings that may be a
+        // protocol 0/1 pickle (text opcodes), which `pickle.loads` would run just the same.
+        let text_pickle = n <= TEXT_PICKLE_MAX && head.first().is_some_and(|b| is_pickle_start(*b));
+        let interesting = crate::scan::looks_nested(&head) || text_pickle;
         let data = if interesting
             && n <= limits.max_inline_blob
             && self.retained + n <= 4 * limits.max_inline_blob
@@ -960,7 +1061,57 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             }
             None
         };
+        let embedded = data.as_deref().is_some_and(|d| self.embedded_pickle(d, at));
+        let data = if embedded { None } else { data };
         self.push(V::Bytes { len: n, data, at }, inp)
+    }
+
+    /// Scan a byte string that parses as a pickle, wherever it sits in this pickle (a
+    /// `pickle.loads` elsewhere, in the model's code, would run it). Returns whether it was one
+    /// (its findings are then kept, with member `bytes@OFFSET`).
+    fn embedded_pickle(&mut self, data: &[u8], at: u64) -> bool {
+        if self.scanned.contains(&digest(data)) {
+            return true;
+        }
+        let first = data.first().copied().unwrap_or(0);
+        let binary = first == 0x80 && data.get(1).is_some_and(|p| *p <= 5);
+        let text = first != 0x80
+            && is_pickle_start(first)
+            && data.len() as u64 <= TEXT_PICKLE_MAX
+            && data.contains(&b'\n');
+        if !(binary || text) {
+            return false;
+        }
+        let seg = format!("bytes@{at}");
+        let member = match self.member {
+            Some(m) => format!("{m}!{seg}"),
+            None => seg,
+        };
+        if self.depth + 1 > self.ctx.limits().max_depth {
+            self.ctx
+                .scan_nested(&Blob::mem(data.to_vec()), &member, self.depth + 1);
+            return true;
+        }
+        let mut trial = self.ctx.child();
+        let mut r = crate::blob::StreamSkip(data);
+        let sum = scan_stream_with(
+            &mut r,
+            &mut trial,
+            Some(&member),
+            self.depth + 1,
+            self.ops_left,
+        );
+        if sum.is_real() {
+            self.scanned.insert(digest(data));
+            self.ctx.absorb(trial);
+            // What the embedded pickle imports and calls counts for this one too, so a pickle
+            // hidden in bytes in a pickle in bytes is still found.
+            self.imports += sum.imports.max(1);
+            self.calls += sum.calls;
+            true
+        } else {
+            false
+        }
     }
 
     /// Count container elements against `max_pickle_values` (DUP can repeat one value forever).
@@ -1250,12 +1401,20 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         }
     }
 
+    /// Try the text strings kept for a last look (see `pending`).
+    fn flush_pending(&mut self) {
+        for (bytes, at) in std::mem::take(&mut self.pending) {
+            let _ = self.embedded_pickle(&bytes, at);
+        }
+    }
+
     fn nested_bytes(&mut self, id: Id) {
         if let V::Bytes {
             data: Some(d), at, ..
         } = self.get(id)
         {
             let blob = Blob::mem(d.clone());
+            let key = digest(d);
             let seg = format!("bytes@{at}");
             let member = match self.member {
                 Some(m) => format!("{m}!{seg}"),
@@ -1264,6 +1423,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             if let Some(V::Bytes { data, .. }) = self.vals.get_mut(id as usize) {
                 *data = None; // scan once
             }
+            self.scanned.insert(key);
             self.ctx.scan_nested(&blob, &member, self.depth + 1);
         }
     }

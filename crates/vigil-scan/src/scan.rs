@@ -112,7 +112,7 @@ impl Scanner {
             Arc::clone(budget),
             path.parent().map(Path::to_path_buf),
         );
-        let format = self.top(&mut ctx, &blob);
+        let format = self.top(&mut ctx, &blob, path);
         Ok(ctx.finish(path.to_path_buf(), format))
     }
 
@@ -120,13 +120,28 @@ impl Scanner {
     pub fn scan_bytes(&self, name: &str, bytes: &[u8]) -> FileReport {
         let blob = Blob::mem(bytes.to_vec());
         let mut ctx = Ctx::new(self, Budget::new(&self.limits), None);
-        let format = self.top(&mut ctx, &blob);
+        let format = self.top(&mut ctx, &blob, Path::new(name));
         ctx.finish(PathBuf::from(name), format)
     }
 
-    fn top(&self, ctx: &mut Ctx<'_>, blob: &Blob) -> String {
+    fn top(&self, ctx: &mut Ctx<'_>, blob: &Blob, name: &Path) -> String {
         let kind = self.scan_blob(ctx, blob, None, 0);
         let wrapped = matches!(kind, Kind::Wrapped(..));
+        if let (Kind::Text, Some((ext, rule))) = (kind.innermost(), claimed_format(name)) {
+            // The name claims a model format, but the content is empty or text: a model that
+            // was cut short or replaced, never a pass.
+            let what = if blob.len() == 0 {
+                "empty"
+            } else {
+                "text, not a model"
+            };
+            ctx.fail(
+                rule,
+                format!("named as a .{ext} model, but the file is {what}"),
+                None,
+            );
+            return kind.name();
+        }
         match kind.innermost() {
             Kind::Text => ctx.add(
                 Severity::Low,
@@ -261,8 +276,10 @@ impl Scanner {
                     let mut trial = ctx.child();
                     let sum =
                         crate::pickle::scan_stream(&mut blob.reader(), &mut trial, member, depth);
-                    if sum.complete > 0 || (sum.calls > 0 && sum.imports > 0) {
+                    // A limit reached is a finding too: never let it pass as text.
+                    if sum.complete > 0 || sum.is_real() {
                         ctx.absorb(trial);
+                        self.blob_trailing(ctx, &sum, blob, member, depth);
                         return Kind::Format(self.pickle_summary(ctx, sum, member, "pickle"));
                     }
                 }
@@ -301,7 +318,105 @@ impl Scanner {
         if quiet_trailing {
             sum.trailing = None;
         }
+        self.blob_trailing(ctx, &sum, blob, member, depth);
         self.pickle_summary(ctx, sum, member, "pickle")
+    }
+
+    /// Search the data after a pickle stream's last STOP, if any, for hidden pickles.
+    pub(crate) fn blob_trailing(
+        &self,
+        ctx: &mut Ctx<'_>,
+        sum: &crate::pickle::Summary,
+        blob: &Blob,
+        member: Option<&str>,
+        depth: usize,
+    ) {
+        let broke = sum.broke.as_ref().is_some_and(|b| !b.limit);
+        if (sum.trailing.is_none() && !broke) || sum.torch_legacy {
+            return;
+        }
+        // After a pickle that broke, search from where it broke.
+        let start = match &sum.broke {
+            Some(b) => b.offset.max(sum.end),
+            None => sum.end,
+        };
+        if let Ok(tail) = blob.slice(start, blob.len().saturating_sub(start)) {
+            self.search_trailing(ctx, &tail, start, member, depth);
+        }
+    }
+
+    /// Trailing data that parses as a pickle is scanned as one, wherever it starts: after a
+    /// separator of any length, in the middle of other bytes, in protocol 0 text. `base` is the
+    /// tail's offset in its stream. Each start that a pickle could open with is tried; a trial
+    /// counts when it imports something and reaches STOP or calls it (or hits a limit). The
+    /// search is bounded by `max_inline_blob` bytes, the opcode budget and a read budget.
+    pub(crate) fn search_trailing(
+        &self,
+        ctx: &mut Ctx<'_>,
+        tail: &Blob,
+        base: u64,
+        member: Option<&str>,
+        depth: usize,
+    ) {
+        let max = self.limits.max_inline_blob;
+        let len = tail.len().min(max);
+        let Ok(bytes) = tail.head(0, len as usize) else {
+            return;
+        };
+        if tail.len() > max {
+            ctx.add(
+                Severity::Medium,
+                Rule::ResourceLimit,
+                format!("only the first {max} of the {} bytes after the last pickle were searched for hidden pickles", tail.len()),
+                None,
+                member,
+            );
+        }
+        let mut ops = self.limits.max_pickle_ops;
+        let mut reads = 0u64;
+        let read_budget = (bytes.len() as u64).saturating_mul(64).max(64 << 20);
+        let mut i = 0usize;
+        while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+            let first = rest.first().copied().unwrap_or(0);
+            let candidate = if first == 0x80 {
+                rest.get(1).is_some_and(|p| *p <= 5)
+            } else {
+                crate::pickle::is_pickle_start(first)
+            };
+            if !candidate {
+                i += 1;
+                continue;
+            }
+            if ops == 0 || reads > read_budget {
+                ctx.fail(
+                    Rule::ResourceLimit,
+                    format!("the search for pickles hidden after the last STOP stopped at offset {}: too much work", base + i as u64),
+                    member,
+                );
+                return;
+            }
+            let mut trial = ctx.child();
+            let mut r = StreamSkip(rest);
+            let sum = crate::pickle::scan_stream_with(&mut r, &mut trial, member, depth, &mut ops);
+            reads += sum.read;
+            if sum.is_real() {
+                ctx.absorb(trial);
+                ctx.add(
+                    Severity::Low,
+                    Rule::PickleTrailingData,
+                    format!("a pickle is hidden in the data after the last STOP, at offset {}; it was scanned", base + i as u64),
+                    None,
+                    member,
+                );
+                if sum.complete > 0 && sum.end > 0 {
+                    i += usize::try_from(sum.end)
+                        .unwrap_or(usize::MAX)
+                        .min(rest.len());
+                    continue;
+                }
+            }
+            i += 1;
+        }
     }
 
     pub(crate) fn pickle_summary(
@@ -389,6 +504,17 @@ impl Scanner {
                     return Kind::Format(name.into());
                 }
             };
+            if sum.trailing.is_some() && !sum.torch_legacy {
+                // Decompress again up to the trailing data, and search the rest as a blob.
+                let rest = open(ctx).and_then(|mut s| {
+                    std::io::copy(&mut (&mut s).take(sum.end), &mut std::io::sink())?;
+                    let cap = self.limits.max_inline_blob;
+                    Ok(decompress::materialize(&mut s.take(cap), &ctx.budget))
+                });
+                if let Ok((tail, _)) = rest {
+                    self.search_trailing(ctx, &tail, sum.end, member, depth + 1);
+                }
+            }
             return wrap(Kind::Format(
                 self.pickle_summary(ctx, sum, member, "pickle"),
             ));
@@ -522,6 +648,23 @@ pub(crate) fn looks_nested(head: &[u8]) -> bool {
         sniff(head, u64::MAX),
         Sniff::Other | Sniff::Safetensors | Sniff::Tar | Sniff::Hdf5
     )
+}
+
+/// The model format a file name claims by its extension, and the rule for a file that does not
+/// hold it (only extensions that always mean a binary model format).
+fn claimed_format(name: &Path) -> Option<(String, Rule)> {
+    let ext = name.extension()?.to_str()?.to_ascii_lowercase();
+    let rule = match ext.as_str() {
+        "pkl" | "pickle" | "joblib" | "dill" => Rule::PickleMalformed,
+        "pt" | "pth" | "ckpt" | "npz" | "mar" => Rule::ArchiveMalformed,
+        "npy" => Rule::NumpyMalformed,
+        "onnx" => Rule::OnnxMalformed,
+        "safetensors" => Rule::SafetensorsMalformed,
+        "gguf" => Rule::GgufMalformed,
+        "keras" | "h5" | "hdf5" => Rule::KerasMalformed,
+        _ => return None,
+    };
+    Some((ext, rule))
 }
 
 fn is_text(blob: &Blob, head: &[u8]) -> bool {

@@ -239,3 +239,158 @@ fn npy_zeros(n: usize) -> Vec<u8> {
     v.resize(v.len() + n, 0);
     v
 }
+
+/// `os.system("id")` as protocol 0 text.
+const EVIL_P0: &[u8] = b"cos\nsystem\n(S'id'\ntR.";
+
+fn critical(r: &FileReport) -> bool {
+    r.findings
+        .iter()
+        .any(|f| f.severity == Severity::Critical && f.global.as_deref() == Some("os.system"))
+}
+
+#[test]
+fn issue20_4_a_pickle_after_a_separator_of_any_length_is_scanned() {
+    let s = scanner();
+    let seps: Vec<Vec<u8>> = vec![
+        b"\n".to_vec(),
+        b"\x00".to_vec(),
+        b"X".to_vec(),
+        b"\n\n\r\n".to_vec(),
+        noise(7),
+        noise(1000),
+        b"padding padding padding\n".repeat(50),
+        vec![0u8; 100_000],
+    ];
+    for sep in &seps {
+        for evil in [EVIL, EVIL_P0] {
+            let data = [BENIGN, sep.as_slice(), evil].concat();
+            let r = s.scan_bytes("model.pkl", &data);
+            assert!(
+                critical(&r),
+                "sep {:?}: {:?}",
+                &sep[..sep.len().min(8)],
+                r.findings
+            );
+            // The same inside a compression wrapper.
+            let r = s.scan_bytes("model.pkl.gz", &wrap::wrap("gzip", &data));
+            assert!(
+                critical(&r),
+                "gzip, sep {:?}: {:?}",
+                &sep[..sep.len().min(8)],
+                r.findings
+            );
+        }
+    }
+    // Several hidden pickles, the second one after another benign one.
+    let data = [BENIGN, b"\n", BENIGN, b"zz", EVIL].concat();
+    assert!(critical(&s.scan_bytes("m.pkl", &data)));
+    // Plain trailing junk stays a LOW note.
+    let r = s.scan_bytes("m.pkl", &[BENIGN, b"\n\x00\x01 trailing"].concat());
+    assert_eq!(r.max_severity(), Some(Severity::Low), "{:?}", r.findings);
+}
+
+#[test]
+fn issue20_4_pickles_inside_byte_strings_are_scanned() {
+    let s = scanner();
+    let short = |op: u8, body: &[u8]| [&[op, body.len() as u8][..], body].concat();
+    let long = |op: u8, body: &[u8]| [&[op][..], &(body.len() as u32).to_le_bytes(), body].concat();
+    let latin1: Vec<u8> = EVIL
+        .iter()
+        .map(|b| *b as char)
+        .collect::<String>()
+        .into_bytes();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("SHORT_BINBYTES", short(b'C', EVIL)),
+        ("BINBYTES", long(b'B', EVIL)),
+        ("BINBYTES protocol 0 text", long(b'B', EVIL_P0)),
+        ("SHORT_BINSTRING (Python 2)", short(b'U', EVIL)),
+        ("BINSTRING (Python 2)", long(b'T', EVIL)),
+        ("BINUNICODE latin-1", long(b'X', &latin1)),
+    ];
+    for (what, value) in cases {
+        // {"payload": value}: never passed to a call, still a pickle someone may load.
+        let data = [
+            b"\x80\x03}q\x00X\x07\x00\x00\x00payloadq\x01",
+            value.as_slice(),
+            b"s.",
+        ]
+        .concat();
+        let r = s.scan_bytes("m.pkl", &data);
+        assert!(critical(&r), "{what}: {:?}", r.findings);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.global.as_deref() == Some("os.system"))
+            .unwrap();
+        assert!(
+            f.member.as_deref().is_some_and(|m| m.starts_with("bytes@")),
+            "{what}: {f:?}"
+        );
+    }
+    // A pickle in bytes in a pickle in bytes in a pickle.
+    let inner = [b"\x80\x03C", &[EVIL.len() as u8][..], EVIL, b"."].concat();
+    let outer = [b"\x80\x03C", &[inner.len() as u8][..], &inner, b"."].concat();
+    assert!(critical(&s.scan_bytes("m.pkl", &outer)));
+    // Bytes that only look like a pickle's start are not reported.
+    let data = [b"\x80\x03C\x06\x80\x02\xff\xfe\xfd\xfc.".as_slice()].concat();
+    let r = s.scan_bytes("m.pkl", &data);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+}
+
+#[test]
+fn issue20_4_a_resource_limit_is_never_a_clean_pass() {
+    let mut l = Limits::default();
+    l.max_pickle_stack = 1000;
+    l.max_pickle_values = 10_000;
+    let s = Scanner::new(l, Policy::new());
+    // Protocol 0 (text) nesting: before, the trial parse gave up and the file passed as text.
+    for data in [
+        b"(".repeat(5000),
+        b"(l".repeat(3000),
+        [b"(lp0\n".as_slice(), &b"I1\naI1\na".repeat(20_000), b"."].concat(),
+        [b"\x80\x02]".as_slice(), &b"K\x01".repeat(2000), b"."].concat(),
+        [
+            b"\x80\x02]q\x00(".as_slice(),
+            &b"h\x00".repeat(20_000),
+            b"e.",
+        ]
+        .concat(),
+    ] {
+        let r = s.scan_bytes("deep.pkl", &data);
+        assert!(
+            has(&r, Rule::ResourceLimit, Severity::Medium),
+            "{:?}: {:?}",
+            &data[..8],
+            r.findings
+        );
+    }
+}
+
+#[test]
+fn issue20_4_an_empty_or_truncated_model_file_is_malformed() {
+    let s = scanner();
+    for (name, body) in [
+        ("model.pkl", &b""[..]),
+        ("model.pt", b""),
+        ("model.onnx", b""),
+        ("model.safetensors", b""),
+        ("model.joblib", b""),
+        ("model.pkl", b"(dp0\nS'a'\n"),
+        ("model.pkl", b"\x80"),
+        ("model.npy", b"\x93NUMPY"),
+        ("model.gguf", b"GGUF"),
+    ] {
+        let r = s.scan_bytes(name, body);
+        assert!(
+            r.max_severity() >= Some(Severity::Medium),
+            "{name} {body:?}: {:?}",
+            r.findings
+        );
+    }
+    // Files that claim no model format keep their notes.
+    let r = s.scan_bytes("README.md", b"");
+    assert_eq!(r.max_severity(), Some(Severity::Low), "{:?}", r.findings);
+    let r = s.scan_bytes("notes.txt", b"(some text)\n");
+    assert_eq!(r.max_severity(), Some(Severity::Low), "{:?}", r.findings);
+}
