@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use crate::decompress::Reservation;
+use crate::budget::Reservation;
 
 enum Inner {
     File(File),

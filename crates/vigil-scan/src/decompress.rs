@@ -12,37 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::blob::Blob;
+use crate::budget::Budget;
+use crate::kind::Codec;
 use crate::Limits;
-
-/// A compression wrapper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Codec {
-    Gzip,
-    Bzip2,
-    Xz,
-    Lzma,
-    Zlib,
-    /// Raw deflate (zip members).
-    Deflate,
-    Lz4,
-    Zstd,
-}
-
-impl Codec {
-    /// The name used in format strings (`gzip/pickle`).
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Codec::Gzip => "gzip",
-            Codec::Bzip2 => "bz2",
-            Codec::Xz => "xz",
-            Codec::Lzma => "lzma",
-            Codec::Zlib => "zlib",
-            Codec::Deflate => "deflate",
-            Codec::Lz4 => "lz4",
-            Codec::Zstd => "zstd",
-        }
-    }
-}
 
 /// A resource limit stopped a read. Travels inside an [`io::Error`]; test with [`is_limit`].
 #[derive(Debug, thiserror::Error)]
@@ -57,64 +29,6 @@ pub(crate) fn limit_error(what: String) -> io::Error {
 /// Whether an error is a resource limit rather than broken data.
 pub(crate) fn is_limit(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::OutOfMemory || e.get_ref().is_some_and(|x| x.is::<LimitHit>())
-}
-
-/// What one scan (of one path list, file or buffer) may spend in total, shared by every thread
-/// of the parallel walk.
-#[derive(Debug)]
-pub(crate) struct Budget {
-    memory: AtomicU64,
-    output: AtomicU64,
-    output_cap: u64,
-}
-
-impl Budget {
-    pub(crate) fn new(limits: &Limits) -> Arc<Budget> {
-        Arc::new(Budget {
-            memory: AtomicU64::new(limits.max_in_memory),
-            output: AtomicU64::new(limits.max_decompressed_total),
-            output_cap: limits.max_decompressed_total,
-        })
-    }
-
-    fn take(counter: &AtomicU64, n: u64) -> bool {
-        counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-                left.checked_sub(n)
-            })
-            .is_ok()
-    }
-
-    /// Reserve `n` bytes of the shared memory budget; give them back by dropping the guard.
-    pub(crate) fn reserve(self: &Arc<Self>, n: u64) -> Option<Reservation> {
-        Budget::take(&self.memory, n).then(|| Reservation {
-            budget: Arc::clone(self),
-            bytes: n,
-        })
-    }
-}
-
-/// Bytes of the shared memory budget held by one buffer; returned on drop.
-#[derive(Debug)]
-pub(crate) struct Reservation {
-    budget: Arc<Budget>,
-    bytes: u64,
-}
-
-impl Reservation {
-    fn grow(&mut self, n: u64) -> bool {
-        let ok = Budget::take(&self.budget.memory, n);
-        if ok {
-            self.bytes += n;
-        }
-        ok
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.budget.memory.fetch_add(self.bytes, Ordering::AcqRel);
-    }
 }
 
 /// Counts the compressed bytes consumed, for the ratio limit.
@@ -171,10 +85,10 @@ impl Read for Stream {
                 self.max_ratio
             )));
         }
-        if !Budget::take(&self.budget.output, n as u64) {
+        if !self.budget.spend_output(n as u64) {
             return Err(limit_error(format!(
                 "the scan's budget of {} decompressed bytes is spent",
-                self.budget.output_cap
+                self.budget.output_cap()
             )));
         }
         Ok(n)

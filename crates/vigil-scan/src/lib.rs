@@ -53,20 +53,24 @@
 
 #![deny(missing_docs)]
 
-mod blob;
-mod decompress;
-mod error;
-mod formats;
-mod globals;
-mod limits;
-mod onnx;
-mod output;
-mod pickle;
-mod policy;
-mod report;
+// Modules, lowest first; each uses only those above it (no circles):
+mod blob; //           random-access byte sources and sequential readers
+mod budget; //         what one scan may spend, shared by its threads
+mod context; //        findings sink and the door every format recurses through
+mod cursor; //         the one bounded cursor binary headers are read with
+mod decompress; //     every codec as one bounded stream
+mod error; //          the crate's error type
+mod formats; //        one module per format, and the door's dispatcher
+mod globals; //        allow- and deny-lists of pickle globals
+mod kind; //           format, text, binary, wrapped: what a blob is
+mod limits; //         every bound on hostile input
+mod output; //         table and JSON
+mod policy; //         reviewed exceptions
+mod protobuf; //       protobuf fields over the cursor
+mod report; //         severities, rules, findings, reports
 mod sarif;
-mod scan;
-mod zip;
+mod scan; //           the Scanner API
+mod sniff; //          content sniffing //          SARIF 2.1.0
 
 // The public interface:
 pub use crate::error::Error; // what can stop a scan from starting
@@ -77,9 +81,9 @@ pub use crate::report::{FileReport, Finding, Rule, Severity}; // what a scan rep
 pub use crate::sarif::to_sarif; // SARIF 2.1.0 output
 pub use crate::scan::{ScanOutcome, Scanner}; // the scanner
 
-/// Fuzzing entry points; not part of the API.
+/// Fuzzing and test entry points; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
     use crate::{Limits, Policy, Scanner};
 
     fn small() -> Scanner {

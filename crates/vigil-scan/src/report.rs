@@ -115,6 +115,12 @@ rules! {
     OnnxMalformed = "onnx-malformed", "The ONNX protobuf cannot be parsed.";
     /// Safetensors header problems.
     SafetensorsMalformed = "safetensors-malformed", "The safetensors header is inconsistent: length, offsets out of bounds or overlapping, or unknown dtypes.";
+    /// A TensorFlow graph op that runs Python code.
+    TfPyFunc = "tf-py-func", "A TensorFlow SavedModel graph uses PyFunc, PyFuncStateless or EagerPyFunc, which run a Python function when the graph runs.";
+    /// A TensorFlow graph op that reads or writes files.
+    TfFileAccess = "tf-file-access", "A TensorFlow SavedModel graph uses an op that reads, writes or lists files by a path the graph chooses (ReadFile, WriteFile, MatchingFiles ...).";
+    /// A SavedModel protobuf that cannot be parsed.
+    TfMalformed = "tf-malformed", "The TensorFlow SavedModel protobuf cannot be parsed.";
     /// GGUF chat template reaching code.
     GgufTemplateInjection = "gguf-template-injection", "A GGUF chat template uses Jinja constructs that reach Python internals (template injection).";
     /// GGUF header problems.

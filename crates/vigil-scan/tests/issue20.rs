@@ -394,3 +394,129 @@ fn issue20_4_an_empty_or_truncated_model_file_is_malformed() {
     let r = s.scan_bytes("notes.txt", b"(some text)\n");
     assert_eq!(r.max_severity(), Some(Severity::Low), "{:?}", r.findings);
 }
+
+/// A protobuf length-delimited field.
+fn pb(field: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![(field << 3) | 2];
+    let mut n = body.len();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            v.push(b);
+            break;
+        }
+        v.push(b | 0x80);
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+/// A `saved_model.pb` with one meta graph whose graph has nodes of these ops, and one function
+/// in its library with a node of `fn_op`.
+fn saved_model(ops: &[&str], fn_op: &str) -> Vec<u8> {
+    let mut graph = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let node = [pb(1, format!("n{i}").as_bytes()), pb(2, op.as_bytes())].concat();
+        graph.extend(pb(1, &node));
+    }
+    let fn_node = [pb(1, b"f0"), pb(2, fn_op.as_bytes())].concat();
+    graph.extend(pb(2, &pb(1, &pb(3, &fn_node))));
+    let meta = [pb(1, b"\x12\x05serve"), pb(2, &graph)].concat();
+    [b"\x08\x01".as_slice(), &pb(2, &meta)].concat()
+}
+
+#[test]
+fn issue20_15_savedmodel_py_func_and_file_ops_are_reported() {
+    let s = scanner();
+    let benign = saved_model(
+        &["Placeholder", "MatMul", "SaveV2", "RestoreV2"],
+        "Identity",
+    );
+    let r = s.scan_bytes("saved_model.pb", &benign);
+    assert_eq!(r.format, "tensorflow-savedmodel");
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    for op in ["PyFunc", "PyFuncStateless", "EagerPyFunc"] {
+        let r = s.scan_bytes(
+            "saved_model.pb",
+            &saved_model(&["Placeholder", op], "Identity"),
+        );
+        assert!(
+            has(&r, Rule::TfPyFunc, Severity::Critical),
+            "{op}: {:?}",
+            r.findings
+        );
+        // Hidden in a function of the graph's library.
+        let r = s.scan_bytes("saved_model.pb", &saved_model(&["Placeholder"], op));
+        assert!(
+            has(&r, Rule::TfPyFunc, Severity::Critical),
+            "{op} in a function: {:?}",
+            r.findings
+        );
+    }
+    for op in ["ReadFile", "WriteFile", "MatchingFiles"] {
+        let r = s.scan_bytes("saved_model.pb", &saved_model(&[op], "Identity"));
+        assert!(
+            has(&r, Rule::TfFileAccess, Severity::High),
+            "{op}: {:?}",
+            r.findings
+        );
+    }
+    // Cut short: what was read is reported, and the break too.
+    let mut cut = saved_model(&["PyFunc", "MatMul"], "Identity");
+    cut.truncate(cut.len() - 3);
+    let r = s.scan_bytes("saved_model.pb", &cut);
+    assert!(
+        r.max_severity() >= Some(Severity::Medium),
+        "{:?}",
+        r.findings
+    );
+    // Compressed, the same.
+    let r = s.scan_bytes(
+        "m.zst",
+        &wrap::wrap("zstd", &saved_model(&["PyFunc"], "Identity")),
+    );
+    assert!(
+        has(&r, Rule::TfPyFunc, Severity::Critical),
+        "{:?}",
+        r.findings
+    );
+}
+
+#[test]
+fn issue20_15_lz4_and_zstd_wrappers_are_read() {
+    let s = scanner();
+    for codec in ["lz4", "zstd"] {
+        let r = s.scan_bytes("m.pkl", &wrap::wrap(codec, EVIL));
+        assert!(critical(&r), "{codec}: {:?}", r.findings);
+        assert_eq!(r.format, format!("{codec}/pickle"));
+        let r = s.scan_bytes("m.pkl", &wrap::wrap(codec, BENIGN));
+        assert!(r.findings.is_empty(), "{codec}: {:?}", r.findings);
+    }
+    // Two zstd frames (and a skippable one): the payload in the second is found.
+    let two = [
+        wrap::wrap("zstd", BENIGN),
+        b"\x50\x2a\x4d\x18\x03\x00\x00\x00abc".to_vec(),
+        wrap::wrap("zstd", EVIL),
+    ]
+    .concat();
+    let r = s.scan_bytes("m.pkl.zst", &two);
+    assert!(critical(&r), "{:?}", r.findings);
+    // A zstd frame that declares a window over the limit is a resource limit.
+    let mut l = Limits::default();
+    l.max_dictionary = 1 << 10;
+    let r = Scanner::new(l, Policy::new())
+        .scan_bytes("m.zst", &wrap::wrap_repeated("zstd", b"abcdefgh", 1 << 16));
+    assert!(
+        has(&r, Rule::ResourceLimit, Severity::Medium),
+        "{:?}",
+        r.findings
+    );
+    // 7z stays MEDIUM: it is recognised, not unpacked.
+    let r = s.scan_bytes("m.7z", b"7z\xbc\xaf\x27\x1c\x00\x04rest");
+    assert!(
+        has(&r, Rule::ArchiveUnreadableMember, Severity::Medium),
+        "{:?}",
+        r.findings
+    );
+}

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use crate::blob::{Blob, ReadSkip};
-use crate::scan::Ctx;
+use crate::context::Ctx;
+use crate::kind::Format;
 use crate::{Rule, Severity};
 
 type Id = u32;
@@ -1038,7 +1039,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         // Archives and pickles are kept to be scanned; so are short byte strings that may be a
         // protocol 0/1 pickle (text opcodes), which `pickle.loads` would run just the same.
         let text_pickle = n <= TEXT_PICKLE_MAX && head.first().is_some_and(|b| is_pickle_start(*b));
-        let interesting = crate::scan::looks_nested(&head) || text_pickle;
+        let interesting = crate::sniff::looks_nested(&head) || text_pickle;
         let data = if interesting
             && n <= limits.max_inline_blob
             && self.retained + n <= 4 * limits.max_inline_blob
@@ -1268,7 +1269,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                                 .map(|c| u8::try_from(u32::from(c)).ok())
                                 .collect();
                             if let Some(b) = bytes.filter(|b| {
-                                crate::scan::looks_nested(
+                                crate::sniff::looks_nested(
                                     b.get(..8.min(b.len())).unwrap_or_default(),
                                 )
                             }) {
@@ -1673,6 +1674,155 @@ fn raw_unicode_escape(l: &[u8]) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pickle streams as the scanner reads them: whole blobs, trailing data, the report's summary.
+
+/// Scan a blob already known to start like a pickle.
+pub(crate) fn scan_blob(
+    ctx: &mut Ctx<'_>,
+    blob: &Blob,
+    member: Option<&str>,
+    depth: usize,
+    quiet_trailing: bool,
+) -> Format {
+    let sum = scan_stream(&mut blob.reader(), ctx, member, depth);
+    let mut sum = sum;
+    if quiet_trailing {
+        sum.trailing = None;
+    }
+    blob_trailing(ctx, &sum, blob, member, depth);
+    summary(ctx, sum, member)
+}
+
+/// Search the data after a pickle stream's last STOP, if any, for hidden pickles.
+pub(crate) fn blob_trailing(
+    ctx: &mut Ctx<'_>,
+    sum: &Summary,
+    blob: &Blob,
+    member: Option<&str>,
+    depth: usize,
+) {
+    let broke = sum.broke.as_ref().is_some_and(|b| !b.limit);
+    if (sum.trailing.is_none() && !broke) || sum.torch_legacy {
+        return;
+    }
+    // After a pickle that broke, search from where it broke.
+    let start = match &sum.broke {
+        Some(b) => b.offset.max(sum.end),
+        None => sum.end,
+    };
+    if let Ok(tail) = blob.slice(start, blob.len().saturating_sub(start)) {
+        search_trailing(ctx, &tail, start, member, depth);
+    }
+}
+
+/// Trailing data that parses as a pickle is scanned as one, wherever it starts: after a
+/// separator of any length, in the middle of other bytes, in protocol 0 text. `base` is the
+/// tail's offset in its stream. Each start that a pickle could open with is tried; a trial
+/// counts when it imports something and reaches STOP or calls it (or hits a limit). The
+/// search is bounded by `max_inline_blob` bytes, the opcode budget and a read budget.
+pub(crate) fn search_trailing(
+    ctx: &mut Ctx<'_>,
+    tail: &Blob,
+    base: u64,
+    member: Option<&str>,
+    depth: usize,
+) {
+    let max = ctx.limits().max_inline_blob;
+    let len = tail.len().min(max);
+    let Ok(bytes) = tail.head(0, len as usize) else {
+        return;
+    };
+    if tail.len() > max {
+        ctx.add(
+            Severity::Medium,
+            Rule::ResourceLimit,
+            format!("only the first {max} of the {} bytes after the last pickle were searched for hidden pickles", tail.len()),
+            None,
+            member,
+        );
+    }
+    let mut ops = ctx.limits().max_pickle_ops;
+    let mut reads = 0u64;
+    let read_budget = (bytes.len() as u64).saturating_mul(64).max(64 << 20);
+    let mut i = 0usize;
+    while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+        let first = rest.first().copied().unwrap_or(0);
+        let candidate = if first == 0x80 {
+            rest.get(1).is_some_and(|p| *p <= 5)
+        } else {
+            is_pickle_start(first)
+        };
+        if !candidate {
+            i += 1;
+            continue;
+        }
+        if ops == 0 || reads > read_budget {
+            ctx.fail(
+                Rule::ResourceLimit,
+                format!("the search for pickles hidden after the last STOP stopped at offset {}: too much work", base + i as u64),
+                member,
+            );
+            return;
+        }
+        let mut trial = ctx.child();
+        let mut r = crate::blob::StreamSkip(rest);
+        let sum = scan_stream_with(&mut r, &mut trial, member, depth, &mut ops);
+        reads += sum.read;
+        if sum.is_real() {
+            ctx.absorb(trial);
+            ctx.add(
+                Severity::Low,
+                Rule::PickleTrailingData,
+                format!("a pickle is hidden in the data after the last STOP, at offset {}; it was scanned", base + i as u64),
+                None,
+                member,
+            );
+            if sum.complete > 0 && sum.end > 0 {
+                i += usize::try_from(sum.end)
+                    .unwrap_or(usize::MAX)
+                    .min(rest.len());
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
+pub(crate) fn summary(ctx: &mut Ctx<'_>, sum: Summary, member: Option<&str>) -> Format {
+    if let Some(b) = &sum.broke {
+        let (rule, what) = if b.limit {
+            (Rule::ResourceLimit, "pickle analysis stopped")
+        } else {
+            (Rule::PickleMalformed, "pickle stream breaks")
+        };
+        ctx.fail(
+            rule,
+            format!("{what} at offset {}: {}", b.offset, b.reason),
+            member,
+        );
+    }
+    if let (Some(t), false) = (&sum.trailing, sum.torch_legacy) {
+        ctx.add(
+            Severity::Low,
+            Rule::PickleTrailingData,
+            format!(
+                "data that is not a pickle follows the pickle, from offset {} ({})",
+                t.offset, t.reason
+            ),
+            None,
+            member,
+        );
+    }
+    if sum.torch_legacy {
+        Format::PytorchLegacy
+    } else if sum.joblib {
+        Format::Joblib
+    } else {
+        Format::Pickle
+    }
 }
 
 #[cfg(test)]
