@@ -123,6 +123,13 @@ pub mod internal {
         let _ = small().scan_bytes("fuzz.onnx", &v);
     }
 
+    /// Scan bytes as a TensorFlow SavedModel (`saved_model.pb`).
+    pub fn fuzz_savedmodel(data: &[u8]) {
+        let mut v = vec![0x08, 0x01];
+        v.extend_from_slice(data);
+        let _ = small().scan_bytes("saved_model.pb", &v);
+    }
+
     /// Scan bytes as a safetensors file.
     pub fn fuzz_safetensors(data: &[u8]) {
         let n = data.len().min(4096) as u64;

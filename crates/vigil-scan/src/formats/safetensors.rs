@@ -2,6 +2,7 @@
 
 use crate::blob::Blob;
 use crate::context::Ctx;
+use crate::cursor::Reader;
 use crate::kind::Format;
 use serde_json::Value;
 
@@ -22,12 +23,14 @@ fn st_dtype_bits(d: &str) -> Option<u64> {
 
 /// Check a safetensors header: length, dtypes, shapes, offsets in bounds and non-overlapping.
 pub(crate) fn scan(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Format {
-    let n = blob
-        .head(0, 8)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes);
     let bad = |ctx: &mut Ctx<'_>, why: String| ctx.fail(Rule::SafetensorsMalformed, why, member);
+    let n = match Reader::new(blob).u64("safetensors header length") {
+        Ok(n) => n,
+        Err(e) => {
+            bad(ctx, e.to_string());
+            return Format::Safetensors;
+        }
+    };
     if n > ctx.limits().max_header {
         bad(
             ctx,
