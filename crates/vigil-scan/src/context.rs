@@ -89,6 +89,11 @@ impl<'a> Ctx<'a> {
         self.external.extend(other.external);
     }
 
+    /// The most severe finding so far.
+    pub(crate) fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
     pub(crate) fn finding_count(&self) -> usize {
         self.findings.len()
     }

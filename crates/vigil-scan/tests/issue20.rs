@@ -328,6 +328,21 @@ fn issue20_4_pickles_inside_byte_strings_are_scanned() {
             "{what}: {f:?}"
         );
     }
+    // A gzipped pickle, and a zip holding one, in a byte string no call takes.
+    for wrapped in [
+        wrap::wrap("gzip", EVIL),
+        wrap::wrap("xz", EVIL),
+        zip_of(&[("archive/data.pkl", EVIL)]),
+    ] {
+        let data = [
+            b"\x80\x03}q\x00X\x01\x00\x00\x00aq\x01".as_slice(),
+            &long(b'B', &wrapped),
+            b"s.",
+        ]
+        .concat();
+        let r = s.scan_bytes("m.pkl", &data);
+        assert!(critical(&r), "{:?}", r.findings);
+    }
     // A pickle in bytes in a pickle in bytes in a pickle.
     let inner = [b"\x80\x03C", &[EVIL.len() as u8][..], EVIL, b"."].concat();
     let outer = [b"\x80\x03C", &[inner.len() as u8][..], &inner, b"."].concat();

@@ -1080,14 +1080,14 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             && is_pickle_start(first)
             && data.len() as u64 <= TEXT_PICKLE_MAX
             && data.contains(&b'\n');
-        if !(binary || text) {
-            return false;
-        }
         let seg = format!("bytes@{at}");
         let member = match self.member {
             Some(m) => format!("{m}!{seg}"),
             None => seg,
         };
+        if !(binary || text) {
+            return self.embedded_container(data, &member);
+        }
         if self.depth + 1 > self.ctx.limits().max_depth {
             self.ctx
                 .scan_nested(&Blob::mem(data.to_vec()), &member, self.depth + 1);
@@ -1109,6 +1109,31 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             // hidden in bytes in a pickle in bytes is still found.
             self.imports += sum.imports.max(1);
             self.calls += sum.calls;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Bytes that sniff as an archive or a compression wrapper (a gzipped pickle, a zip), kept
+    /// in a pickle but handed to no call: scanned through the door, and kept when what they
+    /// hold is dangerous (HIGH or CRITICAL); lesser findings of such speculative scans (raw
+    /// data that only starts like a zlib stream) are dropped. A call that takes them scans them
+    /// in full anyway.
+    fn embedded_container(&mut self, data: &[u8], member: &str) -> bool {
+        if !crate::sniff::looks_nested(data.get(..data.len().min(512)).unwrap_or_default()) {
+            return false;
+        }
+        if self.depth + 1 > self.ctx.limits().max_depth {
+            return false;
+        }
+        let mut trial = self.ctx.child();
+        trial.scan_nested(&Blob::mem(data.to_vec()), member, self.depth + 1);
+        if trial.max_severity() >= Some(Severity::High) {
+            self.scanned.insert(digest(data));
+            self.ctx.absorb(trial);
+            self.imports += 1;
+            self.calls += 1;
             true
         } else {
             false
@@ -1414,8 +1439,11 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             data: Some(d), at, ..
         } = self.get(id)
         {
-            let blob = Blob::mem(d.clone());
             let key = digest(d);
+            if self.scanned.contains(&key) {
+                return;
+            }
+            let blob = Blob::mem(d.clone());
             let seg = format!("bytes@{at}");
             let member = match self.member {
                 Some(m) => format!("{m}!{seg}"),
