@@ -185,6 +185,11 @@ fn issue20_3_compressed_text_and_pickles_are_judged_as_unwrapped() {
 
 /// A zip of stored members.
 fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(members, false)
+}
+
+/// A zip of stored or deflated members.
+fn zip_with(members: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
     fn crc(d: &[u8]) -> u32 {
         let mut c = flate2::Crc::new();
         c.update(d);
@@ -195,17 +200,31 @@ fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     for (name, data) in members {
         let off = out.len() as u32;
         let (n, l, c) = (name.len() as u16, data.len() as u32, crc(data));
-        out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+        let body = if deflate {
+            use std::io::Write;
+            let mut w = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        } else {
+            data.to_vec()
+        };
+        let method: &[u8] = if deflate { b"\x08\x00" } else { b"\x00\x00" };
+        let cl = body.len() as u32;
+        out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00");
+        out.extend_from_slice(method);
+        out.extend_from_slice(b"\x00\x00\x00\x00");
         out.extend_from_slice(&c.to_le_bytes());
-        out.extend_from_slice(&l.to_le_bytes());
+        out.extend_from_slice(&cl.to_le_bytes());
         out.extend_from_slice(&l.to_le_bytes());
         out.extend_from_slice(&n.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        cd.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+        out.extend_from_slice(&body);
+        cd.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00");
+        cd.extend_from_slice(method);
+        cd.extend_from_slice(b"\x00\x00\x00\x00");
         cd.extend_from_slice(&c.to_le_bytes());
-        cd.extend_from_slice(&l.to_le_bytes());
+        cd.extend_from_slice(&cl.to_le_bytes());
         cd.extend_from_slice(&l.to_le_bytes());
         cd.extend_from_slice(&n.to_le_bytes());
         cd.extend_from_slice(&[0u8; 12]);
@@ -534,4 +553,23 @@ fn issue20_15_lz4_and_zstd_wrappers_are_read() {
         "{:?}",
         r.findings
     );
+}
+
+#[test]
+fn issue20_4_a_hidden_pickle_in_a_zip_member_is_found_small_or_streamed() {
+    // After 200 KiB of separator: the member is streamed when over an eighth of max_in_memory.
+    let data = [BENIGN, &vec![b'\n'; 200 << 10], EVIL].concat();
+    for deflate in [false, true] {
+        let zip = zip_with(&[("archive/data.pkl", &data)], deflate);
+        for mem in [Limits::default().max_in_memory, 1 << 20] {
+            let mut l = Limits::default();
+            l.max_in_memory = mem;
+            let r = Scanner::new(l, Policy::new()).scan_bytes("m.pt", &zip);
+            assert!(
+                critical(&r),
+                "deflate {deflate}, memory {mem}: {:?}",
+                r.findings
+            );
+        }
+    }
 }

@@ -81,11 +81,20 @@ pub(crate) fn scan(
         // Binary data in no known format: nothing to parse, so only count it to the end
         // (a bomb still meets its limits) without holding it.
         let mut total = 0u64;
-        match open(ctx).and_then(|mut s| std::io::copy(&mut s, &mut std::io::sink())) {
-            Ok(n) => total = n,
-            Err(e) => fail(ctx, &e, total.max(head.len() as u64)),
+        let drained = open(ctx).and_then(|mut s| {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => total += n as u64,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        });
+        if let Err(e) = drained {
+            fail(ctx, &e, total.max(1));
         }
-        let _ = total;
         return wrap(Kind::Binary);
     }
     let (inner, failure) = match open(ctx) {

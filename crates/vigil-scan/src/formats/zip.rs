@@ -752,6 +752,18 @@ fn scan_large_deflated(
             return;
         }
         let sum = crate::formats::pickle::scan_stream(&mut r, ctx, m, depth + 1);
+        if sum.trailing.is_some() && !sum.torch_legacy {
+            // Decompress again up to the trailing data and search the rest for hidden pickles.
+            let end = skip + sum.end;
+            let cap = ctx.limits().max_inline_blob;
+            let rest = open(ctx).and_then(|mut s| {
+                std::io::copy(&mut (&mut s).take(end), &mut std::io::sink())?;
+                Ok(decompress::materialize(&mut s.take(cap), &ctx.budget))
+            });
+            if let Ok((tail, _)) = rest {
+                crate::formats::pickle::search_trailing(ctx, &tail, sum.end, m, depth + 1);
+            }
+        }
         let _ = crate::formats::pickle::summary(ctx, sum, m);
     };
     match sniff(&head, u64::MAX) {
