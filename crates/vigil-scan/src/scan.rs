@@ -185,7 +185,9 @@ fn claimed_format(name: &Path) -> Option<(String, Rule)> {
     let ext = name.extension()?.to_str()?.to_ascii_lowercase();
     let rule = match ext.as_str() {
         "pkl" | "pickle" | "joblib" | "dill" => Rule::PickleMalformed,
-        "pt" | "pth" | "ckpt" | "npz" | "mar" => Rule::ArchiveMalformed,
+        "pt" | "pth" | "ckpt" | "npz" | "mar" | "zip" | "tar" | "gz" | "bz2" | "xz" | "lzma"
+        | "zst" | "lz4" | "z" | "7z" => Rule::ArchiveMalformed,
+        "pb" => Rule::TfMalformed,
         "npy" => Rule::NumpyMalformed,
         "onnx" => Rule::OnnxMalformed,
         "safetensors" => Rule::SafetensorsMalformed,

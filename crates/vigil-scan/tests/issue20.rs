@@ -414,6 +414,13 @@ fn issue20_4_an_empty_or_truncated_model_file_is_malformed() {
         ("model.pkl", b"\x80"),
         ("model.npy", b"\x93NUMPY"),
         ("model.gguf", b"GGUF"),
+        ("model.pkl.gz", b""),
+        ("saved_model.pb", b""),
+        ("model.h5", b"\x89HDF\r\n\x1a\n"),
+        (
+            "model.h5",
+            b"\x89HDF\r\n\x1a\n\x02\x08\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00\x10\x00\x00\x00\x00\x00\x00",
+        ),
     ] {
         let r = s.scan_bytes(name, body);
         assert!(
