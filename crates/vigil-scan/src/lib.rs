@@ -10,8 +10,10 @@
 //!   and memo, so every import is resolved to `module.name` however its names were built
 //!   (GLOBAL, INST, STACK_GLOBAL from memoized strings, EXT codes registered with
 //!   `copyreg.add_extension`, `getattr`/`attrgetter`/`methodcaller`/`import_module` chains).
-//!   Several pickles in one stream are all read. Byte strings inside a pickle that look like a
-//!   pickle or an archive (`pickle.loads(b"...")`, `torch.storage._load_from_bytes`) are scanned.
+//!   Several pickles in one stream are all read, and a pickle hidden in the data after the
+//!   last STOP is found wherever it starts. Byte strings inside a pickle that are a pickle or
+//!   an archive (`pickle.loads(b"...")`, `torch.storage._load_from_bytes`, or no call at all)
+//!   are scanned.
 //! - **Containers:** zip (PyTorch, `.npz`, Keras v3) read by our own reader that compares local
 //!   headers with the central directory; tar (legacy PyTorch); gzip, bzip2, xz, lzma, zlib,
 //!   lz4 and zstd wrappers (joblib's compressors), streamed with size, ratio and dictionary
@@ -20,7 +22,8 @@
 //! - **joblib** (raw NumPy array blocks after each `NumpyArrayWrapper` are skipped by size, object
 //!   arrays scanned as the nested pickles they are), **NumPy** `.npy` (object arrays),
 //!   **Keras** v3 `config.json` (Lambda layers, objects from outside Keras) and legacy HDF5,
-//!   **ONNX** (external-data paths, operator domains, shapes), **safetensors** (header bounds,
+//!   **ONNX** (external-data paths, operator domains, shapes), **TensorFlow SavedModel**
+//!   (`PyFunc` and file-access graph ops), **safetensors** (header bounds,
 //!   dtypes, overlap), **GGUF** (header, metadata, chat-template injection).
 //!
 //! Tensor payloads are skipped, never read in full, where the format allows (safetensors, ONNX,
