@@ -135,7 +135,7 @@ impl Scanner {
     fn top(&self, ctx: &mut Ctx<'_>, blob: &Blob, name: &Path) -> String {
         let kind = ctx.scan(blob, None, 0);
         let wrapped = matches!(kind, Kind::Wrapped(..));
-        if let (Kind::Text, Some((ext, rule))) = (kind.innermost(), claimed_format(name)) {
+        if let (Kind::Text, Some((ext, rule))) = (&kind, claimed_format(name)) {
             // The name claims a model format, but the content is empty or text: a model that
             // was cut short or replaced, never a pass.
             let what = if blob.len() == 0 {

@@ -69,6 +69,8 @@ struct Input<'r> {
     r: &'r mut dyn ReadSkip,
     pos: u64,
     peeked: Option<u8>,
+    /// Longest text argument (GLOBAL, INT, STRING lines) read before giving up.
+    max_line: usize,
 }
 
 impl Input<'_> {
@@ -174,8 +176,8 @@ impl Input<'_> {
             if b == b'\n' {
                 return Ok(out);
             }
-            if out.len() >= 1 << 20 {
-                return Err(self.err("text argument longer than 1 MiB"));
+            if out.len() >= self.max_line {
+                return Err(self.err(format!("text argument longer than {} bytes", self.max_line)));
             }
             out.push(b);
         }
@@ -189,6 +191,8 @@ pub(crate) struct Summary {
     pub(crate) complete: usize,
     /// Imports seen (any verdict).
     pub(crate) imports: usize,
+    /// Imports whose module and name are Python identifiers (what a real pickle writes).
+    pub(crate) named_imports: usize,
     /// Calls made on imported callables (REDUCE, OBJ, INST, NEWOBJ, BUILD).
     pub(crate) calls: usize,
     /// The first pickle is the legacy PyTorch magic number.
@@ -212,6 +216,22 @@ impl Summary {
         (self.imports > 0 && (self.complete > 0 || self.calls > 0))
             || self.broke.as_ref().is_some_and(|b| b.limit)
     }
+
+    /// Whether a trial parse of bytes that need not be a pickle at all found one: it imports a
+    /// real dotted name (`os.system`, not junk) and reaches STOP or calls what it imported.
+    /// Stricter than [`Summary::is_real`], so random data is not taken for a pickle.
+    pub(crate) fn is_hidden_pickle(&self) -> bool {
+        self.named_imports > 0 && (self.complete > 0 || self.calls > 0)
+    }
+}
+
+/// `module.name` where every dot-separated part is a Python identifier.
+fn is_dotted_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && chars.all(|c| c.is_alphanumeric() || c == '_')
+    })
 }
 
 /// A digest of bytes, to scan each embedded byte string once.
@@ -290,6 +310,27 @@ pub(crate) fn scan_stream(
     scan_stream_with(r, ctx, member, depth, &mut ops_left)
 }
 
+/// A trial parse of bytes that may or may not be a pickle (hidden in trailing data or in a
+/// byte string): text arguments are cut at 64 KiB, so junk without newlines costs little.
+pub(crate) fn scan_trial(
+    data: &[u8],
+    ctx: &mut Ctx<'_>,
+    member: Option<&str>,
+    depth: usize,
+    ops_left: &mut u64,
+) -> Summary {
+    let mut r = crate::blob::StreamSkip(data);
+    let mut input = Input {
+        r: &mut r,
+        pos: 0,
+        peeked: None,
+        max_line: 64 * 1024,
+    };
+    let mut sum = scan_input(&mut input, ctx, member, depth, ops_left);
+    sum.read = input.pos;
+    sum
+}
+
 /// [`scan_stream`] spending opcodes from a budget the caller shares between streams.
 pub(crate) fn scan_stream_with(
     r: &mut dyn ReadSkip,
@@ -302,6 +343,7 @@ pub(crate) fn scan_stream_with(
         r,
         pos: 0,
         peeked: None,
+        max_line: 1 << 20,
     };
     let mut sum = scan_input(&mut input, ctx, member, depth, ops_left);
     sum.read = input.pos;
@@ -322,6 +364,7 @@ fn scan_input(
         let res = m.run(input);
         m.flush_pending();
         sum.imports += m.imports;
+        sum.named_imports += m.named_imports;
         sum.calls += m.calls;
         sum.joblib |= m.joblib;
         let first_is_magic = matches!(&m.result, Some(V::Big(b)) if b.as_slice() == TORCH_MAGIC);
@@ -415,6 +458,7 @@ struct Machine<'c, 'a, 'o> {
     memo: Memo,
     ext: HashMap<i64, String>,
     imports: usize,
+    named_imports: usize,
     calls: usize,
     joblib: bool,
     retained: u64,
@@ -450,6 +494,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             memo: Memo::default(),
             ext: HashMap::new(),
             imports: 0,
+            named_imports: 0,
             calls: 0,
             joblib: false,
             retained: 0,
@@ -571,6 +616,9 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
     /// Judge an import and push or return its value.
     fn import(&mut self, name: String, how: &str, inp: &Input<'_>) -> Result<Id, Break> {
         self.imports += 1;
+        if is_dotted_name(&name) {
+            self.named_imports += 1;
+        }
         self.ctx.judge_global(&name, self.member, how);
         self.alloc(V::Global(name), inp)
     }
@@ -1094,20 +1142,20 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             return true;
         }
         let mut trial = self.ctx.child();
-        let mut r = crate::blob::StreamSkip(data);
-        let sum = scan_stream_with(
-            &mut r,
+        let sum = scan_trial(
+            data,
             &mut trial,
             Some(&member),
             self.depth + 1,
             self.ops_left,
         );
-        if sum.is_real() {
+        if sum.is_hidden_pickle() || (binary && sum.broke.as_ref().is_some_and(|b| b.limit)) {
             self.scanned.insert(digest(data));
             self.ctx.absorb(trial);
             // What the embedded pickle imports and calls counts for this one too, so a pickle
             // hidden in bytes in a pickle in bytes is still found.
             self.imports += sum.imports.max(1);
+            self.named_imports += sum.named_imports.max(1);
             self.calls += sum.calls;
             true
         } else {
@@ -1749,8 +1797,8 @@ pub(crate) fn blob_trailing(
 /// Trailing data that parses as a pickle is scanned as one, wherever it starts: after a
 /// separator of any length, in the middle of other bytes, in protocol 0 text. `base` is the
 /// tail's offset in its stream. Each start that a pickle could open with is tried; a trial
-/// counts when it imports something and reaches STOP or calls it (or hits a limit). The
-/// search is bounded by `max_inline_blob` bytes, the opcode budget and a read budget.
+/// counts when it imports a dotted name and reaches STOP or calls it. The search is bounded by
+/// `max_inline_blob` bytes, the opcode budget and a read budget (8 bytes read per byte).
 pub(crate) fn search_trailing(
     ctx: &mut Ctx<'_>,
     tail: &Blob,
@@ -1774,7 +1822,7 @@ pub(crate) fn search_trailing(
     }
     let mut ops = ctx.limits().max_pickle_ops;
     let mut reads = 0u64;
-    let read_budget = (bytes.len() as u64).saturating_mul(64).max(64 << 20);
+    let read_budget = (bytes.len() as u64).saturating_mul(8).max(1 << 20);
     let mut i = 0usize;
     while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
         let first = rest.first().copied().unwrap_or(0);
@@ -1796,10 +1844,9 @@ pub(crate) fn search_trailing(
             return;
         }
         let mut trial = ctx.child();
-        let mut r = crate::blob::StreamSkip(rest);
-        let sum = scan_stream_with(&mut r, &mut trial, member, depth, &mut ops);
+        let sum = scan_trial(rest, &mut trial, member, depth, &mut ops);
         reads += sum.read;
-        if sum.is_real() {
+        if sum.is_hidden_pickle() {
             ctx.absorb(trial);
             ctx.add(
                 Severity::Low,
