@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_scan::fuzz::fuzz_scan(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_scan::internal::fuzz_scan(data));

@@ -17,6 +17,9 @@ struct Report {
 #[serde(deny_unknown_fields)]
 struct File {
     path: String,
+    /// Only for a path that is not UTF-8 (issue 20 item 1).
+    #[serde(default)]
+    path_bytes: Option<String>,
     format: String,
     findings: Vec<Finding>,
     error: Option<String>,
@@ -199,4 +202,78 @@ fn sarif_is_2_1_0_with_rules_levels_and_locations() {
         "models/evil.bin"
     );
     assert_eq!(results[1]["level"], "warning");
+}
+
+// Issue 20 item 1: a file name that is not UTF-8 made `--json` panic (exit 101, no JSON).
+#[cfg(unix)]
+#[test]
+fn issue20_1_non_utf8_name_survives_json_and_sarif() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let v = Vigil::new();
+    std::fs::create_dir(v.path("d")).unwrap();
+    let name = OsStr::from_bytes(b"x\xff.pkl");
+    std::fs::write(v.path("d").join(name), b"\x80\x02}.").unwrap();
+    std::fs::write(v.path("d/evil.pkl"), EVIL).unwrap();
+    let out = v.run(&["scan", "--json", "d"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let r = json(&out);
+    assert_eq!(r.files.len(), 2);
+    let odd = r.files.iter().find(|f| f.path_bytes.is_some()).unwrap();
+    assert_eq!(odd.path, "d/x\u{fffd}.pkl");
+    // base64 of b"d/x\xff.pkl"
+    assert_eq!(odd.path_bytes.as_deref(), Some("ZC94/y5wa2w="));
+    assert!(odd.findings.is_empty());
+    let evil = r.files.iter().find(|f| f.path == "d/evil.pkl").unwrap();
+    assert_eq!(evil.path_bytes, None, "UTF-8 names have no path_bytes");
+    let out = v.run(&["scan", "--sarif", "d"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(s["runs"][0]["results"].as_array().unwrap().len() == 1);
+    let out = v.run(&["scan", "d"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("d/x\\xFF.pkl (pickle):"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn issue20_1_sarif_uri_keeps_every_byte() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let v = Vigil::new();
+    std::fs::write(v.path("").join(OsStr::from_bytes(b"e\xfe.pkl")), EVIL).unwrap();
+    let out = v.run(&["scan", "--sarif", "e\u{fffd}.pkl"]);
+    assert_eq!(code(&out), 2, "the lossy name is not the file");
+    let out = v
+        .cmd(&["scan", "--sarif"])
+        .arg(OsStr::from_bytes(b"e\xfe.pkl"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "e%FE.pkl"
+    );
+}
+
+// Issue 20 item 1: a name with a newline could forge lines of the table.
+#[cfg(unix)]
+#[test]
+fn issue20_1_table_escapes_control_characters() {
+    let v = Vigil::new();
+    std::fs::create_dir(v.path("d")).unwrap();
+    let forged = "a.pkl (pickle):\n  no findings\n1 file(s): 0 critical\n\x1b[2Jz.pkl";
+    std::fs::write(v.path("d").join(forged), EVIL).unwrap();
+    let out = v.run(&["scan", "d"]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("d/a.pkl (pickle):\\n  no findings\\n"),
+        "{text}"
+    );
+    assert!(lines[0].contains("\\u{1b}[2J"), "{text}");
+    assert!(!text.contains('\x1b'));
 }

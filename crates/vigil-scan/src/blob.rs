@@ -5,9 +5,15 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 
+use crate::budget::Reservation;
+
 enum Inner {
     File(File),
-    Mem(Vec<u8>),
+    /// Bytes in memory, and the share of the scan's memory budget they hold (if counted).
+    Mem {
+        bytes: Vec<u8>,
+        _hold: Option<Reservation>,
+    },
 }
 
 /// A window onto a file or an in-memory buffer; cloning is cheap and slices share the backing.
@@ -31,9 +37,15 @@ impl Blob {
 
     /// Bytes held in memory.
     pub(crate) fn mem(bytes: Vec<u8>) -> Blob {
+        Blob::held(bytes, None)
+    }
+
+    /// Bytes held in memory under a reservation of the scan's memory budget, returned when the
+    /// last slice of this blob is dropped.
+    pub(crate) fn held(bytes: Vec<u8>, hold: Option<Reservation>) -> Blob {
         let len = bytes.len() as u64;
         Blob {
-            inner: Arc::new(Inner::Mem(bytes)),
+            inner: Arc::new(Inner::Mem { bytes, _hold: hold }),
             off: 0,
             len,
         }
@@ -76,7 +88,7 @@ impl Blob {
         }
         let abs = self.off + off;
         match &*self.inner {
-            Inner::Mem(v) => {
+            Inner::Mem { bytes: v, .. } => {
                 let start = usize::try_from(abs).map_err(|_| too_big())?;
                 let src = v.get(start..start + buf.len()).ok_or_else(too_big)?;
                 buf.copy_from_slice(src);
@@ -218,60 +230,5 @@ impl<R: Read> ReadSkip for StreamSkip<R> {
             ));
         }
         Ok(())
-    }
-}
-
-/// Shared count of bytes that went through a [`Counting`] reader.
-pub(crate) type Counter = Arc<std::sync::atomic::AtomicU64>;
-
-/// Counts the compressed bytes consumed, for the ratio limit.
-pub(crate) struct Counting<R> {
-    pub(crate) inner: R,
-    pub(crate) count: Counter,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// Fails once decompressed output passes a size cap, or a ratio cap against the compressed input.
-pub(crate) struct Capped<R> {
-    pub(crate) inner: R,
-    pub(crate) out: u64,
-    pub(crate) max_out: u64,
-    pub(crate) max_ratio: u64,
-    pub(crate) consumed: Counter,
-}
-
-/// Marker text in errors raised by [`Capped`], so callers can tell a bomb from a broken stream.
-pub(crate) const LIMIT_MARK: &str = "decompression limit";
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.out += n as u64;
-        let input = self
-            .consumed
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .max(1);
-        if self.out > self.max_out {
-            return Err(io::Error::other(format!(
-                "{LIMIT_MARK}: more than {} decompressed bytes",
-                self.max_out
-            )));
-        }
-        if self.out > (1 << 24) && self.out / input > self.max_ratio {
-            return Err(io::Error::other(format!(
-                "{LIMIT_MARK}: ratio {}:1 is over {}:1",
-                self.out / input,
-                self.max_ratio
-            )));
-        }
-        Ok(n)
     }
 }

@@ -10,16 +10,20 @@
 //!   and memo, so every import is resolved to `module.name` however its names were built
 //!   (GLOBAL, INST, STACK_GLOBAL from memoized strings, EXT codes registered with
 //!   `copyreg.add_extension`, `getattr`/`attrgetter`/`methodcaller`/`import_module` chains).
-//!   Several pickles in one stream are all read. Byte strings inside a pickle that look like a
-//!   pickle or an archive (`pickle.loads(b"...")`, `torch.storage._load_from_bytes`) are scanned.
+//!   Several pickles in one stream are all read, and a pickle hidden in the data after the
+//!   last STOP is found wherever it starts. Byte strings inside a pickle that are a pickle or
+//!   an archive (`pickle.loads(b"...")`, `torch.storage._load_from_bytes`, or no call at all)
+//!   are scanned.
 //! - **Containers:** zip (PyTorch, `.npz`, Keras v3) read by our own reader that compares local
-//!   headers with the central directory; tar (legacy PyTorch); gzip, bzip2, xz, lzma and zlib
-//!   wrappers (joblib's compressors) with decompressed-size and ratio caps. 7z is recognised but
-//!   not unpacked (reported MEDIUM).
+//!   headers with the central directory; tar (legacy PyTorch); gzip, bzip2, xz, lzma, zlib,
+//!   lz4 and zstd wrappers (joblib's compressors), streamed with size, ratio and dictionary
+//!   caps and budgets shared by a whole scan, their content judged as the same bytes unwrapped.
+//!   7z is recognised but not unpacked (reported MEDIUM).
 //! - **joblib** (raw NumPy array blocks after each `NumpyArrayWrapper` are skipped by size, object
 //!   arrays scanned as the nested pickles they are), **NumPy** `.npy` (object arrays),
 //!   **Keras** v3 `config.json` (Lambda layers, objects from outside Keras) and legacy HDF5,
-//!   **ONNX** (external-data paths, operator domains, shapes), **safetensors** (header bounds,
+//!   **ONNX** (external-data paths, operator domains, shapes), **TensorFlow SavedModel**
+//!   (`PyFunc` and file-access graph ops), **safetensors** (header bounds,
 //!   dtypes, overlap), **GGUF** (header, metadata, chat-template injection).
 //!
 //! Tensor payloads are skipped, never read in full, where the format allows (safetensors, ONNX,
@@ -31,8 +35,11 @@
 //! rule and the allow/deny lists in the `globals` module source for every entry and its reason.
 //!
 //! # Crates relied on
-//! `flate2` (deflate, gzip, zlib), `bzip2`, `lzma-rs` (xz, lzma), `serde_json` (headers and
-//! configs), `toml` (policy files), `rayon` and `walkdir` (parallel directory scans).
+//! `flate2` (deflate, gzip, zlib), `bzip2`, `lzma-rust2` (xz, lzma: streaming, with a memory
+//! limit), `lz4_flex` (lz4 frames), `ruzstd` (zstd, with a window limit), `tempfile` (spooling
+//! decompressed content past the memory budget), `serde_json` (headers and configs), `toml`
+//! (policy files), `rayon` and `walkdir` (parallel directory scans), `base64` (file names that
+//! are not UTF-8).
 //!
 //! # Example
 //! ```
@@ -49,30 +56,37 @@
 
 #![deny(missing_docs)]
 
-mod blob;
-mod error;
-mod formats;
-mod globals;
-mod limits;
-mod onnx;
-mod pickle;
-mod policy;
-mod report;
+// Modules, lowest first; each uses only those above it (no circles):
+mod blob; //           random-access byte sources and sequential readers
+mod budget; //         what one scan may spend, shared by its threads
+mod context; //        findings sink and the door every format recurses through
+mod cursor; //         the one bounded cursor binary headers are read with
+mod decompress; //     every codec as one bounded stream
+mod error; //          the crate's error type
+mod formats; //        one module per format, and the door's dispatcher
+mod globals; //        allow- and deny-lists of pickle globals
+mod kind; //           format, text, binary, wrapped: what a blob is
+mod limits; //         every bound on hostile input
+mod output; //         table and JSON
+mod policy; //         reviewed exceptions
+mod protobuf; //       protobuf fields over the cursor
+mod report; //         severities, rules, findings, reports
 mod sarif;
-mod scan;
-mod zip;
+mod scan; //           the Scanner API
+mod sniff; //          content sniffing //          SARIF 2.1.0
 
 // The public interface:
 pub use crate::error::Error; // what can stop a scan from starting
 pub use crate::limits::Limits; // every bound on hostile input
+pub use crate::output::{escape_bytes, write_json, write_table}; // output for people and programs
 pub use crate::policy::{AllowRule, Policy}; // a team's reviewed exceptions
 pub use crate::report::{FileReport, Finding, Rule, Severity}; // what a scan reports
 pub use crate::sarif::to_sarif; // SARIF 2.1.0 output
 pub use crate::scan::{ScanOutcome, Scanner}; // the scanner
 
-/// Fuzzing entry points; not part of the API.
+/// Fuzzing and test entry points; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
     use crate::{Limits, Policy, Scanner};
 
     fn small() -> Scanner {
@@ -110,6 +124,13 @@ pub mod fuzz {
         let mut v = vec![0x08, 0x07];
         v.extend_from_slice(data);
         let _ = small().scan_bytes("fuzz.onnx", &v);
+    }
+
+    /// Scan bytes as a TensorFlow SavedModel (`saved_model.pb`).
+    pub fn fuzz_savedmodel(data: &[u8]) {
+        let mut v = vec![0x08, 0x01];
+        v.extend_from_slice(data);
+        let _ = small().scan_bytes("saved_model.pb", &v);
     }
 
     /// Scan bytes as a safetensors file.

@@ -24,9 +24,18 @@ pub struct Limits {
     pub max_members: usize,
     /// Most decompressed bytes from one stream or member.
     pub max_decompressed: u64,
+    /// Most decompressed bytes in one whole scan, shared by every file and thread of a
+    /// directory walk (every wrapper and zip member counts).
+    pub max_decompressed_total: u64,
+    /// Largest LZMA/xz dictionary or zstd window a decoder may use (its memory grows with the
+    /// data up to this size); a stream that declares more is a `resource-limit` finding.
+    pub max_dictionary: u64,
     /// Highest decompression ratio allowed once more than 16 MiB came out.
     pub max_ratio: u64,
-    /// Largest container member loaded into memory to be parsed (nested zip, ONNX, JSON).
+    /// Most decompressed bytes held in memory at once by one whole scan, shared by every file
+    /// and thread of a directory walk. Decompressed content that must be parsed with random
+    /// access (a zip in a gzip, a compressed ONNX) is held in memory while this budget lasts,
+    /// and is spooled to an unnamed temporary file past it; pickles are always streamed.
     pub max_in_memory: u64,
     /// Largest header or metadata block read (safetensors JSON, GGUF metadata, ONNX graph).
     pub max_header: u64,
@@ -47,6 +56,8 @@ impl Default for Limits {
             max_depth: 8,
             max_members: 100_000,
             max_decompressed: 8 << 30,
+            max_decompressed_total: 32 << 30,
+            max_dictionary: 64 << 20,
             max_ratio: 1100,
             max_in_memory: 512 << 20,
             max_header: 100 << 20,

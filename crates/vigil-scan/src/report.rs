@@ -115,6 +115,12 @@ rules! {
     OnnxMalformed = "onnx-malformed", "The ONNX protobuf cannot be parsed.";
     /// Safetensors header problems.
     SafetensorsMalformed = "safetensors-malformed", "The safetensors header is inconsistent: length, offsets out of bounds or overlapping, or unknown dtypes.";
+    /// A TensorFlow graph op that runs Python code.
+    TfPyFunc = "tf-py-func", "A TensorFlow SavedModel graph uses PyFunc, PyFuncStateless or EagerPyFunc, which run a Python function when the graph runs.";
+    /// A TensorFlow graph op that reads or writes files.
+    TfFileAccess = "tf-file-access", "A TensorFlow SavedModel graph uses an op that reads, writes or lists files by a path the graph chooses (ReadFile, WriteFile, MatchingFiles ...).";
+    /// A SavedModel protobuf that cannot be parsed.
+    TfMalformed = "tf-malformed", "The TensorFlow SavedModel protobuf cannot be parsed.";
     /// GGUF chat template reaching code.
     GgufTemplateInjection = "gguf-template-injection", "A GGUF chat template uses Jinja constructs that reach Python internals (template injection).";
     /// GGUF header problems.
@@ -173,7 +179,12 @@ pub struct Finding {
 /// `severity` is one of `CRITICAL`, `HIGH`, `MEDIUM`, `LOW`; `rule` is a [`Rule`] id; `global`
 /// and `member` are `null` when not applicable; `error` is `null` unless the file could not be
 /// fully analysed.
-#[derive(Debug, Clone, Serialize)]
+///
+/// A path that is not valid UTF-8 (possible on Unix) gets one more key, right after `path`:
+/// `"path_bytes"`, the path's exact bytes in standard base64 (RFC 4648 section 4, padded), while
+/// `path` holds a readable form with each invalid byte replaced by U+FFFD. The key is absent for
+/// every UTF-8 path, so the common case is unchanged.
+#[derive(Debug, Clone)]
 pub struct FileReport {
     /// The file scanned.
     pub path: PathBuf,
@@ -184,7 +195,6 @@ pub struct FileReport {
     /// Why the file could not be fully analysed, if it could not.
     pub error: Option<String>,
     /// Files this one names as ONNX external data (not serialized).
-    #[serde(skip)]
     pub(crate) external_data: Vec<PathBuf>,
 }
 
@@ -192,5 +202,22 @@ impl FileReport {
     /// The most severe finding, if any.
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+impl Serialize for FileReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let raw = crate::output::path_bytes(&self.path);
+        let exact = std::str::from_utf8(&raw).is_ok();
+        let mut m = s.serialize_map(Some(if exact { 4 } else { 5 }))?;
+        m.serialize_entry("path", &String::from_utf8_lossy(&raw))?;
+        if !exact {
+            m.serialize_entry("path_bytes", &crate::output::base64(&raw))?;
+        }
+        m.serialize_entry("format", &self.format)?;
+        m.serialize_entry("findings", &self.findings)?;
+        m.serialize_entry("error", &self.error)?;
+        m.end()
     }
 }

@@ -12,10 +12,15 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
+/// The file's URI reference: its exact bytes, percent-encoded (RFC 3986) where they are not
+/// unreserved, so a name that is not UTF-8 survives exactly (`x%FF.pkl`).
 fn uri(path: &std::path::Path) -> String {
-    let s = path.to_string_lossy().replace('\\', "/");
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    let raw = crate::output::path_bytes(path);
+    let mut out = String::with_capacity(raw.len());
+    for b in raw
+        .into_iter()
+        .map(|b| if cfg!(windows) && b == b'\\' { b'/' } else { b })
+    {
         if b.is_ascii_alphanumeric() || b"-._~/:".contains(&b) {
             out.push(b as char);
         } else {

@@ -1,16 +1,18 @@
-//! The scanner: content sniffing, dispatch to each format, and the per-file context findings
-//! are collected in.
+//! The scanner's API: paths, files and buffers in, one report per file out.
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::blob::{Blob, Capped, Counter, Counting, StreamSkip};
-use crate::globals::{judge, Verdict};
-use crate::{Error, FileReport, Finding, Limits, Policy, Rule, Severity};
+use crate::blob::Blob;
+use crate::budget::Budget;
+use crate::context::Ctx;
+use crate::formats::Dispatch;
+use crate::kind::{Format, Kind};
+use crate::{Error, FileReport, Limits, Policy, Rule, Severity};
 
 /// Scans files, directories and byte buffers. Cheap to share between threads.
 #[derive(Debug, Clone, Default)]
@@ -74,8 +76,11 @@ impl Scanner {
                 Ok(_) => files.push(p.to_path_buf()),
             }
         }
-        let results: Vec<Result<FileReport, Error>> =
-            files.par_iter().map(|f| self.scan_file(f)).collect();
+        let budget = Budget::new(&self.limits);
+        let results: Vec<Result<FileReport, Error>> = files
+            .par_iter()
+            .map(|f| self.scan_file_with(f, &budget))
+            .collect();
         let mut reports = Vec::new();
         for r in results {
             match r {
@@ -90,6 +95,10 @@ impl Scanner {
 
     /// Scan one file. Fails only if the file cannot be opened.
     pub fn scan_file(&self, path: &Path) -> Result<FileReport, Error> {
+        self.scan_file_with(path, &Budget::new(&self.limits))
+    }
+
+    fn scan_file_with(&self, path: &Path, budget: &Arc<Budget>) -> Result<FileReport, Error> {
         let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -98,516 +107,95 @@ impl Scanner {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut ctx = Ctx::new(self, path.parent().map(Path::to_path_buf));
-        let format = self.top(&mut ctx, &blob);
+        let mut ctx = Ctx::new(
+            &self.limits,
+            &self.policy,
+            &Dispatch,
+            Arc::clone(budget),
+            path.parent().map(Path::to_path_buf),
+        );
+        let format = self.top(&mut ctx, &blob, path);
         Ok(ctx.finish(path.to_path_buf(), format))
     }
 
     /// Scan bytes held in memory; `name` is used as the report's path.
     pub fn scan_bytes(&self, name: &str, bytes: &[u8]) -> FileReport {
         let blob = Blob::mem(bytes.to_vec());
-        let mut ctx = Ctx::new(self, None);
-        let format = self.top(&mut ctx, &blob);
+        let mut ctx = Ctx::new(
+            &self.limits,
+            &self.policy,
+            &Dispatch,
+            Budget::new(&self.limits),
+            None,
+        );
+        let format = self.top(&mut ctx, &blob, Path::new(name));
         ctx.finish(PathBuf::from(name), format)
     }
 
-    fn top(&self, ctx: &mut Ctx<'_>, blob: &Blob) -> String {
-        let kind = self.scan_blob(ctx, blob, None, 0);
-        match kind {
+    fn top(&self, ctx: &mut Ctx<'_>, blob: &Blob, name: &Path) -> String {
+        let kind = ctx.scan(blob, None, 0);
+        let wrapped = matches!(kind, Kind::Wrapped(..));
+        if let (Kind::Text, Some((ext, rule))) = (&kind, claimed_format(name)) {
+            // The name claims a model format, but the content is empty or text: a model that
+            // was cut short or replaced, never a pass.
+            let what = if blob.len() == 0 {
+                "empty"
+            } else {
+                "text, not a model"
+            };
+            ctx.fail(
+                rule,
+                format!("named as a .{ext} model, but the file is {what}"),
+                None,
+            );
+            return kind.name();
+        }
+        match kind.innermost() {
             Kind::Text => ctx.add(
                 Severity::Low,
                 Rule::NotAModel,
-                "text file that no model format claims".into(),
+                if wrapped {
+                    "compressed text file that no model format claims".into()
+                } else {
+                    "text file that no model format claims".into()
+                },
                 None,
                 None,
             ),
             Kind::Binary => ctx.add(
                 Severity::Medium,
                 Rule::UnknownFormat,
-                "binary file in no known model format; it cannot be shown safe".into(),
+                if wrapped {
+                    format!("{}: the decompressed content is binary data in no known model format; it cannot be shown safe", kind.name())
+                } else {
+                    "binary file in no known model format; it cannot be shown safe".into()
+                },
                 None,
                 None,
             ),
-            Kind::Format(_) => {}
+            _ => {}
         }
         kind.name()
     }
-
-    /// Sniff and scan one blob; `member` is its path inside containers.
-    pub(crate) fn scan_blob(
-        &self,
-        ctx: &mut Ctx<'_>,
-        blob: &Blob,
-        member: Option<&str>,
-        depth: usize,
-    ) -> Kind {
-        if depth > self.limits.max_depth {
-            ctx.add(
-                Severity::Medium,
-                Rule::ResourceLimit,
-                format!(
-                    "containers nested deeper than {}; the inner content was not scanned",
-                    self.limits.max_depth
-                ),
-                None,
-                member,
-            );
-            return Kind::Format("nested".into());
-        }
-        let head = match blob.head(0, 512) {
-            Ok(h) => h,
-            Err(e) => {
-                ctx.fail(Rule::ArchiveMalformed, format!("cannot read: {e}"), member);
-                return Kind::Format("unreadable".into());
-            }
-        };
-        let sniffed = sniff(&head, blob.len());
-        let appended = depth == 0 && sniffed != Sniff::Zip && crate::zip::appended(self, blob);
-        if appended {
-            // Python's zipfile (and so Keras, and numpy for .npz by content) accepts data before
-            // an archive: a zip glued to the end of another file is loadable, so scan it too.
-            ctx.add(
-                Severity::Medium,
-                Rule::ArchiveHiddenMember,
-                "a zip archive is appended to this file; zip readers that allow a prefix load it"
-                    .into(),
-                None,
-                member,
-            );
-            let _ = crate::zip::scan(self, ctx, blob, member, depth);
-        }
-        let kind = self.dispatch(ctx, blob, &head, sniffed, member, depth);
-        match kind {
-            Kind::Binary if appended => Kind::Format("zip".into()),
-            other => other,
-        }
-    }
-
-    fn dispatch(
-        &self,
-        ctx: &mut Ctx<'_>,
-        blob: &Blob,
-        head: &[u8],
-        sniffed: Sniff,
-        member: Option<&str>,
-        depth: usize,
-    ) -> Kind {
-        match sniffed {
-            Sniff::Zip => Kind::Format(crate::zip::scan(self, ctx, blob, member, depth)),
-            Sniff::Gzip | Sniff::Bzip2 | Sniff::Xz | Sniff::Lzma | Sniff::Zlib => {
-                Kind::Format(self.scan_compressed(ctx, blob, sniffed, member, depth))
-            }
-            Sniff::JoblibZ => {
-                // Old joblib (< 0.10): b"ZF", the length in hex padded to 19 bytes, an optional
-                // space, then a zlib stream.
-                let at = if head.get(21) == Some(&b' ') { 22 } else { 21 };
-                match blob.slice(at, blob.len().saturating_sub(at)) {
-                    Ok(z) => Kind::Format(format!(
-                        "joblib-zfile/{}",
-                        self.scan_compressed(ctx, &z, Sniff::Zlib, member, depth)
-                    )),
-                    Err(e) => {
-                        ctx.fail(Rule::ArchiveMalformed, format!("joblib zfile: {e}"), member);
-                        Kind::Format("joblib-zfile".into())
-                    }
-                }
-            }
-            Sniff::SevenZip => {
-                ctx.add(
-                    Severity::Medium,
-                    Rule::ArchiveUnreadableMember,
-                    "7z archive: its members are not unpacked by this scanner, so they cannot be shown safe".into(),
-                    None,
-                    member,
-                );
-                Kind::Format("7z".into())
-            }
-            Sniff::Npy => Kind::Format(crate::formats::npy(self, ctx, blob, member, depth)),
-            Sniff::Gguf => Kind::Format(crate::formats::gguf(ctx, blob, member)),
-            Sniff::Hdf5 => Kind::Format(crate::formats::hdf5(ctx, blob, member)),
-            Sniff::Safetensors => Kind::Format(crate::formats::safetensors(ctx, blob, member)),
-            Sniff::Tar => Kind::Format(crate::formats::tar(self, ctx, blob, member, depth)),
-            Sniff::Pickle => Kind::Format(self.scan_pickle(ctx, blob, member, depth, false)),
-            Sniff::Other => {
-                if let Some(f) = crate::onnx::scan_if_onnx(ctx, blob, member) {
-                    return Kind::Format(f);
-                }
-                if head
-                    .first()
-                    .is_some_and(|b| crate::pickle::is_pickle_start(*b))
-                {
-                    // A protocol 0/1 pickle, or text that happens to start like one: accept it as
-                    // a pickle if it parses to STOP, or if it calls an import before breaking.
-                    let mut trial = ctx.child();
-                    let sum =
-                        crate::pickle::scan_stream(&mut blob.reader(), &mut trial, member, depth);
-                    if sum.complete > 0 || (sum.calls > 0 && sum.imports > 0) {
-                        ctx.absorb(trial);
-                        return Kind::Format(self.pickle_summary(ctx, sum, member, "pickle"));
-                    }
-                }
-                if is_text(blob, head) {
-                    Kind::Text
-                } else if let Some(what) = known_data(blob, head, self.limits.max_entries) {
-                    // Known formats that hold data only, no model code path (images, tokenizers).
-                    if member.is_none() {
-                        ctx.add(
-                            Severity::Low,
-                            Rule::NotAModel,
-                            format!("{what}: data only, no model format"),
-                            None,
-                            None,
-                        );
-                    }
-                    Kind::Format(what.into())
-                } else {
-                    Kind::Binary
-                }
-            }
-        }
-    }
-
-    /// Scan a blob already known to start like a pickle.
-    pub(crate) fn scan_pickle(
-        &self,
-        ctx: &mut Ctx<'_>,
-        blob: &Blob,
-        member: Option<&str>,
-        depth: usize,
-        quiet_trailing: bool,
-    ) -> String {
-        let sum = crate::pickle::scan_stream(&mut blob.reader(), ctx, member, depth);
-        let mut sum = sum;
-        if quiet_trailing {
-            sum.trailing = None;
-        }
-        self.pickle_summary(ctx, sum, member, "pickle")
-    }
-
-    pub(crate) fn pickle_summary(
-        &self,
-        ctx: &mut Ctx<'_>,
-        sum: crate::pickle::Summary,
-        member: Option<&str>,
-        base: &str,
-    ) -> String {
-        if let Some(b) = &sum.broke {
-            let (rule, what) = if b.limit {
-                (Rule::ResourceLimit, "pickle analysis stopped")
-            } else {
-                (Rule::PickleMalformed, "pickle stream breaks")
-            };
-            ctx.fail(
-                rule,
-                format!("{what} at offset {}: {}", b.offset, b.reason),
-                member,
-            );
-        }
-        if let (Some(t), false) = (&sum.trailing, sum.torch_legacy) {
-            ctx.add(
-                Severity::Low,
-                Rule::PickleTrailingData,
-                format!(
-                    "data that is not a pickle follows the pickle, from offset {} ({})",
-                    t.offset, t.reason
-                ),
-                None,
-                member,
-            );
-        }
-        if sum.torch_legacy {
-            "pytorch-legacy".into()
-        } else if sum.joblib {
-            "joblib".into()
-        } else {
-            base.into()
-        }
-    }
-
-    fn decoder(&self, blob: &Blob, kind: Sniff) -> Box<dyn Read + Send> {
-        let count: Counter = Default::default();
-        let input = Counting {
-            inner: BufReader::with_capacity(64 * 1024, blob.reader()),
-            count: count.clone(),
-        };
-        let inner: Box<dyn Read + Send> = match kind {
-            Sniff::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(BufReader::new(input))),
-            Sniff::Zlib => Box::new(flate2::bufread::ZlibDecoder::new(BufReader::new(input))),
-            _ => Box::new(bzip2::read::MultiBzDecoder::new(input)),
-        };
-        Box::new(Capped {
-            inner,
-            out: 0,
-            max_out: self.limits.max_decompressed,
-            max_ratio: self.limits.max_ratio,
-            consumed: count,
-        })
-    }
-
-    fn scan_compressed(
-        &self,
-        ctx: &mut Ctx<'_>,
-        blob: &Blob,
-        kind: Sniff,
-        member: Option<&str>,
-        depth: usize,
-    ) -> String {
-        let name = match kind {
-            Sniff::Gzip => "gzip",
-            Sniff::Bzip2 => "bz2",
-            Sniff::Xz => "xz",
-            Sniff::Lzma => "lzma",
-            _ => "zlib",
-        };
-        if matches!(kind, Sniff::Xz | Sniff::Lzma) {
-            let max = self.limits.max_in_memory;
-            let mut out = CappedVec {
-                buf: Vec::new(),
-                max,
-            };
-            let mut input = BufReader::new(blob.reader());
-            let r = if kind == Sniff::Xz {
-                lzma_rs::xz_decompress(&mut input, &mut out)
-            } else {
-                lzma_rs::lzma_decompress(&mut input, &mut out)
-            };
-            if let Err(e) = r {
-                if out.buf.is_empty() {
-                    ctx.fail(
-                        Rule::ArchiveMalformed,
-                        format!("{name} stream cannot be decompressed: {e}"),
-                        member,
-                    );
-                    return name.into();
-                }
-                let rule = if out.buf.len() as u64 >= max {
-                    Rule::ResourceLimit
-                } else {
-                    Rule::ArchiveMalformed
-                };
-                ctx.fail(
-                    rule,
-                    format!(
-                        "{name} stream stops after {} bytes: {e}; the part before was scanned",
-                        out.buf.len()
-                    ),
-                    member,
-                );
-            }
-            let inner = self.scan_blob(ctx, &Blob::mem(out.buf), member, depth + 1);
-            return format!("{name}/{}", inner.name());
-        }
-        let mut head = Vec::new();
-        if let Err(e) = self.decoder(blob, kind).take(512).read_to_end(&mut head) {
-            if head.is_empty() {
-                ctx.fail(
-                    Rule::ArchiveMalformed,
-                    format!("{name} stream cannot be decompressed: {e}"),
-                    member,
-                );
-                return name.into();
-            }
-        }
-        if head.first() == Some(&0x80) {
-            let mut r = StreamSkip(BufReader::with_capacity(
-                64 * 1024,
-                self.decoder(blob, kind),
-            ));
-            let sum = crate::pickle::scan_stream(&mut r, ctx, member, depth + 1);
-            let inner = self.pickle_summary(ctx, sum, member, "pickle");
-            return format!("{name}/{inner}");
-        }
-        let mut data = Vec::new();
-        let max = self.limits.max_in_memory;
-        let res = self
-            .decoder(blob, kind)
-            .take(max + 1)
-            .read_to_end(&mut data);
-        if data.len() as u64 > max {
-            ctx.fail(
-                Rule::ResourceLimit,
-                format!("{name} content is larger than {max} bytes; it was not scanned"),
-                member,
-            );
-            return name.into();
-        }
-        if let Err(e) = res {
-            let rule = if e.to_string().contains(crate::blob::LIMIT_MARK) {
-                Rule::ResourceLimit
-            } else {
-                Rule::ArchiveMalformed
-            };
-            ctx.fail(
-                rule,
-                format!(
-                    "{name} stream stops after {} bytes: {e}; the part before was scanned",
-                    data.len()
-                ),
-                member,
-            );
-        }
-        let inner = self.scan_blob(ctx, &Blob::mem(data), member, depth + 1);
-        format!("{name}/{}", inner.name())
-    }
 }
 
-struct CappedVec {
-    buf: Vec<u8>,
-    max: u64,
-}
-
-impl std::io::Write for CappedVec {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len() as u64 + b.len() as u64 > self.max {
-            return Err(std::io::Error::other(format!(
-                "{}: more than {} bytes",
-                crate::blob::LIMIT_MARK,
-                self.max
-            )));
-        }
-        self.buf.extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// What a blob turned out to be.
-pub(crate) enum Kind {
-    Format(String),
-    Text,
-    Binary,
-}
-
-impl Kind {
-    pub(crate) fn name(&self) -> String {
-        match self {
-            Kind::Format(f) => f.clone(),
-            Kind::Text => "text".into(),
-            Kind::Binary => "unknown".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sniff {
-    Zip,
-    Gzip,
-    Bzip2,
-    Xz,
-    Lzma,
-    Zlib,
-    JoblibZ,
-    SevenZip,
-    Npy,
-    Gguf,
-    Hdf5,
-    Safetensors,
-    Tar,
-    Pickle,
-    Other,
-}
-
-pub(crate) fn sniff(head: &[u8], len: u64) -> Sniff {
-    let starts = |m: &[u8]| head.starts_with(m);
-    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
-        Sniff::Zip
-    } else if starts(&[0x1f, 0x8b]) {
-        Sniff::Gzip
-    } else if starts(b"BZh") && head.get(3).is_some_and(|c| (b'1'..=b'9').contains(c)) {
-        Sniff::Bzip2
-    } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Sniff::Xz
-    } else if starts(&[0x5d, 0, 0]) && head.len() >= 13 {
-        Sniff::Lzma
-    } else if starts(b"ZF0x") && head.len() > 22 {
-        Sniff::JoblibZ
-    } else if starts(b"7z\xbc\xaf\x27\x1c") {
-        Sniff::SevenZip
-    } else if starts(b"\x93NUMPY") {
-        Sniff::Npy
-    } else if starts(b"GGUF") {
-        Sniff::Gguf
-    } else if starts(b"\x89HDF\r\n\x1a\n") {
-        Sniff::Hdf5
-    } else if matches!(head, [0x80, p, ..] if *p <= 5) {
-        Sniff::Pickle
-    } else if head.get(257..262) == Some(b"ustar") {
-        Sniff::Tar
-    } else if let (Some(n), Some(b'{')) = (head.get(..8), head.get(8)) {
-        let n = u64::from_le_bytes(n.try_into().unwrap_or_default());
-        if n >= 2 && (n.saturating_add(8) <= len || n > 1 << 24) {
-            Sniff::Safetensors
-        } else {
-            Sniff::Other
-        }
-    } else if let [a, b, ..] = head {
-        if *a == 0x78
-            && (u16::from(*a) * 256 + u16::from(*b)) % 31 == 0
-            && matches!(b, 0x01 | 0x5e | 0x9c | 0xda)
-        {
-            Sniff::Zlib
-        } else {
-            Sniff::Other
-        }
-    } else {
-        Sniff::Other
-    }
-}
-
-/// Bytes that are worth scanning when found inside a pickle.
-pub(crate) fn looks_nested(head: &[u8]) -> bool {
-    !matches!(
-        sniff(head, u64::MAX),
-        Sniff::Other | Sniff::Safetensors | Sniff::Tar | Sniff::Hdf5
-    )
-}
-
-fn is_text(blob: &Blob, head: &[u8]) -> bool {
-    let sample = if blob.len() <= 64 * 1024 {
-        blob.head(0, 64 * 1024).unwrap_or_else(|_| head.to_vec())
-    } else {
-        head.to_vec()
+/// The model format a file name claims by its extension, and the rule for a file that does not
+/// hold it (only extensions that always mean a binary model format).
+fn claimed_format(name: &Path) -> Option<(String, Rule)> {
+    let ext = name.extension()?.to_str()?.to_ascii_lowercase();
+    let rule = match ext.as_str() {
+        "pkl" | "pickle" | "joblib" | "dill" => Rule::PickleMalformed,
+        "pt" | "pth" | "ckpt" | "npz" | "mar" | "zip" | "tar" | "gz" | "bz2" | "xz" | "lzma"
+        | "zst" | "lz4" | "z" | "7z" => Rule::ArchiveMalformed,
+        "pb" => Rule::TfMalformed,
+        "npy" => Rule::NumpyMalformed,
+        "onnx" => Rule::OnnxMalformed,
+        "safetensors" => Rule::SafetensorsMalformed,
+        "gguf" => Rule::GgufMalformed,
+        "keras" | "h5" | "hdf5" => Rule::KerasMalformed,
+        _ => return None,
     };
-    is_text_bytes(&sample)
-}
-
-/// Mostly printable UTF-8 (a cut-off character at the end is fine).
-pub(crate) fn is_text_bytes(sample: &[u8]) -> bool {
-    let s = match std::str::from_utf8(sample) {
-        Ok(s) => s,
-        Err(e) if e.error_len().is_none() => sample
-            .get(..e.valid_up_to())
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or(""),
-        Err(_) => return false,
-    };
-    if s.is_empty() {
-        return sample.is_empty();
-    }
-    let bad = s
-        .chars()
-        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c'))
-        .count();
-    bad * 100 <= s.chars().count()
-}
-
-/// Data-only formats that are not models: images and SentencePiece tokenizers.
-fn known_data(blob: &Blob, head: &[u8], max_steps: u64) -> Option<&'static str> {
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("png")
-    } else if head.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("jpeg")
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Some("gif")
-    } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
-        Some("webp")
-    } else if crate::onnx::is_sentencepiece(blob, max_steps) {
-        Some("sentencepiece")
-    } else {
-        None
-    }
+    Some((ext, rule))
 }
 
 fn resolve_external_data(reports: &mut [FileReport]) {
@@ -620,160 +208,13 @@ fn resolve_external_data(reports: &mut [FileReport]) {
         return;
     }
     for r in reports.iter_mut() {
-        if r.format != "unknown" {
+        if r.format != Kind::Binary.name() {
             continue;
         }
         if std::fs::canonicalize(&r.path).is_ok_and(|p| wanted.contains(&p)) {
             r.findings
                 .retain(|f| !(f.rule == Rule::UnknownFormat && f.member.is_none()));
-            r.format = "onnx-external-data".into();
-        }
-    }
-}
-
-/// Where one file's findings are collected.
-pub(crate) struct Ctx<'a> {
-    scanner: &'a Scanner,
-    findings: Vec<Finding>,
-    seen: HashSet<(Rule, Option<String>, Option<String>, String)>,
-    error: Option<String>,
-    pub(crate) dir: Option<PathBuf>,
-    pub(crate) external: Vec<PathBuf>,
-}
-
-impl<'a> Ctx<'a> {
-    fn new(scanner: &'a Scanner, dir: Option<PathBuf>) -> Self {
-        Ctx {
-            scanner,
-            findings: Vec::new(),
-            seen: HashSet::new(),
-            error: None,
-            dir,
-            external: Vec::new(),
-        }
-    }
-
-    pub(crate) fn limits(&self) -> Limits {
-        self.scanner.limits
-    }
-
-    /// A context whose findings are thrown away (for probing).
-    pub(crate) fn new_detached(scanner: &'a Scanner) -> Ctx<'a> {
-        Ctx::new(scanner, None)
-    }
-
-    pub(crate) fn child(&self) -> Ctx<'a> {
-        Ctx::new(self.scanner, self.dir.clone())
-    }
-
-    pub(crate) fn absorb(&mut self, other: Ctx<'a>) {
-        for f in other.findings {
-            self.push(f);
-        }
-        if self.error.is_none() {
-            self.error = other.error;
-        }
-        self.external.extend(other.external);
-    }
-
-    pub(crate) fn finding_count(&self) -> usize {
-        self.findings.len()
-    }
-
-    fn push(&mut self, f: Finding) {
-        let key = (
-            f.rule,
-            f.global.clone(),
-            f.member.clone(),
-            if f.global.is_some() {
-                String::new()
-            } else {
-                f.message.clone()
-            },
-        );
-        if self.seen.insert(key) {
-            self.findings.push(f);
-        }
-    }
-
-    /// Record a finding.
-    pub(crate) fn add(
-        &mut self,
-        severity: Severity,
-        rule: Rule,
-        message: String,
-        global: Option<&str>,
-        member: Option<&str>,
-    ) {
-        self.push(Finding {
-            severity,
-            rule,
-            message,
-            global: global.map(str::to_string),
-            member: member.map(str::to_string),
-        });
-    }
-
-    /// Record a MEDIUM finding for content that cannot be analysed, and remember the first as the file's error.
-    pub(crate) fn fail(&mut self, rule: Rule, message: String, member: Option<&str>) {
-        if self.error.is_none() {
-            self.error = Some(match member {
-                Some(m) => format!("{m}: {message}"),
-                None => message.clone(),
-            });
-        }
-        self.add(Severity::Medium, rule, message, None, member);
-    }
-
-    /// Judge an imported global against the built-in lists and the user's policy.
-    pub(crate) fn judge_global(&mut self, global: &str, member: Option<&str>, how: &str) {
-        let (severity, rule, message) = match judge(global) {
-            Verdict::Safe => return,
-            Verdict::Deny(sev, why) => {
-                let rule = if sev == Severity::Critical { Rule::PickleCodeExecution } else { Rule::PickleDangerousGlobal };
-                (sev, rule, format!("imports {global} ({how}): {why}"))
-            }
-            Verdict::Unknown => (
-                Severity::Medium,
-                Rule::PickleUnknownGlobal,
-                format!("imports {global} ({how}), which is on neither the allow-list nor the deny-list"),
-            ),
-        };
-        if let Some(rule_ok) = self.scanner.policy.find(global) {
-            let msg = format!(
-                "{global} allowed by {} (would be {severity} {rule})",
-                rule_ok.describe()
-            );
-            self.add(
-                Severity::Low,
-                Rule::PolicyAllowed,
-                msg,
-                Some(global),
-                member,
-            );
-            return;
-        }
-        self.add(severity, rule, message, Some(global), member);
-    }
-
-    /// Scan bytes found inside another file.
-    pub(crate) fn scan_nested(&mut self, blob: &Blob, member: &str, depth: usize) {
-        let scanner = self.scanner;
-        let _ = scanner.scan_blob(self, blob, Some(member), depth);
-    }
-
-    fn finish(mut self, path: PathBuf, format: String) -> FileReport {
-        self.findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.member.cmp(&b.member))
-        });
-        FileReport {
-            path,
-            format,
-            findings: self.findings,
-            error: self.error,
-            external_data: self.external,
+            r.format = Format::OnnxExternalData.name().into();
         }
     }
 }

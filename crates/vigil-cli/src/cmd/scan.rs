@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use vigil_scan::{FileReport, Limits, Policy, Scanner, Severity};
+use vigil_scan::{Limits, Policy, Scanner, Severity};
 
 use crate::outcome::Outcome;
 
@@ -18,7 +18,8 @@ use crate::outcome::Outcome;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Print ONE JSON object: {"files":[{"path","format","findings":[{"severity","rule",
-    /// "message","global","member"}],"error"}]}.
+    /// "message","global","member"}],"error"}]}; a path that is not UTF-8 also has
+    /// "path_bytes" (its exact bytes in base64).
     #[arg(long, conflicts_with = "sarif")]
     json: bool,
     /// Print a SARIF 2.1.0 log (for code-scanning dashboards).
@@ -63,19 +64,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         pb.finish_and_clear();
     }
     for e in &outcome.errors {
-        eprintln!("vigil: {e}");
+        // A name can hold control characters: escape them so it cannot forge lines.
+        eprintln!(
+            "vigil: {}",
+            vigil_scan::escape_bytes(e.to_string().as_bytes())
+        );
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(&mut out, &serde_json::json!({ "files": outcome.reports }))
-            .context("writing JSON")?;
-        writeln!(out)?;
+        vigil_scan::write_json(&mut out, &outcome.reports).context("writing JSON")?;
     } else if args.sarif {
         serde_json::to_writer_pretty(&mut out, &vigil_scan::to_sarif(&outcome.reports))
             .context("writing SARIF")?;
         writeln!(out)?;
     } else {
-        table(&mut out, &outcome.reports)?;
+        vigil_scan::write_table(&mut out, &outcome.reports)?;
     }
     out.flush()?;
     if !outcome.errors.is_empty() {
@@ -86,40 +89,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         .iter()
         .any(|r| r.max_severity().is_some_and(|s| s >= args.fail_on));
     Ok(if failed { Outcome::Failed } else { Outcome::Ok })
-}
-
-fn table(out: &mut impl Write, reports: &[FileReport]) -> anyhow::Result<()> {
-    let mut counts = [0usize; 4];
-    for r in reports {
-        writeln!(out, "{} ({}):", r.path.display(), r.format)?;
-        if r.findings.is_empty() {
-            writeln!(out, "  no findings")?;
-        }
-        for f in &r.findings {
-            counts[f.severity as usize] += 1;
-            let at = match (&f.member, &f.global) {
-                (Some(m), Some(g)) => format!(" [{m}] {g}"),
-                (Some(m), None) => format!(" [{m}]"),
-                (None, Some(g)) => format!(" {g}"),
-                (None, None) => String::new(),
-            };
-            writeln!(
-                out,
-                "  {:<8} {}{at}: {}",
-                f.severity.as_str(),
-                f.rule,
-                f.message
-            )?;
-        }
-    }
-    writeln!(
-        out,
-        "{} file(s): {} critical, {} high, {} medium, {} low",
-        reports.len(),
-        counts[3],
-        counts[2],
-        counts[1],
-        counts[0]
-    )?;
-    Ok(())
 }

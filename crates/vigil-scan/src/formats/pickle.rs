@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use crate::blob::{Blob, ReadSkip};
-use crate::scan::Ctx;
+use crate::context::Ctx;
+use crate::kind::Format;
 use crate::{Rule, Severity};
 
 type Id = u32;
@@ -68,6 +69,8 @@ struct Input<'r> {
     r: &'r mut dyn ReadSkip,
     pos: u64,
     peeked: Option<u8>,
+    /// Longest text argument (GLOBAL, INT, STRING lines) read before giving up.
+    max_line: usize,
 }
 
 impl Input<'_> {
@@ -79,7 +82,7 @@ impl Input<'_> {
         }
     }
     fn io(&self, e: io::Error) -> Break {
-        let limit = e.to_string().contains(crate::blob::LIMIT_MARK);
+        let limit = crate::decompress::is_limit(&e);
         let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
             "stream ends before STOP".to_string()
         } else {
@@ -173,8 +176,8 @@ impl Input<'_> {
             if b == b'\n' {
                 return Ok(out);
             }
-            if out.len() >= 1 << 20 {
-                return Err(self.err("text argument longer than 1 MiB"));
+            if out.len() >= self.max_line {
+                return Err(self.err(format!("text argument longer than {} bytes", self.max_line)));
             }
             out.push(b);
         }
@@ -188,6 +191,8 @@ pub(crate) struct Summary {
     pub(crate) complete: usize,
     /// Imports seen (any verdict).
     pub(crate) imports: usize,
+    /// Imports whose module and name are Python identifiers (what a real pickle writes).
+    pub(crate) named_imports: usize,
     /// Calls made on imported callables (REDUCE, OBJ, INST, NEWOBJ, BUILD).
     pub(crate) calls: usize,
     /// The first pickle is the legacy PyTorch magic number.
@@ -198,7 +203,47 @@ pub(crate) struct Summary {
     pub(crate) broke: Option<Break>,
     /// Data that is not a pickle follows the last complete pickle.
     pub(crate) trailing: Option<Break>,
+    /// Offset just past the last complete pickle (where trailing data starts).
+    pub(crate) end: u64,
+    /// Bytes read from the stream.
+    pub(crate) read: u64,
 }
+
+impl Summary {
+    /// Whether a trial parse found a pickle worth reporting: one that imports something and
+    /// runs to STOP or calls what it imported, or one that hits a resource limit.
+    pub(crate) fn is_real(&self) -> bool {
+        (self.imports > 0 && (self.complete > 0 || self.calls > 0))
+            || self.broke.as_ref().is_some_and(|b| b.limit)
+    }
+
+    /// Whether a trial parse of bytes that need not be a pickle at all found one: it imports a
+    /// real dotted name (`os.system`, not junk) and reaches STOP or calls what it imported.
+    /// Stricter than [`Summary::is_real`], so random data is not taken for a pickle.
+    pub(crate) fn is_hidden_pickle(&self) -> bool {
+        self.named_imports > 0 && (self.complete > 0 || self.calls > 0)
+    }
+}
+
+/// `module.name` where every dot-separated part is a Python identifier.
+fn is_dotted_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && chars.all(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// A digest of bytes, to scan each embedded byte string once.
+fn digest(data: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    h.finish()
+}
+
+/// Longest byte string tried as a protocol 0/1 (text) pickle.
+const TEXT_PICKLE_MAX: u64 = 1 << 20;
 
 /// Bytes of strings kept at full length (up to `max_pickle_string` each) per pickle.
 const STRING_BUDGET: u64 = 256 << 20;
@@ -261,18 +306,65 @@ pub(crate) fn scan_stream(
     member: Option<&str>,
     depth: usize,
 ) -> Summary {
+    let mut ops_left = ctx.limits().max_pickle_ops;
+    scan_stream_with(r, ctx, member, depth, &mut ops_left)
+}
+
+/// A trial parse of bytes that may or may not be a pickle (hidden in trailing data or in a
+/// byte string): text arguments are cut at 64 KiB, so junk without newlines costs little.
+pub(crate) fn scan_trial(
+    data: &[u8],
+    ctx: &mut Ctx<'_>,
+    member: Option<&str>,
+    depth: usize,
+    ops_left: &mut u64,
+) -> Summary {
+    let mut r = crate::blob::StreamSkip(data);
+    let mut input = Input {
+        r: &mut r,
+        pos: 0,
+        peeked: None,
+        max_line: 64 * 1024,
+    };
+    let mut sum = scan_input(&mut input, ctx, member, depth, ops_left);
+    sum.read = input.pos;
+    sum
+}
+
+/// [`scan_stream`] spending opcodes from a budget the caller shares between streams.
+pub(crate) fn scan_stream_with(
+    r: &mut dyn ReadSkip,
+    ctx: &mut Ctx<'_>,
+    member: Option<&str>,
+    depth: usize,
+    ops_left: &mut u64,
+) -> Summary {
     let mut input = Input {
         r,
         pos: 0,
         peeked: None,
+        max_line: 1 << 20,
     };
+    let mut sum = scan_input(&mut input, ctx, member, depth, ops_left);
+    sum.read = input.pos;
+    sum
+}
+
+fn scan_input(
+    input: &mut Input<'_>,
+    ctx: &mut Ctx<'_>,
+    member: Option<&str>,
+    depth: usize,
+    ops_left: &mut u64,
+) -> Summary {
     let mut sum = Summary::default();
-    let mut ops_left = ctx.limits().max_pickle_ops;
     loop {
-        let mut m = Machine::new(ctx, member, depth, &mut ops_left);
+        let mut m = Machine::new(ctx, member, depth, ops_left);
         let start_findings = m.ctx.finding_count();
-        let res = m.run(&mut input);
+        let res = m.run(input);
+        m.flush_pending();
         sum.imports += m.imports;
+        sum.named_imports += m.named_imports;
         sum.calls += m.calls;
         sum.joblib |= m.joblib;
         let first_is_magic = matches!(&m.result, Some(V::Big(b)) if b.as_slice() == TORCH_MAGIC);
@@ -283,6 +375,7 @@ pub(crate) fn scan_stream(
                     sum.torch_legacy = true;
                 }
                 sum.complete += 1;
+                sum.end = input.pos;
             }
             Err(b) => {
                 if sum.complete == 0 || found_here || b.limit {
@@ -365,12 +458,18 @@ struct Machine<'c, 'a, 'o> {
     memo: Memo,
     ext: HashMap<i64, String>,
     imports: usize,
+    named_imports: usize,
     calls: usize,
     joblib: bool,
     retained: u64,
     kept_text: u64,
     elems: usize,
     result: Option<V>,
+    /// Digests of the embedded byte strings already scanned (each is scanned once).
+    scanned: std::collections::HashSet<u64>,
+    /// Text strings that may hold a pickle as latin-1 characters, tried at the end unless a
+    /// call (`_codecs.encode`) already scanned their bytes.
+    pending: Vec<(Vec<u8>, u64)>,
 }
 
 const JOBLIB_WRAPPERS: &[&str] = &[
@@ -395,12 +494,15 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             memo: Memo::default(),
             ext: HashMap::new(),
             imports: 0,
+            named_imports: 0,
             calls: 0,
             joblib: false,
             retained: 0,
             kept_text: 0,
             elems: 0,
             result: None,
+            scanned: std::collections::HashSet::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -514,6 +616,9 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
     /// Judge an import and push or return its value.
     fn import(&mut self, name: String, how: &str, inp: &Input<'_>) -> Result<Id, Break> {
         self.imports += 1;
+        if is_dotted_name(&name) {
+            self.named_imports += 1;
+        }
         self.ctx.judge_global(&name, self.member, how);
         self.alloc(V::Global(name), inp)
     }
@@ -666,12 +771,15 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                         reason: "STRING argument is not quoted".into(),
                         limit: false,
                     })?;
+                    self.string_pickle(&s, true, at);
                     let s = self.text(s);
                     self.push(V::Str(s), inp)?;
                 }
                 b'V' => {
                     let l = inp.line()?;
-                    let s = self.text(raw_unicode_escape(&l).into_bytes());
+                    let decoded = raw_unicode_escape(&l).into_bytes();
+                    self.string_pickle(&decoded, false, at);
+                    let s = self.text(decoded);
                     self.push(V::Str(s), inp)?;
                 }
                 b'T' => {
@@ -679,9 +787,13 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                     if n < 0 {
                         return Err(inp.err("BINSTRING with a negative length"));
                     }
-                    self.string_op(n as u64, inp)?;
+                    self.string_op_as(n as u64, inp, true)?;
                 }
-                b'U' | 0x8c => {
+                b'U' => {
+                    let n = u64::from(inp.u8()?);
+                    self.string_op_as(n, inp, true)?;
+                }
+                0x8c => {
                     let n = u64::from(inp.u8()?);
                     self.string_op(n, inp)?;
                 }
@@ -920,16 +1032,51 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
     }
 
     fn string_op(&mut self, n: u64, inp: &mut Input<'_>) -> Result<(), Break> {
+        self.string_op_as(n, inp, false)
+    }
+
+    /// A string opcode; `binary` for Python 2 byte strings (BINSTRING, SHORT_BINSTRING), which
+    /// hold bytes that can themselves be a pickle.
+    fn string_op_as(&mut self, n: u64, inp: &mut Input<'_>, binary: bool) -> Result<(), Break> {
+        let at = inp.pos;
         let max = self.ctx.limits().max_pickle_string as u64;
-        if n > max {
+        let raw = if n > max {
             let keep = inp.vec(max as usize)?;
             inp.skip(n - max)?;
-            let s = self.text(keep);
-            return self.push(V::Str(s), inp);
-        }
-        let raw = inp.vec(n as usize)?;
+            keep
+        } else {
+            inp.vec(n as usize)?
+        };
+        self.string_pickle(&raw, binary, at);
         let s = self.text(raw);
         self.push(V::Str(s), inp)
+    }
+
+    /// A string whose bytes (or, for text, its characters as latin-1 bytes, as
+    /// `_codecs.encode(s, "latin1")` makes them) are a pickle is scanned as one.
+    fn string_pickle(&mut self, raw: &[u8], binary: bool, at: u64) {
+        let first = raw.first().copied().unwrap_or(0);
+        if binary {
+            if first == 0x80 || (is_pickle_start(first) && raw.contains(&b'\n')) {
+                let _ = self.embedded_pickle(raw, at);
+            }
+            return;
+        }
+        if raw.starts_with("\u{80}".as_bytes()) || (is_pickle_start(first) && raw.contains(&b'\n'))
+        {
+            if let Ok(text) = std::str::from_utf8(raw) {
+                let bytes: Option<Vec<u8>> = text
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).ok())
+                    .collect();
+                if let Some(b) = bytes {
+                    if self.retained + b.len() as u64 <= 4 * self.ctx.limits().max_inline_blob {
+                        self.retained += b.len() as u64;
+                        self.pending.push((b, at));
+                    }
+                }
+            }
+        }
     }
 
     fn bytes_op(&mut self, n: u64, inp: &mut Input<'_>) -> Result<(), Break> {
@@ -937,7 +1084,10 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         let head_len = n.min(8) as usize;
         let head = inp.vec(head_len)?;
         let limits = self.ctx.limits();
-        let interesting = crate::scan::looks_nested(&head);
+        // Archives and pickles are kept to be scanned; so are short byte strings that may be a
+        // protocol 0/1 pickle (text opcodes), which `pickle.loads` would run just the same.
+        let text_pickle = n <= TEXT_PICKLE_MAX && head.first().is_some_and(|b| is_pickle_start(*b));
+        let interesting = crate::sniff::looks_nested(&head) || text_pickle;
         let data = if interesting
             && n <= limits.max_inline_blob
             && self.retained + n <= 4 * limits.max_inline_blob
@@ -960,7 +1110,82 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             }
             None
         };
+        let embedded = data.as_deref().is_some_and(|d| self.embedded_pickle(d, at));
+        let data = if embedded { None } else { data };
         self.push(V::Bytes { len: n, data, at }, inp)
+    }
+
+    /// Scan a byte string that parses as a pickle, wherever it sits in this pickle (a
+    /// `pickle.loads` elsewhere, in the model's code, would run it). Returns whether it was one
+    /// (its findings are then kept, with member `bytes@OFFSET`).
+    fn embedded_pickle(&mut self, data: &[u8], at: u64) -> bool {
+        if self.scanned.contains(&digest(data)) {
+            return true;
+        }
+        let first = data.first().copied().unwrap_or(0);
+        let binary = first == 0x80 && data.get(1).is_some_and(|p| *p <= 5);
+        let text = first != 0x80
+            && is_pickle_start(first)
+            && data.len() as u64 <= TEXT_PICKLE_MAX
+            && data.contains(&b'\n');
+        let seg = format!("bytes@{at}");
+        let member = match self.member {
+            Some(m) => format!("{m}!{seg}"),
+            None => seg,
+        };
+        if !(binary || text) {
+            return self.embedded_container(data, &member);
+        }
+        if self.depth + 1 > self.ctx.limits().max_depth {
+            self.ctx
+                .scan_nested(&Blob::mem(data.to_vec()), &member, self.depth + 1);
+            return true;
+        }
+        let mut trial = self.ctx.child();
+        let sum = scan_trial(
+            data,
+            &mut trial,
+            Some(&member),
+            self.depth + 1,
+            self.ops_left,
+        );
+        if sum.is_hidden_pickle() || (binary && sum.broke.as_ref().is_some_and(|b| b.limit)) {
+            self.scanned.insert(digest(data));
+            self.ctx.absorb(trial);
+            // What the embedded pickle imports and calls counts for this one too, so a pickle
+            // hidden in bytes in a pickle in bytes is still found.
+            self.imports += sum.imports.max(1);
+            self.named_imports += sum.named_imports.max(1);
+            self.calls += sum.calls;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Bytes that sniff as an archive or a compression wrapper (a gzipped pickle, a zip), kept
+    /// in a pickle but handed to no call: scanned through the door, and kept when what they
+    /// hold is dangerous (HIGH or CRITICAL); lesser findings of such speculative scans (raw
+    /// data that only starts like a zlib stream) are dropped. A call that takes them scans them
+    /// in full anyway.
+    fn embedded_container(&mut self, data: &[u8], member: &str) -> bool {
+        if !crate::sniff::looks_nested(data.get(..data.len().min(512)).unwrap_or_default()) {
+            return false;
+        }
+        if self.depth + 1 > self.ctx.limits().max_depth {
+            return false;
+        }
+        let mut trial = self.ctx.child();
+        trial.scan_nested(&Blob::mem(data.to_vec()), member, self.depth + 1);
+        if trial.max_severity() >= Some(Severity::High) {
+            self.scanned.insert(digest(data));
+            self.ctx.absorb(trial);
+            self.imports += 1;
+            self.calls += 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// Count container elements against `max_pickle_values` (DUP can repeat one value forever).
@@ -1117,7 +1342,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
                                 .map(|c| u8::try_from(u32::from(c)).ok())
                                 .collect();
                             if let Some(b) = bytes.filter(|b| {
-                                crate::scan::looks_nested(
+                                crate::sniff::looks_nested(
                                     b.get(..8.min(b.len())).unwrap_or_default(),
                                 )
                             }) {
@@ -1250,11 +1475,22 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
         }
     }
 
+    /// Try the text strings kept for a last look (see `pending`).
+    fn flush_pending(&mut self) {
+        for (bytes, at) in std::mem::take(&mut self.pending) {
+            let _ = self.embedded_pickle(&bytes, at);
+        }
+    }
+
     fn nested_bytes(&mut self, id: Id) {
         if let V::Bytes {
             data: Some(d), at, ..
         } = self.get(id)
         {
+            let key = digest(d);
+            if self.scanned.contains(&key) {
+                return;
+            }
             let blob = Blob::mem(d.clone());
             let seg = format!("bytes@{at}");
             let member = match self.member {
@@ -1264,6 +1500,7 @@ impl<'c, 'a, 'o> Machine<'c, 'a, 'o> {
             if let Some(V::Bytes { data, .. }) = self.vals.get_mut(id as usize) {
                 *data = None; // scan once
             }
+            self.scanned.insert(key);
             self.ctx.scan_nested(&blob, &member, self.depth + 1);
         }
     }
@@ -1513,6 +1750,154 @@ fn raw_unicode_escape(l: &[u8]) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pickle streams as the scanner reads them: whole blobs, trailing data, the report's summary.
+
+/// Scan a blob already known to start like a pickle.
+pub(crate) fn scan_blob(
+    ctx: &mut Ctx<'_>,
+    blob: &Blob,
+    member: Option<&str>,
+    depth: usize,
+    quiet_trailing: bool,
+) -> Format {
+    let sum = scan_stream(&mut blob.reader(), ctx, member, depth);
+    let mut sum = sum;
+    if quiet_trailing {
+        sum.trailing = None;
+    }
+    blob_trailing(ctx, &sum, blob, member, depth);
+    summary(ctx, sum, member)
+}
+
+/// Search the data after a pickle stream's last STOP, if any, for hidden pickles.
+pub(crate) fn blob_trailing(
+    ctx: &mut Ctx<'_>,
+    sum: &Summary,
+    blob: &Blob,
+    member: Option<&str>,
+    depth: usize,
+) {
+    let broke = sum.broke.as_ref().is_some_and(|b| !b.limit);
+    if (sum.trailing.is_none() && !broke) || sum.torch_legacy {
+        return;
+    }
+    // After a pickle that broke, search from where it broke.
+    let start = match &sum.broke {
+        Some(b) => b.offset.max(sum.end),
+        None => sum.end,
+    };
+    if let Ok(tail) = blob.slice(start, blob.len().saturating_sub(start)) {
+        search_trailing(ctx, &tail, start, member, depth);
+    }
+}
+
+/// Trailing data that parses as a pickle is scanned as one, wherever it starts: after a
+/// separator of any length, in the middle of other bytes, in protocol 0 text. `base` is the
+/// tail's offset in its stream. Each start that a pickle could open with is tried; a trial
+/// counts when it imports a dotted name and reaches STOP or calls it. The search is bounded by
+/// `max_inline_blob` bytes, the opcode budget and a read budget (8 bytes read per byte).
+pub(crate) fn search_trailing(
+    ctx: &mut Ctx<'_>,
+    tail: &Blob,
+    base: u64,
+    member: Option<&str>,
+    depth: usize,
+) {
+    let max = ctx.limits().max_inline_blob;
+    let len = tail.len().min(max);
+    let Ok(bytes) = tail.head(0, len as usize) else {
+        return;
+    };
+    if tail.len() > max {
+        ctx.add(
+            Severity::Medium,
+            Rule::ResourceLimit,
+            format!("only the first {max} of the {} bytes after the last pickle were searched for hidden pickles", tail.len()),
+            None,
+            member,
+        );
+    }
+    let mut ops = ctx.limits().max_pickle_ops;
+    let mut reads = 0u64;
+    let read_budget = (bytes.len() as u64).saturating_mul(8).max(1 << 20);
+    let mut i = 0usize;
+    while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+        let first = rest.first().copied().unwrap_or(0);
+        let candidate = if first == 0x80 {
+            rest.get(1).is_some_and(|p| *p <= 5)
+        } else {
+            is_pickle_start(first)
+        };
+        if !candidate {
+            i += 1;
+            continue;
+        }
+        if ops == 0 || reads > read_budget {
+            ctx.fail(
+                Rule::ResourceLimit,
+                format!("the search for pickles hidden after the last STOP stopped at offset {}: too much work", base + i as u64),
+                member,
+            );
+            return;
+        }
+        let mut trial = ctx.child();
+        let sum = scan_trial(rest, &mut trial, member, depth, &mut ops);
+        reads += sum.read;
+        if sum.is_hidden_pickle() {
+            ctx.absorb(trial);
+            ctx.add(
+                Severity::Low,
+                Rule::PickleTrailingData,
+                format!("a pickle is hidden in the data after the last STOP, at offset {}; it was scanned", base + i as u64),
+                None,
+                member,
+            );
+            if sum.complete > 0 && sum.end > 0 {
+                i += usize::try_from(sum.end)
+                    .unwrap_or(usize::MAX)
+                    .min(rest.len());
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
+pub(crate) fn summary(ctx: &mut Ctx<'_>, sum: Summary, member: Option<&str>) -> Format {
+    if let Some(b) = &sum.broke {
+        let (rule, what) = if b.limit {
+            (Rule::ResourceLimit, "pickle analysis stopped")
+        } else {
+            (Rule::PickleMalformed, "pickle stream breaks")
+        };
+        ctx.fail(
+            rule,
+            format!("{what} at offset {}: {}", b.offset, b.reason),
+            member,
+        );
+    }
+    if let (Some(t), false) = (&sum.trailing, sum.torch_legacy) {
+        ctx.add(
+            Severity::Low,
+            Rule::PickleTrailingData,
+            format!(
+                "data that is not a pickle follows the pickle, from offset {} ({})",
+                t.offset, t.reason
+            ),
+            None,
+            member,
+        );
+    }
+    if sum.torch_legacy {
+        Format::PytorchLegacy
+    } else if sum.joblib {
+        Format::Joblib
+    } else {
+        Format::Pickle
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use crate::blob::{Blob, Capped, Counter, Counting};
-use crate::scan::{Ctx, Kind, Scanner};
+use crate::blob::Blob;
+use crate::context::Ctx;
+use crate::cursor::{CursorError, Reader};
+use crate::decompress;
+use crate::kind::Codec;
+use crate::kind::{Format, Kind};
+use crate::sniff::{is_text_bytes, sniff, Sniff};
 use crate::{Rule, Severity};
 
 #[derive(Debug, Clone)]
@@ -25,18 +30,48 @@ struct Entry {
     in_cd: bool,
 }
 
-fn u16_at(b: &[u8], i: usize) -> u16 {
-    b.get(i..i + 2)
-        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+/// A local file header (the 30 fixed bytes after its signature is checked).
+struct LocalHeader {
+    flags: u16,
+    method: u16,
+    crc: u32,
+    csize: u32,
+    usize: u32,
+    name_len: u16,
+    extra_len: u16,
 }
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    b.get(i..i + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+
+/// Read the local header at `at`; `None` if there is none (short data or another signature).
+fn local_header(blob: &Blob, at: u64) -> Result<Option<LocalHeader>, CursorError> {
+    let Ok(mut r) = Reader::window(blob, "local header", at, 30) else {
+        return Ok(None);
+    };
+    if r.u32("local header signature")? != LOCAL_SIG {
+        return Ok(None);
+    }
+    r.skip("local header version", 2)?;
+    let flags = r.u16("local header flags")?;
+    let method = r.u16("local header method")?;
+    r.skip("local header time", 4)?;
+    Ok(Some(LocalHeader {
+        flags,
+        method,
+        crc: r.u32("local header crc")?,
+        csize: r.u32("local header compressed size")?,
+        usize: r.u32("local header size")?,
+        name_len: r.u16("local header name length")?,
+        extra_len: r.u16("local header extra length")?,
+    }))
 }
-fn u64_at(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 8)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
+
+/// Bytes at `at` as lossy text (names), empty if they are not all there.
+fn text_at(blob: &Blob, at: u64, len: u64) -> String {
+    Reader::window(blob, "name", at, len)
+        .and_then(|mut r| r.take("name", len))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 fn join(prefix: Option<&str>, name: &str) -> String {
@@ -47,13 +82,7 @@ fn join(prefix: Option<&str>, name: &str) -> String {
 }
 
 /// Read the archive's directory, compare, and scan every member. Returns the format name.
-pub(crate) fn scan(
-    scanner: &Scanner,
-    ctx: &mut Ctx<'_>,
-    blob: &Blob,
-    member: Option<&str>,
-    depth: usize,
-) -> String {
+pub(crate) fn scan(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>, depth: usize) -> Format {
     let entries = match directory(ctx, blob, member) {
         Ok(e) => e,
         Err(why) => {
@@ -62,7 +91,7 @@ pub(crate) fn scan(
                 format!("zip archive cannot be read: {why}"),
                 member,
             );
-            return "zip".into();
+            return Format::Zip;
         }
     };
     let names: Vec<&str> = entries
@@ -78,15 +107,15 @@ pub(crate) fn scan(
     let keras = names.contains(&"config.json") && names.contains(&"metadata.json");
     let npz = !names.is_empty() && names.iter().all(|n| n.ends_with(".npy"));
     let format = if torch_root.is_some() {
-        "pytorch-zip"
+        Format::PytorchZip
     } else if keras {
-        "keras"
+        Format::Keras
     } else if npz {
-        "npz"
+        Format::Npz
     } else {
-        "zip"
+        Format::Zip
     };
-    for e in entries.iter().take(scanner.limits().max_members) {
+    for e in entries.iter().take(ctx.limits().max_members) {
         if e.name.ends_with('/') && e.usize == 0 {
             continue;
         }
@@ -96,15 +125,15 @@ pub(crate) fn scan(
                 .and_then(|r| r.strip_prefix("data/"))
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
         });
-        scan_member(scanner, ctx, blob, e, member, depth, storage);
+        scan_member(ctx, blob, e, member, depth, storage);
     }
-    if entries.len() > scanner.limits().max_members {
+    if entries.len() > ctx.limits().max_members {
         ctx.fail(
             Rule::ResourceLimit,
             format!(
                 "archive has {} members; only the first {} were scanned",
                 entries.len(),
-                scanner.limits().max_members
+                ctx.limits().max_members
             ),
             member,
         );
@@ -112,9 +141,16 @@ pub(crate) fn scan(
     // Keras reads config.json even without metadata.json: check any root config.json.
     if keras || names.contains(&"config.json") {
         if let Some(cfg) = entries.iter().find(|e| e.in_cd && e.name == "config.json") {
-            match member_bytes(scanner, blob, cfg) {
+            let bytes = match member_blob(ctx, blob, cfg) {
+                Ok((b, None)) => b
+                    .read_all(ctx.limits().max_header)
+                    .map_err(|x| x.to_string()),
+                Ok((_, Some(x))) => Err(x.to_string()),
+                Err(why) => Err(why),
+            };
+            match bytes {
                 Ok(bytes) => {
-                    crate::formats::keras_config(ctx, &bytes, &join(member, "config.json"))
+                    crate::formats::keras::keras_config(ctx, &bytes, &join(member, "config.json"))
                 }
                 Err(why) => ctx.fail(
                     Rule::KerasMalformed,
@@ -124,12 +160,12 @@ pub(crate) fn scan(
             }
         }
     }
-    format.into()
+    format
 }
 
 /// Whether a readable zip directory with members ends this blob (checked for blobs that do
 /// not start like a zip).
-pub(crate) fn appended(scanner: &Scanner, blob: &Blob) -> bool {
+pub(crate) fn appended(ctx: &Ctx<'_>, blob: &Blob) -> bool {
     let len = blob.len();
     let tail_len = len.min(22 + 65535);
     let Ok(tail) = blob.head(len - tail_len, tail_len as usize) else {
@@ -138,7 +174,7 @@ pub(crate) fn appended(scanner: &Scanner, blob: &Blob) -> bool {
     if !tail.windows(4).any(|w| w == b"PK\x05\x06") {
         return false;
     }
-    let mut scratch = Ctx::new_detached(scanner);
+    let mut scratch = ctx.new_detached();
     directory(&mut scratch, blob, None).is_ok_and(|e| e.iter().any(|x| x.in_cd))
 }
 
@@ -153,27 +189,32 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
         .find(|&i| tail.get(i..i + 4) == Some(b"PK\x05\x06"))
         .ok_or("no end-of-central-directory record")?;
     let eocd_pos = len - tail_len + eocd_rel as u64;
-    let e = tail.get(eocd_rel..).unwrap_or_default();
-    let mut count = u64::from(u16_at(e, 10));
-    let mut cd_size = u64::from(u32_at(e, 12));
-    let mut cd_off = u64::from(u32_at(e, 16));
+    let bad = |e: CursorError| e.to_string();
+    let mut e =
+        Reader::window(blob, "end-of-central-directory record", eocd_pos, 22).map_err(bad)?;
+    e.skip("end record disk numbers", 10).map_err(bad)?;
+    let mut count = u64::from(e.u16("end record member count").map_err(bad)?);
+    let mut cd_size = u64::from(e.u32("end record directory size").map_err(bad)?);
+    let mut cd_off = u64::from(e.u32("end record directory offset").map_err(bad)?);
     let mut zip64 = false;
     let mut cd_end_expected = eocd_pos;
     if count == 0xffff || cd_size == 0xffff_ffff || cd_off == 0xffff_ffff {
         // ZIP64 locator just before the EOCD.
         let loc_pos = eocd_pos.checked_sub(20).ok_or("zip64 locator missing")?;
-        let loc = blob.head(loc_pos, 20).map_err(|e| e.to_string())?;
-        if loc.get(..4) != Some(b"PK\x06\x07") {
+        let mut loc = Reader::window(blob, "zip64 locator", loc_pos, 20).map_err(bad)?;
+        if loc.u32("zip64 locator signature").map_err(bad)? != 0x0706_4b50 {
             return Err("zip64 fields without a zip64 locator".into());
         }
-        let rec_pos = u64_at(&loc, 8);
-        let rec = blob.head(rec_pos, 56).map_err(|e| e.to_string())?;
-        if rec.get(..4) != Some(b"PK\x06\x06") {
+        loc.skip("zip64 locator disk", 4).map_err(bad)?;
+        let rec_pos = loc.u64("zip64 end record offset").map_err(bad)?;
+        let mut rec = Reader::window(blob, "zip64 end record", rec_pos, 56).map_err(bad)?;
+        if rec.u32("zip64 end record signature").map_err(bad)? != 0x0606_4b50 {
             return Err(format!("no zip64 end record at offset {rec_pos}"));
         }
-        count = u64_at(&rec, 32);
-        cd_size = u64_at(&rec, 40);
-        cd_off = u64_at(&rec, 48);
+        rec.skip("zip64 end record header", 28).map_err(bad)?;
+        count = rec.u64("zip64 member count").map_err(bad)?;
+        cd_size = rec.u64("zip64 directory size").map_err(bad)?;
+        cd_off = rec.u64("zip64 directory offset").map_err(bad)?;
         zip64 = true;
         cd_end_expected = rec_pos;
     }
@@ -201,38 +242,48 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
     if count > ctx.limits().max_members as u64 * 4 {
         return Err(format!("central directory claims {count} members"));
     }
-    let cd = blob
-        .head(cd_start, cd_size as usize)
-        .map_err(|e| e.to_string())?;
+    let mut cd = Reader::window(blob, "central directory", cd_start, cd_size).map_err(bad)?;
     let mut entries = Vec::new();
-    let mut i = 0usize;
-    while i + 46 <= cd.len() && cd.get(i..i + 4) == Some(b"PK\x01\x02") {
-        let h = cd.get(i..).unwrap_or_default();
-        let (nl, xl, cl) = (
-            usize::from(u16_at(h, 28)),
-            usize::from(u16_at(h, 30)),
-            usize::from(u16_at(h, 32)),
-        );
-        let name_b = h
-            .get(46..46 + nl)
-            .ok_or("directory entry name is cut off")?;
-        let extra = h
-            .get(46 + nl..46 + nl + xl)
-            .ok_or("directory entry extra field is cut off")?;
+    while cd.left() >= 46 {
+        let mut h = cd.sub("directory entry", 46).map_err(bad)?;
+        if h.u32("directory entry signature").map_err(bad)? != 0x0201_4b50 {
+            break;
+        }
+        h.skip("directory entry versions", 4).map_err(bad)?;
+        let flags = h.u16("directory entry flags").map_err(bad)?;
+        let method = h.u16("directory entry method").map_err(bad)?;
+        h.skip("directory entry time", 4).map_err(bad)?;
+        let crc = h.u32("directory entry crc").map_err(bad)?;
+        let csize = u64::from(h.u32("directory entry compressed size").map_err(bad)?);
+        let usize = u64::from(h.u32("directory entry size").map_err(bad)?);
+        let nl = u64::from(h.u16("directory entry name length").map_err(bad)?);
+        let xl = u64::from(h.u16("directory entry extra length").map_err(bad)?);
+        let cl = u64::from(h.u16("directory entry comment length").map_err(bad)?);
+        h.skip("directory entry attributes", 8).map_err(bad)?;
+        let local = u64::from(h.u32("directory entry local offset").map_err(bad)?);
+        h.expect_end("directory entry").map_err(bad)?;
+        let name_b = cd
+            .take("directory entry name is cut off", nl)
+            .map_err(bad)?;
+        let mut extra = cd
+            .sub("directory entry extra field is cut off", xl)
+            .map_err(bad)?;
         let mut en = Entry {
-            name: String::from_utf8_lossy(name_b).into_owned(),
-            flags: u16_at(h, 8),
-            method: u16_at(h, 10),
-            crc: u32_at(h, 16),
-            csize: u64::from(u32_at(h, 20)),
-            usize: u64::from(u32_at(h, 24)),
-            local: u64::from(u32_at(h, 42)),
+            name: String::from_utf8_lossy(&name_b).into_owned(),
+            flags,
+            method,
+            crc,
+            csize,
+            usize,
+            local,
             in_cd: true,
         };
-        apply_zip64(&mut en, extra);
+        apply_zip64(&mut en, &mut extra);
         en.local = en.local.saturating_add(shift);
         entries.push(en);
-        i += 46 + nl + xl + cl;
+        if cd.skip("directory entry comment", cl).is_err() {
+            break;
+        }
         if entries.len() > ctx.limits().max_members * 4 {
             return Err("too many directory entries".into());
         }
@@ -264,13 +315,9 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
         .map(|(k, e)| (e.local, k))
         .collect();
     for en in &entries {
-        match blob.head(en.local, 30) {
-            Ok(lh) if lh.get(..4) == Some(b"PK\x03\x04") && lh.len() == 30 => {
-                let nl = usize::from(u16_at(&lh, 26));
-                let lname = blob
-                    .head(en.local.saturating_add(30), nl)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+        match local_header(blob, en.local) {
+            Ok(Some(lh)) => {
+                let lname = text_at(blob, en.local.saturating_add(30), u64::from(lh.name_len));
                 if lname != en.name {
                     ctx.add(
                         Severity::Medium,
@@ -283,9 +330,7 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
                         Some(&join(member, &en.name)),
                     );
                 }
-                if u16_at(&lh, 6) & 0x41 != en.flags & 0x41
-                    || (u16_at(&lh, 6) & 9 == 0 && u32_at(&lh, 14) != en.crc)
-                {
+                if lh.flags & 0x41 != en.flags & 0x41 || (lh.flags & 9 == 0 && lh.crc != en.crc) {
                     ctx.add(
                         Severity::Medium,
                         Rule::ArchiveHiddenMember,
@@ -294,14 +339,13 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
                         Some(&join(member, &en.name)),
                     );
                 }
-                if u16_at(&lh, 8) != en.method {
+                if lh.method != en.method {
                     ctx.add(
                         Severity::Medium,
                         Rule::ArchiveHiddenMember,
                         format!(
                             "local header says method {} but the central directory says {}",
-                            u16_at(&lh, 8),
-                            en.method
+                            lh.method, en.method
                         ),
                         None,
                         Some(&join(member, &en.name)),
@@ -321,36 +365,32 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
     let mut walked = 0usize;
     while pos < cd_start && walked < ctx.limits().max_members * 4 {
         walked += 1;
-        let lh = match blob.head(pos, 30) {
-            Ok(h) if h.len() == 30 && h.get(..4) == Some(b"PK\x03\x04") => h,
+        let lh = match local_header(blob, pos) {
+            Ok(Some(h)) => h,
             _ => break,
         };
-        let nl = usize::from(u16_at(&lh, 26));
-        let xl = u64::from(u16_at(&lh, 28));
-        let flags = u16_at(&lh, 6);
-        let mut csize = u64::from(u32_at(&lh, 18));
+        let nl = u64::from(lh.name_len);
+        let xl = u64::from(lh.extra_len);
+        let flags = lh.flags;
+        let mut csize = u64::from(lh.csize);
         let known = listed.get(&pos).and_then(|k| entries.get(*k)).cloned();
         if let Some(k) = &known {
             csize = k.csize;
         } else {
-            let name = blob
-                .head(pos + 30, nl)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            let extra = blob
-                .head(pos + 30 + nl as u64, xl as usize)
-                .unwrap_or_default();
+            let name = text_at(blob, pos + 30, nl);
             let mut en = Entry {
                 name: name.clone(),
                 flags,
-                method: u16_at(&lh, 8),
-                crc: u32_at(&lh, 14),
+                method: lh.method,
+                crc: lh.crc,
                 csize,
-                usize: u64::from(u32_at(&lh, 22)),
+                usize: u64::from(lh.usize),
                 local: pos,
                 in_cd: false,
             };
-            apply_zip64(&mut en, &extra);
+            if let Ok(mut extra) = Reader::window(blob, "local extra field", pos + 30 + nl, xl) {
+                apply_zip64(&mut en, &mut extra);
+            }
             csize = en.csize;
             ctx.add(Severity::Medium, Rule::ArchiveHiddenMember, format!("local entry {name:?} at offset {pos} is not in the central directory; it was scanned anyway"), None, Some(&join(member, &name)));
             if flags & 8 != 0 && csize == 0 {
@@ -359,10 +399,11 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
             }
             entries.push(en);
         }
-        let mut next = (pos + 30 + nl as u64 + xl).saturating_add(csize);
+        let mut next = (pos + 30 + nl + xl).saturating_add(csize);
         if flags & 8 != 0 {
-            let dd = blob.head(next, 4).unwrap_or_default();
-            next = next.saturating_add(if dd == b"PK\x07\x08" { 16 } else { 12 });
+            let dd = Reader::window(blob, "data descriptor", next, 4)
+                .and_then(|mut r| r.u32("data descriptor"));
+            next = next.saturating_add(if dd.ok() == Some(0x0807_4b50) { 16 } else { 12 });
         }
         if next <= pos {
             break;
@@ -372,27 +413,37 @@ fn directory(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Result<Vec
     Ok(entries)
 }
 
-fn apply_zip64(en: &mut Entry, extra: &[u8]) {
-    let mut i = 0;
-    while i + 4 <= extra.len() {
-        let id = u16_at(extra, i);
-        let sz = usize::from(u16_at(extra, i + 2));
-        let body = extra.get(i + 4..i + 4 + sz).unwrap_or_default();
-        if id == 1 {
-            let mut j = 0;
-            if en.usize == 0xffff_ffff {
-                en.usize = u64_at(body, j);
-                j += 8;
-            }
-            if en.csize == 0xffff_ffff {
-                en.csize = u64_at(body, j);
-                j += 8;
-            }
-            if en.local == 0xffff_ffff {
-                en.local = u64_at(body, j);
+/// Take the 64-bit sizes and offset of a ZIP64 extra field (id 1) where the 32-bit fields say
+/// 0xffffffff; a field cut short leaves the entry as it was.
+fn apply_zip64(en: &mut Entry, extra: &mut Reader<'_>) {
+    while extra.left() >= 4 {
+        let (Ok(id), Ok(size)) = (extra.u16("extra field id"), extra.u16("extra field size"))
+        else {
+            return;
+        };
+        let Ok(mut body) = extra.sub("extra field", u64::from(size)) else {
+            return;
+        };
+        if id != 1 {
+            continue;
+        }
+        if en.usize == 0xffff_ffff {
+            match body.u64("zip64 size") {
+                Ok(v) => en.usize = v,
+                Err(_) => return,
             }
         }
-        i += 4 + sz;
+        if en.csize == 0xffff_ffff {
+            match body.u64("zip64 compressed size") {
+                Ok(v) => en.csize = v,
+                Err(_) => return,
+            }
+        }
+        if en.local == 0xffff_ffff {
+            if let Ok(v) = body.u64("zip64 local offset") {
+                en.local = v;
+            }
+        }
     }
 }
 
@@ -411,55 +462,51 @@ fn check_name(ctx: &mut Ctx<'_>, name: &str, member: Option<&str>) {
 }
 
 fn data_blob(blob: &Blob, e: &Entry) -> Result<Blob, String> {
-    let lh = blob.head(e.local, 30).map_err(|x| x.to_string())?;
-    if lh.get(..4) != Some(b"PK\x03\x04") || lh.len() < 30 {
-        return Err(format!("no local header at offset {}", e.local));
-    }
+    let lh = match local_header(blob, e.local) {
+        Ok(Some(lh)) => lh,
+        Ok(None) => return Err(format!("no local header at offset {}", e.local)),
+        Err(x) => return Err(x.to_string()),
+    };
     let start = e
         .local
-        .saturating_add(30 + u64::from(u16_at(&lh, 26)) + u64::from(u16_at(&lh, 28)));
+        .saturating_add(30 + u64::from(lh.name_len) + u64::from(lh.extra_len));
     blob.slice(start, e.csize)
         .map_err(|x| format!("member data: {x}"))
 }
 
-fn member_bytes(scanner: &Scanner, blob: &Blob, e: &Entry) -> Result<Vec<u8>, String> {
+/// A member's content: stored members in place, deflated ones decompressed (bounded), with
+/// the error that stopped decompression early, if any.
+fn member_blob(
+    ctx: &Ctx<'_>,
+    blob: &Blob,
+    e: &Entry,
+) -> Result<(Blob, Option<std::io::Error>), String> {
     let raw = data_blob(blob, e)?;
-    let max = scanner.limits().max_in_memory;
     match e.method {
-        0 => raw.read_all(max).map_err(|x| x.to_string()),
-        8 => {
-            let count: Counter = Default::default();
-            let input = Counting {
-                inner: std::io::BufReader::new(raw.reader()),
-                count: count.clone(),
-            };
-            let dec = flate2::read::DeflateDecoder::new(input);
-            let mut capped = Capped {
-                inner: dec,
-                out: 0,
-                max_out: scanner.limits().max_decompressed,
-                max_ratio: scanner.limits().max_ratio,
-                consumed: count,
-            };
-            let mut out = Vec::new();
-            (&mut capped)
-                .take(max + 1)
-                .read_to_end(&mut out)
-                .map_err(|x| x.to_string())?;
-            if out.len() as u64 > max {
-                return Err(format!(
-                    "{}: decompressed size is over {max} bytes",
-                    crate::blob::LIMIT_MARK
-                ));
-            }
-            Ok(out)
-        }
+        0 => Ok((raw, None)),
+        8 => match decompress::open(Codec::Deflate, &raw, &ctx.limits(), &ctx.budget) {
+            Ok(mut s) => Ok(decompress::materialize(&mut s, &ctx.budget)),
+            Err(x) => Err(x.to_string()),
+        },
         m => Err(format!("compression method {m} is not supported")),
     }
 }
 
+/// CRC-32 of a whole blob, read in chunks.
+fn crc_blob(data: &Blob) -> std::io::Result<u32> {
+    let mut c = flate2::Crc::new();
+    let mut r = data.reader();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(c.sum());
+        }
+        c.update(buf.get(..n).unwrap_or_default());
+    }
+}
+
 fn scan_member(
-    scanner: &Scanner,
     ctx: &mut Ctx<'_>,
     blob: &Blob,
     e: &Entry,
@@ -514,7 +561,12 @@ fn scan_member(
             let head = data.head(0, 8).unwrap_or_default();
             if matches!(head.as_slice(), [0x80, 2..=5, ..]) {
                 let mut trial = ctx.child();
-                let sum = crate::pickle::scan_stream(&mut data.reader(), &mut trial, m, depth + 1);
+                let sum = crate::formats::pickle::scan_stream(
+                    &mut data.reader(),
+                    &mut trial,
+                    m,
+                    depth + 1,
+                );
                 if sum.complete > 0 && sum.imports > 0 {
                     ctx.absorb(trial);
                     ctx.add(
@@ -531,11 +583,8 @@ fn scan_member(
         // CRC-check what is parsed anyway (pickles, configs, nested archives up to 16 MiB) and
         // every small member; raw array data is not read just to check its CRC.
         let parsed = !matches!(
-            crate::scan::sniff(&data.head(0, 512).unwrap_or_default(), data.len()),
-            crate::scan::Sniff::Npy
-                | crate::scan::Sniff::Safetensors
-                | crate::scan::Sniff::Gguf
-                | crate::scan::Sniff::Hdf5
+            sniff(&data.head(0, 512).unwrap_or_default(), data.len()),
+            Sniff::Npy | Sniff::Safetensors | Sniff::Gguf | Sniff::Hdf5
         );
         if data.len() <= 1 << 20 || (parsed && data.len() <= 16 << 20) {
             if let Ok(bytes) = data.read_all(16 << 20) {
@@ -545,7 +594,7 @@ fn scan_member(
                 }
             }
         }
-        let kind = scanner.scan_blob(ctx, &data, m, depth + 1);
+        let kind = ctx.scan(&data, m, depth + 1);
         member_kind(ctx, kind, m, prefix_is_torch(storage));
         return;
     }
@@ -562,40 +611,44 @@ fn scan_member(
         );
         return;
     }
-    let over = STREAM_OVER.min(scanner.limits().max_in_memory / 8);
+    let over = STREAM_OVER.min(ctx.limits().max_in_memory / 8);
     if e.usize > over || e.csize > over {
-        scan_large_deflated(scanner, ctx, blob, e, m, depth, storage);
+        scan_large_deflated(ctx, blob, e, m, depth, storage);
         return;
     }
-    match member_bytes(scanner, blob, e) {
-        Ok(bytes) => {
-            if crc32(&bytes) != e.crc {
-                ctx.add(
-                    Severity::Medium,
-                    Rule::ArchiveCrcMismatch,
-                    format!(
-                        "CRC-32 is {:08x} but the directory says {:08x}",
-                        crc32(&bytes),
-                        e.crc
-                    ),
-                    None,
-                    m,
-                );
+    match member_blob(ctx, blob, e) {
+        Ok((data, failure)) => {
+            if let Some(x) = &failure {
+                let rule = if decompress::is_limit(x) {
+                    Rule::ResourceLimit
+                } else {
+                    Rule::ArchiveMalformed
+                };
+                ctx.fail(rule, format!("member cannot be decompressed: {x}"), m);
+                return;
+            } else if let Ok(crc) = crc_blob(&data) {
+                if crc != e.crc {
+                    ctx.add(
+                        Severity::Medium,
+                        Rule::ArchiveCrcMismatch,
+                        format!("CRC-32 is {crc:08x} but the directory says {:08x}", e.crc),
+                        None,
+                        m,
+                    );
+                }
             }
-            if storage && !matches!(bytes.as_slice(), [0x80, 2..=5, ..]) {
+            let head = data.head(0, 2).unwrap_or_default();
+            if storage && !matches!(head.as_slice(), [0x80, 2..=5, ..]) {
                 return;
             }
-            let kind = scanner.scan_blob(ctx, &Blob::mem(bytes), m, depth + 1);
+            let kind = ctx.scan(&data, m, depth + 1);
             member_kind(ctx, kind, m, storage);
         }
-        Err(why) => {
-            let rule = if why.contains(crate::blob::LIMIT_MARK) {
-                Rule::ResourceLimit
-            } else {
-                Rule::ArchiveMalformed
-            };
-            ctx.fail(rule, format!("member cannot be decompressed: {why}"), m);
-        }
+        Err(why) => ctx.fail(
+            Rule::ArchiveMalformed,
+            format!("member cannot be decompressed: {why}"),
+            m,
+        ),
     }
 }
 
@@ -604,7 +657,7 @@ fn prefix_is_torch(storage: bool) -> bool {
 }
 
 fn member_kind(ctx: &mut Ctx<'_>, kind: Kind, member: Option<&str>, storage: bool) {
-    if let Kind::Binary = kind {
+    if let Kind::Binary = kind.innermost() {
         if !storage && !ctx_ignores_binary(member) {
             ctx.add(
                 Severity::Medium,
@@ -650,23 +703,7 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 /// object arrays scanned as a stream, raw array data never decompressed in full.
 const STREAM_OVER: u64 = 64 << 20;
 
-fn deflate_reader(scanner: &Scanner, raw: &Blob) -> impl Read + Send {
-    let count: Counter = Default::default();
-    let input = Counting {
-        inner: std::io::BufReader::new(raw.reader()),
-        count: count.clone(),
-    };
-    Capped {
-        inner: flate2::read::DeflateDecoder::new(input),
-        out: 0,
-        max_out: scanner.limits().max_decompressed,
-        max_ratio: scanner.limits().max_ratio,
-        consumed: count,
-    }
-}
-
 fn scan_large_deflated(
-    scanner: &Scanner,
     ctx: &mut Ctx<'_>,
     blob: &Blob,
     e: &Entry,
@@ -682,10 +719,8 @@ fn scan_large_deflated(
         }
     };
     let mut head = Vec::new();
-    if let Err(why) = deflate_reader(scanner, &raw)
-        .take(4096)
-        .read_to_end(&mut head)
-    {
+    let open = |ctx: &Ctx<'_>| decompress::open(Codec::Deflate, &raw, &ctx.limits(), &ctx.budget);
+    if let Err(why) = open(ctx).and_then(|s| s.take(4096).read_to_end(&mut head)) {
         if head.is_empty() {
             ctx.fail(
                 Rule::ArchiveMalformed,
@@ -696,7 +731,18 @@ fn scan_large_deflated(
         }
     }
     let stream_pickle = |ctx: &mut Ctx<'_>, skip: u64| {
-        let mut r = crate::blob::StreamSkip(std::io::BufReader::new(deflate_reader(scanner, &raw)));
+        let s = match open(ctx) {
+            Ok(s) => s,
+            Err(why) => {
+                ctx.fail(
+                    Rule::ArchiveMalformed,
+                    format!("member cannot be decompressed: {why}"),
+                    m,
+                );
+                return;
+            }
+        };
+        let mut r = crate::blob::StreamSkip(std::io::BufReader::new(s));
         if let Err(why) = crate::blob::ReadSkip::skip(&mut r, skip) {
             ctx.fail(
                 Rule::ArchiveMalformed,
@@ -705,12 +751,24 @@ fn scan_large_deflated(
             );
             return;
         }
-        let sum = crate::pickle::scan_stream(&mut r, ctx, m, depth + 1);
-        let _ = scanner.pickle_summary(ctx, sum, m, "pickle");
+        let sum = crate::formats::pickle::scan_stream(&mut r, ctx, m, depth + 1);
+        if sum.trailing.is_some() && !sum.torch_legacy {
+            // Decompress again up to the trailing data and search the rest for hidden pickles.
+            let end = skip + sum.end;
+            let cap = ctx.limits().max_inline_blob;
+            let rest = open(ctx).and_then(|mut s| {
+                std::io::copy(&mut (&mut s).take(end), &mut std::io::sink())?;
+                Ok(decompress::materialize(&mut s.take(cap), &ctx.budget))
+            });
+            if let Ok((tail, _)) = rest {
+                crate::formats::pickle::search_trailing(ctx, &tail, sum.end, m, depth + 1);
+            }
+        }
+        let _ = crate::formats::pickle::summary(ctx, sum, m);
     };
-    match crate::scan::sniff(&head, u64::MAX) {
-        crate::scan::Sniff::Pickle => stream_pickle(ctx, 0),
-        crate::scan::Sniff::Npy => match crate::formats::npy_head(&head) {
+    match sniff(&head, u64::MAX) {
+        Sniff::Pickle => stream_pickle(ctx, 0),
+        Sniff::Npy => match crate::formats::npy::npy_head(&head) {
             Some((true, off)) => {
                 ctx.add(
                     Severity::Low,
@@ -724,8 +782,8 @@ fn scan_large_deflated(
             Some((false, _)) => {}
             None => ctx.fail(Rule::NumpyMalformed, ".npy header cannot be parsed".into(), m),
         },
-        crate::scan::Sniff::Other if storage || ctx_ignores_binary(m) => {}
-        crate::scan::Sniff::Other if !crate::scan::is_text_bytes(&head) => {
+        Sniff::Other if storage || ctx_ignores_binary(m) => {}
+        Sniff::Other if !is_text_bytes(&head) => {
             ctx.add(
                 Severity::Medium,
                 Rule::UnknownFormat,
@@ -734,7 +792,7 @@ fn scan_large_deflated(
                 m,
             );
         }
-        crate::scan::Sniff::Other => {}
+        Sniff::Other => {}
         _ => ctx.fail(
             Rule::ResourceLimit,
             format!(

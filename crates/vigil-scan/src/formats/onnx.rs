@@ -5,7 +5,9 @@
 use std::path::{Component, Path};
 
 use crate::blob::Blob;
-use crate::scan::Ctx;
+use crate::context::Ctx;
+use crate::kind::Format;
+use crate::protobuf::{Pb, R};
 use crate::{Rule, Severity};
 
 const KNOWN_DOMAINS: &[&str] = &[
@@ -18,115 +20,6 @@ const KNOWN_DOMAINS: &[&str] = &[
     "com.microsoft.nchwc",
     "com.microsoft.experimental",
 ];
-
-/// Protobuf reader over a blob window, with a small read cache so skips cost nothing.
-struct Pb<'b> {
-    blob: &'b Blob,
-    cache: Vec<u8>,
-    cache_at: u64,
-    steps: u64,
-    max_steps: u64,
-}
-
-type R<T> = Result<T, String>;
-
-/// Called per field: (reader, field number, wire type, varint value or length, data offset).
-type FieldFn<'f, 'b> = dyn FnMut(&mut Pb<'b>, u64, u8, u64, u64) -> R<()> + 'f;
-
-impl<'b> Pb<'b> {
-    fn byte(&mut self, pos: u64) -> R<u8> {
-        let rel = pos.wrapping_sub(self.cache_at);
-        if pos < self.cache_at || rel >= self.cache.len() as u64 {
-            self.cache = self.blob.head(pos, 64 * 1024).map_err(|e| e.to_string())?;
-            self.cache_at = pos;
-        }
-        self.cache
-            .get(pos.wrapping_sub(self.cache_at) as usize)
-            .copied()
-            .ok_or_else(|| format!("message ends early at offset {pos}"))
-    }
-
-    fn varint(&mut self, pos: &mut u64, end: u64) -> R<u64> {
-        let mut v = 0u64;
-        for shift in (0..70).step_by(7) {
-            if *pos >= end {
-                return Err(format!("varint runs past its message at offset {pos}"));
-            }
-            let b = self.byte(*pos)?;
-            *pos += 1;
-            if shift < 64 {
-                v |= u64::from(b & 0x7f) << shift;
-            }
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(format!("varint too long at offset {pos}"))
-    }
-
-    fn bytes(&mut self, at: u64, len: u64) -> R<Vec<u8>> {
-        if len > 1 << 20 {
-            return Err(format!("string of {len} bytes at offset {at} is too long"));
-        }
-        let v = self
-            .blob
-            .head(at, len as usize)
-            .map_err(|e| e.to_string())?;
-        if v.len() as u64 != len {
-            return Err(format!("string at offset {at} passes the end"));
-        }
-        Ok(v)
-    }
-
-    /// Iterate fields of the message in [start, end): calls `f(field, wire, value_or_len, data_start)`.
-    fn fields(&mut self, start: u64, end: u64, f: &mut FieldFn<'_, 'b>) -> R<()> {
-        let mut pos = start;
-        while pos < end {
-            self.steps += 1;
-            if self.steps > self.max_steps {
-                return Err("too many protobuf fields".into());
-            }
-            let key = self.varint(&mut pos, end)?;
-            let field = key >> 3;
-            let wire = (key & 7) as u8;
-            match wire {
-                0 => {
-                    let v = self.varint(&mut pos, end)?;
-                    f(self, field, 0, v, pos)?;
-                }
-                1 => {
-                    pos = pos
-                        .checked_add(8)
-                        .filter(|p| *p <= end)
-                        .ok_or("fixed64 passes its message")?;
-                }
-                5 => {
-                    pos = pos
-                        .checked_add(4)
-                        .filter(|p| *p <= end)
-                        .ok_or("fixed32 passes its message")?;
-                }
-                2 => {
-                    let len = self.varint(&mut pos, end)?;
-                    let data = pos;
-                    pos = pos.checked_add(len).filter(|p| *p <= end).ok_or_else(|| {
-                        format!("field {field} of {len} bytes at offset {data} passes its message")
-                    })?;
-                    f(self, field, 2, len, data)?;
-                }
-                w => return Err(format!("wire type {w} at offset {pos} is not valid")),
-            }
-            if field == 0 {
-                return Err(format!("field number 0 at offset {pos}"));
-            }
-        }
-        Ok(())
-    }
-
-    fn string(&mut self, at: u64, len: u64) -> R<String> {
-        Ok(String::from_utf8_lossy(&self.bytes(at, len)?).into_owned())
-    }
-}
 
 struct Walk<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
@@ -142,13 +35,7 @@ pub(crate) fn is_sentencepiece(blob: &Blob, max_steps: u64) -> bool {
     if blob.head(0, 1).ok().and_then(|h| h.first().copied()) != Some(0x0a) {
         return false;
     }
-    let mut pb = Pb {
-        blob,
-        cache: Vec::new(),
-        cache_at: 0,
-        steps: 0,
-        max_steps,
-    };
+    let mut pb = Pb::new(blob, max_steps);
     let mut pieces = 0u64;
     let mut ok = true;
     let res = pb.fields(0, blob.len(), &mut |_, field, wire, _, _| {
@@ -163,19 +50,13 @@ pub(crate) fn is_sentencepiece(blob: &Blob, max_steps: u64) -> bool {
 }
 
 /// If the blob parses as an ONNX ModelProto with a graph, scan it and return `onnx`.
-pub(crate) fn scan_if_onnx(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Option<String> {
+pub(crate) fn scan_if_onnx(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>) -> Option<Format> {
     // ModelProto almost always opens with ir_version (field 1, varint).
     if blob.head(0, 1).ok()?.first() != Some(&0x08) {
         return None;
     }
     let max_steps = ctx.limits().max_entries;
-    let mut pb = Pb {
-        blob,
-        cache: Vec::new(),
-        cache_at: 0,
-        steps: 0,
-        max_steps,
-    };
+    let mut pb = Pb::new(blob, max_steps);
     // First pass: is this a model at all?
     let mut graph = false;
     let mut plausible = true;
@@ -200,13 +81,7 @@ pub(crate) fn scan_if_onnx(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>)
         domains: Vec::new(),
         has_graph: false,
     };
-    let mut pb = Pb {
-        blob,
-        cache: Vec::new(),
-        cache_at: 0,
-        steps: 0,
-        max_steps,
-    };
+    let mut pb = Pb::new(blob, max_steps);
     let res = probe.and_then(|()| w.model(&mut pb, 0, blob.len()));
     let _ = w.has_graph;
     let domains = std::mem::take(&mut w.domains);
@@ -226,7 +101,7 @@ pub(crate) fn scan_if_onnx(ctx: &mut Ctx<'_>, blob: &Blob, member: Option<&str>)
         child.fail(Rule::OnnxMalformed, format!("ONNX protobuf: {why}"), member);
     }
     ctx.absorb(child);
-    Some("onnx".into())
+    Some(Format::Onnx)
 }
 
 impl Walk<'_, '_> {
@@ -312,12 +187,7 @@ impl Walk<'_, '_> {
         pb.fields(start, end, &mut |pb, field, wire, len, at| {
             match (field, wire) {
                 (1, 0) => dims.push(len as i64),
-                (1, 2) => {
-                    let mut p = at;
-                    while p < at + len {
-                        dims.push(pb.varint(&mut p, at + len)? as i64);
-                    }
-                }
+                (1, 2) => pb.packed(at, len, &mut dims)?,
                 (8, 2) => name = pb.string(at, len)?,
                 (13, 2) => {
                     let mut key = String::new();
