@@ -71,7 +71,7 @@ fn demo_pki_writes_the_contract_files() {
     ] {
         let certs = vigil_server::read_certs(&v.path("pki").join(file)).unwrap();
         assert_eq!(
-            vigil_server::peer_identity(&certs[0])
+            vigil_server::PeerIdentity::from_certificate(&certs[0])
                 .common_name
                 .as_deref(),
             Some(cn)

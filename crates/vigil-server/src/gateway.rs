@@ -20,11 +20,12 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::backend::InferenceBackend;
-use crate::clients::{Caller, Clients, PeerIdentity};
+use crate::clients::{Caller, Clients};
 use crate::ledger::AuditLog;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::oip;
+use vigil_net::PeerIdentity;
 
 /// Options of a [`Gateway`] beyond its backend and clients.
 #[derive(Debug, Clone, Default)]

@@ -34,8 +34,8 @@
 //! logged and counted: an unauthenticated peer must not be able to grow the ledger.
 //!
 //! # Crates relied on
-//! `axum` and `hyper`/`hyper-util` (HTTP), `tokio`, `rustls` with `ring` and `tokio-rustls`
-//! (TLS), `x509-cert` (subject CN), `rcgen` (demo PKI), `vigil-ledger` (audit).
+//! `vigil-net` (mutual TLS, peer identities, the accept loop, the demo PKI), `axum` and
+//! `hyper` (HTTP), `tokio`, `vigil-guard` (the guard), `vigil-ledger` (audit).
 //!
 //! # Example
 //! ```
@@ -55,13 +55,17 @@
 //! assert_eq!(resp.status(), 200);
 //! # Ok(()) }
 //! ```
-//! To serve over the network: [`server_config`] then [`Gateway::serve`].
+//! To serve over the network: [`server_config`] then [`Gateway::serve`], which runs
+//! vigil-net's accept loop (handshake deadline, bounded connections, header and idle
+//! timeouts, graceful shutdown).
 
 #![deny(missing_docs)]
 
 mod backend;
 pub mod client;
 mod clients;
+#[cfg(feature = "demo-pki")]
+mod demo;
 mod error;
 mod gateway;
 mod guarded;
@@ -69,9 +73,7 @@ mod ledger;
 mod limits;
 mod metrics;
 mod oip;
-mod pki;
 mod serve;
-mod tls;
 mod upstream;
 
 // The public interface:
@@ -79,9 +81,9 @@ pub use backend::{
     Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
     ToyBackend,
 };
-pub use clients::{
-    Caller, ClientPolicy, Clients, Denial, PeerIdentity, Role, MAX_CLIENTS_FILE_BYTES,
-};
+pub use clients::{Caller, ClientPolicy, Clients, Denial, MAX_CLIENTS_FILE_BYTES};
+#[cfg(feature = "demo-pki")]
+pub use demo::{write_demo_pki, DEMO_CLIENTS_TOML, DEMO_FILES, DEMO_README};
 pub use error::ServerError;
 pub use gateway::{Gateway, GatewayOptions};
 pub use guarded::{overrides, GuardBackend};
@@ -92,13 +94,15 @@ pub use oip::{
     check_outputs, encode_response, error_body, model_metadata, parse_infer, Encoded, InferRequest,
     OutputRequest, HEADER_LENGTH,
 };
-pub use pki::{write_demo_pki, DemoCa, Issued, DEMO_CLIENTS_TOML, DEMO_FILES, DEMO_README};
-pub use serve::shutdown_signal;
-pub use tls::{
-    peer_identity, read_certs, read_key, server_config, server_config_from, TlsFiles, ALPN,
-    MAX_PEM_BYTES,
-};
+// Mutual TLS is vigil-net's: its configurations, peer identities and roles, named here too
+// because the gateway's API takes and gives them.
 pub use upstream::{parse_answer, UpstreamBackend, MAX_UPSTREAM_BODY};
+pub use vigil_net::{
+    read_certs, read_key, server_config, server_config_from, shutdown_signal, PeerIdentity, Role,
+    TlsFiles, ALPN, MAX_PEM_BYTES,
+};
+#[cfg(feature = "demo-pki")]
+pub use vigil_net::{DemoCa, Issued};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]

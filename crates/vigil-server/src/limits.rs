@@ -57,3 +57,19 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The bounds the accept loop holds (handshake, headers, idle, connections, streams,
+    /// shutdown).
+    pub fn accept(&self) -> vigil_net::AcceptLimits {
+        vigil_net::AcceptLimits {
+            tls_handshake_timeout: self.tls_handshake_timeout,
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            max_h2_streams: self.max_h2_streams,
+            shutdown_grace: self.shutdown_grace,
+            ..vigil_net::AcceptLimits::default()
+        }
+    }
+}
