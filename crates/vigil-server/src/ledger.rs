@@ -4,6 +4,10 @@
 use std::sync::Arc;
 
 use vigil_ledger::{InclusionProof, Ledger, NoteSigner};
+use vigil_net::PeerIdentity;
+
+use crate::clients::Denial;
+use crate::refusal::Refusal;
 
 /// A ledger the gateway records into, with the key that signs its checkpoints (if the
 /// gateway is to sign them). Cheap to clone.
@@ -36,9 +40,50 @@ impl AuditLog {
         &self.ledger
     }
 
+    /// Record that a client whose certificate chains to the client CA was refused (once per
+    /// connection): `{"event": "client_refused", "reason", "client", "cert_sha256", "remote"}`.
+    pub async fn record_denial(&self, peer: &PeerIdentity, denial: &Denial, remote: &str) {
+        self.record(serde_json::json!({
+            "event": "client_refused",
+            "reason": denial.code(),
+            "client": peer.common_name.as_deref().unwrap_or(""),
+            "cert_sha256": peer.sha256,
+            "remote": remote,
+        }))
+        .await;
+    }
+
+    /// Record an inference request of an authorised client that the gateway refused before
+    /// the guard saw it, or that the backend refused without recording it (issue 20 item 6:
+    /// every guarded request has one durable entry, accepted or not):
+    /// `{"type": "gateway.refusal", "time_ms", "model", "client", "verdict": "refused",
+    /// "reason", "status"}`. `reason` is the abstention's wire form (`wrong_input`,
+    /// `out_of_range:<feature>`) or the refusal's code (`malformed_request`,
+    /// `body_too_large`...), never the request's content.
+    pub async fn record_refusal(&self, client: &str, model: &str, refusal: &Refusal) {
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let reason = match refusal {
+            Refusal::Abstained(a) => a.wire(),
+            other => other.code().to_string(),
+        };
+        self.record(serde_json::json!({
+            "type": "gateway.refusal",
+            "time_ms": time_ms,
+            "model": model,
+            "client": client.chars().take(256).collect::<String>(),
+            "verdict": "refused",
+            "reason": reason,
+            "status": refusal.status().as_u16(),
+        }))
+        .await;
+    }
+
     /// Append one event durably (on a blocking thread). A failure is logged: the event is a
     /// refusal whose answer does not depend on it.
-    pub async fn record(&self, event: serde_json::Value) {
+    async fn record(&self, event: serde_json::Value) {
         let ledger = self.ledger.clone();
         let bytes = serde_json::to_vec(&event).unwrap_or_default();
         let done = tokio::task::spawn_blocking(move || ledger.append(&bytes)).await;

@@ -73,13 +73,13 @@ mod ledger;
 mod limits;
 mod metrics;
 mod oip;
+mod refusal;
 mod serve;
 mod upstream;
 
 // The public interface:
 pub use backend::{
-    Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
-    ToyBackend,
+    Answer, DataType, InferenceBackend, ModelInfo, Tensor, TensorData, TensorSpec, ToyBackend,
 };
 pub use clients::{Caller, ClientPolicy, Clients, Denial, MAX_CLIENTS_FILE_BYTES};
 #[cfg(feature = "demo-pki")]
@@ -90,13 +90,10 @@ pub use guarded::{overrides, GuardBackend};
 pub use ledger::AuditLog;
 pub use limits::Limits;
 pub use metrics::Metrics;
-pub use oip::{
-    check_outputs, encode_response, error_body, model_metadata, parse_infer, Encoded, InferRequest,
-    OutputRequest, HEADER_LENGTH,
-};
+pub use refusal::{Abstain, Abstention, Action, Counted, Refusal};
 // Mutual TLS is vigil-net's: its configurations, peer identities and roles, named here too
 // because the gateway's API takes and gives them.
-pub use upstream::{parse_answer, UpstreamBackend, MAX_UPSTREAM_BODY};
+pub use upstream::{UpstreamBackend, MAX_UPSTREAM_BODY};
 pub use vigil_net::{
     read_certs, read_key, server_config, server_config_from, shutdown_signal, PeerIdentity, Role,
     TlsFiles, ALPN, MAX_PEM_BYTES,
@@ -104,13 +101,20 @@ pub use vigil_net::{
 #[cfg(feature = "demo-pki")]
 pub use vigil_net::{DemoCa, Issued};
 
-/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+/// The wire parsers and writers, for the fuzz targets in `fuzz/`, tests and the load
+/// generator; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
+    pub use crate::oip::{
+        check_outputs, encode_response, error_body, model_metadata, parse_infer, Encoded,
+        InferRequest, OutputRequest, HEADER_LENGTH,
+    };
+    pub use crate::upstream::parse_answer;
+
     /// Parse arbitrary bytes as an upstream server's answer (proxy mode); must never panic,
     /// and what it returns respects the bounds.
     pub fn fuzz_server_upstream_answer(data: &[u8]) {
-        if let Ok(values) = crate::parse_answer(data) {
+        if let Ok(values) = parse_answer(data) {
             assert!(values.len() <= (1 << 16) + 1, "value bound exceeded");
         }
     }
@@ -124,7 +128,7 @@ pub mod fuzz {
         };
         let split = data.first().map(|b| usize::from(*b) * 4);
         for header in [None, split] {
-            if let Ok(req) = crate::parse_infer(data, header, &limits) {
+            if let Ok(req) = parse_infer(data, header, &limits) {
                 let total: usize = req.inputs.iter().map(|t| t.data.len()).sum();
                 assert!(total <= limits.max_elements, "element limit exceeded");
                 for t in &req.inputs {
@@ -137,7 +141,7 @@ pub mod fuzz {
                     parameters: serde_json::Map::new(),
                     alarms: Vec::new(),
                 };
-                let _ = crate::encode_response(&model, &req, &answer);
+                let _ = encode_response(&model, &req, &answer);
             }
         }
     }
