@@ -55,7 +55,10 @@ pub enum ServerError {
         #[source]
         source: vigil_ledger::Error,
     },
-    /// Serving the ledger's checkpoints or proofs failed.
-    #[error("ledger: {0}")]
-    LedgerAccess(#[source] vigil_ledger::Error),
+    /// A new ledger needs a key to sign its checkpoints.
+    #[error("{}: the ledger does not exist; give --ledger-key to create it", path.display())]
+    NoLedgerKey {
+        /// The ledger file.
+        path: PathBuf,
+    },
 }

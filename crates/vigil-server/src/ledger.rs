@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use std::path::Path;
 use vigil_ledger::{InclusionProof, Ledger, NoteSigner};
+
 use vigil_net::PeerIdentity;
 
 use crate::clients::Denial;
+use crate::error::ServerError;
 use crate::refusal::Refusal;
 
 /// A ledger the gateway records into, with the key that signs its checkpoints (if the
@@ -27,6 +30,79 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
+    /// Open the ledger at `path`, or create it with `origin` when it does not exist (then
+    /// `key` is required: its public half is the ledger's checkpoint key). With `key`, the
+    /// gateway signs checkpoints while it serves and at shutdown.
+    pub fn open_or_create(
+        path: &Path,
+        key: Option<&Path>,
+        origin: &str,
+    ) -> Result<AuditLog, ServerError> {
+        let key =
+            match key {
+                None => None,
+                Some(k) => Some(vigil_ledger::read_signing_key(k).map_err(|source| {
+                    ServerError::Ledger {
+                        path: k.to_path_buf(),
+                        source,
+                    }
+                })?),
+            };
+        let ledger_err = |source| ServerError::Ledger {
+            path: path.to_path_buf(),
+            source,
+        };
+        let ledger = if path.exists() {
+            Ledger::open(path).map_err(ledger_err)?
+        } else {
+            let Some(key) = &key else {
+                return Err(ServerError::NoLedgerKey {
+                    path: path.to_path_buf(),
+                });
+            };
+            Ledger::create(path, origin, &key.verifying_key(), None).map_err(ledger_err)?
+        };
+        let signer = match key {
+            None => None,
+            Some(key) => Some(NoteSigner::new(&ledger.info().key_name, key).map_err(|e| {
+                ServerError::Ledger {
+                    path: path.to_path_buf(),
+                    source: e.into(),
+                }
+            })?),
+        };
+        Ok(AuditLog::new(ledger, signer))
+    }
+
+    /// The ledger kept in a state directory (see [`crate::state_dir`]): `DIR/audit.db`, whose
+    /// checkpoints are signed with `DIR/ledger-key.pem`; the directory (mode 0700), the key
+    /// (Ed25519, mode 0600) and the ledger are made on first use.
+    pub fn open_in(dir: &Path, origin: &str) -> Result<AuditLog, ServerError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ServerError::File(vigil_core::ReadError::Io { path, source })
+        };
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(io(dir))?;
+        let key = dir.join("ledger-key.pem");
+        if !key.exists() {
+            let new = vigil_core::SigningKey::generate(vigil_core::KeyAlgorithm::Ed25519);
+            let pem = new
+                .to_pkcs8_pem(None)
+                .map_err(|e| io(&key)(std::io::Error::other(e.to_string())))?;
+            vigil_core::write_new(&key, pem.as_bytes(), true)?;
+            vigil_core::write_new(
+                &dir.join("ledger-key.pub.pem"),
+                new.public_key().to_pem().as_bytes(),
+                false,
+            )?;
+        }
+        AuditLog::open_or_create(&dir.join("audit.db"), Some(&key), origin)
+    }
+
     /// Record into `ledger`; sign checkpoints with `signer` (the ledger's own key).
     pub fn new(ledger: Ledger, signer: Option<NoteSigner>) -> AuditLog {
         AuditLog {

@@ -64,6 +64,7 @@
 mod backend;
 pub mod client;
 mod clients;
+mod config;
 #[cfg(feature = "demo-pki")]
 mod demo;
 mod error;
@@ -82,6 +83,7 @@ pub use backend::{
     Answer, DataType, InferenceBackend, ModelInfo, Tensor, TensorData, TensorSpec, ToyBackend,
 };
 pub use clients::{Caller, ClientPolicy, Clients, Denial, MAX_CLIENTS_FILE_BYTES};
+pub use config::{state_dir, ServeConfig, MAX_CONFIG_BYTES};
 #[cfg(feature = "demo-pki")]
 pub use demo::{write_demo_pki, DEMO_CLIENTS_TOML, DEMO_FILES, DEMO_README};
 pub use error::ServerError;

@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 /// Bounds on connections, requests and the parser. The defaults suit one device on a hospital
-/// network; each is a field so a deployment can state its own.
-#[derive(Debug, Clone, PartialEq)]
+/// network; each is a field so a deployment can state its own. Deserialized from the serve
+/// configuration's `[limits]` table: the same names, durations as `<name>_ms` in milliseconds,
+/// every key optional.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(from = "crate::config::LimitsFile")]
 pub struct Limits {
     /// Largest request body (JSON header plus binary tensors), in bytes (default 1 MiB).
     /// Larger: `413` with `{"error":"request body is larger than N bytes"}`.
