@@ -77,6 +77,7 @@ mod oip;
 mod refusal;
 mod serve;
 mod upstream;
+mod wire;
 
 // The public interface:
 pub use backend::{

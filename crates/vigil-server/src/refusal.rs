@@ -304,7 +304,7 @@ impl Refusal {
                 format!("cannot read the request body: {reason}")
             }
             Refusal::BadHeaderLength => {
-                format!("{}: not a byte count", crate::oip::HEADER_LENGTH)
+                format!("{}: not a byte count", crate::wire::HEADER_LENGTH)
             }
             Refusal::Malformed { message } => message.clone(),
             Refusal::Abstained(a) => format!("abstain: {}", a.wire()),
@@ -334,7 +334,7 @@ impl Refusal {
 
     /// The error body: `{"error": message}`.
     pub fn body(&self) -> Vec<u8> {
-        crate::oip::error_body(&self.message())
+        crate::wire::error_body(&self.message())
     }
 
     /// Which metrics family counts it, under which label.
