@@ -71,7 +71,7 @@ fn demo_pki_writes_the_contract_files() {
     ] {
         let certs = vigil_server::read_certs(&v.path("pki").join(file)).unwrap();
         assert_eq!(
-            vigil_server::peer_identity(&certs[0])
+            vigil_server::PeerIdentity::from_certificate(&certs[0])
                 .common_name
                 .as_deref(),
             Some(cn)
@@ -393,4 +393,79 @@ fn serve_guards_the_device_and_counts_drift_alarms() {
         .parse()
         .unwrap();
     assert!(drift >= 1.0, "no drift alarm counted:\n{metrics}");
+}
+
+/// Issue 14: `vigil serve` without `--ledger` kept its audit trail in `vigil-audit.jsonl` in
+/// the working directory. It now keeps a ledger in the state directory (`VIGIL_STATE_DIR`,
+/// else `XDG_STATE_HOME/vigil`, else `~/.local/state/vigil`), with a checkpoint key made on
+/// first use, and writes nothing where it was started.
+#[test]
+fn serve_without_ledger_keeps_it_in_the_state_directory() {
+    let v = Vigil::new();
+    assert_eq!(code(&v.run(&["tls", "demo-pki", "--out", "pki"])), 0);
+    let d = device("breast-cancer");
+    let mut child = v
+        .cmd(&[
+            "serve",
+            "--json",
+            "--log-level",
+            "warn",
+            "--addr",
+            "127.0.0.1:0",
+            "--bundle",
+            d.join("bundle").to_str().unwrap(),
+            "--policy",
+            d.join("policy.toml").to_str().unwrap(),
+            "--tls-cert",
+            "pki/server.crt",
+            "--tls-key",
+            "pki/server.key",
+            "--client-ca",
+            "pki/ca.crt",
+            "--clients",
+            "pki/clients.toml",
+        ])
+        .env("VIGIL_STATE_DIR", v.path("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let s = Running {
+        child,
+        addr: serde_json::from_str::<ListenJson>(&line)
+            .unwrap_or_else(|e| panic!("{e}: {line:?}"))
+            .addr
+            .parse()
+            .unwrap(),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        let pki = v.path("pki");
+        let cfg = vigil_server::client::client_config(
+            &pki.join("ca.crt"),
+            Some((&pki.join("client.crt"), &pki.join("client.key"))),
+        )
+        .unwrap();
+        let mut c = vigil_server::client::Connection::connect(s.addr, "localhost", cfg)
+            .await
+            .unwrap();
+        c.post_json(
+            "/v2/models/breast-cancer/infer",
+            &serde_json::json!({"inputs": [{"name": "input", "shape": [1, 1], "datatype": "FP32", "data": [1]}]}),
+        )
+        .await
+        .unwrap()
+        .status
+    });
+    assert_eq!(status, 400);
+    drop(s);
+    assert!(v.path("state/audit.db").is_file());
+    assert!(v.path("state/ledger-key.pem").is_file());
+    assert!(!v.path("vigil-audit.jsonl").exists());
+    let ledger = vigil_ledger::Ledger::open(&v.path("state/audit.db")).unwrap();
+    assert_eq!(ledger.size(), 1);
 }

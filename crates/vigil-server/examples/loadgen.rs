@@ -186,7 +186,7 @@ async fn in_process(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     r.seconds = start.elapsed().as_secs_f64();
     // The bare backend call on the parsed request.
     let caller = clients.authorise(&peer).map_err(|d| d.message())?;
-    let req = vigil_server::parse_infer(&body, None, &vigil_server::Limits::default())?;
+    let req = vigil_server::internal::parse_infer(&body, None, &vigil_server::Limits::default())?;
     let mut b = Run::default();
     let start = Instant::now();
     while start.elapsed() < duration {

@@ -3,7 +3,10 @@
 
 use std::fmt;
 
+use vigil_guard::Reason;
+
 use crate::clients::Caller;
+use crate::refusal::{Abstain, Abstention};
 
 /// Element types of the Open Inference Protocol that the gateway carries.
 ///
@@ -177,36 +180,6 @@ pub struct Answer {
     pub alarms: Vec<String>,
 }
 
-/// A request the backend refused to answer: an abstention with a stable reason code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// Stable reason code, also the metrics label (`out_of_range`, `rate_limited`...).
-    pub code: String,
-    /// The reason as it is sent: the code, then `:` and the feature or detector it names.
-    pub wire: String,
-    /// HTTP status (4xx for the request's fault, 429 for limits, 5xx for the device's).
-    pub http_status: u16,
-    /// Monitor alarms raised by this request.
-    pub alarms: Vec<String>,
-}
-
-impl Refusal {
-    /// A refusal whose wire form is its code.
-    pub fn new(code: &str, http_status: u16) -> Refusal {
-        Refusal {
-            code: code.to_string(),
-            wire: code.to_string(),
-            http_status,
-            alarms: Vec::new(),
-        }
-    }
-
-    /// The Open Inference Protocol error message: `abstain: <reason>`.
-    pub fn message(&self) -> String {
-        format!("abstain: {}", self.wire)
-    }
-}
-
 /// What the gateway runs each request through: the guard (with its model, or an upstream
 /// server behind it) or, in tests, a toy model.
 ///
@@ -223,7 +196,7 @@ pub trait InferenceBackend: Send + Sync + 'static {
     }
 
     /// Run one request of `caller`; an `Err` is an abstention, answered with its status.
-    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Refusal>;
+    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention>;
 
     /// Async form of [`InferenceBackend::infer`], for backends that wait on I/O (the proxy
     /// mode); by default it calls `infer`.
@@ -231,7 +204,7 @@ pub trait InferenceBackend: Send + Sync + 'static {
         &'a self,
         caller: &'a Caller,
         inputs: &'a [Tensor],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Refusal>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Abstention>> + Send + 'a>>
     {
         Box::pin(async move { self.infer(caller, inputs) })
     }
@@ -290,34 +263,46 @@ impl InferenceBackend for ToyBackend {
         &self.info
     }
 
-    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Refusal> {
+    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention> {
+        let abstain = |r: Reason| Err(Abstention::early(Abstain::Guard(r)));
         if caller.policy.rate_per_second == Some(0.0) {
-            return Err(Refusal::new("rate_limited", 429));
+            return abstain(Reason::RateLimited);
         }
         let [input] = inputs else {
-            return Err(Refusal::new("wrong_input", 400));
+            return abstain(Reason::WrongInput {
+                name: String::new(),
+            });
         };
         if input.name != "x" {
-            return Err(Refusal::new("wrong_input", 400));
+            return abstain(Reason::WrongInput {
+                name: input.name.clone(),
+            });
         }
         let TensorData::F32(values) = &input.data else {
-            return Err(Refusal::new("wrong_dtype", 400));
+            return abstain(Reason::WrongDtype {
+                found: input.datatype.name(),
+            });
         };
         let rows = match input.shape.as_slice() {
             [n, 4] if n * 4 == values.len() => *n,
-            _ => return Err(Refusal::new("wrong_shape", 400)),
+            _ => {
+                return abstain(Reason::WrongShape {
+                    found: input.shape.clone(),
+                })
+            }
         };
         for (i, v) in values.iter().enumerate() {
-            let feature = i % 4;
+            let feature = format!("x[{}]", i % 4);
             if !v.is_finite() {
-                let mut r = Refusal::new("not_finite", 422);
-                r.wire = format!("not_finite:x[{feature}]");
-                return Err(r);
+                return abstain(Reason::NotFinite { feature });
             }
             if !(-10.0..=10.0).contains(v) {
-                let mut r = Refusal::new("out_of_range", 422);
-                r.wire = format!("out_of_range:x[{feature}]");
-                return Err(r);
+                return abstain(Reason::OutOfRange {
+                    feature,
+                    value: f64::from(*v),
+                    min: -10.0,
+                    max: 10.0,
+                });
             }
         }
         let mut out = Vec::with_capacity(rows * 2);

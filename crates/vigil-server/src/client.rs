@@ -2,60 +2,16 @@
 //! of `bench/serve` and the tests use. It keeps one connection alive across requests.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::RootCertStore;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 
-use crate::error::ServerError;
-use crate::tls::{read_certs, read_key};
-
-/// A client TLS configuration: trust `ca`, present `cert` and `key` (if given). TLS 1.3
-/// only, unless `versions` says otherwise (tests offer TLS 1.2 to see it refused).
-pub fn client_config(
-    ca: &Path,
-    identity: Option<(&Path, &Path)>,
-) -> Result<Arc<rustls::ClientConfig>, ServerError> {
-    let cas = read_certs(ca)?;
-    let identity = match identity {
-        None => None,
-        Some((c, k)) => Some((read_certs(c)?, read_key(k)?)),
-    };
-    client_config_from(cas, identity, &[&rustls::version::TLS13])
-}
-
-/// [`client_config`] from parsed certificates, with the protocol versions to offer.
-pub fn client_config_from(
-    cas: Vec<CertificateDer<'static>>,
-    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
-    versions: &[&'static rustls::SupportedProtocolVersion],
-) -> Result<Arc<rustls::ClientConfig>, ServerError> {
-    let mut roots = RootCertStore::empty();
-    for ca in cas {
-        roots
-            .add(ca)
-            .map_err(|e| ServerError::Tls(format!("ca: {e}")))?;
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .map_err(|e| ServerError::Tls(e.to_string()))?
-    .with_root_certificates(roots);
-    let mut config = match identity {
-        None => builder.with_no_client_auth(),
-        Some((certs, key)) => builder
-            .with_client_auth_cert(certs, key)
-            .map_err(|e| ServerError::Tls(format!("client certificate: {e}")))?,
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
+// The TLS configurations are vigil-net's; they are named here too for the gateway's clients.
+pub use vigil_net::{client_config, client_config_from};
 
 /// A response: status, headers, body.
 #[derive(Debug, Clone)]

@@ -29,44 +29,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
+use vigil_net::{PeerIdentity, Role};
 
 use crate::error::ServerError;
 
 /// Most bytes read from a clients file.
 pub const MAX_CLIENTS_FILE_BYTES: u64 = 4 * 1024 * 1024;
-
-/// What a client may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Health, metadata, inference and metrics.
-    Infer,
-    /// Health, metadata, metrics and the ledger's checkpoints and proofs; no inference.
-    Audit,
-    /// Everything.
-    Admin,
-}
-
-impl Role {
-    /// The role's name in the clients file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Infer => "infer",
-            Role::Audit => "audit",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// May run inference.
-    pub fn may_infer(self) -> bool {
-        matches!(self, Role::Infer | Role::Admin)
-    }
-
-    /// May read the ledger.
-    pub fn may_audit(self) -> bool {
-        matches!(self, Role::Audit | Role::Admin)
-    }
-}
 
 /// Per-client overrides of the bundle's `[limits]` and `[extraction]` defaults. `None` keeps
 /// the bundle's value.
@@ -99,6 +67,7 @@ pub struct Caller {
 #[serde(deny_unknown_fields)]
 struct FileClient {
     name: String,
+    #[serde(deserialize_with = "role")]
     role: Role,
     #[serde(default)]
     rate_per_second: Option<f64>,
@@ -114,6 +83,13 @@ struct FileClient {
     revoked: bool,
     #[serde(default)]
     comment: Option<String>,
+}
+
+/// A role by its name, refusing others as an unknown variant would be.
+fn role<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+    let name = String::deserialize(d)?;
+    Role::parse(&name)
+        .ok_or_else(|| serde::de::Error::unknown_variant(&name, &["infer", "audit", "admin"]))
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,28 +158,6 @@ impl Denial {
     }
 }
 
-/// The identity of the TLS peer: its certificate's subject CN and the SHA-256 of its DER.
-/// The connection loop puts one into every request's extensions; in-process tests insert it
-/// themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerIdentity {
-    /// Subject CN, if the certificate has one.
-    pub common_name: Option<String>,
-    /// SHA-256 of the certificate's DER, lowercase hex.
-    pub sha256: String,
-}
-
-impl PeerIdentity {
-    /// An identity with this CN and a fingerprint derived from it (for in-process tests).
-    pub fn for_tests(common_name: &str) -> PeerIdentity {
-        use sha2::Digest;
-        PeerIdentity {
-            common_name: Some(common_name.to_string()),
-            sha256: hex::encode(sha2::Sha256::digest(common_name.as_bytes())),
-        }
-    }
-}
-
 /// The parsed clients file.
 #[derive(Debug, Clone, Default)]
 pub struct Clients {
@@ -215,7 +169,7 @@ pub struct Clients {
 impl Clients {
     /// Read and check a clients file.
     pub fn load(path: &Path) -> Result<Clients, ServerError> {
-        let text = crate::tls::read_bounded(path, MAX_CLIENTS_FILE_BYTES)?;
+        let text = vigil_core::read_bounded(path, MAX_CLIENTS_FILE_BYTES)?;
         let text = String::from_utf8(text).map_err(|_| ServerError::Clients {
             path: path.to_path_buf(),
             reason: "not UTF-8".into(),

@@ -3,71 +3,43 @@
 use std::path::PathBuf;
 
 /// Everything that can stop the gateway from starting or serving. Per-request failures never
-/// appear here: they are answers (see the crate documentation).
+/// appear here: they are answers ([`crate::Refusal`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// A file could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A file is larger than the gateway reads.
-    #[error("{path}: larger than {max} bytes")]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-        /// The bound.
-        max: u64,
-    },
-    /// A PEM file holds no usable certificate or key.
-    #[error("{path}: {reason}")]
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The TLS configuration was refused by rustls.
-    #[error("tls configuration: {0}")]
-    Tls(String),
+    /// A file could not be read or written (it names the file).
+    #[error(transparent)]
+    File(#[from] vigil_core::ReadError),
+    /// The TLS setup failed: certificates, keys, the demo PKI.
+    #[error(transparent)]
+    Net(#[from] vigil_net::NetError),
+    /// A signing key could not be loaded (the file is named).
+    #[error(transparent)]
+    Key(#[from] vigil_core::KeyError),
     /// The clients file is malformed.
-    #[error("{path}: {reason}")]
+    #[error("{}: {reason}", path.display())]
     Clients {
         /// The file.
         path: PathBuf,
         /// What is wrong (the entry and why).
         reason: String,
     },
-    /// The configuration file is malformed.
-    #[error("{path}: {reason}")]
+    /// The serve configuration is malformed or incomplete.
+    #[error("{}: {reason}", path.display())]
     Config {
-        /// The file.
+        /// The file (or `command line`).
         path: PathBuf,
         /// What is wrong.
         reason: String,
     },
-    /// Making the demo PKI failed.
-    #[error("demo pki: {0}")]
-    Pki(String),
-    /// Writing a file failed.
-    #[error("{path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The listening socket failed.
-    #[error("listen on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// The cause.
-        source: std::io::Error,
+    /// The bundle could not be opened behind the guard.
+    #[error("guard refused the bundle {}: {source}", bundle.display())]
+    Guard {
+        /// The bundle directory.
+        bundle: PathBuf,
+        /// Why.
+        #[source]
+        source: vigil_guard::GuardError,
     },
     /// The `--upstream` address is not usable.
     #[error("upstream {url:?}: {reason}")]
@@ -78,6 +50,18 @@ pub enum ServerError {
         reason: String,
     },
     /// The ledger failed.
-    #[error("ledger: {0}")]
-    Ledger(#[from] vigil_ledger::Error),
+    #[error("ledger {}: {source}", path.display())]
+    Ledger {
+        /// The ledger file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: vigil_ledger::Error,
+    },
+    /// A new ledger needs a key to sign its checkpoints.
+    #[error("{}: the ledger does not exist; give --ledger-key to create it", path.display())]
+    NoLedgerKey {
+        /// The ledger file.
+        path: PathBuf,
+    },
 }

@@ -1,9 +1,6 @@
 //! The HTTP side: routes of the Open Inference Protocol, authorisation by client certificate,
 //! overload control, metrics and the ledger endpoints.
 
-// Helpers return `Result<_, Response>`: the error is the answer itself, built once per request.
-#![allow(clippy::result_large_err)]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,11 +17,13 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::backend::InferenceBackend;
-use crate::clients::{Caller, Clients, PeerIdentity};
+use crate::clients::{Caller, Clients};
 use crate::ledger::AuditLog;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::oip;
+use crate::refusal::{Action, Counted, Refusal};
+use vigil_net::PeerIdentity;
 
 /// Options of a [`Gateway`] beyond its backend and clients.
 #[derive(Debug, Clone, Default)]
@@ -80,9 +79,25 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     r
 }
 
-/// The protocol's error answer: `status` with `{"error": message}`.
-pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
-    json_response(status, oip::error_body(message))
+impl Shared {
+    /// The answer for `refusal`: counted in its metrics family, then its status and error
+    /// body. (`elapsed`: time in the backend, for verdicts.)
+    pub(crate) fn refuse(&self, refusal: &Refusal, elapsed: std::time::Duration) -> Response {
+        match refusal.counted() {
+            Counted::Refusal(code) => self.metrics.refusal(code),
+            Counted::Verdict(code) => self.metrics.verdict(code, elapsed),
+            _ => {}
+        }
+        json_response(refusal.status(), refusal.body())
+    }
+}
+
+impl IntoResponse for Refusal {
+    /// The status and error body, uncounted (the gateway's handlers count through
+    /// `Shared::refuse`).
+    fn into_response(self) -> Response {
+        json_response(self.status(), self.body())
+    }
 }
 
 fn route_name(path: &str) -> &'static str {
@@ -177,17 +192,15 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
 /// Bounded concurrency: one request over the limit is answered `503` at once.
 async fn admit(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let Ok(permit) = s.in_flight.clone().try_acquire_owned() else {
-        s.metrics.refusal("overloaded");
         tracing::warn!(
             limit = s.limits.max_in_flight,
             "overloaded: request refused"
         );
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!(
-                "overloaded: {} requests in flight, try again later",
-                s.limits.max_in_flight
-            ),
+        return s.refuse(
+            &Refusal::Overloaded {
+                in_flight: s.limits.max_in_flight,
+            },
+            std::time::Duration::ZERO,
         );
     };
     s.metrics.in_flight(1);
@@ -200,11 +213,7 @@ async fn admit(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
 /// The peer's certificate must name a client of the clients file that is not revoked.
 async fn authorise(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let Some(peer) = req.extensions().get::<PeerIdentity>().cloned() else {
-        s.metrics.refusal("no_client_certificate");
-        return error_response(
-            StatusCode::UNAUTHORIZED,
-            "client not authenticated: no client certificate",
-        );
+        return s.refuse(&Refusal::NoClientCertificate, std::time::Duration::ZERO);
     };
     match s.clients.authorise(&peer) {
         Ok(caller) => {
@@ -212,7 +221,6 @@ async fn authorise(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -
             next.run(req).await
         }
         Err(denial) => {
-            s.metrics.refusal(denial.code());
             let facts = req.extensions().get::<ConnectionFacts>().cloned();
             let first = facts
                 .as_ref()
@@ -227,37 +235,27 @@ async fn authorise(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -
                     "client refused"
                 );
                 if let Some(audit) = &s.audit {
-                    let event = serde_json::json!({
-                        "event": "client_refused",
-                        "reason": denial.code(),
-                        "client": peer.common_name.as_deref().unwrap_or(""),
-                        "cert_sha256": peer.sha256,
-                        "remote": remote.unwrap_or_default(),
-                    });
-                    audit.record(event).await;
+                    audit
+                        .record_denial(&peer, &denial, remote.as_deref().unwrap_or(""))
+                        .await;
                 }
             }
-            error_response(StatusCode::FORBIDDEN, &denial.message())
+            s.refuse(&Refusal::NotAuthorised(denial), std::time::Duration::ZERO)
         }
     }
 }
 
-async fn not_found(req: Request) -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        &format!("not found: {}", req.uri().path()),
-    )
+async fn not_found(req: Request) -> Refusal {
+    Refusal::NotFound {
+        path: req.uri().path().to_string(),
+    }
 }
 
-async fn method_not_allowed(req: Request) -> Response {
-    error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &format!(
-            "method {} not allowed on {}",
-            req.method(),
-            req.uri().path()
-        ),
-    )
+async fn method_not_allowed(req: Request) -> Refusal {
+    Refusal::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+    }
 }
 
 async fn server_metadata() -> Response {
@@ -284,26 +282,21 @@ async fn ready(State(s): State<Arc<Shared>>) -> StatusCode {
     }
 }
 
-fn check_model(s: &Shared, name: &str, version: Option<&str>) -> Result<(), Response> {
+fn check_model(s: &Shared, name: &str, version: Option<&str>) -> Result<(), Refusal> {
     let model = s.backend.model();
     if name != model.name {
-        return Err(error_response(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "unknown model {name:?}: this gateway serves {:?}",
-                model.name
-            ),
-        ));
+        return Err(Refusal::UnknownModel {
+            name: name.to_string(),
+            serving: model.name.clone(),
+        });
     }
     if let Some(v) = version {
         if v != model.version {
-            return Err(error_response(
-                StatusCode::NOT_FOUND,
-                &format!(
-                    "unknown version {v:?} of model {name:?}: this gateway serves version {:?}",
-                    model.version
-                ),
-            ));
+            return Err(Refusal::UnknownVersion {
+                name: name.to_string(),
+                version: v.to_string(),
+                serving: model.version.clone(),
+            });
         }
     }
     Ok(())
@@ -322,7 +315,7 @@ async fn model_metadata_v(
 
 fn metadata_of(s: &Shared, name: &str, version: Option<&str>) -> Response {
     if let Err(r) = check_model(s, name, version) {
-        return r;
+        return s.refuse(&r, std::time::Duration::ZERO);
     }
     json_response(
         StatusCode::OK,
@@ -343,12 +336,12 @@ async fn model_ready_v(
 
 fn ready_of(s: &Shared, name: &str, version: Option<&str>) -> Response {
     if let Err(r) = check_model(s, name, version) {
-        return r;
+        return s.refuse(&r, std::time::Duration::ZERO);
     }
     if s.backend.ready() {
         StatusCode::OK.into_response()
     } else {
-        error_response(StatusCode::SERVICE_UNAVAILABLE, "model not ready")
+        s.refuse(&Refusal::ModelNotReady, std::time::Duration::ZERO)
     }
 }
 
@@ -372,52 +365,40 @@ async fn infer_v(
     infer_of(&s, &name, Some(&version), &caller, &headers, body).await
 }
 
-async fn read_body(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+async fn read_body(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
     let max = s.limits.max_body_bytes;
-    let too_large = || {
-        s.metrics.refusal("body_too_large");
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body is larger than {max} bytes"),
-        )
-    };
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
         if len > max as u64 {
-            return Err(too_large());
+            return Err(Refusal::BodyTooLarge { max });
         }
     }
     let limited = http_body_util::Limited::new(body, max);
     match tokio::time::timeout(s.limits.body_read_timeout, limited.collect()).await {
-        Err(_) => {
-            s.metrics.refusal("body_timeout");
-            Err(error_response(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!(
-                    "request body not received within {} s",
-                    s.limits.body_read_timeout.as_secs_f64()
-                ),
-            ))
-        }
+        Err(_) => Err(Refusal::BodyTimeout {
+            after: s.limits.body_read_timeout,
+        }),
         Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                Err(too_large())
+                Err(Refusal::BodyTooLarge { max })
             } else {
-                Err(error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("cannot read the request body: {e}"),
-                ))
+                Err(Refusal::BodyUnreadable {
+                    reason: e.to_string(),
+                })
             }
         }
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
 }
 
+/// An inference request: every answer but an accepted one is a [`Refusal`], counted, logged
+/// and, when the backend has not recorded it, recorded in the ledger (one durable entry per
+/// guarded request, accepted or not).
 async fn infer_of(
     s: &Shared,
     name: &str,
@@ -426,91 +407,105 @@ async fn infer_of(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_model(s, name, version) {
-        return r;
+    let (refusal, recorded, elapsed) = match answer(s, name, version, caller, headers, body).await {
+        Ok(response) => return response,
+        Err(Refused::Early(r)) => (r, false, std::time::Duration::ZERO),
+        Err(Refused::Backend(a, elapsed)) => {
+            let recorded = a.recorded;
+            (Refusal::Abstained(a.reason), recorded, elapsed)
+        }
+    };
+    match &refusal {
+        Refusal::Abstained(a) => {
+            tracing::info!(client = %caller.id, reason = %a.wire(), "abstained")
+        }
+        Refusal::Malformed { message } => {
+            tracing::info!(client = %caller.id, %message, "malformed request")
+        }
+        other => tracing::info!(client = %caller.id, code = other.code(), "request refused"),
     }
+    if !recorded {
+        if let Some(audit) = &s.audit {
+            audit
+                .record_refusal(&caller.id, &s.backend.model().name, &refusal)
+                .await;
+        }
+    }
+    s.refuse(&refusal, elapsed)
+}
+
+/// How an inference request was refused: before the backend, or by it.
+enum Refused {
+    Early(Refusal),
+    Backend(crate::refusal::Abstention, std::time::Duration),
+}
+
+impl From<Refusal> for Refused {
+    fn from(r: Refusal) -> Refused {
+        Refused::Early(r)
+    }
+}
+
+async fn answer(
+    s: &Shared,
+    name: &str,
+    version: Option<&str>,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refused> {
+    check_model(s, name, version)?;
     if !caller.role.may_infer() {
-        s.metrics.refusal("role");
-        return error_response(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "client not authorised: role {:?} of {:?} may not run inference",
-                caller.role.name(),
-                caller.id
-            ),
-        );
+        return Err(Refusal::RoleForbidden {
+            client: caller.id.clone(),
+            role: caller.role,
+            action: Action::Infer,
+        }
+        .into());
     }
     let header_length = match headers.get(oip::HEADER_LENGTH) {
         None => None,
         Some(v) => match v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()) {
             Some(n) => Some(n),
-            None => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{}: not a byte count", oip::HEADER_LENGTH),
-                )
-            }
+            None => return Err(Refusal::BadHeaderLength.into()),
         },
     };
-    let bytes = match read_body(s, headers, body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let req = match oip::parse_infer(&bytes, header_length, &s.limits)
+    let bytes = read_body(s, headers, body).await?;
+    let req = oip::parse_infer(&bytes, header_length, &s.limits)
         .and_then(|r| oip::check_outputs(&r, s.backend.model()).map(|()| r))
-    {
-        Ok(r) => r,
-        Err(message) => {
-            s.metrics
-                .verdict("malformed_request", std::time::Duration::ZERO);
-            tracing::info!(client = %caller.id, %message, "malformed request");
-            return error_response(StatusCode::BAD_REQUEST, &message);
-        }
-    };
+        .map_err(|message| Refusal::Malformed { message })?;
     let start = Instant::now();
     let result = s.backend.infer_async(caller, &req.inputs).await;
     let elapsed = start.elapsed();
-    match result {
-        Ok(answer) => {
-            s.metrics.verdict("accept", elapsed);
-            for a in &answer.alarms {
-                s.metrics.alarm(a);
-                tracing::warn!(client = %caller.id, alarm = %a, "monitor alarm");
-            }
-            let encoded = oip::encode_response(s.backend.model(), &req, &answer);
-            let mut r = Response::new(Body::from(encoded.body));
-            match encoded.header_length {
-                None => {
-                    r.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
-                }
-                Some(n) => {
-                    r.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/octet-stream"),
-                    );
-                    r.headers_mut()
-                        .insert(oip::HEADER_LENGTH, HeaderValue::from(n));
-                }
-            }
-            r
+    let alarms = match &result {
+        Ok(answer) => &answer.alarms,
+        Err(abstention) => &abstention.alarms,
+    };
+    for a in alarms {
+        s.metrics.alarm(a);
+        tracing::warn!(client = %caller.id, alarm = %a, "monitor alarm");
+    }
+    let answer = result.map_err(|a| Refused::Backend(a, elapsed))?;
+    s.metrics.verdict("accept", elapsed);
+    let encoded = oip::encode_response(s.backend.model(), &req, &answer);
+    let mut r = Response::new(Body::from(encoded.body));
+    match encoded.header_length {
+        None => {
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
-        Err(refusal) => {
-            s.metrics.verdict(&refusal.code, elapsed);
-            for a in &refusal.alarms {
-                s.metrics.alarm(a);
-                tracing::warn!(client = %caller.id, alarm = %a, "monitor alarm");
-            }
-            tracing::info!(client = %caller.id, reason = %refusal.wire, "abstained");
-            let status = StatusCode::from_u16(refusal.http_status)
-                .ok()
-                .filter(|s| s.is_client_error() || s.is_server_error())
-                .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            error_response(status, &refusal.message())
+        Some(n) => {
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            r.headers_mut()
+                .insert(oip::HEADER_LENGTH, HeaderValue::from(n));
         }
     }
+    Ok(r)
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
@@ -522,21 +517,15 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     r
 }
 
-fn auditor(s: &Shared, caller: &Caller) -> Result<AuditLog, Response> {
+fn auditor(s: &Shared, caller: &Caller) -> Result<AuditLog, Refusal> {
     if !caller.role.may_audit() {
-        s.metrics.refusal("role");
-        return Err(error_response(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "client not authorised: role {:?} of {:?} may not read the ledger",
-                caller.role.name(),
-                caller.id
-            ),
-        ));
+        return Err(Refusal::RoleForbidden {
+            client: caller.id.clone(),
+            role: caller.role,
+            action: Action::ReadLedger,
+        });
     }
-    s.audit
-        .clone()
-        .ok_or_else(|| error_response(StatusCode::NOT_FOUND, "this gateway keeps no ledger"))
+    s.audit.clone().ok_or(Refusal::NoLedger)
 }
 
 async fn checkpoint(
@@ -545,7 +534,7 @@ async fn checkpoint(
 ) -> Response {
     let audit = match auditor(&s, &caller) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return s.refuse(&r, std::time::Duration::ZERO),
     };
     match audit.latest_checkpoint().await {
         Ok(Some(note)) => {
@@ -556,8 +545,11 @@ async fn checkpoint(
             );
             r
         }
-        Ok(None) => error_response(StatusCode::NOT_FOUND, "no checkpoint signed yet"),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("ledger: {e}")),
+        Ok(None) => Refusal::NoCheckpoint.into_response(),
+        Err(e) => Refusal::LedgerFailed {
+            reason: e.to_string(),
+        }
+        .into_response(),
     }
 }
 
@@ -575,16 +567,16 @@ async fn proof(
 ) -> Response {
     let audit = match auditor(&s, &caller) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return s.refuse(&r, std::time::Duration::ZERO),
     };
     let Ok(Query(q)) = query else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "query must be ?index=I[&size=N] with integers",
-        );
+        return Refusal::BadProofQuery.into_response();
     };
     match audit.prove(q.index, q.size).await {
         Ok(p) => json_response(StatusCode::OK, serde_json::to_vec(&p).unwrap_or_default()),
-        Err(e) => error_response(StatusCode::BAD_REQUEST, &format!("ledger: {e}")),
+        Err(e) => Refusal::ProofRefused {
+            reason: e.to_string(),
+        }
+        .into_response(),
     }
 }

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use vigil_guard::{ClientOverrides, DriftMonitorFeed, Guard, Input, Values, Verdict};
+use vigil_guard::{ClientOverrides, DriftMonitorFeed, Guard, Input, Reason, Values, Verdict};
 
 use crate::backend::{
-    Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
+    Answer, DataType, InferenceBackend, ModelInfo, Tensor, TensorData, TensorSpec,
 };
 use crate::clients::{Caller, ClientPolicy};
+use crate::refusal::{Abstain, Abstention};
 
 /// The clients file's settings as the guard's per-client overrides. `unlimited` lifts the rate
 /// limit and the budget and, unless the file says otherwise, the extraction monitor.
@@ -84,13 +85,8 @@ impl GuardBackend {
     }
 }
 
-fn refusal(reason: &vigil_guard::Reason, alarms: Vec<String>) -> Refusal {
-    Refusal {
-        code: reason.code().to_string(),
-        wire: reason.wire(),
-        http_status: reason.http_status(),
-        alarms,
-    }
+fn refusal(reason: &vigil_guard::Reason, alarms: Vec<String>) -> Abstention {
+    Abstention::guarded(reason.clone(), alarms)
 }
 
 impl InferenceBackend for GuardBackend {
@@ -98,15 +94,26 @@ impl InferenceBackend for GuardBackend {
         &self.info
     }
 
-    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Refusal> {
+    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention> {
+        // Early exits: the gateway records them in the ledger (`recorded` is false).
         let [t] = inputs else {
-            return Err(Refusal::new("wrong_input", 400));
+            return Err(Abstention::early(Abstain::Guard(Reason::WrongInput {
+                name: inputs
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            })));
         };
         let values = match &t.data {
             TensorData::F32(v) => Values::F32(v),
             TensorData::F64(v) => Values::F64(v),
             TensorData::Int(v) => Values::I64(v),
-            _ => return Err(Refusal::new("wrong_dtype", 400)),
+            _ => {
+                return Err(Abstention::early(Abstain::Guard(Reason::WrongDtype {
+                    found: t.datatype.name(),
+                })))
+            }
         };
         let input = Input {
             name: &t.name,
@@ -179,7 +186,7 @@ impl InferenceBackend for GuardBackend {
         &'a self,
         caller: &'a Caller,
         inputs: &'a [Tensor],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Refusal>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Abstention>> + Send + 'a>>
     {
         // The audit append waits for the ledger's durable commit: run it where blocking is
         // allowed, so the async workers keep serving and the ledger groups the commits.
@@ -193,7 +200,7 @@ impl InferenceBackend for GuardBackend {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || this.infer(&caller, &inputs))
                 .await
-                .unwrap_or_else(|_| Err(Refusal::new("inference_failed", 500)))
+                .unwrap_or_else(|_| Err(Abstention::early(Abstain::Guard(Reason::InferenceFailed))))
         })
     }
 }

@@ -3,7 +3,14 @@
 
 use std::sync::Arc;
 
-use vigil_ledger::{InclusionProof, Ledger, NoteSigner};
+use std::path::Path;
+use vigil_ledger::{InclusionProof, Ledger, NoteSigner, OpenCheck};
+
+use vigil_net::PeerIdentity;
+
+use crate::clients::Denial;
+use crate::error::ServerError;
+use crate::refusal::Refusal;
 
 /// A ledger the gateway records into, with the key that signs its checkpoints (if the
 /// gateway is to sign them). Cheap to clone.
@@ -23,6 +30,77 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
+    /// Open the ledger at `path`, or create it with `origin` when it does not exist (then
+    /// `key` is required: its public half is the ledger's checkpoint key). With `key`, the
+    /// gateway signs checkpoints while it serves and at shutdown.
+    pub fn open_or_create(
+        path: &Path,
+        key: Option<&Path>,
+        origin: &str,
+    ) -> Result<AuditLog, ServerError> {
+        let key: Option<std::sync::Arc<dyn vigil_core::Signer>> = match key {
+            None => None,
+            Some(k) => Some(std::sync::Arc::new(vigil_core::SigningKey::load(k, None)?)),
+        };
+        let ledger_err = |source| ServerError::Ledger {
+            path: path.to_path_buf(),
+            source,
+        };
+        let note_err = |e: vigil_ledger::NoteError| ServerError::Ledger {
+            path: path.to_path_buf(),
+            source: e.into(),
+        };
+        let ledger = if path.exists() {
+            // The start checks what the newest signed checkpoint does not cover; the full
+            // audit is `vigil log verify`'s job (issue 20 item 16).
+            Ledger::open_with(path, OpenCheck::TailSinceCheckpoint).map_err(ledger_err)?
+        } else {
+            let Some(key) = &key else {
+                return Err(ServerError::NoLedgerKey {
+                    path: path.to_path_buf(),
+                });
+            };
+            let signer = NoteSigner::from_signer(origin, key.clone()).map_err(note_err)?;
+            Ledger::create(path, origin, signer.verifier().key(), None).map_err(ledger_err)?
+        };
+        let signer = match key {
+            None => None,
+            Some(key) => {
+                Some(NoteSigner::from_signer(&ledger.info().key_name, key).map_err(note_err)?)
+            }
+        };
+        Ok(AuditLog::new(ledger, signer))
+    }
+
+    /// The ledger kept in a state directory (see [`crate::state_dir`]): `DIR/audit.db`, whose
+    /// checkpoints are signed with `DIR/ledger-key.pem`; the directory (mode 0700), the key
+    /// (Ed25519, mode 0600) and the ledger are made on first use.
+    pub fn open_in(dir: &Path, origin: &str) -> Result<AuditLog, ServerError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ServerError::File(vigil_core::ReadError::Io { path, source })
+        };
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(io(dir))?;
+        let key = dir.join("ledger-key.pem");
+        if !key.exists() {
+            let new = vigil_core::SigningKey::generate(vigil_core::KeyAlgorithm::Ed25519);
+            let pem = new
+                .to_pkcs8_pem(None)
+                .map_err(|e| io(&key)(std::io::Error::other(e.to_string())))?;
+            vigil_core::write_new(&key, pem.as_bytes(), true)?;
+            vigil_core::write_new(
+                &dir.join("ledger-key.pub.pem"),
+                new.public_key().to_pem().as_bytes(),
+                false,
+            )?;
+        }
+        AuditLog::open_or_create(&dir.join("audit.db"), Some(&key), origin)
+    }
+
     /// Record into `ledger`; sign checkpoints with `signer` (the ledger's own key).
     pub fn new(ledger: Ledger, signer: Option<NoteSigner>) -> AuditLog {
         AuditLog {
@@ -36,9 +114,50 @@ impl AuditLog {
         &self.ledger
     }
 
+    /// Record that a client whose certificate chains to the client CA was refused (once per
+    /// connection): `{"event": "client_refused", "reason", "client", "cert_sha256", "remote"}`.
+    pub async fn record_denial(&self, peer: &PeerIdentity, denial: &Denial, remote: &str) {
+        self.record(serde_json::json!({
+            "event": "client_refused",
+            "reason": denial.code(),
+            "client": peer.common_name.as_deref().unwrap_or(""),
+            "cert_sha256": peer.sha256,
+            "remote": remote,
+        }))
+        .await;
+    }
+
+    /// Record an inference request of an authorised client that the gateway refused before
+    /// the guard saw it, or that the backend refused without recording it (issue 20 item 6:
+    /// every guarded request has one durable entry, accepted or not):
+    /// `{"type": "gateway.refusal", "time_ms", "model", "client", "verdict": "refused",
+    /// "reason", "status"}`. `reason` is the abstention's wire form (`wrong_input`,
+    /// `out_of_range:<feature>`) or the refusal's code (`malformed_request`,
+    /// `body_too_large`...), never the request's content.
+    pub async fn record_refusal(&self, client: &str, model: &str, refusal: &Refusal) {
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let reason = match refusal {
+            Refusal::Abstained(a) => a.wire(),
+            other => other.code().to_string(),
+        };
+        self.record(serde_json::json!({
+            "type": "gateway.refusal",
+            "time_ms": time_ms,
+            "model": model,
+            "client": client.chars().take(256).collect::<String>(),
+            "verdict": "refused",
+            "reason": reason,
+            "status": refusal.status().as_u16(),
+        }))
+        .await;
+    }
+
     /// Append one event durably (on a blocking thread). A failure is logged: the event is a
     /// refusal whose answer does not depend on it.
-    pub async fn record(&self, event: serde_json::Value) {
+    async fn record(&self, event: serde_json::Value) {
         let ledger = self.ledger.clone();
         let bytes = serde_json::to_vec(&event).unwrap_or_default();
         let done = tokio::task::spawn_blocking(move || ledger.append(&bytes)).await;

@@ -34,8 +34,8 @@
 //! logged and counted: an unauthenticated peer must not be able to grow the ledger.
 //!
 //! # Crates relied on
-//! `axum` and `hyper`/`hyper-util` (HTTP), `tokio`, `rustls` with `ring` and `tokio-rustls`
-//! (TLS), `x509-cert` (subject CN), `rcgen` (demo PKI), `vigil-ledger` (audit).
+//! `vigil-net` (mutual TLS, peer identities, the accept loop, the demo PKI), `axum` and
+//! `hyper` (HTTP), `tokio`, `vigil-guard` (the guard), `vigil-ledger` (audit).
 //!
 //! # Example
 //! ```
@@ -55,13 +55,18 @@
 //! assert_eq!(resp.status(), 200);
 //! # Ok(()) }
 //! ```
-//! To serve over the network: [`server_config`] then [`Gateway::serve`].
+//! To serve over the network: [`server_config`] then [`Gateway::serve`], which runs
+//! vigil-net's accept loop (handshake deadline, bounded connections, header and idle
+//! timeouts, graceful shutdown).
 
 #![deny(missing_docs)]
 
 mod backend;
 pub mod client;
 mod clients;
+mod config;
+#[cfg(feature = "demo-pki")]
+mod demo;
 mod error;
 mod gateway;
 mod guarded;
@@ -69,44 +74,50 @@ mod ledger;
 mod limits;
 mod metrics;
 mod oip;
-mod pki;
+mod refusal;
 mod serve;
-mod tls;
 mod upstream;
+mod wire;
 
 // The public interface:
 pub use backend::{
-    Answer, DataType, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData, TensorSpec,
-    ToyBackend,
+    Answer, DataType, InferenceBackend, ModelInfo, Tensor, TensorData, TensorSpec, ToyBackend,
 };
-pub use clients::{
-    Caller, ClientPolicy, Clients, Denial, PeerIdentity, Role, MAX_CLIENTS_FILE_BYTES,
-};
+pub use clients::{Caller, ClientPolicy, Clients, Denial, MAX_CLIENTS_FILE_BYTES};
+pub use config::{state_dir, ServeConfig, MAX_CONFIG_BYTES};
+#[cfg(feature = "demo-pki")]
+pub use demo::{write_demo_pki, DEMO_CLIENTS_TOML, DEMO_FILES, DEMO_README};
 pub use error::ServerError;
 pub use gateway::{Gateway, GatewayOptions};
 pub use guarded::{overrides, GuardBackend};
 pub use ledger::AuditLog;
 pub use limits::Limits;
 pub use metrics::Metrics;
-pub use oip::{
-    check_outputs, encode_response, error_body, model_metadata, parse_infer, Encoded, InferRequest,
-    OutputRequest, HEADER_LENGTH,
+pub use refusal::{Abstain, Abstention, Action, Counted, Refusal};
+// Mutual TLS is vigil-net's: its configurations, peer identities and roles, named here too
+// because the gateway's API takes and gives them.
+pub use upstream::{UpstreamBackend, MAX_UPSTREAM_BODY};
+pub use vigil_net::{
+    read_certs, read_key, server_config, server_config_from, shutdown_signal, PeerIdentity, Role,
+    TlsFiles, ALPN, MAX_PEM_BYTES,
 };
-pub use pki::{write_demo_pki, DemoCa, Issued, DEMO_CLIENTS_TOML, DEMO_FILES, DEMO_README};
-pub use serve::shutdown_signal;
-pub use tls::{
-    peer_identity, read_certs, read_key, server_config, server_config_from, TlsFiles, ALPN,
-    MAX_PEM_BYTES,
-};
-pub use upstream::{parse_answer, UpstreamBackend, MAX_UPSTREAM_BODY};
+#[cfg(feature = "demo-pki")]
+pub use vigil_net::{DemoCa, Issued};
 
-/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+/// The wire parsers and writers, for the fuzz targets in `fuzz/`, tests and the load
+/// generator; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
+    pub use crate::oip::{
+        check_outputs, encode_response, error_body, model_metadata, parse_infer, Encoded,
+        InferRequest, OutputRequest, HEADER_LENGTH,
+    };
+    pub use crate::upstream::parse_answer;
+
     /// Parse arbitrary bytes as an upstream server's answer (proxy mode); must never panic,
     /// and what it returns respects the bounds.
     pub fn fuzz_server_upstream_answer(data: &[u8]) {
-        if let Ok(values) = crate::parse_answer(data) {
+        if let Ok(values) = parse_answer(data) {
             assert!(values.len() <= (1 << 16) + 1, "value bound exceeded");
         }
     }
@@ -120,7 +131,7 @@ pub mod fuzz {
         };
         let split = data.first().map(|b| usize::from(*b) * 4);
         for header in [None, split] {
-            if let Ok(req) = crate::parse_infer(data, header, &limits) {
+            if let Ok(req) = parse_infer(data, header, &limits) {
                 let total: usize = req.inputs.iter().map(|t| t.data.len()).sum();
                 assert!(total <= limits.max_elements, "element limit exceeded");
                 for t in &req.inputs {
@@ -133,7 +144,7 @@ pub mod fuzz {
                     parameters: serde_json::Map::new(),
                     alarms: Vec::new(),
                 };
-                let _ = crate::encode_response(&model, &req, &answer);
+                let _ = encode_response(&model, &req, &answer);
             }
         }
     }

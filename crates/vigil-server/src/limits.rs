@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 /// Bounds on connections, requests and the parser. The defaults suit one device on a hospital
-/// network; each is a field so a deployment can state its own.
-#[derive(Debug, Clone, PartialEq)]
+/// network; each is a field so a deployment can state its own. Deserialized from the serve
+/// configuration's `[limits]` table: the same names, durations as `<name>_ms` in milliseconds,
+/// every key optional.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(from = "crate::config::LimitsFile")]
 pub struct Limits {
     /// Largest request body (JSON header plus binary tensors), in bytes (default 1 MiB).
     /// Larger: `413` with `{"error":"request body is larger than N bytes"}`.
@@ -54,6 +57,22 @@ impl Default for Limits {
             max_dims: 8,
             max_elements: 1 << 20,
             max_name_bytes: 256,
+        }
+    }
+}
+
+impl Limits {
+    /// The bounds the accept loop holds (handshake, headers, idle, connections, streams,
+    /// shutdown).
+    pub fn accept(&self) -> vigil_net::AcceptLimits {
+        vigil_net::AcceptLimits {
+            tls_handshake_timeout: self.tls_handshake_timeout,
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            max_h2_streams: self.max_h2_streams,
+            shutdown_grace: self.shutdown_grace,
+            ..vigil_net::AcceptLimits::default()
         }
     }
 }

@@ -114,6 +114,15 @@ impl Metrics {
             .unwrap_or(0)
     }
 
+    /// Count of one alarm kind so far (`extraction`, `drift`, `volume`...).
+    pub fn alarm_count(&self, kind: &str) -> u64 {
+        self.alarms
+            .lock()
+            .ok()
+            .and_then(|m| m.get(kind).copied())
+            .unwrap_or(0)
+    }
+
     /// Count of one refusal code so far.
     pub fn refusal_count(&self, code: &str) -> u64 {
         self.refusals

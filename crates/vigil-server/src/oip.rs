@@ -17,8 +17,7 @@ use serde_json::{Map, Value};
 use crate::backend::{Answer, DataType, ModelInfo, Tensor, TensorData};
 use crate::limits::Limits;
 
-/// The request header of Triton's binary tensor data extension.
-pub const HEADER_LENGTH: &str = "inference-header-content-length";
+pub use crate::wire::{error_body, HEADER_LENGTH};
 
 #[derive(Debug, Deserialize)]
 struct RawRequest {
@@ -581,11 +580,6 @@ pub fn model_metadata(model: &ModelInfo) -> Value {
         "inputs": model.inputs.iter().map(spec).collect::<Vec<_>>(),
         "outputs": model.outputs.iter().map(spec).collect::<Vec<_>>(),
     })
-}
-
-/// The protocol's error body: `{"error": "<message>"}`.
-pub fn error_body(message: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "error": message })).unwrap_or_default()
 }
 
 #[cfg(test)]

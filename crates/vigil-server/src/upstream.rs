@@ -18,10 +18,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use crate::backend::{Answer, InferenceBackend, ModelInfo, Refusal, Tensor, TensorData};
+use crate::backend::{Answer, InferenceBackend, ModelInfo, Tensor, TensorData};
 use crate::clients::Caller;
 use crate::error::ServerError;
 use crate::guarded::GuardBackend;
+use crate::refusal::{Abstain, Abstention};
 
 /// Largest upstream answer read.
 pub const MAX_UPSTREAM_BODY: usize = 1 << 20;
@@ -217,32 +218,35 @@ impl InferenceBackend for UpstreamBackend {
     }
 
     /// Proxy mode is asynchronous only: a synchronous call is refused (fail closed).
-    fn infer(&self, _caller: &Caller, _inputs: &[Tensor]) -> Result<Answer, Refusal> {
-        Err(Refusal::new("upstream_unavailable", 502))
+    fn infer(&self, _caller: &Caller, _inputs: &[Tensor]) -> Result<Answer, Abstention> {
+        Err(Abstention::early(Abstain::UpstreamUnavailable))
     }
 
     fn infer_async<'a>(
         &'a self,
         caller: &'a Caller,
         inputs: &'a [Tensor],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Refusal>> + Send + 'a>>
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Abstention>> + Send + 'a>>
     {
         Box::pin(async move {
             let mut answer = self.guard.infer_async(caller, inputs).await?;
-            let refuse = |code: &str, why: &str| {
-                tracing::warn!(code, upstream = %self.authority, reason = why, "upstream answer refused");
-                let mut r = Refusal::new(code, 502);
-                r.alarms = answer.alarms.clone();
-                r
+            // The guard recorded the request as accepted; the gateway records the refusal.
+            let refuse = |reason: Abstain, why: &str| {
+                tracing::warn!(code = reason.code(), upstream = %self.authority, reason = why, "upstream answer refused");
+                Abstention {
+                    reason,
+                    alarms: answer.alarms.clone(),
+                    recorded: false,
+                }
             };
             let upstream = match tokio::time::timeout(self.timeout, self.forward(inputs)).await {
                 Ok(Ok(v)) => v,
-                Ok(Err(why)) => return Err(refuse("upstream_unavailable", &why)),
-                Err(_) => return Err(refuse("upstream_unavailable", "timeout")),
+                Ok(Err(why)) => return Err(refuse(Abstain::UpstreamUnavailable, &why)),
+                Err(_) => return Err(refuse(Abstain::UpstreamUnavailable, "timeout")),
             };
             if !self.agrees(&answer, &upstream) {
                 return Err(refuse(
-                    "upstream_mismatch",
+                    Abstain::UpstreamMismatch,
                     "differs from the verified model",
                 ));
             }

@@ -241,3 +241,91 @@ async fn proxy_mode_forwards_only_accepted_requests_and_checks_the_answer() {
     assert_eq!(status, 502, "{v}");
     assert_eq!(v["error"], json!("abstain: upstream_unavailable"));
 }
+
+/// Issue 20 item 6: a request with two input tensors got `400 abstain: wrong_input` and no
+/// ledger event, breaking "one durable entry per guarded request, accepted or not". Every
+/// early exit of the request path of an authorised client is now in the ledger: the
+/// backend's own early abstentions, malformed requests, bodies over the limit, unknown
+/// models, refused roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue20_6_every_early_exit_of_a_guarded_request_is_in_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let ledger = Ledger::create(
+        &dir.path().join("audit.db"),
+        "test/guarded",
+        &key.verifying_key(),
+        None,
+    )
+    .unwrap();
+    let backend = GuardBackend::new(guard(Arc::new(LedgerAudit::new(ledger.clone()))));
+    let input = backend.guard().contract().input.clone();
+    let clean = rows(&guard(Arc::new(MemoryAudit::new(10))));
+    let g = Gateway::new(
+        Arc::new(backend),
+        Clients::parse(&format!(
+            "{CLIENTS}[[client]]\nname = \"auditor\"\nrole = \"audit\"\n"
+        ))
+        .unwrap(),
+        GatewayOptions {
+            limits: vigil_server::Limits {
+                max_body_bytes: 64 * 1024,
+                ..Default::default()
+            },
+            audit: Some(vigil_server::AuditLog::new(ledger.clone(), None)),
+        },
+    );
+    let row = &clean[0];
+    let tensor = json!({"name": input, "shape": [1, row.len()], "datatype": "FP32", "data": row});
+    let path = "/v2/models/breast-cancer/infer";
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "ward",
+            path,
+            serde_json::to_vec(&json!({"inputs": [tensor, tensor]})).unwrap(),
+            400,
+            "abstain: wrong_input",
+        ),
+        (
+            "ward",
+            path,
+            serde_json::to_vec(&json!({"inputs": [{"name": input, "shape": [1, 1], "datatype": "BOOL", "data": [true]}]})).unwrap(),
+            400,
+            "abstain: wrong_dtype",
+        ),
+        ("ward", path, b"{not json".to_vec(), 400, "malformed request JSON"),
+        ("ward", path, vec![b' '; 100_000], 413, "request body is larger"),
+        (
+            "ward",
+            "/v2/models/other/infer",
+            b"{}".to_vec(),
+            404,
+            "unknown model",
+        ),
+        ("auditor", path, b"{}".to_vec(), 403, "may not run inference"),
+    ];
+    for (who, path, body, status, error) in cases {
+        let before = ledger.size();
+        let (got, v, _, _) = call(&g, Some(who), "POST", path, body).await;
+        assert_eq!(got, status, "{v}");
+        assert!(v["error"].as_str().unwrap().contains(error), "{v}");
+        assert_eq!(ledger.size(), before + 1, "{error}: no ledger entry");
+        let entry = ledger.entry(before).unwrap();
+        let event: Value = serde_json::from_slice(&entry).unwrap();
+        assert_eq!(event["type"], "gateway.refusal", "{event}");
+        assert_eq!(event["client"], who, "{event}");
+        assert_eq!(event["status"], status, "{event}");
+    }
+    // A request the guard screens is recorded once, by the guard.
+    let before = ledger.size();
+    let (status, _, _, _) = call(
+        &g,
+        Some("ward"),
+        "POST",
+        path,
+        serde_json::to_vec(&json!({"inputs": [tensor]})).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ledger.size(), before + 1);
+}

@@ -304,3 +304,91 @@ async fn shutdown_finishes_in_flight_requests() {
         .unwrap()
         .unwrap();
 }
+
+/// An HTTP/2 connection of the demo client.
+async fn h2<B>(s: &Server) -> hyper::client::conn::http2::SendRequest<B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut cfg = (*config(s, Some(&s.pki.demo), &[&rustls::version::TLS13])).clone();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    send
+}
+
+/// Issue 20 item 10: an HTTP/2 body over the limit got a stream reset where HTTP/1.1 gets
+/// `413`: the gateway dropped the body before its answer was out (`RST_STREAM(CANCEL)`), and
+/// clients that were still uploading (curl) lost the answer. Now the answer is `413` with the
+/// protocol's error body, the rest of the upload is read and discarded, the stream ends
+/// without a reset, and the connection serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue20_10_http2_body_over_the_limit_gets_413_not_a_reset() {
+    use http_body_util::BodyExt;
+    let s = start(Limits {
+        max_body_bytes: 4096,
+        ..Limits::default()
+    })
+    .await;
+    let mut send = h2::<http_body_util::channel::Channel<axum::body::Bytes>>(&s).await;
+    for declared in [true, false] {
+        let (mut tx, body) = http_body_util::channel::Channel::<axum::body::Bytes>::new(1);
+        let mut req = axum::http::Request::post("https://localhost/v2/models/toy/infer");
+        let chunk = axum::body::Bytes::from(vec![b' '; 8192]);
+        let chunks = 64;
+        if declared {
+            req = req.header("content-length", (chunk.len() * chunks).to_string());
+        }
+        send.ready().await.unwrap();
+        let answer = send.send_request(req.body(body).unwrap());
+        let upload = async {
+            for i in 0..chunks {
+                if tx.send_data(chunk.clone()).await.is_err() {
+                    return Err(i);
+                }
+            }
+            drop(tx);
+            Ok(())
+        };
+        let (resp, uploaded) = tokio::join!(answer, upload);
+        let resp = resp.unwrap_or_else(|e| panic!("declared {declared}: no answer: {e:?}"));
+        assert_eq!(resp.status(), 413, "declared {declared}");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": "request body is larger than 4096 bytes"}),
+            "declared {declared}"
+        );
+        assert_eq!(
+            uploaded,
+            Ok(()),
+            "declared {declared}: the stream was reset during the upload (chunk index)"
+        );
+    }
+    // The same connection still answers.
+    let body = serde_json::to_vec(&infer_body()).unwrap();
+    let (mut tx, chan) = http_body_util::channel::Channel::<axum::body::Bytes>::new(1);
+    send.ready().await.unwrap();
+    let answer = send.send_request(
+        axum::http::Request::post("https://localhost/v2/models/toy/infer")
+            .body(chan)
+            .unwrap(),
+    );
+    tx.send_data(body.into()).await.unwrap();
+    drop(tx);
+    assert_eq!(answer.await.unwrap().status(), 200);
+    assert_eq!(s.gateway.metrics().refusal_count("body_too_large"), 2);
+}

@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use vigil_server::{parse_infer, Limits, TensorData};
+use vigil_server::internal::parse_infer;
+use vigil_server::{Limits, TensorData};
 
 fn nest(values: &[f32], shape: &[usize]) -> Value {
     match shape {

@@ -119,12 +119,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     let pki = out.join("pki");
     vigil_server::write_demo_pki(&pki)?;
     let ledger_key = ed25519_key(&out.join("ledger-key.pem"))?;
-    let audit = super::serve::open_audit(
-        Some(&out.join("audit.db")),
+    let audit = vigil_server::AuditLog::open_or_create(
+        &out.join("audit.db"),
         Some(&ledger_key),
         "vigil-demo/breast-cancer",
     )?;
-    let guarded = super::serve::guard_backend(&bundle, None, Some(&policy), audit.as_ref(), None)
+    let guarded = super::serve::guard_backend(&bundle, None, Some(&policy), &audit, None)
         .context("the demo's bundle was refused")?;
     // The signed contract's features and the validation rows, as the guard reads them.
     let feats = guarded.guard().contract().features.clone();
@@ -150,7 +150,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         clients,
         GatewayOptions {
             limits: vigil_server::Limits::default(),
-            audit: audit.clone(),
+            audit: Some(audit.clone()),
         },
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -257,13 +257,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         table.push(("unauthenticated / unlisted clients", t));
 
-        // A fresh connection: the first ones have sat idle past the gateway's idle timeout.
-        let mut last = Connection::connect(addr, "localhost", demo_cfg.clone()).await?;
-        let metrics = last
-            .get("/metrics")
-            .await
-            .context("GET /metrics from the gateway")?;
-        std::fs::write(out.join("metrics.txt"), &metrics.body)?;
         drop(demo);
         drop(extraction);
         drop(c);
@@ -273,26 +266,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
             .context("gateway did not stop")???;
         anyhow::Ok(())
     })?;
-    let metrics_text = std::fs::read_to_string(out.join("metrics.txt")).unwrap_or_default();
-    let metric = |name: &str| -> u64 {
-        metrics_text
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
-    };
-    let extraction_alarms = metric("vigil_extraction_alarms_total");
-    let refused_handshakes = metric("vigil_refusals_total{reason=\"tls_handshake\"}");
-    let checkpoint = match &audit {
-        Some(a) => {
-            let note = a.ledger().checkpoints()?.pop().map(|c| c.note);
-            if let Some(n) = &note {
-                std::fs::write(out.join("checkpoint.txt"), n)?;
-            }
-            note.is_some()
-        }
-        None => false,
-    };
+    // The gateway's own counters, read in process; the exposition is kept for the reader.
+    let metrics = gateway.metrics();
+    std::fs::write(out.join("metrics.txt"), metrics.render(&model.name))?;
+    let extraction_alarms = metrics.alarm_count("extraction");
+    let refused_handshakes = metrics.refusal_count("tls_handshake");
+    let note = audit.ledger().checkpoints()?.pop().map(|c| c.note);
+    if let Some(n) = &note {
+        std::fs::write(out.join("checkpoint.txt"), n)?;
+    }
+    let checkpoint = note.is_some();
     let report = serde_json::json!({
         "model": model.name,
         "version": model.version,
@@ -300,7 +283,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         "traffic": table.iter().map(|(k, t)| serde_json::json!({"kind": k, "tally": t})).collect::<Vec<_>>(),
         "ledger": out.join("audit.db").display().to_string(),
         "ledger_pubkey": out.join("ledger-key.pub.pem").display().to_string(),
-        "ledger_entries": audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0),
+        "ledger_entries": audit.ledger().size(),
         "checkpoint": checkpoint.then(|| out.join("checkpoint.txt").display().to_string()),
         "metrics": out.join("metrics.txt").display().to_string(),
         "extraction_alarms": extraction_alarms,
@@ -349,7 +332,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         o,
         "ledger:     {} ({} entries)",
         out.join("audit.db").display(),
-        audit.as_ref().map(|a| a.ledger().size()).unwrap_or(0)
+        audit.ledger().size()
     )?;
     if checkpoint {
         writeln!(o, "checkpoint: {}", out.join("checkpoint.txt").display())?;

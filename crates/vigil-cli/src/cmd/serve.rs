@@ -7,11 +7,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
-use vigil_server::{AuditLog, Clients, Gateway, GatewayOptions, InferenceBackend, Limits};
+use vigil_server::{AuditLog, Clients, Gateway, GatewayOptions, InferenceBackend, ServeConfig};
 
 use crate::outcome::Outcome;
 
@@ -80,184 +78,59 @@ pub(crate) struct Args {
     dangerous_toy_backend: bool,
 }
 
-/// `[limits]` of the config file; every field optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsFile {
-    max_body_bytes: Option<usize>,
-    tls_handshake_timeout_ms: Option<u64>,
-    header_read_timeout_ms: Option<u64>,
-    body_read_timeout_ms: Option<u64>,
-    idle_timeout_ms: Option<u64>,
-    max_connections: Option<usize>,
-    max_in_flight: Option<usize>,
-    max_h2_streams: Option<u32>,
-    shutdown_grace_ms: Option<u64>,
-    max_inputs: Option<usize>,
-    max_dims: Option<usize>,
-    max_elements: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    bundle: Option<PathBuf>,
-    key: Option<PathBuf>,
-    policy: Option<PathBuf>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    client_ca: Option<PathBuf>,
-    clients: Option<PathBuf>,
-    addr: Option<SocketAddr>,
-    ledger: Option<PathBuf>,
-    ledger_key: Option<PathBuf>,
-    upstream: Option<String>,
-    drift_reference: Option<PathBuf>,
-    threads: Option<usize>,
-    log_level: Option<String>,
-    #[serde(default)]
-    limits: LimitsFile,
-}
-
-fn limits_from(f: &LimitsFile) -> Limits {
-    let d = Limits::default();
-    let ms = |v: Option<u64>, dflt: Duration| v.map(Duration::from_millis).unwrap_or(dflt);
-    Limits {
-        max_body_bytes: f.max_body_bytes.unwrap_or(d.max_body_bytes),
-        tls_handshake_timeout: ms(f.tls_handshake_timeout_ms, d.tls_handshake_timeout),
-        header_read_timeout: ms(f.header_read_timeout_ms, d.header_read_timeout),
-        body_read_timeout: ms(f.body_read_timeout_ms, d.body_read_timeout),
-        idle_timeout: ms(f.idle_timeout_ms, d.idle_timeout),
-        max_connections: f.max_connections.unwrap_or(d.max_connections),
-        max_in_flight: f.max_in_flight.unwrap_or(d.max_in_flight),
-        max_h2_streams: f.max_h2_streams.unwrap_or(d.max_h2_streams),
-        shutdown_grace: ms(f.shutdown_grace_ms, d.shutdown_grace),
-        max_inputs: f.max_inputs.unwrap_or(d.max_inputs),
-        max_dims: f.max_dims.unwrap_or(d.max_dims),
-        max_elements: f.max_elements.unwrap_or(d.max_elements),
-        ..d
-    }
-}
-
-/// Paths in the config file are relative to the file's directory.
-fn rebase(base: &Path, p: Option<PathBuf>) -> Option<PathBuf> {
-    p.map(|p| if p.is_absolute() { p } else { base.join(p) })
-}
-
-/// Settings after merging the config file and the flags.
-pub(crate) struct Settings {
-    pub(crate) bundle: Option<PathBuf>,
-    pub(crate) key: Option<PathBuf>,
-    pub(crate) policy: Option<PathBuf>,
-    pub(crate) tls_cert: PathBuf,
-    pub(crate) tls_key: PathBuf,
-    pub(crate) client_ca: PathBuf,
-    pub(crate) clients: PathBuf,
-    pub(crate) addr: SocketAddr,
-    pub(crate) ledger: Option<PathBuf>,
-    pub(crate) ledger_key: Option<PathBuf>,
-    pub(crate) upstream: Option<String>,
-    pub(crate) drift_reference: Option<PathBuf>,
-    pub(crate) limits: Limits,
-}
-
-fn settings(args: &Args) -> anyhow::Result<(Settings, Option<usize>, String)> {
+/// The settings: the flags, then the config file for what they leave out.
+fn settings(args: &Args) -> anyhow::Result<ServeConfig> {
     let file = match &args.config {
-        None => ConfigFile::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let mut f: ConfigFile =
-                toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-            let base = path.parent().unwrap_or(Path::new("."));
-            f.bundle = rebase(base, f.bundle);
-            f.key = rebase(base, f.key);
-            f.policy = rebase(base, f.policy);
-            f.tls_cert = rebase(base, f.tls_cert);
-            f.tls_key = rebase(base, f.tls_key);
-            f.client_ca = rebase(base, f.client_ca);
-            f.clients = rebase(base, f.clients);
-            f.ledger = rebase(base, f.ledger);
-            f.ledger_key = rebase(base, f.ledger_key);
-            f
-        }
+        None => ServeConfig::default(),
+        Some(path) => ServeConfig::load(path)?,
     };
-    let need = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, name: &str| {
-        flag.clone()
-            .or_else(|| conf.clone())
-            .with_context(|| format!("--{name} is required (on the command line or in --config)"))
-    };
-    let s = Settings {
-        bundle: args.bundle.clone().or(file.bundle.clone()),
-        key: args.key.clone().or(file.key.clone()),
-        policy: args.policy.clone().or(file.policy.clone()),
-        tls_cert: need(&args.tls_cert, &file.tls_cert, "tls-cert")?,
-        tls_key: need(&args.tls_key, &file.tls_key, "tls-key")?,
-        client_ca: need(&args.client_ca, &file.client_ca, "client-ca")?,
-        clients: need(&args.clients, &file.clients, "clients")?,
-        addr: args
-            .addr
-            .or(file.addr)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443))),
-        ledger: args.ledger.clone().or(file.ledger.clone()),
-        ledger_key: args.ledger_key.clone().or(file.ledger_key.clone()),
-        upstream: args.upstream.clone().or(file.upstream.clone()),
-        drift_reference: args
-            .drift_reference
-            .clone()
-            .or(file.drift_reference.clone()),
-        limits: limits_from(&file.limits),
-    };
-    let level = args
-        .log_level
-        .clone()
-        .or(file.log_level.clone())
-        .unwrap_or_else(|| "info".into());
-    Ok((s, args.threads.or(file.threads), level))
+    let mut flags = ServeConfig::default();
+    flags.bundle = args.bundle.clone();
+    flags.key = args.key.clone();
+    flags.policy = args.policy.clone();
+    flags.tls_cert = args.tls_cert.clone();
+    flags.tls_key = args.tls_key.clone();
+    flags.client_ca = args.client_ca.clone();
+    flags.clients = args.clients.clone();
+    flags.addr = args.addr;
+    flags.ledger = args.ledger.clone();
+    flags.ledger_key = args.ledger_key.clone();
+    flags.upstream = args.upstream.clone();
+    flags.drift_reference = args.drift_reference.clone();
+    flags.threads = args.threads;
+    flags.log_level = args.log_level.clone();
+    Ok(flags.or(file))
 }
 
-/// Open (or create) the ledger and its checkpoint signer.
-pub(crate) fn open_audit(
-    ledger: Option<&Path>,
-    ledger_key: Option<&Path>,
-    origin: &str,
-) -> anyhow::Result<Option<AuditLog>> {
-    let Some(path) = ledger else {
-        if ledger_key.is_some() {
-            bail!("--ledger-key needs --ledger");
+/// A setting that must be given, on the command line or in the config file.
+fn need<'a>(value: &'a Option<PathBuf>, flag: &str) -> anyhow::Result<&'a Path> {
+    value
+        .as_deref()
+        .with_context(|| format!("--{flag} is required (on the command line or in --config)"))
+}
+
+/// The audit ledger: `--ledger` (created if missing, then `--ledger-key` is required), or by
+/// default `audit.db` in the state directory (`vigil_server::state_dir`), never a file in the
+/// working directory. The toy backend keeps none unless one is named.
+fn audit(s: &ServeConfig, toy: bool) -> anyhow::Result<Option<AuditLog>> {
+    match (&s.ledger, &s.ledger_key) {
+        (Some(path), key) => Ok(Some(AuditLog::open_or_create(
+            path,
+            key.as_deref(),
+            "vigil-serve",
+        )?)),
+        (None, Some(_)) => bail!("--ledger-key needs --ledger"),
+        (None, None) if toy => Ok(None),
+        (None, None) => {
+            let dir = vigil_server::state_dir().context(
+                "--ledger is required: no state directory for the default ledger \
+                 (set VIGIL_STATE_DIR, XDG_STATE_HOME or HOME)",
+            )?;
+            let log = AuditLog::open_in(&dir, "vigil-serve")?;
+            tracing::info!(ledger = %dir.join("audit.db").display(), "audit ledger (default)");
+            Ok(Some(log))
         }
-        return Ok(None);
-    };
-    let key = match ledger_key {
-        None => None,
-        Some(k) => Some(std::sync::Arc::new(
-            vigil_core::SigningKey::load(k, None)
-                .with_context(|| format!("cannot read the ledger key {}", k.display()))?,
-        )),
-    };
-    let log = if path.exists() {
-        vigil_ledger::Ledger::open(path)
-            .with_context(|| format!("cannot open the ledger {}", path.display()))?
-    } else {
-        let Some(key) = &key else {
-            bail!(
-                "the ledger {} does not exist; give --ledger-key to create it",
-                path.display()
-            );
-        };
-        let signer = vigil_ledger::NoteSigner::from_signer(origin, key.clone())
-            .context("ledger checkpoint signer")?;
-        vigil_ledger::Ledger::create(path, origin, signer.verifier().key(), None)
-            .with_context(|| format!("cannot create the ledger {}", path.display()))?
-    };
-    let signer = match key {
-        None => None,
-        Some(key) => Some(
-            vigil_ledger::NoteSigner::from_signer(&log.info().key_name, key)
-                .context("ledger checkpoint signer")?,
-        ),
-    };
-    Ok(Some(AuditLog::new(log, signer)))
+    }
 }
 
 fn init_logging(level: &str) -> anyhow::Result<()> {
@@ -276,18 +149,19 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 /// Build the backend the settings ask for.
 fn backend(
     args: &Args,
-    s: &Settings,
+    s: &ServeConfig,
     audit: Option<&AuditLog>,
 ) -> anyhow::Result<Arc<dyn InferenceBackend>> {
     if args.dangerous_toy_backend {
         return Ok(Arc::new(vigil_server::ToyBackend::new()));
     }
-    let Some(bundle) = &s.bundle else {
-        bail!("--bundle is required (on the command line or in --config)");
-    };
+    let bundle = need(&s.bundle, "bundle")?;
     if s.key.is_none() && s.policy.is_none() {
         bail!("--key or --policy is required: the bundle is verified before it is served");
     }
+    let Some(audit) = audit else {
+        bail!("--ledger is required: every guarded request is recorded in the audit ledger");
+    };
     let guarded = guard_backend(
         bundle,
         s.key.as_deref(),
@@ -301,13 +175,12 @@ fn backend(
     })
 }
 
-/// The bundle behind the guard; its events go into the ledger, or without one into a JSON
-/// lines file beside it (`vigil-audit.jsonl`, synced per event).
+/// The bundle behind the guard; its events go into the ledger.
 pub(crate) fn guard_backend(
     bundle: &Path,
     key: Option<&Path>,
     policy: Option<&Path>,
-    audit: Option<&AuditLog>,
+    audit: &AuditLog,
     drift_reference: Option<&Path>,
 ) -> anyhow::Result<vigil_server::GuardBackend> {
     use vigil_bundle::{BundlePolicy, Trust};
@@ -318,13 +191,8 @@ pub(crate) fn guard_backend(
             bail!("--key or --policy is required: the bundle is verified before it is served")
         }
     };
-    let sink: Arc<dyn vigil_guard::AuditSink> = match audit {
-        Some(a) => Arc::new(vigil_guard::LedgerAudit::new(a.ledger().clone())),
-        None => Arc::new(
-            vigil_guard::JsonLinesAudit::open(Path::new("vigil-audit.jsonl"))
-                .context("cannot open the audit file vigil-audit.jsonl (or give --ledger)")?,
-        ),
-    };
+    let sink: Arc<dyn vigil_guard::AuditSink> =
+        Arc::new(vigil_guard::LedgerAudit::new(audit.ledger().clone()));
     let reference = drift_reference
         .map(super::guard::read_drift_reference)
         .transpose()?;
@@ -358,19 +226,24 @@ pub(crate) fn guard_backend(
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
-    let (s, threads, level) = settings(&args)?;
-    init_logging(&level)?;
-    let clients = Clients::load(&s.clients)?;
-    let tls = vigil_server::server_config(&vigil_server::TlsFiles {
-        cert: &s.tls_cert,
-        key: &s.tls_key,
-        client_ca: &s.client_ca,
-    })?;
-    let audit = open_audit(s.ledger.as_deref(), s.ledger_key.as_deref(), "vigil-serve")?;
+    let s = settings(&args)?;
+    init_logging(s.log_level.as_deref().unwrap_or("info"))?;
+    let tls_files = vigil_server::TlsFiles {
+        cert: need(&s.tls_cert, "tls-cert")?,
+        key: need(&s.tls_key, "tls-key")?,
+        client_ca: need(&s.client_ca, "client-ca")?,
+    };
+    let clients = Clients::load(need(&s.clients, "clients")?)?;
+    let tls = vigil_server::server_config(&tls_files)?;
+    if !args.dangerous_toy_backend {
+        need(&s.bundle, "bundle")?;
+    }
+    let audit = audit(&s, args.dangerous_toy_backend)?;
     let backend = backend(&args, &s, audit.as_ref())?;
+    let addr = s.addr();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
-    if let Some(n) = threads {
+    if let Some(n) = s.threads {
         rt.worker_threads(n.max(1));
     }
     let rt = rt.build().context("cannot start the async runtime")?;
@@ -383,9 +256,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         },
     );
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(s.addr)
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on {}", s.addr))?;
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
         let model = backend.model();
         {
