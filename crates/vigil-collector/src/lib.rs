@@ -71,3 +71,35 @@ pub use api::{
     rfc3339, router, Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody,
     Role, MAX_PAGE, MAX_PUSH_BYTES,
 };
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod internal {
+    /// Parses arbitrary bytes as a push body and a clients file; a parsed push is judged
+    /// against a fixed device key and must not panic.
+    pub fn fuzz_push(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::Clients::parse(text);
+        }
+        let Ok(body) = serde_json::from_slice::<crate::PushBody>(data) else {
+            return;
+        };
+        let public = vigil_core::SigningKey::ed25519_from_seed(&[7; 32]).public_key();
+        let Ok(key) = vigil_ledger::NoteVerifier::from_public_key("device", &public) else {
+            return;
+        };
+        let proof: Vec<vigil_ledger::Hash> = body
+            .proof
+            .iter()
+            .filter_map(|h| hex::decode(h).ok())
+            .filter_map(|b| vigil_ledger::Hash::try_from(b.as_slice()).ok())
+            .collect();
+        let push = crate::Push {
+            checkpoint: body.checkpoint,
+            first: body.first,
+            entries: body.entries.into_iter().map(String::into_bytes).collect(),
+            proof,
+        };
+        let _ = crate::judge(&key, None, &push, |_| false);
+    }
+}

@@ -76,3 +76,29 @@ pub fn vulns(
         unmatched_triage,
     })
 }
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod internal {
+    /// Parses arbitrary bytes as an OSV record and judges a few packages against it, and as a
+    /// triage file; must never panic.
+    pub fn fuzz_osv(data: &[u8]) {
+        if let Ok(record) = serde_json::from_slice::<crate::Record>(data) {
+            for purl in [
+                "pkg:cargo/foo@1.2.3",
+                "pkg:cargo/foo@0.0.0-rc.1",
+                "pkg:pypi/foo@1.0",
+                "pkg:npm/%40s/foo@2.0.0",
+            ] {
+                if let Ok(p) = crate::Package::from_purl(purl) {
+                    let _ = record.judge(&p);
+                }
+            }
+            let _ = record.severity_label();
+        }
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::Package::from_purl(text);
+            let _ = toml::from_str::<toml::Value>(text);
+        }
+    }
+}

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::merkle::Hash;
+/// A SHA-256 hash (the same as `crate::Hash`; spelled out so errors do not import the tree).
+type Hash = [u8; 32];
 
 /// Everything that can go wrong in the ledger.
 #[derive(Debug, thiserror::Error)]

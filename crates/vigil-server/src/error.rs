@@ -39,7 +39,7 @@ pub enum ServerError {
         bundle: PathBuf,
         /// Why.
         #[source]
-        source: vigil_guard::GuardError,
+        source: Box<vigil_guard::GuardError>,
     },
     /// The `--upstream` address is not usable.
     #[error("upstream {url:?}: {reason}")]
