@@ -10,11 +10,10 @@
 use std::sync::{Condvar, Mutex};
 
 use postgres::{Client, NoTls, Transaction};
-use vigil_ledger::{Frontier, Hash};
 
 use crate::store::{
-    AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
-    PushView, StoreError,
+    accepted_from_row, drift_detail, fork_detail, to_hash, to_i64, to_u64, AlarmKind, AlarmRow,
+    Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow, PushView, StoreError,
 };
 use crate::witness::Accepted;
 
@@ -58,18 +57,6 @@ impl std::fmt::Debug for PostgresStore {
 
 fn db(e: postgres::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Database(format!("{v} does not fit the store")))
-}
-
-fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({v})")))
-}
-
-fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
-    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
 
 /// A connection borrowed from the pool; returned when dropped (unless it broke).
@@ -197,25 +184,11 @@ fn read_accepted(tx: &mut Transaction<'_>, device: &str) -> Result<Option<Accept
     else {
         return Ok(None);
     };
-    let size = to_u64(row.try_get::<_, i64>(0).map_err(db)?, "device size")?;
+    let size: i64 = row.try_get(0).map_err(db)?;
     let root: Vec<u8> = row.try_get(1).map_err(db)?;
     let frontier: Vec<u8> = row.try_get(2).map_err(db)?;
     let note: String = row.try_get(3).map_err(db)?;
-    let hashes = frontier
-        .chunks(32)
-        .map(|c| to_hash(c, "frontier hash"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let frontier = Frontier::from_parts(size, hashes).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "device {device}: frontier does not match size {size}"
-        ))
-    })?;
-    Ok(Some(Accepted {
-        note,
-        size,
-        root: to_hash(&root, "device root")?,
-        frontier,
-    }))
+    accepted_from_row(device, size, &root, &frontier, note).map(Some)
 }
 
 impl CollectorStore for PostgresStore {
@@ -302,10 +275,7 @@ impl CollectorStore for PostgresStore {
                     &[&device, &size_i, &root.to_vec(), &note, &now_i],
                 )
                 .map_err(db)?;
-                let detail = format!(
-                    "checkpoint of size {size} contradicts the accepted history ({})",
-                    kind.code()
-                );
+                let detail = fork_detail(kind, size);
                 tx.execute(
                     "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, 'fork', $2, TRUE, $3)",
                     &[&device, &now_i, &detail],
@@ -332,10 +302,7 @@ impl CollectorStore for PostgresStore {
             )
             .map_err(db)?;
             if p.drift {
-                let detail = format!(
-                    "{} drift on {} (statistic {})",
-                    p.test, p.feature, p.statistic
-                );
+                let detail = drift_detail(p);
                 tx.execute(
                     "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, 'drift', $2, TRUE, $3)",
                     &[&p.device, &time, &detail],

@@ -24,11 +24,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use vigil_ledger::{Frontier, Hash};
 
 use crate::store::{
-    AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
-    PushView, StoreError,
+    accepted_from_row, drift_detail, fork_detail, to_hash, to_i64, to_u64, AlarmKind, AlarmRow,
+    Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow, PushView, StoreError,
 };
 use crate::witness::Accepted;
 
@@ -59,18 +58,6 @@ pub struct SqliteStore {
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Database(format!("{v} does not fit the store")))
-}
-
-fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({v})")))
-}
-
-fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
-    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
 
 impl SqliteStore {
@@ -161,22 +148,7 @@ fn read_accepted(
     let Some((size, root, frontier, note)) = row else {
         return Ok(None);
     };
-    let size = to_u64(size, "device size")?;
-    let hashes = frontier
-        .chunks(32)
-        .map(|c| to_hash(c, "frontier hash"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let frontier = Frontier::from_parts(size, hashes).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "device {device}: frontier does not match size {size}"
-        ))
-    })?;
-    Ok(Some(Accepted {
-        note,
-        size,
-        root: to_hash(&root, "device root")?,
-        frontier,
-    }))
+    accepted_from_row(device, size, &root, &frontier, note).map(Some)
 }
 
 impl CollectorStore for SqliteStore {
@@ -266,10 +238,7 @@ impl CollectorStore for SqliteStore {
                     params![
                         device,
                         now_i,
-                        format!(
-                            "checkpoint of size {size} contradicts the accepted history ({})",
-                            kind.code()
-                        )
+                        fork_detail(kind, size)
                     ],
                 )
                 .map_err(db)?;
@@ -300,7 +269,7 @@ impl CollectorStore for SqliteStore {
                     params![
                         p.device,
                         to_i64(p.time)?,
-                        format!("{} drift on {} (statistic {})", p.test, p.feature, p.statistic)
+                        drift_detail(p)
                     ],
                 )
                 .map_err(db)?;

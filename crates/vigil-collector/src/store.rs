@@ -1,9 +1,67 @@
 //! What the collector keeps, behind one trait so that SQLite (one site) and PostgreSQL (a fleet)
 //! run the same push logic.
 
-use vigil_ledger::Hash;
+use vigil_ledger::{Frontier, Hash};
 
 use crate::witness::{Accepted, ForkKind};
+
+/// A size for the database's signed 64-bit integers.
+pub(crate) fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Database(format!("{v} does not fit the store")))
+}
+
+/// A stored signed integer that must not be negative.
+pub(crate) fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({v})")))
+}
+
+/// A stored hash that must be 32 bytes.
+pub(crate) fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+}
+
+/// A device's accepted state from its stored row: size, root, the concatenated frontier
+/// hashes (largest subtree first) and the note.
+pub(crate) fn accepted_from_row(
+    device: &str,
+    size: i64,
+    root: &[u8],
+    frontier: &[u8],
+    note: String,
+) -> Result<Accepted, StoreError> {
+    let size = to_u64(size, "device size")?;
+    let hashes = frontier
+        .chunks(32)
+        .map(|c| to_hash(c, "frontier hash"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let frontier = Frontier::from_parts(size, hashes).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "device {device}: frontier does not match size {size}"
+        ))
+    })?;
+    Ok(Accepted {
+        note,
+        size,
+        root: to_hash(root, "device root")?,
+        frontier,
+    })
+}
+
+/// The text of a fork alarm.
+pub(crate) fn fork_detail(kind: ForkKind, size: u64) -> String {
+    format!(
+        "checkpoint of size {size} contradicts the accepted history ({})",
+        kind.code()
+    )
+}
+
+/// The text of a drift alarm.
+pub(crate) fn drift_detail(p: &DriftPoint) -> String {
+    format!(
+        "{} drift on {} (statistic {})",
+        p.test, p.feature, p.statistic
+    )
+}
 
 /// Why the store failed. A failed push stores nothing (its transaction is rolled back).
 #[derive(Debug, thiserror::Error)]

@@ -138,32 +138,7 @@ fn audit_snapshot(
     };
     let mut seen: BTreeMap<u64, (u64, Hash)> = BTreeMap::new();
     for cp in &stored {
-        let opened =
-            open_checkpoint(cp.note.as_bytes(), trusted, Some(&info.origin)).map_err(|e| {
-                IntegrityError::BadCheckpoint {
-                    checkpoint: CheckpointRef::Stored(cp.id),
-                    reason: e.to_string(),
-                }
-            })?;
-        let body = &opened.checkpoint;
-        if body.size != cp.size || body.root != cp.root {
-            return Err(IntegrityError::BadCheckpoint {
-                checkpoint: CheckpointRef::Stored(cp.id),
-                reason: "stored size/root columns differ from its signed note".into(),
-            }
-            .into());
-        }
-        if let Some((other, other_root)) = seen.get(&cp.size) {
-            if *other_root != cp.root {
-                return Err(IntegrityError::Forked {
-                    size: cp.size,
-                    first: *other,
-                    second: cp.id,
-                }
-                .into());
-            }
-        }
-        seen.insert(cp.size, (cp.id, cp.root));
+        check_stored_checkpoint(cp, trusted, &info.origin, &mut seen)?;
         let actual = root_at(cp.size)?;
         if actual != cp.root {
             return Err(IntegrityError::Rewritten {
@@ -249,20 +224,6 @@ fn audit_tail_snapshot(store: &dyn Store) -> Result<Audit, Error> {
     let nodes = StoreNodes(store);
     let mut seen: BTreeMap<u64, (u64, Hash)> = BTreeMap::new();
     for cp in &stored {
-        let opened =
-            open_checkpoint(cp.note.as_bytes(), &own, Some(&info.origin)).map_err(|e| {
-                IntegrityError::BadCheckpoint {
-                    checkpoint: CheckpointRef::Stored(cp.id),
-                    reason: e.to_string(),
-                }
-            })?;
-        if opened.checkpoint.size != cp.size || opened.checkpoint.root != cp.root {
-            return Err(IntegrityError::BadCheckpoint {
-                checkpoint: CheckpointRef::Stored(cp.id),
-                reason: "stored size/root columns differ from its signed note".into(),
-            }
-            .into());
-        }
         if cp.size > size {
             return Err(IntegrityError::Truncated {
                 checkpoint: CheckpointRef::Stored(cp.id),
@@ -271,17 +232,7 @@ fn audit_tail_snapshot(store: &dyn Store) -> Result<Audit, Error> {
             }
             .into());
         }
-        if let Some((other, other_root)) = seen.get(&cp.size) {
-            if *other_root != cp.root {
-                return Err(IntegrityError::Forked {
-                    size: cp.size,
-                    first: *other,
-                    second: cp.id,
-                }
-                .into());
-            }
-        }
-        seen.insert(cp.size, (cp.id, cp.root));
+        check_stored_checkpoint(cp, &own, &info.origin, &mut seen)?;
         let actual = crate::merkle::root(&nodes, cp.size)?;
         if actual != cp.root {
             return Err(IntegrityError::Rewritten {
@@ -334,6 +285,42 @@ fn audit_tail_snapshot(store: &dyn Store) -> Result<Audit, Error> {
         root: frontier.root(),
         checkpoints: stored.len(),
     })
+}
+
+/// Checks a stored checkpoint: it opens with the trusted keys and names the log's origin, its
+/// size and root columns are those it signs, and no earlier one of the same size (in `seen`,
+/// size to row id and root) has another root; then records it in `seen`.
+fn check_stored_checkpoint(
+    cp: &crate::store::StoredCheckpoint,
+    trusted: &[NoteVerifier],
+    origin: &str,
+    seen: &mut BTreeMap<u64, (u64, Hash)>,
+) -> Result<(), Error> {
+    let opened = open_checkpoint(cp.note.as_bytes(), trusted, Some(origin)).map_err(|e| {
+        IntegrityError::BadCheckpoint {
+            checkpoint: CheckpointRef::Stored(cp.id),
+            reason: e.to_string(),
+        }
+    })?;
+    if opened.checkpoint.size != cp.size || opened.checkpoint.root != cp.root {
+        return Err(IntegrityError::BadCheckpoint {
+            checkpoint: CheckpointRef::Stored(cp.id),
+            reason: "stored size/root columns differ from its signed note".into(),
+        }
+        .into());
+    }
+    if let Some((other, other_root)) = seen.get(&cp.size) {
+        if *other_root != cp.root {
+            return Err(IntegrityError::Forked {
+                size: cp.size,
+                first: *other,
+                second: cp.id,
+            }
+            .into());
+        }
+    }
+    seen.insert(cp.size, (cp.id, cp.root));
+    Ok(())
 }
 
 /// Checks entry `idx` (which must be `expected`): canonical, matching its stored leaf hash,
