@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_guard::fuzz::fuzz_csv(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vigil_guard::internal::fuzz_csv(data));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 use vigil_bundle::{BundlePolicy, Trust};
-use vigil_guard::{parse_csv, CsvLimits, DangerousNoAudit, Guard, GuardOptions};
+use vigil_guard::{parse_csv, CsvLimits, DangerousNoAudit, Guard, GuardOptions, RequestOptions};
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -103,10 +103,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if guarded {
                             // A fresh client every 5,000 requests keeps budgets out of the way;
                             // one virtual second per request keeps the bucket full.
-                            let d = guard.infer_at(
+                            let request = RequestOptions::new().at(Duration::from_secs(i as u64));
+                            let d = guard.infer(
                                 &clients[i / 5000],
                                 &guard.row(row, &mut shape),
-                                Duration::from_secs(i as u64),
+                                &request,
                             );
                             if matches!(d.verdict, vigil_guard::Verdict::Accept { .. }) {
                                 accepted.fetch_add(1, Ordering::Relaxed);

@@ -1,30 +1,36 @@
 //! Where the guard's events go: the audit ledger and the drift monitor, behind two small traits
-//! so that `vigil-ledger` and `vigil-drift` plug in without this crate depending on them.
+//! so that any durable store and any drift monitor plug in. Events are `vigil-ledger`'s typed
+//! [`Event`]s.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::error::GuardError;
+use vigil_ledger::Event;
 
-/// Receives audit events (JSON objects). `record` returns only when the event is durable: an
-/// error makes the guard abstain with `audit_unavailable` instead of answering.
+use crate::error::GuardError;
+use crate::monitor::Alarm;
+
+/// Receives audit events. `record` returns only when the event is durable: an error makes the
+/// guard abstain with `audit_unavailable` instead of answering.
 pub trait AuditSink: Send + Sync {
     /// Records one event durably.
-    fn record(&self, event: &serde_json::Value) -> Result<(), GuardError>;
+    fn record(&self, event: &Event) -> Result<(), GuardError>;
 }
 
-/// Receives the features and confidence of each accepted request, for drift monitoring.
+/// Receives the features and confidence of each request the guard is about to accept, for
+/// drift monitoring, and answers with the drift alarms that observation raised: they go into
+/// that request's [`crate::Decision`] and audit events, never to another request.
 pub trait DriftFeed: Send + Sync {
-    /// One accepted request: its input values (contract order) and top-class probability.
-    fn observe(&self, features: &[f32], confidence: f32);
+    /// One request: its input values (contract order) and top-class probability.
+    fn observe(&self, features: &[f32], confidence: f32) -> Vec<Alarm>;
 }
 
 /// Keeps events in memory, up to a bound (then refuses, so the guard abstains).
 #[derive(Debug)]
 pub struct MemoryAudit {
-    events: Mutex<Vec<serde_json::Value>>,
+    events: Mutex<Vec<Event>>,
     max: usize,
 }
 
@@ -38,13 +44,13 @@ impl MemoryAudit {
     }
 
     /// A copy of the events so far.
-    pub fn events(&self) -> Vec<serde_json::Value> {
+    pub fn events(&self) -> Vec<Event> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
     }
 }
 
 impl AuditSink for MemoryAudit {
-    fn record(&self, event: &serde_json::Value) -> Result<(), GuardError> {
+    fn record(&self, event: &Event) -> Result<(), GuardError> {
         let mut events = self
             .events
             .lock()
@@ -86,8 +92,10 @@ impl JsonLinesAudit {
 }
 
 impl AuditSink for JsonLinesAudit {
-    fn record(&self, event: &serde_json::Value) -> Result<(), GuardError> {
-        let mut line = serde_json::to_vec(event).map_err(|e| GuardError::Audit(e.to_string()))?;
+    fn record(&self, event: &Event) -> Result<(), GuardError> {
+        let mut line = event
+            .to_json()
+            .map_err(|e| GuardError::Audit(e.to_string()))?;
         line.push(b'\n');
         let mut file = self
             .file
@@ -107,7 +115,7 @@ impl AuditSink for JsonLinesAudit {
 pub struct DangerousNoAudit;
 
 impl AuditSink for DangerousNoAudit {
-    fn record(&self, _event: &serde_json::Value) -> Result<(), GuardError> {
+    fn record(&self, _event: &Event) -> Result<(), GuardError> {
         Ok(())
     }
 }

@@ -10,11 +10,12 @@ use crate::contract::GuardConfig;
 use crate::detect::{
     batch_size, forward, DetectorKind, Reference, REFERENCE_FILE, REFERENCE_FORMAT,
 };
-use crate::engine::Engine;
 use crate::error::GuardError;
 use crate::guard::{read_bounded, read_unverified};
+use crate::reason::Reason;
 use crate::rows::{parse_csv, CsvLimits};
 use crate::stats::{conformal_quantile, splitmix, Gaussian};
+use vigil_model::Engine;
 
 /// What calibration wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +84,7 @@ fn read_clean(
         contract.check_values(values).map_err(|r| GuardError::Csv {
             file: file.clone(),
             line: row.line,
-            reason: format!("clean data must be clean: {r}"),
+            reason: format!("clean data must be clean: {}", Reason::from(r)),
         })?;
         let fwd =
             forward(engine, d, &contract.features, values).map_err(|e| GuardError::Model {

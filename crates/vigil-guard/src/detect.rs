@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{DetectorSettings, Feature};
-use crate::engine::Engine;
 use crate::error::GuardError;
 use crate::stats::{median_smooth, squeeze_bits, Gaussian};
+use vigil_model::Engine;
 
 /// The reference file `calibrate` writes and the guard reads, inside the bundle.
 pub const REFERENCE_FILE: &str = "reference/guard.json";

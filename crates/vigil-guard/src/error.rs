@@ -59,6 +59,9 @@ pub enum GuardError {
     /// Calibration could not be done (too few rows, singular statistics...).
     #[error("calibration: {0}")]
     Calibration(String),
+    /// A file could not be read (it names the file: missing, too large, not a regular file).
+    #[error(transparent)]
+    File(#[from] vigil_core::ReadError),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -71,6 +74,21 @@ pub enum GuardError {
     /// The audit sink refused an event.
     #[error("audit: {0}")]
     Audit(String),
+}
+
+impl From<vigil_model::ModelError> for GuardError {
+    fn from(e: vigil_model::ModelError) -> Self {
+        match e {
+            vigil_model::ModelError::Contract { file, key, reason } => {
+                GuardError::Contract { file, key, reason }
+            }
+            vigil_model::ModelError::Model { name, reason } => GuardError::Model { name, reason },
+            other => GuardError::Model {
+                name: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 impl GuardError {

@@ -4,19 +4,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use vigil_bundle::{BundleConfig, BundleVerifier, Limits, Trust};
+use vigil_ledger::{AlarmDetail, Event, GuardAlarm, Inference, Verdict as LedgerVerdict};
 
 use crate::audit::{AuditSink, DriftFeed};
 use crate::contract::{Contract, GuardConfig, OutputMode};
 use crate::detect::{batch_size, forward, DetectorKind, Reference, REFERENCE_FILE};
-use crate::engine::Engine;
 use crate::error::GuardError;
 use crate::monitor::{Alarm, ClientState};
 use crate::overrides::{Admission, ClientOverrides};
 use crate::reason::Reason;
+use vigil_model::Engine;
 
 /// Detector scores of one request, by [`DetectorKind::code`].
 pub type Scores = BTreeMap<&'static str, f64>;
@@ -125,21 +126,31 @@ pub struct Screening {
     pub probabilities: Option<Vec<f32>>,
 }
 
-/// How a guard is built.
+/// How a guard is built: the audit sink is required, the rest optional.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use vigil_guard::{GuardOptions, MemoryAudit};
+/// let options = GuardOptions::new(Arc::new(MemoryAudit::new(1000))).salt([7; 32]);
+/// ```
 #[derive(Clone)]
 pub struct GuardOptions {
-    /// Where audit events go (see `vigil-ledger`).
-    pub audit: Arc<dyn AuditSink>,
-    /// Where accepted features go (see `vigil-drift`).
-    pub drift: Option<Arc<dyn DriftFeed>>,
-    /// Salt of the input digests in audit events; random when `None`.
-    pub salt: Option<[u8; 32]>,
-    /// Bounds for reading the bundle.
-    pub bundle_limits: Limits,
+    audit: Arc<dyn AuditSink>,
+    drift: Option<Drift>,
+    salt: Option<[u8; 32]>,
+    bundle_limits: Limits,
+}
+
+/// Where the guard's drift observations go.
+#[derive(Clone)]
+enum Drift {
+    Feed(Arc<dyn DriftFeed>),
+    #[cfg(feature = "sinks")]
+    Monitor(crate::sinks::DriftSettings),
 }
 
 impl GuardOptions {
-    /// Options with this audit sink and defaults otherwise.
+    /// Options with this audit sink (see `vigil-ledger`) and defaults otherwise.
     pub fn new(audit: Arc<dyn AuditSink>) -> Self {
         GuardOptions {
             audit,
@@ -147,6 +158,33 @@ impl GuardOptions {
             salt: None,
             bundle_limits: Limits::default(),
         }
+    }
+
+    /// Feed accepted requests to a drift monitor the guard builds for its contract once the
+    /// bundle is open (streams matched to the contract's features by name).
+    #[cfg(feature = "sinks")]
+    pub fn drift(mut self, settings: crate::sinks::DriftSettings) -> Self {
+        self.drift = Some(Drift::Monitor(settings));
+        self
+    }
+
+    /// Feed accepted requests to `feed`.
+    pub fn drift_feed(mut self, feed: Arc<dyn DriftFeed>) -> Self {
+        self.drift = Some(Drift::Feed(feed));
+        self
+    }
+
+    /// The salt of the input digests in audit events (random by default; fix it only to
+    /// compare two runs).
+    pub fn salt(mut self, salt: [u8; 32]) -> Self {
+        self.salt = Some(salt);
+        self
+    }
+
+    /// Bounds for reading the bundle.
+    pub fn bundle_limits(mut self, limits: Limits) -> Self {
+        self.bundle_limits = limits;
+        self
     }
 }
 
@@ -156,6 +194,34 @@ impl std::fmt::Debug for GuardOptions {
             .field("drift", &self.drift.is_some())
             .field("bundle_limits", &self.bundle_limits)
             .finish_non_exhaustive()
+    }
+}
+
+/// How one request is run: the caller's overrides of the bundle's limits (a gateway's clients
+/// file) and the time it arrived. `Default`: the bundle's limits, now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestOptions {
+    overrides: ClientOverrides,
+    at: Option<Duration>,
+}
+
+impl RequestOptions {
+    /// The bundle's limits, at the current time.
+    pub fn new() -> Self {
+        RequestOptions::default()
+    }
+
+    /// This caller's limits where they differ from the bundle's.
+    pub fn overrides(mut self, overrides: ClientOverrides) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    /// The request arrives `at` after the guard opened, not now: for replaying a recorded
+    /// stream at its own pace.
+    pub fn at(mut self, at: Duration) -> Self {
+        self.at = Some(at);
+        self
     }
 }
 
@@ -335,6 +401,12 @@ impl Guard {
                 s
             }
         };
+        let drift: Option<Arc<dyn DriftFeed>> = match options.drift {
+            None => None,
+            Some(Drift::Feed(feed)) => Some(feed),
+            #[cfg(feature = "sinks")]
+            Some(Drift::Monitor(settings)) => Some(Arc::new(settings.build(&config.contract)?)),
+        };
         Ok(Guard {
             config,
             engine,
@@ -346,7 +418,7 @@ impl Guard {
             salt,
             clients: Mutex::new(HashMap::new()),
             audit: options.audit,
-            drift: options.drift,
+            drift,
             next_event: AtomicU64::new(1),
             epoch: Instant::now(),
         })
@@ -387,49 +459,37 @@ impl Guard {
         }
     }
 
-    /// Runs one request of `client` through the whole pipeline, at the current time.
-    pub fn infer(&self, client: &str, input: &Input<'_>) -> Decision {
-        self.infer_at(client, input, self.epoch.elapsed())
-    }
-
-    /// As [`Guard::infer`] at a given time since the guard opened: for replaying a recorded
-    /// stream (the CLI spaces rows at the sustained rate).
-    pub fn infer_at(&self, client: &str, input: &Input<'_>, at: Duration) -> Decision {
-        self.infer_as(client, &ClientOverrides::default(), input, at)
-    }
-
-    /// As [`Guard::infer`] for a caller whose limits differ from the bundle's (a gateway's
-    /// clients file), at the current time.
+    /// Runs one request of `client` through the whole pipeline.
     ///
     /// ```no_run
-    /// # use vigil_guard::{ClientOverrides, Guard};
+    /// # use vigil_guard::{ClientOverrides, Guard, RequestOptions};
     /// # fn demo(guard: &Guard, row: &[f32]) {
     /// let load_test = ClientOverrides { unlimited: true, extraction_monitor: Some(false), ..Default::default() };
     /// let mut shape = [1, row.len()];
-    /// let decision = guard.infer_with("bench-client", &load_test, &guard.row(row, &mut shape));
+    /// let request = RequestOptions::new().overrides(load_test);
+    /// let decision = guard.infer("bench-client", &guard.row(row, &mut shape), &request);
     /// # }
     /// ```
-    pub fn infer_with(
-        &self,
-        client: &str,
-        overrides: &ClientOverrides,
-        input: &Input<'_>,
-    ) -> Decision {
-        self.infer_as(client, overrides, input, self.epoch.elapsed())
-    }
-
-    /// As [`Guard::infer_with`] at a given time since the guard opened.
-    pub fn infer_as(
-        &self,
-        client: &str,
-        overrides: &ClientOverrides,
-        input: &Input<'_>,
-        at: Duration,
-    ) -> Decision {
+    pub fn infer(&self, client: &str, input: &Input<'_>, request: &RequestOptions) -> Decision {
+        let at = request.at.unwrap_or_else(|| self.epoch.elapsed());
         let mut alarms = Vec::new();
         let mut scores = Scores::new();
-        let (verdict, features) =
-            self.pipeline(client, overrides, input, at, &mut scores, &mut alarms);
+        let verdict = match self.pipeline(
+            client,
+            &request.overrides,
+            input,
+            at,
+            &mut scores,
+            &mut alarms,
+        ) {
+            (Verdict::Accept { output }, Some((x, confidence))) => {
+                if let Some(drift) = &self.drift {
+                    alarms.extend(drift.observe(x, confidence));
+                }
+                Verdict::Accept { output }
+            }
+            (verdict, _) => verdict,
+        };
         let event_id = self.next_event.fetch_add(1, Ordering::Relaxed);
         let verdict = match self.record(client, input, event_id, &verdict, &scores, &alarms) {
             Ok(()) => verdict,
@@ -437,11 +497,6 @@ impl Guard {
                 reason: Reason::AuditUnavailable,
             },
         };
-        if let (Verdict::Accept { .. }, Some(drift), Some((x, confidence))) =
-            (&verdict, &self.drift, features)
-        {
-            drift.observe(x, confidence);
-        }
         Decision {
             verdict,
             scores,
@@ -462,7 +517,7 @@ impl Guard {
         {
             return Err(Reason::InvalidClient);
         }
-        let mut clients = self.clients.lock().map_err(|_| Reason::TooManyClients)?;
+        let mut clients = self.clients.lock().map_err(|_| Reason::Internal)?;
         if let Some(c) = clients.get(client) {
             return Ok(c.clone());
         }
@@ -498,7 +553,7 @@ impl Guard {
         };
         {
             let Ok(mut st) = state.lock() else {
-                return (abstain(Reason::TooManyClients), None);
+                return (abstain(Reason::Internal), None);
             };
             if let Err(reason) = st.admit(&admission, at.as_secs_f64(), alarms) {
                 return (abstain(reason), None);
@@ -520,7 +575,10 @@ impl Guard {
                 .zip(&self.reference.distance_scale)
                 .map(|((v, m), sd)| ((f64::from(*v) - m) / sd) as f32)
                 .collect();
-            if let Ok(mut st) = state.lock() {
+            let Ok(mut st) = state.lock() else {
+                return (abstain(Reason::Internal), None);
+            };
+            {
                 st.observe(
                     &self.config.extraction,
                     &scaled,
@@ -570,7 +628,7 @@ impl Guard {
                 found: input.shape.iter().take(8).copied().collect(),
             });
         }
-        contract.check_values(x)?;
+        contract.check_values(x).map_err(Reason::from)?;
         let fwd = forward(&self.engine, &self.config.detectors, &contract.features, x)
             .map_err(|_| Reason::InferenceFailed)?;
         let mut reason = None;
@@ -675,50 +733,63 @@ impl Guard {
         scores: &Scores,
         alarms: &[Alarm],
     ) -> Result<(), GuardError> {
-        let time_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let time_ms = vigil_ledger::now_ms();
         let client: String = client.chars().take(256).collect();
+        let model = &self.bundle_digest;
         for alarm in alarms {
-            let detail = match alarm {
+            let event = match alarm {
                 Alarm::Extraction {
                     signal,
                     statistic,
                     queries,
-                } => {
-                    serde_json::json!({"signal": signal, "statistic": statistic, "queries": queries})
-                }
-                Alarm::Volume { used, budget } => {
-                    serde_json::json!({"used": used, "budget": budget})
-                }
+                } => Event::GuardAlarm(GuardAlarm {
+                    event_id,
+                    time_ms,
+                    model: model.clone(),
+                    client: client.clone(),
+                    alarm: AlarmDetail::Extraction {
+                        signal: (*signal).to_string(),
+                        statistic: *statistic,
+                        queries: *queries,
+                    },
+                }),
+                Alarm::Volume { used, budget } => Event::GuardAlarm(GuardAlarm {
+                    event_id,
+                    time_ms,
+                    model: model.clone(),
+                    client: client.clone(),
+                    alarm: AlarmDetail::Volume {
+                        used: *used,
+                        budget: *budget,
+                    },
+                }),
+                Alarm::Drift(detail) => Event::DriftAlarm(vigil_ledger::DriftAlarm {
+                    event_id,
+                    time_ms,
+                    model: model.clone(),
+                    alarm: detail.clone(),
+                }),
             };
-            self.audit.record(&serde_json::json!({
-                "type": "guard.alarm",
-                "event_id": event_id,
-                "time_ms": time_ms,
-                "model": self.bundle_digest,
-                "client": client,
-                "alarm": alarm.code(),
-                "detail": detail,
-            }))?;
+            self.audit.record(&event)?;
         }
         let (v, reason, label) = match verdict {
-            Verdict::Accept { output } => ("accept", None, Some(output.label.clone())),
-            Verdict::Abstain { reason } => ("abstain", Some(reason.wire()), None),
+            Verdict::Accept { output } => (LedgerVerdict::Accept, None, Some(output.label.clone())),
+            Verdict::Abstain { reason } => (LedgerVerdict::Abstain, Some(reason.wire()), None),
         };
-        self.audit.record(&serde_json::json!({
-            "type": "guard.inference",
-            "event_id": event_id,
-            "time_ms": time_ms,
-            "model": self.bundle_digest,
-            "client": client,
-            "input_sha256": self.digest_input(input),
-            "verdict": v,
-            "reason": reason,
-            "label": label,
-            "scores": scores,
-            "alarms": alarms.iter().map(Alarm::code).collect::<Vec<_>>(),
+        self.audit.record(&Event::GuardInference(Inference {
+            event_id,
+            time_ms,
+            model: model.clone(),
+            client,
+            input_sha256: self.digest_input(input),
+            verdict: v,
+            reason,
+            label,
+            scores: scores
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.is_finite().then_some(*v)))
+                .collect(),
+            alarms: alarms.iter().map(|a| a.code().to_string()).collect(),
         }))
     }
 }
@@ -738,13 +809,7 @@ pub(crate) struct Unverified {
 }
 
 pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, GuardError> {
-    vigil_core::read_bounded(path, max).map_err(|e| GuardError::Io {
-        path: path.to_path_buf(),
-        source: match e {
-            vigil_core::ReadError::Io { source, .. } => source,
-            other => std::io::Error::other(other.to_string()),
-        },
-    })
+    Ok(vigil_core::read_bounded(path, max)?)
 }
 
 pub(crate) fn read_unverified(dir: &Path, limits: &Limits) -> Result<Unverified, GuardError> {

@@ -22,9 +22,12 @@
 //! 7. extraction monitor for the client: PRADA (Juuti et al., EuroS&P 2019: Shapiro-Wilk W of
 //!    the minimum distances to the client's earlier queries, alarm under delta) plus the share
 //!    of recent queries the detectors flagged, plus volume budget alarms;
-//! 8. drift feed ([`DriftFeed`]) and an audit event ([`AuditSink`]: model digest, salted input
-//!    digest, verdict, reason, scores, client, never raw values). If the event cannot be made
-//!    durable the answer becomes an abstention.
+//! 8. drift feed ([`DriftFeed`], built by the guard from [`DriftSettings`] for its contract):
+//!    the alarms an accepted request raises come back in its own [`Decision`] as
+//!    [`Alarm::Drift`]; then the audit events ([`AuditSink`], `vigil-ledger`'s typed
+//!    [`vigil_ledger::Event`]: model digest, salted input digest, verdict, reason, scores,
+//!    client, never raw values). If an event cannot be made durable the answer becomes an
+//!    abstention.
 //!
 //! The answer is a [`Decision`]: [`Verdict::Accept`] with the output, or [`Verdict::Abstain`]
 //! with a [`Reason`] whose stable code (`out_of_range`, `ood_input`, `rate_limited`...) the
@@ -39,10 +42,9 @@
 //! sink for devices), `vigil-drift` ([`DriftMonitorFeed`]: its windowed monitor), `csv`,
 //! `serde_json`, `toml`, `sha2`.
 //!
-//! One line of `unsafe`, in the inference engine: a `vzeroupper` after each tract run, behind a
-//! runtime AVX check. tract's AVX-512 kernels return with the vector registers' upper halves
-//! dirty, which slows every legacy-SSE instruction after them (the guard's own scoring, libm)
-//! by a false dependency; clearing them halved the guard's p99 overhead (`bench/guard`).
+//! The contract and the tract engine live in `vigil-model` (re-exported here: [`Contract`],
+//! [`Feature`], [`Signal`]), so that `vigil assess` and the data screens run models the same
+//! way. This crate has no `unsafe`.
 //!
 //! # Example
 //!
@@ -50,7 +52,7 @@
 //! use std::path::Path;
 //! use std::sync::Arc;
 //! use vigil_bundle::{Trust, BundlePolicy};
-//! use vigil_guard::{Guard, GuardOptions, MemoryAudit, Verdict};
+//! use vigil_guard::{Guard, GuardOptions, MemoryAudit, RequestOptions, Verdict};
 //!
 //! let device = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/devices/breast-cancer");
 //! let policy = BundlePolicy::load(&device.join("policy.toml"))?;
@@ -61,7 +63,7 @@
 //! let mut row = vec![1.0f32; 30];
 //! row[0] = 1e6;
 //! let mut shape = [0; 2];
-//! let decision = guard.infer("clinic-7", &guard.row(&row, &mut shape));
+//! let decision = guard.infer("clinic-7", &guard.row(&row, &mut shape), &RequestOptions::new());
 //! match &decision.verdict {
 //!     Verdict::Abstain { reason } => assert_eq!(reason.wire(), "out_of_range:mean radius"),
 //!     Verdict::Accept { .. } => unreachable!("out-of-contract rows never get an answer"),
@@ -76,7 +78,6 @@ mod audit;
 mod calibrate;
 mod contract;
 mod detect;
-mod engine;
 mod error;
 mod guard;
 mod monitor;
@@ -97,18 +98,21 @@ pub use contract::{
 };
 pub use detect::{DetectorKind, REFERENCE_FILE};
 pub use error::GuardError;
-pub use guard::{Decision, Guard, GuardOptions, Input, Output, Scores, Screening, Values, Verdict};
+pub use guard::{
+    Decision, Guard, GuardOptions, Input, Output, RequestOptions, Scores, Screening, Values,
+    Verdict,
+};
 pub use monitor::Alarm;
 pub use overrides::ClientOverrides;
 pub use reason::Reason;
 pub use rows::{parse_csv, CsvLimits, CsvRow};
 #[cfg(feature = "sinks")]
-pub use sinks::{DriftMonitorFeed, LedgerAudit};
+pub use sinks::{DriftMonitorFeed, DriftSettings, LedgerAudit};
 pub use swilk::shapiro_wilk;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
-pub mod fuzz {
+pub mod internal {
     /// Parses bytes as a `vigil.toml` and checks its guard tables; must never panic.
     pub fn fuzz_contract(data: &[u8]) {
         if let Ok(text) = std::str::from_utf8(data) {

@@ -29,14 +29,19 @@ pub enum Alarm {
         /// The budget.
         budget: u64,
     },
+    /// The drift monitor fed with accepted requests found a stream drifting (raised at the
+    /// request whose observation completed the window that drifted; the stream, test and
+    /// p-value say what).
+    Drift(vigil_ledger::DriftDetail),
 }
 
 impl Alarm {
-    /// The stable code: `extraction` or `volume`.
+    /// The stable code: `extraction`, `volume` or `drift`.
     pub fn code(&self) -> &'static str {
         match self {
             Alarm::Extraction { .. } => "extraction",
             Alarm::Volume { .. } => "volume",
+            Alarm::Drift(_) => "drift",
         }
     }
 }

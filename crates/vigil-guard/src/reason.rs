@@ -73,6 +73,29 @@ pub enum Reason {
     InferenceFailed,
     /// The audit event could not be recorded durably, so no answer is released.
     AuditUnavailable,
+    /// The guard's own state is unusable (a lock poisoned by a panic elsewhere): no answer.
+    Internal,
+}
+
+impl From<vigil_model::Violation> for Reason {
+    fn from(v: vigil_model::Violation) -> Self {
+        match v {
+            vigil_model::Violation::NotFinite { feature } => Reason::NotFinite { feature },
+            vigil_model::Violation::OutOfRange {
+                feature,
+                value,
+                min,
+                max,
+            } => Reason::OutOfRange {
+                feature,
+                value,
+                min,
+                max,
+            },
+            // A violation this guard does not know is still a refusal, never a pass.
+            _ => Reason::Internal,
+        }
+    }
 }
 
 impl Reason {
@@ -93,6 +116,7 @@ impl Reason {
             Reason::Detector { detector, .. } => detector,
             Reason::InferenceFailed => "inference_failed",
             Reason::AuditUnavailable => "audit_unavailable",
+            Reason::Internal => "internal",
         }
     }
 
@@ -108,7 +132,7 @@ impl Reason {
             | Reason::WrongShape { .. }
             | Reason::Malformed { .. } => 400,
             Reason::NotFinite { .. } | Reason::OutOfRange { .. } | Reason::Detector { .. } => 422,
-            Reason::InferenceFailed => 500,
+            Reason::InferenceFailed | Reason::Internal => 500,
         }
     }
 
@@ -180,6 +204,7 @@ impl fmt::Display for Reason {
             }
             Reason::InferenceFailed => write!(f, "inference_failed: the engine failed"),
             Reason::AuditUnavailable => write!(f, "audit_unavailable: event not recorded"),
+            Reason::Internal => write!(f, "internal: the guard's state is unusable"),
         }
     }
 }

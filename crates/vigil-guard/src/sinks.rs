@@ -1,13 +1,14 @@
 //! The ledger and the drift monitor plugged into the guard's [`AuditSink`] and [`DriftFeed`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use vigil_drift::{DriftAlarm, ReferenceStats, StreamKind, WindowedMonitor};
-use vigil_ledger::Ledger;
+use vigil_ledger::{DriftDetail, Event, Ledger};
 
 use crate::audit::{AuditSink, DriftFeed};
 use crate::contract::Contract;
 use crate::error::GuardError;
+use crate::monitor::Alarm;
 
 /// The tamper-evident ledger (`vigil-ledger`) as the guard's audit sink: each event is appended
 /// as RFC 8785 canonical JSON, and `record` returns only once the ledger says it is durable.
@@ -29,10 +30,9 @@ impl LedgerAudit {
 }
 
 impl AuditSink for LedgerAudit {
-    fn record(&self, event: &serde_json::Value) -> Result<(), GuardError> {
-        let bytes = serde_json::to_vec(event).map_err(|e| GuardError::Audit(e.to_string()))?;
+    fn record(&self, event: &Event) -> Result<(), GuardError> {
         self.ledger
-            .append(&bytes)
+            .record(event)
             .map(|_| ())
             .map_err(|e| GuardError::Audit(format!("ledger: {e}")))
     }
@@ -40,14 +40,96 @@ impl AuditSink for LedgerAudit {
 
 /// The drift crate's windowed monitor (`vigil-drift`) fed with each accepted request: its
 /// streams are the contract's features in order, plus one more for the top-class probability
-/// if the monitor's reference has it. Drift alarms are recorded to `alarms_to` (the ledger) as
-/// `drift.alarm` events and kept for [`DriftMonitorFeed::take_alarms`].
+/// if the monitor's reference has it. The alarms an observation raises are returned to the
+/// guard, which puts them in that request's decision and records them as `drift.alarm`.
 pub struct DriftMonitorFeed {
     monitor: Mutex<WindowedMonitor>,
-    alarms: Mutex<Vec<DriftAlarm>>,
-    alarms_to: Option<Arc<dyn AuditSink>>,
     /// Where each stream's value comes from (`None`: features in order, then confidence).
     sources: Option<Vec<Source>>,
+}
+
+/// Largest drift reference file read.
+const MAX_DRIFT_REFERENCE_BYTES: u64 = 64 << 20;
+
+/// How the guard builds its drift monitor ([`crate::GuardOptions::drift`]): the reference
+/// (`vigil drift reference`'s `drift.json`) and the monitor's window, test interval and level.
+#[derive(Debug, Clone)]
+pub struct DriftSettings {
+    /// Names the reference in errors: its file, or `drift reference`.
+    label: String,
+    reference: ReferenceStats,
+    window: usize,
+    check_every: u64,
+    alpha: f64,
+}
+
+impl DriftSettings {
+    /// A monitor over `reference` with the gateway's defaults: a window of 200 observations,
+    /// a KS test every 50, level 0.01 after Bonferroni across streams.
+    pub fn new(reference: ReferenceStats) -> Self {
+        DriftSettings {
+            label: "drift reference".into(),
+            reference,
+            window: 200,
+            check_every: 50,
+            alpha: 0.01,
+        }
+    }
+
+    /// Reads a reference file (`vigil drift reference`'s `drift.json`, at most 64 MiB) with
+    /// the defaults of [`DriftSettings::new`].
+    pub fn load(path: &std::path::Path) -> Result<Self, GuardError> {
+        let bytes = vigil_core::read_bounded(path, MAX_DRIFT_REFERENCE_BYTES)?;
+        let reference =
+            ReferenceStats::from_json(&bytes, &path.display().to_string()).map_err(|e| {
+                GuardError::Contract {
+                    file: path.display().to_string(),
+                    key: String::new(),
+                    reason: e.to_string(),
+                }
+            })?;
+        Ok(DriftSettings {
+            label: path.display().to_string(),
+            ..DriftSettings::new(reference)
+        })
+    }
+
+    /// Observations per window.
+    pub fn window(mut self, window: usize) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Observations between tests.
+    pub fn check_every(mut self, n: u64) -> Self {
+        self.check_every = n;
+        self
+    }
+
+    /// Test level, before the Bonferroni correction.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// The monitor for `contract` ([`DriftMonitorFeed::for_contract`]).
+    pub fn build(self, contract: &Contract) -> Result<DriftMonitorFeed, GuardError> {
+        DriftMonitorFeed::for_contract(
+            self.reference,
+            self.window,
+            self.check_every,
+            self.alpha,
+            contract,
+        )
+        .map_err(|e| match e {
+            GuardError::Contract { key, reason, .. } => GuardError::Contract {
+                file: self.label.clone(),
+                key,
+                reason,
+            },
+            other => other,
+        })
+    }
 }
 
 /// The value a monitor stream is fed with.
@@ -66,12 +148,11 @@ impl std::fmt::Debug for DriftMonitorFeed {
 }
 
 impl DriftMonitorFeed {
-    /// Feeds `monitor`; drift alarms also go to `alarms_to` when given.
-    pub fn new(monitor: WindowedMonitor, alarms_to: Option<Arc<dyn AuditSink>>) -> Self {
+    /// Feeds `monitor` with the features in order, then the confidence if it has one more
+    /// stream.
+    pub fn new(monitor: WindowedMonitor) -> Self {
         DriftMonitorFeed {
             monitor: Mutex::new(monitor),
-            alarms: Mutex::new(Vec::new()),
-            alarms_to,
             sources: None,
         }
     }
@@ -89,7 +170,6 @@ impl DriftMonitorFeed {
         check_every: u64,
         alpha: f64,
         contract: &Contract,
-        alarms_to: Option<Arc<dyn AuditSink>>,
     ) -> Result<Self, GuardError> {
         let bad = |key: String, reason: String| GuardError::Contract {
             file: "drift reference".into(),
@@ -128,24 +208,16 @@ impl DriftMonitorFeed {
         }
         let monitor = WindowedMonitor::new(reference, window, check_every, alpha)
             .map_err(|e| bad(String::new(), e.to_string()))?;
-        let mut feed = DriftMonitorFeed::new(monitor, alarms_to);
+        let mut feed = DriftMonitorFeed::new(monitor);
         feed.sources = Some(sources);
         Ok(feed)
-    }
-
-    /// The drift alarms raised since the last call.
-    pub fn take_alarms(&self) -> Vec<DriftAlarm> {
-        self.alarms
-            .lock()
-            .map(|mut a| std::mem::take(&mut *a))
-            .unwrap_or_default()
     }
 }
 
 impl DriftFeed for DriftMonitorFeed {
-    fn observe(&self, features: &[f32], confidence: f32) {
+    fn observe(&self, features: &[f32], confidence: f32) -> Vec<Alarm> {
         let Ok(mut monitor) = self.monitor.lock() else {
-            return;
+            return Vec::new();
         };
         let values: Vec<f64> = match &self.sources {
             Some(sources) => {
@@ -154,7 +226,7 @@ impl DriftFeed for DriftMonitorFeed {
                     match s {
                         Source::Feature(j) => match features.get(*j) {
                             Some(v) => values.push(f64::from(*v)),
-                            None => return,
+                            None => return Vec::new(),
                         },
                         Source::Confidence => values.push(f64::from(confidence)),
                     }
@@ -172,16 +244,31 @@ impl DriftFeed for DriftMonitorFeed {
         };
         // A monitor built for other streams reports a dimension error: nothing to feed.
         let Ok(raised) = monitor.observe(&values) else {
-            return;
+            return Vec::new();
         };
-        drop(monitor);
-        for alarm in &raised {
-            if let (Some(sink), Ok(detail)) = (&self.alarms_to, serde_json::to_value(alarm)) {
-                let _ = sink.record(&serde_json::json!({"type": "drift.alarm", "alarm": detail}));
-            }
-        }
-        if let Ok(mut a) = self.alarms.lock() {
-            a.extend(raised);
-        }
+        raised.into_iter().filter_map(alarm).collect()
+    }
+}
+
+/// A window alarm as the guard's [`Alarm::Drift`]. The guard's monitor has feature and
+/// confidence streams only, so performance alarms (which need labels) never arise here.
+fn alarm(a: DriftAlarm) -> Option<Alarm> {
+    match a {
+        DriftAlarm::WindowDrift {
+            stream,
+            test,
+            statistic,
+            p_value,
+            window,
+            observation,
+        } => Some(Alarm::Drift(DriftDetail::WindowDrift {
+            stream,
+            test,
+            statistic,
+            p_value,
+            window,
+            observation,
+        })),
+        _ => None,
     }
 }

@@ -175,7 +175,7 @@ fn fuzz_entries_survive_garbage() {
         b"[contract]\ninputs = 5",
         GOOD.as_bytes(),
     ] {
-        vigil_guard::fuzz::fuzz_contract(data);
-        vigil_guard::fuzz::fuzz_csv(data);
+        vigil_guard::internal::fuzz_contract(data);
+        vigil_guard::internal::fuzz_csv(data);
     }
 }

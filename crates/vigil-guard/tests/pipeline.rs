@@ -12,7 +12,7 @@ use vigil_bundle::{sign, BundlePolicy, SignOptions, Trust};
 use vigil_core::{KeyAlgorithm, PublicKey, SigningKey};
 use vigil_guard::{
     parse_csv, AuditSink, ClientOverrides, CsvLimits, Guard, GuardError, GuardOptions, Input,
-    MemoryAudit, Values, Verdict,
+    MemoryAudit, RequestOptions, Values, Verdict,
 };
 
 fn device() -> PathBuf {
@@ -185,7 +185,7 @@ fn hostile_inputs_get_a_reason_naming_the_feature() {
     let base = clean[0].0.clone();
     let mut shape = [0usize; 2];
     let mut check = |x: Vec<f32>, want: &str| {
-        let d = g.infer("hostile", &g.row(&x, &mut shape));
+        let d = g.infer("hostile", &g.row(&x, &mut shape), &RequestOptions::new());
         let r = d.reason().unwrap_or_else(|| panic!("{want}: accepted"));
         assert_eq!(r.wire(), want);
     };
@@ -209,6 +209,7 @@ fn hostile_inputs_get_a_reason_naming_the_feature() {
             shape: &[1, 30],
             values: Values::F64(&f64s),
         },
+        &RequestOptions::new(),
     );
     assert_eq!(d.reason().unwrap().code(), "wrong_dtype");
     let d = g.infer(
@@ -218,6 +219,7 @@ fn hostile_inputs_get_a_reason_naming_the_feature() {
             shape: &[1, 30],
             values: Values::F32(&base),
         },
+        &RequestOptions::new(),
     );
     assert_eq!(d.reason().unwrap().code(), "wrong_input");
     let d = g.infer(
@@ -227,11 +229,12 @@ fn hostile_inputs_get_a_reason_naming_the_feature() {
             shape: &[2, 15],
             values: Values::F32(&base),
         },
+        &RequestOptions::new(),
     );
     assert_eq!(d.reason().unwrap().code(), "wrong_shape");
-    let d = g.infer("", &g.row(&base, &mut shape));
+    let d = g.infer("", &g.row(&base, &mut shape), &RequestOptions::new());
     assert_eq!(d.reason().unwrap().code(), "invalid_client");
-    let d = g.infer("bad\nid", &g.row(&base, &mut shape));
+    let d = g.infer("bad\nid", &g.row(&base, &mut shape), &RequestOptions::new());
     assert_eq!(d.reason().unwrap().code(), "invalid_client");
     // Far from the data but inside the physical ranges: a detector abstains.
     let far: Vec<f32> = g
@@ -240,7 +243,7 @@ fn hostile_inputs_get_a_reason_naming_the_feature() {
         .iter()
         .map(|f| (f.min + 0.99 * (f.max - f.min)) as f32)
         .collect();
-    let d = g.infer("hostile", &g.row(&far, &mut shape));
+    let d = g.infer("hostile", &g.row(&far, &mut shape), &RequestOptions::new());
     assert_eq!(d.reason().unwrap().code(), "ood_input", "{d:?}");
     // Every request made an event; none holds raw values.
     let events = audit.events();
@@ -250,9 +253,10 @@ fn hostile_inputs_get_a_reason_naming_the_feature() {
         !text.contains(&format!("{}", base[0])),
         "raw value in audit: {text}"
     );
-    assert!(events
-        .iter()
-        .all(|e| e["input_sha256"].as_str().unwrap().len() == 64));
+    assert!(events.iter().all(|e| match e {
+        vigil_ledger::Event::GuardInference(i) => i.input_sha256.len() == 64,
+        _ => true,
+    }));
 }
 
 #[test]
@@ -262,10 +266,10 @@ fn clean_rows_are_mostly_accepted_with_scores() {
     let mut shape = [0usize; 2];
     let mut abstained = 0;
     for (i, (x, _)) in clean.iter().enumerate() {
-        let d = g.infer_at(
+        let d = g.infer(
             "clinic",
             &g.row(x, &mut shape),
-            Duration::from_secs(i as u64),
+            &RequestOptions::new().at(Duration::from_secs(i as u64)),
         );
         if d.reason().is_some() {
             abstained += 1;
@@ -290,15 +294,31 @@ fn rate_limit_then_budget() {
     let burst = g.config().limits.burst as usize;
     let at = Duration::from_secs(1);
     for _ in 0..burst {
-        let d = g.infer_at("fast", &g.row(&x, &mut shape), at);
+        let d = g.infer(
+            "fast",
+            &g.row(&x, &mut shape),
+            &RequestOptions::new().at(at),
+        );
         assert_ne!(d.reason().map(|r| r.code()), Some("rate_limited"));
     }
-    let d = g.infer_at("fast", &g.row(&x, &mut shape), at);
+    let d = g.infer(
+        "fast",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new().at(at),
+    );
     assert_eq!(d.reason().unwrap().code(), "rate_limited");
     // Another client is not affected; time refills the bucket.
-    let d = g.infer_at("other", &g.row(&x, &mut shape), at);
+    let d = g.infer(
+        "other",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new().at(at),
+    );
     assert_ne!(d.reason().map(|r| r.code()), Some("rate_limited"));
-    let d = g.infer_at("fast", &g.row(&x, &mut shape), at + Duration::from_secs(1));
+    let d = g.infer(
+        "fast",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new().at(at + Duration::from_secs(1)),
+    );
     assert_ne!(d.reason().map(|r| r.code()), Some("rate_limited"));
 }
 
@@ -311,12 +331,20 @@ fn query_budget_and_volume_alarm() {
     let mut shape = [0usize; 2];
     let mut volume = 0;
     for i in 0..10 {
-        let d = g.infer_at("c", &g.row(&x, &mut shape), Duration::from_secs(i));
+        let d = g.infer(
+            "c",
+            &g.row(&x, &mut shape),
+            &RequestOptions::new().at(Duration::from_secs(i)),
+        );
         assert_ne!(d.reason().map(|r| r.code()), Some("query_budget_exhausted"));
         volume += d.alarms.iter().filter(|a| a.code() == "volume").count();
     }
     assert_eq!(volume, 1, "one volume alarm at 80%");
-    let d = g.infer_at("c", &g.row(&x, &mut shape), Duration::from_secs(20));
+    let d = g.infer(
+        "c",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new().at(Duration::from_secs(20)),
+    );
     assert_eq!(d.reason().unwrap().code(), "query_budget_exhausted");
 }
 
@@ -328,7 +356,11 @@ fn label_only_policy_reveals_no_probabilities() {
     let mut shape = [0usize; 2];
     let mut accepted = 0;
     for (i, (x, _)) in rows("validation", &g).iter().enumerate().take(20) {
-        let d = g.infer_at("c", &g.row(x, &mut shape), Duration::from_secs(i as u64));
+        let d = g.infer(
+            "c",
+            &g.row(x, &mut shape),
+            &RequestOptions::new().at(Duration::from_secs(i as u64)),
+        );
         if let Verdict::Accept { output } = d.verdict {
             assert!(output.probabilities.is_empty());
             assert!(["malignant", "benign"].contains(&output.label.as_str()));
@@ -340,7 +372,7 @@ fn label_only_policy_reveals_no_probabilities() {
 
 struct Broken;
 impl AuditSink for Broken {
-    fn record(&self, _: &serde_json::Value) -> Result<(), GuardError> {
+    fn record(&self, _: &vigil_ledger::Event) -> Result<(), GuardError> {
         Err(GuardError::Audit("disk full".into()))
     }
 }
@@ -355,7 +387,7 @@ fn no_answer_without_a_durable_audit_event() {
     .unwrap();
     let x = rows("validation", &g)[0].0.clone();
     let mut shape = [0usize; 2];
-    let d = g.infer("c", &g.row(&x, &mut shape));
+    let d = g.infer("c", &g.row(&x, &mut shape), &RequestOptions::new());
     assert_eq!(d.reason().unwrap().code(), "audit_unavailable");
 }
 
@@ -371,10 +403,10 @@ fn shared_between_threads() {
             std::thread::spawn(move || {
                 let mut shape = [0usize; 2];
                 for (i, (x, _)) in clean.iter().enumerate().take(25) {
-                    let d = g.infer_at(
+                    let d = g.infer(
                         &format!("t{t}"),
                         &g.row(x, &mut shape),
-                        Duration::from_secs(i as u64),
+                        &RequestOptions::new().at(Duration::from_secs(i as u64)),
                     );
                     assert!(d.event_id > 0);
                 }
@@ -387,7 +419,10 @@ fn shared_between_threads() {
     let ids: std::collections::BTreeSet<u64> = audit
         .events()
         .iter()
-        .map(|e| e["event_id"].as_u64().unwrap())
+        .filter_map(|e| match e {
+            vigil_ledger::Event::GuardInference(i) => Some(i.event_id),
+            _ => None,
+        })
         .collect();
     assert_eq!(ids.len(), 100);
 }
@@ -418,7 +453,13 @@ fn per_client_overrides_lift_tighten_and_fail_closed() {
         ..Default::default()
     };
     for _ in 0..3 * burst {
-        let d = g.infer_as("load", &lifted, &g.row(&x, &mut shape), at);
+        let d = g.infer(
+            "load",
+            &g.row(&x, &mut shape),
+            &RequestOptions::new()
+                .overrides(ClientOverrides::clone(&lifted))
+                .at(at),
+        );
         assert!(
             matches!(d.verdict, Verdict::Accept { .. }),
             "{:?}",
@@ -433,19 +474,43 @@ fn per_client_overrides_lift_tighten_and_fail_closed() {
         ..Default::default()
     };
     for _ in 0..2 {
-        let d = g.infer_as("tight", &tight, &g.row(&x, &mut shape), at);
+        let d = g.infer(
+            "tight",
+            &g.row(&x, &mut shape),
+            &RequestOptions::new()
+                .overrides(ClientOverrides::clone(&tight))
+                .at(at),
+        );
         assert_ne!(d.reason().map(|r| r.code()), Some("rate_limited"));
     }
-    let d = g.infer_as("tight", &tight, &g.row(&x, &mut shape), at);
+    let d = g.infer(
+        "tight",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new()
+            .overrides(ClientOverrides::clone(&tight))
+            .at(at),
+    );
     assert_eq!(d.reason().unwrap().code(), "rate_limited");
     // A budget of 1 for a named caller.
     let once = ClientOverrides {
         query_budget: Some(1),
         ..Default::default()
     };
-    let d = g.infer_as("once", &once, &g.row(&x, &mut shape), at);
+    let d = g.infer(
+        "once",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new()
+            .overrides(ClientOverrides::clone(&once))
+            .at(at),
+    );
     assert!(matches!(d.verdict, Verdict::Accept { .. }));
-    let d = g.infer_as("once", &once, &g.row(&x, &mut shape), at + at);
+    let d = g.infer(
+        "once",
+        &g.row(&x, &mut shape),
+        &RequestOptions::new()
+            .overrides(ClientOverrides::clone(&once))
+            .at(at + at),
+    );
     assert_eq!(d.reason().unwrap().code(), "query_budget_exhausted");
     // Unusable values fail closed.
     for bad in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
@@ -453,7 +518,13 @@ fn per_client_overrides_lift_tighten_and_fail_closed() {
             rate_per_second: Some(bad),
             ..Default::default()
         };
-        let d = g.infer_as("bad", &o, &g.row(&x, &mut shape), at);
+        let d = g.infer(
+            "bad",
+            &g.row(&x, &mut shape),
+            &RequestOptions::new()
+                .overrides(ClientOverrides::clone(&o))
+                .at(at),
+        );
         assert_eq!(d.reason().unwrap().code(), "invalid_client", "rate {bad}");
     }
 }
@@ -493,7 +564,13 @@ fn extraction_monitor_can_be_lifted_per_client() {
             .enumerate()
             .map(|(i, x)| {
                 let at = Duration::from_secs(i as u64);
-                let d = g.infer_as(client, o, &g.row(x, &mut shape), at);
+                let d = g.infer(
+                    client,
+                    &g.row(x, &mut shape),
+                    &RequestOptions::new()
+                        .overrides(ClientOverrides::clone(o))
+                        .at(at),
+                );
                 d.alarms.iter().filter(|a| a.code() == "extraction").count()
             })
             .sum::<usize>()

@@ -79,6 +79,9 @@ pub enum Error {
     /// Reading an appended stream failed.
     #[error("reading the input: {0}")]
     Input(#[source] std::io::Error),
+    /// An event could not be written, or an entry is not an [`crate::Event`].
+    #[error("event schema: {0}")]
+    Schema(String),
     /// Acknowledging durable entries to the caller failed (its output closed).
     #[error("acknowledging: {0}")]
     Acknowledge(#[source] std::io::Error),

@@ -60,6 +60,7 @@
 mod audit;
 mod checkpoint;
 mod error;
+mod event;
 mod jcs;
 mod ledger;
 mod merkle;
@@ -73,6 +74,10 @@ mod store;
 pub use crate::audit::{audit, audit_tail, Audit};
 pub use crate::checkpoint::{open_checkpoint, Checkpoint, VerifiedCheckpoint};
 pub use crate::error::{CheckpointRef, Error, IntegrityError, JcsError, NoteError, ProofError};
+pub use crate::event::{
+    now_ms, AlarmDetail, ClientRefused, DriftAlarm, DriftDetail, Event, GatewayRefusal, GuardAlarm,
+    Inference, Verdict,
+};
 pub use crate::jcs::{canonicalize, canonicalize_event, Limits};
 pub use crate::ledger::{Ledger, OpenCheck, Receipt};
 pub use crate::merkle::{

@@ -187,8 +187,9 @@ pub struct Answer {
 /// guard's per-request work is tens of microseconds); a backend that waits on I/O should
 /// implement [`InferenceBackend::infer_async`] instead.
 pub trait InferenceBackend: Send + Sync + 'static {
-    /// The model's metadata.
-    fn model(&self) -> &ModelInfo;
+    /// The model's metadata (a backend whose model can be swapped answers for the one serving
+    /// now).
+    fn model(&self) -> std::sync::Arc<ModelInfo>;
 
     /// True when the model can answer (`/v2/health/ready`, `/v2/models/{name}/ready`).
     fn ready(&self) -> bool {
@@ -217,7 +218,7 @@ pub trait InferenceBackend: Send + Sync + 'static {
 /// `rate_limited` (429) for a client whose policy has `rate_per_second` of zero.
 #[derive(Debug, Clone)]
 pub struct ToyBackend {
-    info: ModelInfo,
+    info: std::sync::Arc<ModelInfo>,
 }
 
 impl Default for ToyBackend {
@@ -230,7 +231,7 @@ impl ToyBackend {
     /// The toy model, named `toy`, version `1`.
     pub fn new() -> ToyBackend {
         ToyBackend {
-            info: ModelInfo {
+            info: std::sync::Arc::new(ModelInfo {
                 name: "toy".into(),
                 version: "1".into(),
                 platform: "vigil_toy".into(),
@@ -245,7 +246,7 @@ impl ToyBackend {
                     shape: vec![-1, 2],
                 }],
                 labels: vec!["positive".into(), "negative".into()],
-            },
+            }),
         }
     }
 
@@ -259,8 +260,8 @@ impl ToyBackend {
 }
 
 impl InferenceBackend for ToyBackend {
-    fn model(&self) -> &ModelInfo {
-        &self.info
+    fn model(&self) -> std::sync::Arc<ModelInfo> {
+        self.info.clone()
     }
 
     fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention> {

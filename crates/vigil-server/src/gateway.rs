@@ -319,7 +319,7 @@ fn metadata_of(s: &Shared, name: &str, version: Option<&str>) -> Response {
     }
     json_response(
         StatusCode::OK,
-        serde_json::to_vec(&oip::model_metadata(s.backend.model())).unwrap_or_default(),
+        serde_json::to_vec(&oip::model_metadata(&s.backend.model())).unwrap_or_default(),
     )
 }
 
@@ -472,7 +472,7 @@ async fn answer(
     };
     let bytes = read_body(s, headers, body).await?;
     let req = oip::parse_infer(&bytes, header_length, &s.limits)
-        .and_then(|r| oip::check_outputs(&r, s.backend.model()).map(|()| r))
+        .and_then(|r| oip::check_outputs(&r, &s.backend.model()).map(|()| r))
         .map_err(|message| Refusal::Malformed { message })?;
     let start = Instant::now();
     let result = s.backend.infer_async(caller, &req.inputs).await;
@@ -487,7 +487,7 @@ async fn answer(
     }
     let answer = result.map_err(|a| Refused::Backend(a, elapsed))?;
     s.metrics.verdict("accept", elapsed);
-    let encoded = oip::encode_response(s.backend.model(), &req, &answer);
+    let encoded = oip::encode_response(&s.backend.model(), &req, &answer);
     let mut r = Response::new(Body::from(encoded.body));
     match encoded.header_length {
         None => {

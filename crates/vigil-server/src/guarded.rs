@@ -1,16 +1,23 @@
-//! The guard as the gateway's backend: every request runs through [`Guard::infer_with`]
-//! with the certificate's client id and the clients file's overrides. The guard's audit
-//! events go where the guard was opened to send them (`vigil_guard::LedgerAudit` for the
-//! ledger).
+//! The guard as the gateway's backend: every request runs through [`Guard::infer`] with the
+//! certificate's client id and the clients file's overrides. The guard's audit events go where
+//! the guard was opened to send them ([`GuardBackend::open`]: the gateway's ledger). The guard
+//! can be replaced while serving ([`GuardBackend::swap`]), as an update activates.
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use vigil_guard::{ClientOverrides, DriftMonitorFeed, Guard, Input, Reason, Values, Verdict};
+use vigil_bundle::Trust;
+use vigil_guard::{
+    ClientOverrides, DriftSettings, Guard, GuardOptions, Input, LedgerAudit, Reason,
+    RequestOptions, Values, Verdict,
+};
 
 use crate::backend::{
     Answer, DataType, InferenceBackend, ModelInfo, Tensor, TensorData, TensorSpec,
 };
 use crate::clients::{Caller, ClientPolicy};
+use crate::error::ServerError;
+use crate::ledger::AuditLog;
 use crate::refusal::{Abstain, Abstention};
 
 /// The clients file's settings as the guard's per-client overrides. `unlimited` lifts the rate
@@ -29,16 +36,19 @@ pub fn overrides(policy: &ClientPolicy) -> ClientOverrides {
 
 /// Every request through [`vigil_guard::Guard::infer`], with the certificate's client id.
 pub struct GuardBackend {
+    served: RwLock<Arc<Served>>,
+}
+
+/// One guard and the model description derived from its bundle, swapped together.
+struct Served {
     guard: Arc<Guard>,
-    /// Shared with the per-request copies `infer_async` moves to a blocking thread.
     info: Arc<ModelInfo>,
-    drift: Option<Arc<DriftMonitorFeed>>,
 }
 
 impl std::fmt::Debug for GuardBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GuardBackend")
-            .field("model", &self.info.name)
+            .field("model", &self.served().info.name)
             .finish()
     }
 }
@@ -46,6 +56,57 @@ impl std::fmt::Debug for GuardBackend {
 impl GuardBackend {
     /// Serve `guard` under its bundle's name and version (from the verified `vigil.toml`).
     pub fn new(guard: Guard) -> GuardBackend {
+        GuardBackend {
+            served: RwLock::new(Arc::new(Served::new(Arc::new(guard)))),
+        }
+    }
+
+    /// Verifies the bundle in `dir` under `trust` and serves it behind a guard whose audit
+    /// events go into `audit`'s ledger; with `drift_reference` (`vigil drift reference`'s
+    /// `drift.json`), accepted requests also feed a drift monitor (window 200, a KS test every
+    /// 50, level 0.01) whose alarms are ledger events and metrics.
+    pub fn open(
+        dir: &Path,
+        trust: &Trust,
+        audit: &AuditLog,
+        drift_reference: Option<&Path>,
+    ) -> Result<GuardBackend, ServerError> {
+        let refused = |source| ServerError::Guard {
+            bundle: dir.to_path_buf(),
+            source: Box::new(source),
+        };
+        let mut options = GuardOptions::new(Arc::new(LedgerAudit::new(audit.ledger().clone())));
+        if let Some(path) = drift_reference {
+            options = options.drift(DriftSettings::load(path).map_err(refused)?);
+        }
+        let guard = Guard::open(dir, trust, options).map_err(refused)?;
+        Ok(GuardBackend::new(guard))
+    }
+
+    /// Serve `guard` from now on; requests already running finish on the guard they started
+    /// with, which is returned. Per-client state (rate limits, budgets, the extraction
+    /// monitor) belongs to each guard and starts afresh with the new one.
+    pub fn swap(&self, guard: Guard) -> Arc<Guard> {
+        let next = Arc::new(Served::new(Arc::new(guard)));
+        // The lock only ever guards this one replacement, which cannot panic half-way: a
+        // poisoned lock still holds a whole `Served`.
+        let mut served = self.served.write().unwrap_or_else(PoisonError::into_inner);
+        let old = std::mem::replace(&mut *served, next);
+        old.guard.clone()
+    }
+
+    /// The guard serving now.
+    pub fn guard(&self) -> Arc<Guard> {
+        self.served().guard.clone()
+    }
+
+    fn served(&self) -> Arc<Served> {
+        Arc::clone(&self.served.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Served {
+    fn new(guard: Arc<Guard>) -> Served {
         let c = guard.contract();
         let width = i64::try_from(c.width()).unwrap_or(-1);
         let info = ModelInfo {
@@ -64,24 +125,10 @@ impl GuardBackend {
             }],
             labels: c.labels.clone(),
         };
-        GuardBackend {
-            guard: Arc::new(guard),
+        Served {
+            guard,
             info: Arc::new(info),
-            drift: None,
         }
-    }
-
-    /// Report the alarms of `feed` (the drift monitor the guard was opened with): a request
-    /// after which the monitor raised alarms carries one `drift` alarm per alarm raised, for
-    /// the metrics.
-    pub fn with_drift(mut self, feed: Arc<DriftMonitorFeed>) -> GuardBackend {
-        self.drift = Some(feed);
-        self
-    }
-
-    /// The guard.
-    pub fn guard(&self) -> &Guard {
-        &self.guard
     }
 }
 
@@ -90,10 +137,34 @@ fn refusal(reason: &vigil_guard::Reason, alarms: Vec<String>) -> Abstention {
 }
 
 impl InferenceBackend for GuardBackend {
-    fn model(&self) -> &ModelInfo {
-        &self.info
+    fn model(&self) -> Arc<ModelInfo> {
+        self.served().info.clone()
     }
 
+    fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention> {
+        self.served().infer(caller, inputs)
+    }
+
+    fn infer_async<'a>(
+        &'a self,
+        caller: &'a Caller,
+        inputs: &'a [Tensor],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Abstention>> + Send + 'a>>
+    {
+        // The audit append waits for the ledger's durable commit: run it where blocking is
+        // allowed, so the async workers keep serving and the ledger groups the commits.
+        let served = self.served();
+        let caller = caller.clone();
+        let inputs = inputs.to_vec();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || served.infer(&caller, &inputs))
+                .await
+                .unwrap_or_else(|_| Err(Abstention::early(Abstain::Guard(Reason::Internal))))
+        })
+    }
+}
+
+impl Served {
     fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention> {
         // Early exits: the gateway records them in the ledger (`recorded` is false).
         let [t] = inputs else {
@@ -120,13 +191,9 @@ impl InferenceBackend for GuardBackend {
             shape: &t.shape,
             values,
         };
-        let d = self
-            .guard
-            .infer_with(&caller.id, &overrides(&caller.policy), &input);
-        let mut alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
-        if let Some(feed) = &self.drift {
-            alarms.extend(feed.take_alarms().iter().map(|_| "drift".to_string()));
-        }
+        let request = RequestOptions::new().overrides(overrides(&caller.policy));
+        let d = self.guard.infer(&caller.id, &input, &request);
+        let alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
         match d.verdict {
             Verdict::Abstain { reason } => Err(refusal(&reason, alarms)),
             Verdict::Accept { output } => {
@@ -180,27 +247,5 @@ impl InferenceBackend for GuardBackend {
                 })
             }
         }
-    }
-
-    fn infer_async<'a>(
-        &'a self,
-        caller: &'a Caller,
-        inputs: &'a [Tensor],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, Abstention>> + Send + 'a>>
-    {
-        // The audit append waits for the ledger's durable commit: run it where blocking is
-        // allowed, so the async workers keep serving and the ledger groups the commits.
-        let this = GuardBackend {
-            guard: self.guard.clone(),
-            info: self.info.clone(),
-            drift: self.drift.clone(),
-        };
-        let caller = caller.clone();
-        let inputs = inputs.to_vec();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.infer(&caller, &inputs))
-                .await
-                .unwrap_or_else(|_| Err(Abstention::early(Abstain::Guard(Reason::InferenceFailed))))
-        })
     }
 }

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use std::path::Path;
-use vigil_ledger::{InclusionProof, Ledger, NoteSigner, OpenCheck};
+use vigil_ledger::{
+    now_ms, ClientRefused, Event, GatewayRefusal, InclusionProof, Ledger, NoteSigner, OpenCheck,
+    Verdict,
+};
 
 use vigil_net::PeerIdentity;
 
@@ -115,14 +118,15 @@ impl AuditLog {
     }
 
     /// Record that a client whose certificate chains to the client CA was refused (once per
-    /// connection): `{"event": "client_refused", "reason", "client", "cert_sha256", "remote"}`.
+    /// connection): a `gateway.client_refused` event
+    /// `{"type", "time_ms", "reason", "client", "cert_sha256", "remote"}`.
     pub async fn record_denial(&self, peer: &PeerIdentity, denial: &Denial, remote: &str) {
-        self.record(serde_json::json!({
-            "event": "client_refused",
-            "reason": denial.code(),
-            "client": peer.common_name.as_deref().unwrap_or(""),
-            "cert_sha256": peer.sha256,
-            "remote": remote,
+        self.record(Event::ClientRefused(ClientRefused {
+            time_ms: now_ms(),
+            reason: denial.code().to_string(),
+            client: peer.common_name.clone().unwrap_or_default(),
+            cert_sha256: peer.sha256.clone(),
+            remote: remote.to_string(),
         }))
         .await;
     }
@@ -135,32 +139,26 @@ impl AuditLog {
     /// `out_of_range:<feature>`) or the refusal's code (`malformed_request`,
     /// `body_too_large`...), never the request's content.
     pub async fn record_refusal(&self, client: &str, model: &str, refusal: &Refusal) {
-        let time_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
         let reason = match refusal {
             Refusal::Abstained(a) => a.wire(),
             other => other.code().to_string(),
         };
-        self.record(serde_json::json!({
-            "type": "gateway.refusal",
-            "time_ms": time_ms,
-            "model": model,
-            "client": client.chars().take(256).collect::<String>(),
-            "verdict": "refused",
-            "reason": reason,
-            "status": refusal.status().as_u16(),
+        self.record(Event::GatewayRefusal(GatewayRefusal {
+            time_ms: now_ms(),
+            model: model.to_string(),
+            client: client.chars().take(256).collect(),
+            verdict: Verdict::Refused,
+            reason,
+            status: refusal.status().as_u16(),
         }))
         .await;
     }
 
     /// Append one event durably (on a blocking thread). A failure is logged: the event is a
     /// refusal whose answer does not depend on it.
-    async fn record(&self, event: serde_json::Value) {
+    async fn record(&self, event: Event) {
         let ledger = self.ledger.clone();
-        let bytes = serde_json::to_vec(&event).unwrap_or_default();
-        let done = tokio::task::spawn_blocking(move || ledger.append(&bytes)).await;
+        let done = tokio::task::spawn_blocking(move || ledger.record(&event)).await;
         match done {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "ledger append failed"),

@@ -213,7 +213,7 @@ fn flatten(v: &serde_json::Value, out: &mut Vec<f64>, depth: usize) -> Result<()
 }
 
 impl InferenceBackend for UpstreamBackend {
-    fn model(&self) -> &ModelInfo {
+    fn model(&self) -> std::sync::Arc<ModelInfo> {
         self.guard.model()
     }
 

@@ -329,3 +329,36 @@ async fn issue20_6_every_early_exit_of_a_guarded_request_is_in_the_ledger() {
     assert_eq!(status, 200);
     assert_eq!(ledger.size(), before + 1);
 }
+
+/// Issue 14: the gateway's guard can be replaced while serving (an update activating); the
+/// next request runs on the new guard, whose audit sink receives it, and a caller still
+/// holding the old guard finishes on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_swaps_atomically_while_serving() {
+    let first = Arc::new(MemoryAudit::new(100));
+    let second = Arc::new(MemoryAudit::new(100));
+    let backend = Arc::new(GuardBackend::new(guard(first.clone())));
+    let g = Gateway::new(
+        backend.clone(),
+        Clients::parse(CLIENTS).unwrap(),
+        GatewayOptions::default(),
+    );
+    let old = backend.guard();
+    let row = rows(&old)[0].clone();
+    let input = old.contract().input.clone();
+    assert_eq!(infer(&g, "ward", &input, &row).await.0, 200);
+    assert_eq!(first.events().len(), 1);
+
+    let previous = backend.swap(guard(second.clone()));
+    assert!(
+        Arc::ptr_eq(&previous, &old),
+        "swap hands back the guard it replaced"
+    );
+    assert_eq!(infer(&g, "ward", &input, &row).await.0, 200);
+    assert_eq!(first.events().len(), 1, "the old guard saw nothing more");
+    assert_eq!(second.events().len(), 1, "the new guard answered");
+    assert_eq!(
+        vigil_server::InferenceBackend::model(backend.as_ref()).name,
+        "breast-cancer"
+    );
+}

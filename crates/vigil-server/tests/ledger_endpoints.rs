@@ -48,7 +48,12 @@ async fn refusals_are_recorded_and_auditors_get_proofs() {
     assert_eq!(get(&g, "gone", "/v2/health/live").await.0, 403);
     assert_eq!(ledger.size(), 2);
     let event: serde_json::Value = serde_json::from_slice(&ledger.entry(0).unwrap()).unwrap();
-    assert_eq!(event["event"], "client_refused");
+    assert_eq!(event["type"], "gateway.client_refused");
+    assert!(event["time_ms"].as_u64().unwrap() > 0);
+    assert!(matches!(
+        vigil_ledger::Event::from_json(&ledger.entry(0).unwrap()).unwrap(),
+        vigil_ledger::Event::ClientRefused(_)
+    ));
     assert_eq!(event["reason"], "unknown_client");
     assert_eq!(event["client"], "stranger");
     let event: serde_json::Value = serde_json::from_slice(&ledger.entry(1).unwrap()).unwrap();

@@ -3,18 +3,16 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Serialize;
 use vigil_bundle::{BundlePolicy, Trust};
 use vigil_core::PublicKey;
-use vigil_drift::ReferenceStats;
 use vigil_guard::{
-    calibrate_with_reference, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, DriftFeed,
-    DriftMonitorFeed, Guard, GuardOptions, JsonLinesAudit, Verdict,
+    calibrate_with_reference, parse_csv, AuditSink, CsvLimits, DangerousNoAudit, DriftSettings,
+    Guard, GuardOptions, JsonLinesAudit, RequestOptions, Verdict,
 };
 
 use crate::outcome::Outcome;
@@ -378,61 +376,22 @@ struct RowJson<'a> {
     alarms: Vec<&'static str>,
 }
 
-/// The drift feed handed to the guard before it opens; the monitor is set once the contract
-/// is known (its streams are matched to the contract's features by name).
-#[derive(Default)]
-pub(crate) struct LateDrift(pub(crate) OnceLock<Arc<DriftMonitorFeed>>);
-
-impl DriftFeed for LateDrift {
-    fn observe(&self, features: &[f32], confidence: f32) {
-        if let Some(feed) = self.0.get() {
-            feed.observe(features, confidence);
-        }
-    }
-}
-
-/// Largest drift reference file read.
-const MAX_DRIFT_REFERENCE_BYTES: u64 = 64 << 20;
-
-/// Reads a drift reference (`vigil drift reference`'s drift.json), bounded.
-pub(crate) fn read_drift_reference(p: &Path) -> anyhow::Result<ReferenceStats> {
-    let buf = crate::read_bounded(p, MAX_DRIFT_REFERENCE_BYTES)?;
-    Ok(ReferenceStats::from_json(&buf, &p.display().to_string())?)
-}
-
 fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
     let t = trust(a.key.as_deref(), a.policy.as_deref())?;
     let audit: Arc<dyn AuditSink> = match &a.audit {
         Some(p) => Arc::new(JsonLinesAudit::open(p)?),
         None => Arc::new(DangerousNoAudit),
     };
-    let reference = match &a.drift_reference {
-        Some(p) => Some(read_drift_reference(p)?),
-        None => None,
-    };
-    let late = Arc::new(LateDrift::default());
-    let mut options = GuardOptions::new(audit.clone());
-    if reference.is_some() {
-        options.drift = Some(late.clone());
+    let mut options = GuardOptions::new(audit);
+    if let Some(p) = &a.drift_reference {
+        options = options.drift(
+            DriftSettings::load(p)?
+                .window(a.drift_window)
+                .check_every(a.drift_check_every)
+                .alpha(a.drift_alpha),
+        );
     }
     let guard = open_with(&a.bundle, t.as_ref(), options)?;
-    if let Some(reference) = reference {
-        let feed = DriftMonitorFeed::for_contract(
-            reference,
-            a.drift_window,
-            a.drift_check_every,
-            a.drift_alpha,
-            guard.contract(),
-            Some(audit),
-        )
-        .with_context(|| {
-            a.drift_reference
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        })?;
-        let _ = late.0.set(Arc::new(feed));
-    }
     let rows = parse_csv(
         &read(&a.input)?,
         &a.input.display().to_string(),
@@ -447,11 +406,11 @@ fn run_rows(a: RunArgs) -> anyhow::Result<Outcome> {
         let (verdict, reason, label, scores, alarms) = match &row.values {
             Err(r) => ("abstain", Some(r.wire()), None, BTreeMap::new(), Vec::new()),
             Ok(v) => {
-                let d = guard.infer_at(&a.client, &guard.row(v, &mut shape), at);
+                let request = RequestOptions::new().at(at);
+                let d = guard.infer(&a.client, &guard.row(v, &mut shape), &request);
+                // One code per kind of alarm: several drifting streams are one `drift`.
                 let mut alarms: Vec<&'static str> = d.alarms.iter().map(|x| x.code()).collect();
-                if late.0.get().is_some_and(|f| !f.take_alarms().is_empty()) {
-                    alarms.push("drift");
-                }
+                alarms.dedup();
                 match d.verdict {
                     Verdict::Accept { output } => {
                         let label = guard

@@ -191,38 +191,12 @@ pub(crate) fn guard_backend(
             bail!("--key or --policy is required: the bundle is verified before it is served")
         }
     };
-    let sink: Arc<dyn vigil_guard::AuditSink> =
-        Arc::new(vigil_guard::LedgerAudit::new(audit.ledger().clone()));
-    let reference = drift_reference
-        .map(super::guard::read_drift_reference)
-        .transpose()?;
-    let late = Arc::new(super::guard::LateDrift::default());
-    let mut options = vigil_guard::GuardOptions::new(sink.clone());
-    if reference.is_some() {
-        options.drift = Some(late.clone());
-    }
-    let guard = vigil_guard::Guard::open(bundle, &trust, options)
-        .with_context(|| format!("guard refused the bundle {}", bundle.display()))?;
-    let Some(reference) = reference else {
-        return Ok(vigil_server::GuardBackend::new(guard));
-    };
-    let feed = Arc::new(
-        vigil_guard::DriftMonitorFeed::for_contract(
-            reference,
-            200,
-            50,
-            0.01,
-            guard.contract(),
-            Some(sink),
-        )
-        .with_context(|| {
-            drift_reference
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        })?,
-    );
-    let _ = late.0.set(feed.clone());
-    Ok(vigil_server::GuardBackend::new(guard).with_drift(feed))
+    Ok(vigil_server::GuardBackend::open(
+        bundle,
+        &trust,
+        audit,
+        drift_reference,
+    )?)
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {

@@ -4,13 +4,13 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid as _;
 
 use crate::contract::Contract;
-use crate::error::GuardError;
+use crate::error::ModelError;
 
 type Plan = TypedRunnableModel<TypedModel>;
 
 /// A model compiled for a fixed batch of rows, checked against the contract at load.
 #[derive(Debug)]
-pub(crate) struct Engine {
+pub struct Engine {
     plan: Plan,
     batch: usize,
     width: usize,
@@ -19,20 +19,23 @@ pub(crate) struct Engine {
 }
 
 /// Outputs of one batch: row-major probabilities `[batch, classes]` and hidden `[batch, H]`.
-pub(crate) struct Outputs {
-    pub(crate) probabilities: Vec<f32>,
-    pub(crate) hidden: Option<Vec<f32>>,
+pub struct Outputs {
+    /// Class probabilities, row-major `[batch, classes]`.
+    pub probabilities: Vec<f32>,
+    /// Hidden features, row-major `[batch, H]`, when the contract names a hidden output.
+    pub hidden: Option<Vec<f32>>,
 }
 
 impl Engine {
-    /// Loads ONNX `bytes` (named `name` in the bundle) for batches of `batch` rows.
-    pub(crate) fn load(
+    /// Loads ONNX `bytes` (named `name` in the bundle) for batches of `batch` rows, and
+    /// checks its input and outputs against `contract`.
+    pub fn load(
         name: &str,
         bytes: &[u8],
         contract: &Contract,
         batch: usize,
-    ) -> Result<Engine, GuardError> {
-        let err = |reason: String| GuardError::Model {
+    ) -> Result<Engine, ModelError> {
+        let err = |reason: String| ModelError::Model {
             name: name.to_string(),
             reason,
         };
@@ -90,7 +93,7 @@ impl Engine {
             .map_err(|e| err(format!("{e:#}")))?
             .into_optimized()
             .map_err(|e| err(format!("does not fit the contract's input shape: {e:#}")))?;
-        let check = |ix: usize, what: &str| -> Result<usize, GuardError> {
+        let check = |ix: usize, what: &str| -> Result<usize, ModelError> {
             let fact = model.output_fact(ix).map_err(|e| err(format!("{e:#}")))?;
             if fact.datum_type != f32::datum_type() {
                 return Err(err(format!(
@@ -127,20 +130,23 @@ impl Engine {
         })
     }
 
-    pub(crate) fn batch(&self) -> usize {
+    /// Rows per run.
+    pub fn batch(&self) -> usize {
         self.batch
     }
 
-    pub(crate) fn classes(&self) -> usize {
+    /// Number of classes (the contract's labels).
+    pub fn classes(&self) -> usize {
         self.classes
     }
 
-    pub(crate) fn hidden_width(&self) -> Option<usize> {
+    /// Width of the hidden output, if the contract names one.
+    pub fn hidden_width(&self) -> Option<usize> {
         self.hidden
     }
 
-    /// Runs `rows` (`batch * width` values, row-major).
-    pub(crate) fn run(&self, rows: &[f32]) -> Result<Outputs, String> {
+    /// Runs `rows` (`batch * width` values, row-major). The error is tract's, as text.
+    pub fn run(&self, rows: &[f32]) -> Result<Outputs, String> {
         if rows.len() != self.batch * self.width {
             return Err(format!(
                 "{} values for a batch of {} x {}",
