@@ -50,19 +50,22 @@
 
 #![deny(missing_docs)]
 
+mod body;
 mod error;
 mod lex;
 mod limits;
 mod number;
 mod parallel;
+mod schema;
 mod table;
 
 // The public interface:
 // what is read and how
 pub use crate::limits::Limits;
-pub use crate::table::{Cells, Kind, Schema};
+pub use crate::schema::{Cells, Kind, Schema};
 // what comes back
-pub use crate::table::{Column, Table};
+pub use crate::schema::Column;
+pub use crate::table::Table;
 // what can go wrong
 pub use crate::error::{CellFault, Fault, TableError};
 

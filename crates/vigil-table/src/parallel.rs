@@ -10,8 +10,8 @@
 
 use rayon::prelude::*;
 
+use crate::body::{parse_part, Part, Plan};
 use crate::error::TableError;
-use crate::table::{parse_part, Part, Plan};
 
 /// Below this many bytes a body is parsed in one pass.
 pub(crate) const MIN_PARALLEL_BYTES: usize = 1 << 20;
