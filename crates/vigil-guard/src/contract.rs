@@ -184,7 +184,7 @@ struct RawExtraction {
 impl Default for RawExtraction {
     fn default() -> Self {
         RawExtraction {
-            prada: true,
+            prada: false,
             delta: 0.95,
             log_distances: true,
             min_queries: 100,

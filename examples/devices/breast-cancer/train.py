@@ -84,7 +84,7 @@ GUARD_TABLES = [
     "decimals = 2",
     "",
     "[extraction]",
-    "prada = true",
+    "prada = false",
     "delta = 0.95",
     "log_distances = true",
     "min_queries = 100",
