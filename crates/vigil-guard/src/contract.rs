@@ -115,6 +115,66 @@ pub struct GuardConfig {
     pub extraction: ExtractionSettings,
     /// `[limits]`.
     pub limits: GuardLimits,
+    /// `[alarm_response]` (optional table): what a client's alarm does to that client.
+    pub alarm_response: AlarmResponse,
+}
+
+/// What an alarm does to the client that raised it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Record the alarm; keep answering.
+    Record,
+    /// Record it, and divide the client's rate and remaining budget by
+    /// `alarm_response.tighten_factor` until an operator reinstates it.
+    Tighten,
+    /// Record it, and answer nothing more to the client (`client_suspended`, the device falls
+    /// back to its safe state) until an operator reviews and reinstates it.
+    Suspend,
+}
+
+impl Action {
+    /// `record`, `tighten` or `suspend`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Record => "record",
+            Action::Tighten => "tighten",
+            Action::Suspend => "suspend",
+        }
+    }
+}
+
+/// `[alarm_response]`: the response to each kind of client alarm. Drift alarms concern the
+/// population, not one client, and are only recorded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlarmResponse {
+    /// On an `extraction` alarm (default `suspend`).
+    pub extraction: Action,
+    /// On a `volume` alarm (default `record`).
+    pub volume: Action,
+    /// Divisor of a tightened client's rate and remaining budget (> 1, default 10).
+    pub tighten_factor: f64,
+}
+
+impl Default for AlarmResponse {
+    fn default() -> Self {
+        AlarmResponse {
+            extraction: Action::Suspend,
+            volume: Action::Record,
+            tighten_factor: 10.0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlarmResponse {
+    #[serde(default)]
+    extraction: Option<Action>,
+    #[serde(default)]
+    volume: Option<Action>,
+    #[serde(default)]
+    tighten_factor: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -381,7 +441,28 @@ impl GuardConfig {
                 ),
             ));
         }
+        let alarm_response = match doc.get("alarm_response") {
+            None => AlarmResponse::default(),
+            Some(v) => {
+                let r: RawAlarmResponse = de(v, "alarm_response")?;
+                let d = AlarmResponse::default();
+                let factor = r.tighten_factor.unwrap_or(d.tighten_factor);
+                if !(factor.is_finite() && factor > 1.0) {
+                    return Err(GuardError::contract(
+                        FILE,
+                        "alarm_response.tighten_factor",
+                        format!("{factor}: must be a finite number above 1"),
+                    ));
+                }
+                AlarmResponse {
+                    extraction: r.extraction.unwrap_or(d.extraction),
+                    volume: r.volume.unwrap_or(d.volume),
+                    tighten_factor: factor,
+                }
+            }
+        };
         Ok(GuardConfig {
+            alarm_response,
             contract,
             detectors: DetectorSettings {
                 fpr: d.fpr,

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use vigil_bundle::{BundleConfig, BundleVerifier, Limits, Trust};
-use vigil_ledger::{AlarmDetail, Event, GuardAlarm, Inference, Verdict as LedgerVerdict};
+use vigil_ledger::{
+    AlarmDetail, Event, GuardAlarm, Inference, Reinstated, Verdict as LedgerVerdict,
+};
 
 use crate::audit::{AuditSink, DriftFeed};
-use crate::contract::{Contract, GuardConfig, OutputMode};
+use crate::contract::{Action, Contract, GuardConfig, OutputMode};
 use crate::detect::{batch_size, forward, DetectorKind, Reference, REFERENCE_FILE};
 use crate::error::GuardError;
 use crate::monitor::{Alarm, ClientState};
@@ -490,8 +492,14 @@ impl Guard {
             }
             (verdict, _) => verdict,
         };
+        let (verdict, responses) = self.respond(client, &request.overrides, &alarms, verdict);
         let event_id = self.next_event.fetch_add(1, Ordering::Relaxed);
-        let verdict = match self.record(client, input, event_id, &verdict, &scores, &alarms) {
+        let raised: Vec<(&Alarm, Action)> = alarms
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a, responses.get(i).copied().unwrap_or(Action::Record)))
+            .collect();
+        let verdict = match self.record(client, input, event_id, &verdict, &scores, &raised) {
             Ok(()) => verdict,
             Err(_) => Verdict::Abstain {
                 reason: Reason::AuditUnavailable,
@@ -503,6 +511,87 @@ impl Guard {
             alarms,
             event_id,
         }
+    }
+
+    /// Applies `[alarm_response]` (or the caller's overrides) to the alarms `client` raised
+    /// at this request. A client an alarm suspends gets no answer to that request either.
+    fn respond(
+        &self,
+        client: &str,
+        overrides: &ClientOverrides,
+        alarms: &[Alarm],
+        verdict: Verdict,
+    ) -> (Verdict, Vec<Action>) {
+        let client_alarm = |a: &Alarm| matches!(a, Alarm::Extraction { .. } | Alarm::Volume { .. });
+        if !alarms.iter().any(client_alarm) {
+            return (verdict, vec![Action::Record; alarms.len()]);
+        }
+        let internal = || {
+            (
+                Verdict::Abstain {
+                    reason: Reason::Internal,
+                },
+                vec![Action::Record; alarms.len()],
+            )
+        };
+        let Ok(clients) = self.clients.lock() else {
+            return internal();
+        };
+        let Some(state) = clients.get(client).cloned() else {
+            return internal();
+        };
+        drop(clients);
+        let Ok(mut st) = state.lock() else {
+            return internal();
+        };
+        let budget = (!overrides.unlimited).then(|| {
+            overrides
+                .query_budget
+                .unwrap_or(self.config.limits.query_budget)
+        });
+        let actions = st.respond(
+            alarms,
+            &self.config.alarm_response,
+            overrides.extraction_response,
+            overrides.volume_response,
+            budget,
+        );
+        if st.suspended() {
+            let verdict = Verdict::Abstain {
+                reason: Reason::ClientSuspended,
+            };
+            return (verdict, actions);
+        }
+        (verdict, actions)
+    }
+
+    /// Lifts the suspension or tightening that alarms put on `client`, on the word of the
+    /// operator `by`; the reinstatement is recorded durably first (a `guard.reinstated`
+    /// event). `Ok(false)` when the client was neither suspended nor tightened.
+    pub fn reinstate(&self, client: &str, by: &str) -> Result<bool, GuardError> {
+        let state = {
+            let clients = self
+                .clients
+                .lock()
+                .map_err(|_| GuardError::Audit("the client table's lock is poisoned".into()))?;
+            clients.get(client).cloned()
+        };
+        let Some(state) = state else {
+            return Ok(false);
+        };
+        let mut st = state
+            .lock()
+            .map_err(|_| GuardError::Audit("the client's lock is poisoned".into()))?;
+        if !st.suspended() && !st.is_tightened() {
+            return Ok(false);
+        }
+        self.audit.record(&Event::Reinstated(Reinstated {
+            time_ms: vigil_ledger::now_ms(),
+            model: self.bundle_digest.clone(),
+            client: client.chars().take(256).collect(),
+            by: by.chars().take(256).collect(),
+        }))?;
+        Ok(st.reinstate())
     }
 
     fn client(
@@ -731,12 +820,13 @@ impl Guard {
         event_id: u64,
         verdict: &Verdict,
         scores: &Scores,
-        alarms: &[Alarm],
+        alarms: &[(&Alarm, Action)],
     ) -> Result<(), GuardError> {
         let time_ms = vigil_ledger::now_ms();
         let client: String = client.chars().take(256).collect();
         let model = &self.bundle_digest;
-        for alarm in alarms {
+        for &(alarm, action) in alarms {
+            let response = action.name().to_string();
             let event = match alarm {
                 Alarm::Extraction {
                     signal,
@@ -752,6 +842,7 @@ impl Guard {
                         statistic: *statistic,
                         queries: *queries,
                     },
+                    response,
                 }),
                 Alarm::Volume { used, budget } => Event::GuardAlarm(GuardAlarm {
                     event_id,
@@ -762,6 +853,7 @@ impl Guard {
                         used: *used,
                         budget: *budget,
                     },
+                    response,
                 }),
                 Alarm::Drift(detail) => Event::DriftAlarm(vigil_ledger::DriftAlarm {
                     event_id,
@@ -789,7 +881,7 @@ impl Guard {
                 .iter()
                 .map(|(k, v)| ((*k).to_string(), v.is_finite().then_some(*v)))
                 .collect(),
-            alarms: alarms.iter().map(|a| a.code().to_string()).collect(),
+            alarms: alarms.iter().map(|(a, _)| a.code().to_string()).collect(),
         }))
     }
 }

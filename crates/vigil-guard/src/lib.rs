@@ -93,8 +93,8 @@ mod swilk;
 pub use audit::{AuditSink, DangerousNoAudit, DriftFeed, JsonLinesAudit, MemoryAudit};
 pub use calibrate::{calibrate, calibrate_with_reference, Calibration};
 pub use contract::{
-    Contract, DetectorSettings, ExtractionSettings, Feature, GuardConfig, GuardLimits, OutputMode,
-    OutputPolicy, Signal,
+    Action, AlarmResponse, Contract, DetectorSettings, ExtractionSettings, Feature, GuardConfig,
+    GuardLimits, OutputMode, OutputPolicy, Signal,
 };
 pub use detect::{DetectorKind, REFERENCE_FILE};
 pub use error::GuardError;

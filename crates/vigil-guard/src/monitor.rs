@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::contract::ExtractionSettings;
+use crate::contract::{Action, AlarmResponse, ExtractionSettings};
 use crate::overrides::Admission;
 use crate::swilk::Coefficients;
 
@@ -183,6 +183,10 @@ pub(crate) struct ClientState {
     prada: Prada,
     flags: VecDeque<bool>,
     ood_alarmed: bool,
+    /// Suspended by an alarm until reinstated.
+    suspended: bool,
+    /// Tightened by an alarm until reinstated: the divisor, and the budget cap it set.
+    tightened: Option<(f64, u64)>,
 }
 
 impl ClientState {
@@ -195,7 +199,64 @@ impl ClientState {
             prada: Prada::default(),
             flags: VecDeque::new(),
             ood_alarmed: false,
+            suspended: false,
+            tightened: None,
         }
+    }
+
+    /// Applies the response policy to the alarms this client raised at one request; the
+    /// strongest action of each alarm, in order (`Record` when there were none).
+    pub(crate) fn respond(
+        &mut self,
+        alarms: &[Alarm],
+        policy: &AlarmResponse,
+        extraction: Option<Action>,
+        volume: Option<Action>,
+        budget: Option<u64>,
+    ) -> Vec<Action> {
+        let mut actions = Vec::with_capacity(alarms.len());
+        for alarm in alarms {
+            let action = match alarm {
+                Alarm::Extraction { .. } => extraction.unwrap_or(policy.extraction),
+                Alarm::Volume { .. } => volume.unwrap_or(policy.volume),
+                Alarm::Drift(_) => Action::Record,
+            };
+            match action {
+                Action::Record => {}
+                Action::Suspend => self.suspended = true,
+                Action::Tighten => {
+                    if self.tightened.is_none() {
+                        let f = policy.tighten_factor;
+                        let left = budget.unwrap_or(u64::MAX).saturating_sub(self.used);
+                        let cap = self.used.saturating_add((left as f64 / f).floor() as u64);
+                        self.tightened = Some((f, cap));
+                        self.tokens = self.tokens.min(1.0);
+                    }
+                }
+            }
+            actions.push(action);
+        }
+        actions
+    }
+
+    /// Whether an alarm suspended this client.
+    pub(crate) fn suspended(&self) -> bool {
+        self.suspended
+    }
+
+    /// Whether an alarm tightened this client's limits.
+    pub(crate) fn is_tightened(&self) -> bool {
+        self.tightened.is_some()
+    }
+
+    /// Lifts a suspension or tightening; whether there was one.
+    pub(crate) fn reinstate(&mut self) -> bool {
+        let was = self.suspended || self.tightened.is_some();
+        self.suspended = false;
+        self.tightened = None;
+        self.ood_alarmed = false;
+        self.flags.clear();
+        was
     }
 
     /// Rate limit then budget; on success one token and one query are used. An unlimited
@@ -206,17 +267,23 @@ impl ClientState {
         now: f64,
         alarms: &mut Vec<Alarm>,
     ) -> Result<(), crate::Reason> {
+        if self.suspended {
+            return Err(crate::Reason::ClientSuspended);
+        }
         if limits.unlimited {
             self.used = self.used.saturating_add(1);
             return Ok(());
         }
+        let (divisor, cap) = self.tightened.unwrap_or((1.0, u64::MAX));
+        let rate = limits.rate_per_second / divisor;
+        let burst = (limits.burst / divisor).max(1.0);
         let elapsed = (now - self.last_refill).max(0.0);
-        self.tokens = (self.tokens + elapsed * limits.rate_per_second).min(limits.burst);
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
         self.last_refill = self.last_refill.max(now);
         if self.tokens < 1.0 {
             return Err(crate::Reason::RateLimited);
         }
-        let budget = limits.query_budget.unwrap_or(u64::MAX);
+        let budget = limits.query_budget.unwrap_or(u64::MAX).min(cap);
         if self.used >= budget {
             return Err(crate::Reason::QueryBudgetExhausted);
         }

@@ -22,6 +22,11 @@ pub struct ClientOverrides {
     /// No rate limit and no query budget (a load generator). The contract, the detectors and
     /// the audit event still apply to every request.
     pub unlimited: bool,
+    /// The response to this caller's `extraction` alarms, where it differs from the bundle's
+    /// `[alarm_response] extraction`.
+    pub extraction_response: Option<crate::contract::Action>,
+    /// The response to this caller's `volume` alarms (`[alarm_response] volume`).
+    pub volume_response: Option<crate::contract::Action>,
 }
 
 /// The admission limits in force for one request.

@@ -75,6 +75,8 @@ pub enum Reason {
     AuditUnavailable,
     /// The guard's own state is unusable (a lock poisoned by a panic elsewhere): no answer.
     Internal,
+    /// An alarm suspended this client (`[alarm_response]`); an operator must reinstate it.
+    ClientSuspended,
 }
 
 impl From<vigil_model::Violation> for Reason {
@@ -117,6 +119,7 @@ impl Reason {
             Reason::InferenceFailed => "inference_failed",
             Reason::AuditUnavailable => "audit_unavailable",
             Reason::Internal => "internal",
+            Reason::ClientSuspended => "client_suspended",
         }
     }
 
@@ -124,6 +127,7 @@ impl Reason {
     pub fn http_status(&self) -> u16 {
         match self {
             Reason::InvalidClient => 400,
+            Reason::ClientSuspended => 403,
             Reason::TooManyClients | Reason::AuditUnavailable => 503,
             Reason::RateLimited | Reason::QueryBudgetExhausted => 429,
             Reason::PayloadTooLarge { .. } => 413,
@@ -205,6 +209,10 @@ impl fmt::Display for Reason {
             Reason::InferenceFailed => write!(f, "inference_failed: the engine failed"),
             Reason::AuditUnavailable => write!(f, "audit_unavailable: event not recorded"),
             Reason::Internal => write!(f, "internal: the guard's state is unusable"),
+            Reason::ClientSuspended => write!(
+                f,
+                "client_suspended: an alarm suspended this client until an operator reinstates it"
+            ),
         }
     }
 }

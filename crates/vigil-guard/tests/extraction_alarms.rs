@@ -107,3 +107,109 @@ fn random_synthetic_streams_are_caught_within_100_queries() {
         );
     }
 }
+
+/// Issue 20 item 17: under the shipped policy an extraction alarm suspends the client (the
+/// request that raised it gets no answer either) until an operator reinstates it, which is
+/// recorded; a caller whose overrides say `record` keeps getting answers; `tighten` divides the
+/// rate.
+#[test]
+fn an_extraction_alarm_suspends_the_client_until_reinstated() {
+    use vigil_guard::{Action, ClientOverrides, MemoryAudit};
+    use vigil_ledger::Event;
+
+    let name = "breast-cancer";
+    let policy = BundlePolicy::load(&device(name).join("policy.toml")).unwrap();
+    let audit = Arc::new(MemoryAudit::new(100_000));
+    let g = Guard::open(
+        &device(name).join("bundle"),
+        &Trust::Policy(policy),
+        GuardOptions::new(audit.clone()),
+    )
+    .unwrap();
+    let features = g.contract().features.clone();
+    let clean = rows(&g, name, "validation.csv");
+    let mut rng = Rng(11);
+    let mut random = || -> Vec<f32> {
+        features
+            .iter()
+            .map(|f| (f.min + rng.unit() * (f.max - f.min)) as f32)
+            .collect()
+    };
+    let mut shape = [0usize; 2];
+    let run = |g: &Guard, client: &str, row: &[f32], i: u64, ov: &ClientOverrides| {
+        let mut shape = [0usize; 2];
+        let request = RequestOptions::new()
+            .overrides(ov.clone())
+            .at(Duration::from_secs(i));
+        g.infer(client, &g.row(row, &mut shape), &request)
+    };
+    let default = ClientOverrides::default();
+    let mut raised_at = None;
+    for i in 0..100u64 {
+        let d = run(&g, "attacker", &random(), i, &default);
+        if d.alarms.iter().any(|a| a.code() == "extraction") {
+            assert_eq!(d.reason().map(|r| r.code()), Some("client_suspended"));
+            raised_at = Some(i);
+            break;
+        }
+    }
+    let at = raised_at.expect("an extraction alarm within 100 random queries");
+    // Suspended: even a clean row gets no answer, and another client is unaffected.
+    let d = run(&g, "attacker", &clean[0], at + 1, &default);
+    assert_eq!(d.reason().map(|r| r.code()), Some("client_suspended"));
+    let d = g.infer(
+        "ward",
+        &g.row(&clean[0], &mut shape),
+        &RequestOptions::new(),
+    );
+    assert_ne!(d.reason().map(|r| r.code()), Some("client_suspended"));
+    // The alarm event says what it did.
+    assert!(audit.events().iter().any(|e| matches!(e,
+        Event::GuardAlarm(a) if a.client == "attacker" && a.response == "suspend")));
+    // Reinstated by an operator: recorded, then answered again.
+    assert!(g.reinstate("attacker", "operator-1").unwrap());
+    assert!(
+        !g.reinstate("attacker", "operator-1").unwrap(),
+        "nothing left to lift"
+    );
+    assert!(audit.events().iter().any(|e| matches!(e,
+        Event::Reinstated(r) if r.client == "attacker" && r.by == "operator-1")));
+    let d = run(&g, "attacker", &clean[0], at + 2, &default);
+    assert_ne!(d.reason().map(|r| r.code()), Some("client_suspended"));
+
+    // `record` for this caller: the alarm is raised and recorded, answers continue.
+    let record = ClientOverrides {
+        extraction_response: Some(Action::Record),
+        ..ClientOverrides::default()
+    };
+    let mut raised = false;
+    for i in 0..100u64 {
+        let d = run(&g, "tester", &random(), i, &record);
+        raised |= d.alarms.iter().any(|a| a.code() == "extraction");
+        assert_ne!(d.reason().map(|r| r.code()), Some("client_suspended"));
+    }
+    assert!(raised);
+
+    // `tighten`: after the alarm the client's rate is a tenth (50/s -> 5/s): requests one
+    // virtual 20 ms apart are soon rate limited.
+    let tighten = ClientOverrides {
+        extraction_response: Some(Action::Tighten),
+        ..ClientOverrides::default()
+    };
+    let mut t = 0.0f64;
+    let mut limited_after_alarm = false;
+    let mut alarmed = false;
+    for _ in 0..200 {
+        t += 0.02;
+        let request = RequestOptions::new()
+            .overrides(tighten.clone())
+            .at(Duration::from_secs_f64(t));
+        let d = g.infer("tight", &g.row(&random(), &mut shape), &request);
+        alarmed |= d.alarms.iter().any(|a| a.code() == "extraction");
+        if alarmed && d.reason().map(|r| r.code()) == Some("rate_limited") {
+            limited_after_alarm = true;
+            break;
+        }
+    }
+    assert!(alarmed && limited_after_alarm);
+}

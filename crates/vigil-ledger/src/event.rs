@@ -35,6 +35,9 @@ pub enum Event {
     /// connection).
     #[serde(rename = "gateway.client_refused")]
     ClientRefused(ClientRefused),
+    /// An operator lifted the suspension or tightening an alarm had put on a client.
+    #[serde(rename = "guard.reinstated")]
+    Reinstated(Reinstated),
 }
 
 impl Event {
@@ -46,6 +49,7 @@ impl Event {
             Event::DriftAlarm(_) => "drift.alarm",
             Event::GatewayRefusal(_) => "gateway.refusal",
             Event::ClientRefused(_) => "gateway.client_refused",
+            Event::Reinstated(_) => "guard.reinstated",
         }
     }
 
@@ -111,6 +115,22 @@ pub struct GuardAlarm {
     /// `"alarm": "extraction" | "volume"` and its `"detail"`.
     #[serde(flatten)]
     pub alarm: AlarmDetail,
+    /// What the alarm did to the client (`[alarm_response]`): `record`, `tighten` or
+    /// `suspend`.
+    pub response: String,
+}
+
+/// `guard.reinstated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reinstated {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The bundle's subject digest (hex).
+    pub model: String,
+    /// The client reinstated.
+    pub client: String,
+    /// Who reinstated it (the operator's client id).
+    pub by: String,
 }
 
 /// A monitor alarm, as `{"alarm": code, "detail": {...}}`.
@@ -243,9 +263,11 @@ mod tests {
                     used: 8,
                     budget: 10,
                 },
+                response: "record".into(),
             }),
             serde_json::json!({"type":"guard.alarm","event_id":3,"time_ms":5,"model":"ab",
-                "client":"c","alarm":"volume","detail":{"used":8,"budget":10}}),
+                "client":"c","alarm":"volume","detail":{"used":8,"budget":10},
+                "response":"record"}),
         );
         roundtrip(
             Event::DriftAlarm(DriftAlarm {
@@ -296,6 +318,16 @@ mod tests {
             }),
             serde_json::json!({"type":"gateway.refusal","time_ms":1,"model":"m","client":"c",
                 "verdict":"refused","reason":"body_too_large","status":413}),
+        );
+        roundtrip(
+            Event::Reinstated(Reinstated {
+                time_ms: 1,
+                model: "m".into(),
+                client: "ward-7".into(),
+                by: "operator".into(),
+            }),
+            serde_json::json!({"type":"guard.reinstated","time_ms":1,"model":"m",
+                "client":"ward-7","by":"operator"}),
         );
         roundtrip(
             Event::ClientRefused(ClientRefused {

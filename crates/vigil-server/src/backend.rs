@@ -199,6 +199,13 @@ pub trait InferenceBackend: Send + Sync + 'static {
     /// Run one request of `caller`; an `Err` is an abstention, answered with its status.
     fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention>;
 
+    /// Lift the suspension or tightening alarms put on `client`, on the word of the operator
+    /// `by`; `Ok(false)` when there was none. A backend without client state refuses.
+    fn reinstate(&self, client: &str, by: &str) -> Result<bool, String> {
+        let _ = (client, by);
+        Err("this backend keeps no client state".into())
+    }
+
     /// Async form of [`InferenceBackend::infer`], for backends that wait on I/O (the proxy
     /// mode); by default it calls `infer`.
     fn infer_async<'a>(

@@ -50,6 +50,14 @@ pub struct ClientPolicy {
     pub extraction_monitor: Option<bool>,
     /// Rate, burst and budget lifted, extraction monitor off (load tests).
     pub unlimited: bool,
+    /// The site this client belongs to: every client of one site shares one rate limit,
+    /// budget, extraction monitor and suspension (several certificates of one station count
+    /// as one client). `None`: the client is its own site.
+    pub site: Option<String>,
+    /// The response to this client's extraction alarms, over the bundle's `[alarm_response]`.
+    pub extraction_response: Option<vigil_guard::Action>,
+    /// The response to this client's volume alarms.
+    pub volume_response: Option<vigil_guard::Action>,
 }
 
 /// An authenticated and authorised caller, as the backend sees it.
@@ -79,6 +87,12 @@ struct FileClient {
     extraction_monitor: Option<bool>,
     #[serde(default)]
     unlimited: bool,
+    #[serde(default)]
+    site: Option<String>,
+    #[serde(default)]
+    extraction_response: Option<vigil_guard::Action>,
+    #[serde(default)]
+    volume_response: Option<vigil_guard::Action>,
     #[serde(default)]
     revoked: bool,
     #[serde(default)]
@@ -198,6 +212,13 @@ impl Clients {
                     }
                 }
             }
+            if let Some(site) = &c.site {
+                if site.is_empty() || site.len() > 256 || site.chars().any(char::is_control) {
+                    return Err(format!(
+                        "{at}: site must be 1 to 256 characters without control characters"
+                    ));
+                }
+            }
             let _ = c.comment;
             if c.revoked {
                 clients
@@ -213,6 +234,9 @@ impl Clients {
                     query_budget: c.query_budget,
                     extraction_monitor: c.extraction_monitor,
                     unlimited: c.unlimited,
+                    site: c.site.clone(),
+                    extraction_response: c.extraction_response,
+                    volume_response: c.volume_response,
                 },
             };
             if clients.by_name.insert(c.name.clone(), caller).is_some() {

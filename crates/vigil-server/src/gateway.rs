@@ -170,6 +170,7 @@ impl Gateway {
             .route("/metrics", get(metrics))
             .route("/vigil/ledger/checkpoint", get(checkpoint))
             .route("/vigil/ledger/proof", get(proof))
+            .route("/vigil/clients/{client}/reinstate", post(reinstate))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(state.clone(), authorise))
@@ -515,6 +516,43 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
+}
+
+/// `POST /vigil/clients/{client}/reinstate` (role `admin`): lift the suspension or tightening
+/// alarms put on `client` (a client name, or a site of the clients file). Answers
+/// `{"client": "...", "reinstated": bool}`; the reinstatement is a ledger event.
+async fn reinstate(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(client): Path<String>,
+) -> Response {
+    if caller.role != vigil_net::Role::Admin {
+        let r = Refusal::RoleForbidden {
+            client: caller.id.clone(),
+            role: caller.role,
+            action: Action::Reinstate,
+        };
+        return s.refuse(&r, std::time::Duration::ZERO);
+    }
+    let backend = s.backend.clone();
+    let (who, by) = (client.clone(), caller.id.clone());
+    let done = tokio::task::spawn_blocking(move || backend.reinstate(&who, &by)).await;
+    match done.unwrap_or_else(|e| Err(e.to_string())) {
+        Ok(reinstated) => {
+            tracing::warn!(client = %client, by = %caller.id, reinstated, "client reinstated");
+            json_response(
+                StatusCode::OK,
+                serde_json::to_vec(
+                    &serde_json::json!({"client": client, "reinstated": reinstated}),
+                )
+                .unwrap_or_default(),
+            )
+        }
+        Err(reason) => s.refuse(
+            &Refusal::ReinstateFailed { reason },
+            std::time::Duration::ZERO,
+        ),
+    }
 }
 
 fn auditor(s: &Shared, caller: &Caller) -> Result<AuditLog, Refusal> {

@@ -31,7 +31,15 @@ pub fn overrides(policy: &ClientPolicy) -> ClientOverrides {
             .extraction_monitor
             .or((policy.unlimited).then_some(false)),
         unlimited: policy.unlimited,
+        extraction_response: policy.extraction_response,
+        volume_response: policy.volume_response,
     }
+}
+
+/// The identity the guard counts a caller under: its site when the clients file gives one,
+/// else its own name.
+pub fn guard_client(caller: &Caller) -> &str {
+    caller.policy.site.as_deref().unwrap_or(&caller.id)
 }
 
 /// Every request through [`vigil_guard::Guard::infer`], with the certificate's client id.
@@ -141,6 +149,12 @@ impl InferenceBackend for GuardBackend {
         self.served().info.clone()
     }
 
+    fn reinstate(&self, client: &str, by: &str) -> Result<bool, String> {
+        self.guard()
+            .reinstate(client, by)
+            .map_err(|e| e.to_string())
+    }
+
     fn infer(&self, caller: &Caller, inputs: &[Tensor]) -> Result<Answer, Abstention> {
         self.served().infer(caller, inputs)
     }
@@ -192,9 +206,18 @@ impl Served {
             values,
         };
         let request = RequestOptions::new().overrides(overrides(&caller.policy));
-        let d = self.guard.infer(&caller.id, &input, &request);
+        let d = self.guard.infer(guard_client(caller), &input, &request);
         let alarms: Vec<String> = d.alarms.iter().map(|a| a.code().to_string()).collect();
+        // Detector names and scores help an attacker adapt: only the audit role sees them.
+        let auditor = caller.role.may_audit();
         match d.verdict {
+            Verdict::Abstain {
+                reason: reason @ Reason::Detector { .. },
+            } if !auditor => Err(Abstention {
+                reason: Abstain::Withheld(reason),
+                alarms,
+                recorded: true,
+            }),
             Verdict::Abstain { reason } => Err(refusal(&reason, alarms)),
             Verdict::Accept { output } => {
                 // The output policy decides what is revealed: the output tensor holds the
@@ -224,12 +247,14 @@ impl Served {
                         .into(),
                 );
                 parameters.insert("event_id".into(), d.event_id.into());
-                let scores: serde_json::Map<String, serde_json::Value> = d
-                    .scores
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
-                    .collect();
-                parameters.insert("scores".into(), serde_json::Value::Object(scores));
+                if auditor {
+                    let scores: serde_json::Map<String, serde_json::Value> = d
+                        .scores
+                        .iter()
+                        .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
+                        .collect();
+                    parameters.insert("scores".into(), serde_json::Value::Object(scores));
+                }
                 Ok(Answer {
                     outputs: vec![Tensor {
                         name: self

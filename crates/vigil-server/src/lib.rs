@@ -89,7 +89,7 @@ pub use config::{state_dir, ServeConfig, MAX_CONFIG_BYTES};
 pub use demo::{write_demo_pki, DEMO_CLIENTS_TOML, DEMO_FILES, DEMO_README};
 pub use error::ServerError;
 pub use gateway::{Gateway, GatewayOptions};
-pub use guarded::{overrides, GuardBackend};
+pub use guarded::{guard_client, overrides, GuardBackend};
 pub use ledger::AuditLog;
 pub use limits::Limits;
 pub use metrics::Metrics;

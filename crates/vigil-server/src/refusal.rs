@@ -21,13 +21,16 @@ pub enum Abstain {
     /// Proxy mode: the upstream's answer differs from the guard's run of the verified model
     /// (`502`).
     UpstreamMismatch,
+    /// A detector flagged the input; a caller without the audit role is not told which one
+    /// (`abstain: flagged`, the reason's status). Metrics and the ledger keep the detector.
+    Withheld(Reason),
 }
 
 impl Abstain {
     /// The stable code, also the metrics label (`out_of_range`, `rate_limited`...).
     pub fn code(&self) -> &'static str {
         match self {
-            Abstain::Guard(r) => r.code(),
+            Abstain::Guard(r) | Abstain::Withheld(r) => r.code(),
             Abstain::UpstreamUnavailable => "upstream_unavailable",
             Abstain::UpstreamMismatch => "upstream_mismatch",
         }
@@ -37,6 +40,7 @@ impl Abstain {
     pub fn wire(&self) -> String {
         match self {
             Abstain::Guard(r) => r.wire(),
+            Abstain::Withheld(_) => "flagged".to_string(),
             other => other.code().to_string(),
         }
     }
@@ -44,7 +48,7 @@ impl Abstain {
     /// The HTTP status: 4xx for the request's fault, 429 for limits, 5xx for the device's.
     pub fn status(&self) -> StatusCode {
         match self {
-            Abstain::Guard(r) => StatusCode::from_u16(r.http_status())
+            Abstain::Guard(r) | Abstain::Withheld(r) => StatusCode::from_u16(r.http_status())
                 .ok()
                 .filter(|s| s.is_client_error() || s.is_server_error())
                 .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
@@ -94,6 +98,8 @@ pub enum Action {
     Infer,
     /// Read the ledger.
     ReadLedger,
+    /// Reinstate a client an alarm suspended.
+    Reinstate,
 }
 
 /// Which metrics family counts a refusal.
@@ -128,7 +134,7 @@ pub enum Counted {
 /// | `ModelNotReady` | 503 | - |
 /// | `NoLedger`, `NoCheckpoint` | 404 | - |
 /// | `BadProofQuery`, `ProofRefused` | 400 | - |
-/// | `LedgerFailed` | 500 | - |
+/// | `LedgerFailed`, `ReinstateFailed` | 500 | - |
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -220,6 +226,12 @@ pub enum Refusal {
         /// Why.
         reason: String,
     },
+    /// A client could not be reinstated (the reinstatement could not be recorded, or the
+    /// backend keeps no client state).
+    ReinstateFailed {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -246,6 +258,7 @@ impl Refusal {
             Refusal::BadProofQuery => "bad_proof_query",
             Refusal::ProofRefused { .. } => "proof_refused",
             Refusal::LedgerFailed { .. } => "ledger_failed",
+            Refusal::ReinstateFailed { .. } => "reinstate_failed",
         }
     }
 
@@ -269,7 +282,9 @@ impl Refusal {
             | Refusal::NoLedger
             | Refusal::NoCheckpoint => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Refusal::LedgerFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::LedgerFailed { .. } | Refusal::ReinstateFailed { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -290,6 +305,7 @@ impl Refusal {
                 match action {
                     Action::Infer => "run inference",
                     Action::ReadLedger => "read the ledger",
+                    Action::Reinstate => "reinstate clients",
                 }
             ),
             Refusal::Overloaded { in_flight } => {
@@ -329,6 +345,7 @@ impl Refusal {
             Refusal::ProofRefused { reason } | Refusal::LedgerFailed { reason } => {
                 format!("ledger: {reason}")
             }
+            Refusal::ReinstateFailed { reason } => format!("reinstate: {reason}"),
         }
     }
 

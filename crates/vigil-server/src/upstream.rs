@@ -217,6 +217,10 @@ impl InferenceBackend for UpstreamBackend {
         self.guard.model()
     }
 
+    fn reinstate(&self, client: &str, by: &str) -> Result<bool, String> {
+        self.guard.reinstate(client, by)
+    }
+
     /// Proxy mode is asynchronous only: a synchronous call is refused (fail closed).
     fn infer(&self, _caller: &Caller, _inputs: &[Tensor]) -> Result<Answer, Abstention> {
         Err(Abstention::early(Abstain::UpstreamUnavailable))

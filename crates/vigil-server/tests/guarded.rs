@@ -362,3 +362,90 @@ async fn the_guard_swaps_atomically_while_serving() {
         "breast-cancer"
     );
 }
+
+/// Issue 20 item 17: detector names and scores only for the audit role; budgets, monitors and
+/// suspensions per site across a site's certificates; an extraction alarm suspends the site
+/// until an admin reinstates it over `POST /vigil/clients/{site}/reinstate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarms_suspend_a_site_scores_stay_with_auditors_and_admins_reinstate() {
+    let audit = Arc::new(MemoryAudit::new(100_000));
+    let g0 = guard(audit.clone());
+    let clean = rows(&g0)[0].clone();
+    let input = g0.contract().input.clone();
+    let features = g0.contract().features.clone();
+    let g = Gateway::new(
+        Arc::new(GuardBackend::new(g0)),
+        Clients::parse(
+            r#"
+[[client]]
+name = "ward-a"
+role = "infer"
+site = "ward-7"
+[[client]]
+name = "ward-b"
+role = "infer"
+site = "ward-7"
+[[client]]
+name = "admin-1"
+role = "admin"
+"#,
+        )
+        .unwrap(),
+        GatewayOptions::default(),
+    );
+    // A far-off row: flagged by a detector. The infer role learns only that it was flagged.
+    let far: Vec<f32> = features.iter().map(|f| (f.max * 0.999) as f32).collect();
+    let (status, body) = infer(&g, "ward-a", &input, &far).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("abstain: flagged"))
+    );
+    let (status, body) = infer(&g, "admin-1", &input, &far).await;
+    assert_eq!(status, 422);
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("abstain: ") && error != "abstain: flagged",
+        "{body}"
+    );
+    // Scores are in the answer for an admin only.
+    let (status, body) = infer(&g, "ward-a", &input, &clean).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["parameters"].get("scores").is_none(), "{body}");
+    let (_, body) = infer(&g, "admin-1", &input, &clean).await;
+    assert!(body["parameters"]["scores"].is_object(), "{body}");
+
+    // Ward A walks off the data: the site's extraction alarm suspends ward B too.
+    let mut suspended = false;
+    for i in 0..120 {
+        let row: Vec<f32> = features
+            .iter()
+            .enumerate()
+            .map(|(j, f)| {
+                (f.min + (f.max - f.min) * (((i * 31 + j * 17) % 97) as f64 / 97.0)) as f32
+            })
+            .collect();
+        let (status, body) = infer(&g, "ward-a", &input, &row).await;
+        if status == 403 {
+            assert_eq!(body["error"], "abstain: client_suspended", "{body}");
+            suspended = true;
+            break;
+        }
+    }
+    assert!(suspended, "no suspension within 120 off-data queries");
+    let (status, body) = infer(&g, "ward-b", &input, &clean).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("abstain: client_suspended"))
+    );
+
+    // Only an admin reinstates; it is recorded; the site is answered again.
+    let path = "/vigil/clients/ward-7/reinstate";
+    let (status, _, _, _) = call(&g, Some("ward-a"), "POST", path, Vec::new()).await;
+    assert_eq!(status, 403);
+    let (status, body, _, _) = call(&g, Some("admin-1"), "POST", path, Vec::new()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"client": "ward-7", "reinstated": true}));
+    assert!(audit.events().iter().any(|e| matches!(e,
+        vigil_ledger::Event::Reinstated(r) if r.client == "ward-7" && r.by == "admin-1")));
+    assert_eq!(infer(&g, "ward-b", &input, &clean).await.0, 200);
+}
