@@ -31,6 +31,7 @@ use vigil_ledger::{inclusion_proof, root, MemoryTree};
 
 use crate::collector::Collector;
 use crate::store::{DriftPoint, StoreError};
+use crate::time::{parse_time, rfc3339};
 use crate::witness::Push;
 
 /// Largest push body: 20,000 entries of about 800 bytes fit with room to spare.
@@ -161,26 +162,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-/// Formats Unix milliseconds as RFC 3339 UTC (`2026-12-05T00:21:36.123Z`).
-pub fn rfc3339(ms: u64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-fn parse_time(s: &str) -> Option<u64> {
-    if let Ok(ms) = s.parse::<u64>() {
-        return Some(ms);
-    }
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// A refused call: its status and message (`{"error": ...}`).

@@ -46,6 +46,7 @@ mod device;
 mod postgres;
 mod sqlite;
 mod store;
+mod time;
 mod witness;
 
 // The public interface.
@@ -60,6 +61,7 @@ pub use store::{
     AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
     PushView, StoreError,
 };
+pub use time::rfc3339;
 // Who may call: clients.toml.
 pub use clients::{Clients, ClientsError, MAX_CLIENTS_BYTES};
 // The collector: registered devices, the witness key and a store.
@@ -68,8 +70,8 @@ pub use collector::{Collector, PushReply};
 pub use device::{build_push, open_for_push};
 // HTTP: the push protocol and the operators' API as an axum router.
 pub use api::{
-    rfc3339, router, Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody,
-    Role, MAX_PAGE, MAX_PUSH_BYTES,
+    router, Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody, Role,
+    MAX_PAGE, MAX_PUSH_BYTES,
 };
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
