@@ -1,5 +1,5 @@
 //! The collector's HTTP interface: the device push protocol and the operators' API, as an
-//! axum [`Router`]. Who is calling comes from the connection (mutual TLS): the TLS layer puts a
+//! axum router ([`crate::router`], which adds the dashboard's pages). Who is calling comes from the connection (mutual TLS): the TLS layer puts a
 //! [`Caller`] in each request's extensions; a request without one is refused.
 //!
 //! Device routes (role `device`):
@@ -165,7 +165,7 @@ fn now_ms() -> u64 {
 }
 
 /// A refused call: its status and message (`{"error": ...}`).
-struct Refused(StatusCode, String);
+pub(crate) struct Refused(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -173,7 +173,7 @@ impl IntoResponse for Refused {
     }
 }
 
-fn require(caller: Option<&Caller>, role: Role) -> Result<&Caller, Refused> {
+pub(crate) fn require(caller: Option<&Caller>, role: Role) -> Result<&Caller, Refused> {
     match caller {
         None => Err(Refused(
             StatusCode::UNAUTHORIZED,
@@ -194,8 +194,9 @@ fn require(caller: Option<&Caller>, role: Role) -> Result<&Caller, Refused> {
     }
 }
 
-/// The collector's routes over `collector`, counting into `metrics`.
-pub fn router(collector: Arc<Collector>, metrics: Arc<Metrics>) -> Router {
+/// The device and operator API routes over `collector`, counting into `metrics` (the
+/// dashboard's pages are added by [`crate::router`]).
+pub(crate) fn api_routes(collector: Arc<Collector>, metrics: Arc<Metrics>) -> Router {
     let state = AppState { collector, metrics };
     Router::new()
         .route("/v1/state", get(device_state))
