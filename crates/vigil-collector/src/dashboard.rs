@@ -154,7 +154,7 @@ fn device_href(id: &str) -> String {
 
 fn fleet_table(devices: &[DeviceRow]) -> String {
     let mut s = String::from(
-        "<h2>Fleet</h2><table id=\"fleet\"><thead><tr><th>device</th><th>model</th>\
+        "<h2>Devices</h2><table id=\"fleet\"><thead><tr><th>device</th><th>model</th>\
 <th>version</th><th>entries</th><th>last checkpoint</th><th>last seen</th>\
 <th>open alarms</th></tr></thead><tbody>",
     );
@@ -216,7 +216,17 @@ fn alarm_feed(alarms: &[AlarmRow]) -> String {
     s
 }
 
-/// One feature's drift points: (device, test) to (hours, statistic).
+/// The unit for a time axis spanning `span_ms`: its name and milliseconds.
+fn time_unit(span_ms: u64) -> (&'static str, f64) {
+    match span_ms {
+        0..=120_000 => ("seconds", 1_000.0),
+        120_001..=7_200_000 => ("minutes", 60_000.0),
+        7_200_001..=172_800_000 => ("hours", 3_600_000.0),
+        _ => ("days", 86_400_000.0),
+    }
+}
+
+/// One feature's drift points: (device, test) to (time since the first, statistic).
 type Series<'a> = BTreeMap<(&'a str, &'a str), Vec<(f64, f64)>>;
 
 fn drift_plots(points: &[DriftPoint]) -> String {
@@ -224,15 +234,17 @@ fn drift_plots(points: &[DriftPoint]) -> String {
     // feature -> (device, test) -> points; the newest DRIFT_POINTS of all.
     let skip = points.len().saturating_sub(DRIFT_POINTS);
     let start = points.get(skip).map_or(0, |p| p.time);
+    let end = points.last().map_or(0, |p| p.time);
+    let (unit, per) = time_unit(end.saturating_sub(start));
     let mut by_feature: BTreeMap<&str, Series<'_>> = BTreeMap::new();
     for p in points.iter().skip(skip) {
-        let hours = p.time.saturating_sub(start) as f64 / 3_600_000.0;
+        let x = p.time.saturating_sub(start) as f64 / per;
         by_feature
             .entry(p.feature.as_str())
             .or_default()
             .entry((p.device.as_str(), p.test.as_str()))
             .or_default()
-            .push((hours, p.statistic));
+            .push((x, p.statistic));
     }
     for (feature, series) in &by_feature {
         let names: Vec<String> = series.keys().map(|(d, t)| format!("{d} {t}")).collect();
@@ -242,7 +254,7 @@ fn drift_plots(points: &[DriftPoint]) -> String {
             .map(|(n, pts)| (n.as_str(), pts.as_slice()))
             .collect();
         let title = format!(
-            "{feature}: test statistic over hours since {}",
+            "{feature}: test statistic over {unit} since {}",
             rfc3339(start)
         );
         let svg = vigil_report::lines(&title, &lines).replacen(
