@@ -398,3 +398,52 @@ async fn exchange(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn collector_urls() {
+        let u = CollectorUrl::parse("https://collector.example").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.base.as_str()),
+            ("collector.example", 443, "")
+        );
+        assert_eq!(u.authority(), "collector.example");
+        let u = CollectorUrl::parse("https://127.0.0.1:8444/fleet/").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.base.as_str()),
+            ("127.0.0.1", 8444, "/fleet")
+        );
+        assert_eq!(u.authority(), "127.0.0.1:8444");
+        let u = CollectorUrl::parse("https://[::1]:9000").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 9000));
+        assert_eq!(u.authority(), "[::1]:9000");
+        for bad in [
+            "http://collector.example",
+            "collector.example:443",
+            "https://",
+            "https://:443",
+            "https://host:notaport",
+            "https://host:70000",
+            "https://user@host",
+            "https://host/path?q=1",
+            "https://[::1",
+            "https://[::1]x",
+        ] {
+            assert!(CollectorUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn error_texts_are_bounded() {
+        let long = vec![b'x'; 10_000];
+        assert!(error_text(StatusCode::BAD_GATEWAY, &long).len() < 300);
+        assert_eq!(
+            error_text(StatusCode::FORBIDDEN, br#"{"error":"no"}"#),
+            "403 Forbidden: no"
+        );
+    }
+}

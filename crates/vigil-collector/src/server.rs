@@ -285,3 +285,25 @@ async fn authorise(State(clients): State<Arc<Clients>>, mut req: Request, next: 
     req.extensions_mut().insert(Caller { name, role });
     next.run(req).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn databases_parse_and_print_without_password() {
+        assert_eq!(
+            Database::parse("sqlite:/var/lib/vigil/c.db").unwrap(),
+            Database::Sqlite("/var/lib/vigil/c.db".into())
+        );
+        let pg = Database::parse("postgres://vigil:s3cret@db.example:5432/fleet").unwrap();
+        assert_eq!(pg.to_string(), "postgres://vigil:***@db.example:5432/fleet");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        let pg = Database::parse("postgresql://vigil@db/fleet").unwrap();
+        assert_eq!(pg.to_string(), "postgresql://vigil@db/fleet");
+        for bad in ["sqlite:", "mysql://x", "c.db", ""] {
+            assert!(Database::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
