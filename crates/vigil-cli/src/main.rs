@@ -48,7 +48,7 @@ pub(crate) fn read_bounded(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
 /// The error and its causes as `what: why: why`, each cause printed once: a library error that
 /// already states its cause in its message (`PATH: No such file or directory`) and also
 /// returns it as its source is not printed as `PATH: X: X`.
-fn render(err: &anyhow::Error) -> String {
+pub(crate) fn render(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
         let text = cause.to_string();

@@ -1,5 +1,5 @@
 //! The collector's HTTP interface: the device push protocol and the operators' API, as an
-//! axum [`Router`]. Who is calling comes from the connection (mutual TLS): the TLS layer puts a
+//! axum router ([`crate::router`], which adds the dashboard's pages). Who is calling comes from the connection (mutual TLS): the TLS layer puts a
 //! [`Caller`] in each request's extensions; a request without one is refused.
 //!
 //! Device routes (role `device`):
@@ -31,6 +31,7 @@ use vigil_ledger::{inclusion_proof, root, MemoryTree};
 
 use crate::collector::Collector;
 use crate::store::{DriftPoint, StoreError};
+use crate::time::{parse_time, rfc3339};
 use crate::witness::Push;
 
 /// Largest push body: 20,000 entries of about 800 bytes fit with room to spare.
@@ -163,28 +164,8 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Formats Unix milliseconds as RFC 3339 UTC (`2026-12-05T00:21:36.123Z`).
-pub fn rfc3339(ms: u64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-fn parse_time(s: &str) -> Option<u64> {
-    if let Ok(ms) = s.parse::<u64>() {
-        return Some(ms);
-    }
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
 /// A refused call: its status and message (`{"error": ...}`).
-struct Refused(StatusCode, String);
+pub(crate) struct Refused(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
@@ -192,7 +173,7 @@ impl IntoResponse for Refused {
     }
 }
 
-fn require(caller: Option<&Caller>, role: Role) -> Result<&Caller, Refused> {
+pub(crate) fn require(caller: Option<&Caller>, role: Role) -> Result<&Caller, Refused> {
     match caller {
         None => Err(Refused(
             StatusCode::UNAUTHORIZED,
@@ -213,8 +194,9 @@ fn require(caller: Option<&Caller>, role: Role) -> Result<&Caller, Refused> {
     }
 }
 
-/// The collector's routes over `collector`, counting into `metrics`.
-pub fn router(collector: Arc<Collector>, metrics: Arc<Metrics>) -> Router {
+/// The device and operator API routes over `collector`, counting into `metrics` (the
+/// dashboard's pages are added by [`crate::router`]).
+pub(crate) fn api_routes(collector: Arc<Collector>, metrics: Arc<Metrics>) -> Router {
     let state = AppState { collector, metrics };
     Router::new()
         .route("/v1/state", get(device_state))

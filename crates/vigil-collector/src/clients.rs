@@ -117,6 +117,12 @@ impl Clients {
         self.roles.get(name).copied()
     }
 
+    /// How many devices and operators there are.
+    pub fn counts(&self) -> (usize, usize) {
+        let devices = self.devices.len();
+        (devices, self.roles.len().saturating_sub(devices))
+    }
+
     /// Each device's checkpoint key, for [`crate::Collector::new`].
     pub fn devices(&self) -> BTreeMap<String, NoteVerifier> {
         self.devices.clone()

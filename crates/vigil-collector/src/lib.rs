@@ -40,12 +40,17 @@
 #![deny(missing_docs)]
 
 mod api;
+mod app;
 mod clients;
 mod collector;
+mod dashboard;
 mod device;
 mod postgres;
+mod push;
+mod server;
 mod sqlite;
 mod store;
+mod time;
 mod witness;
 
 // The public interface.
@@ -60,17 +65,26 @@ pub use store::{
     AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
     PushView, StoreError,
 };
+pub use time::rfc3339;
 // Who may call: clients.toml.
 pub use clients::{Clients, ClientsError, MAX_CLIENTS_BYTES};
 // The collector: registered devices, the witness key and a store.
 pub use collector::{Collector, PushReply};
 // The device side: a push built from a device's own ledger.
 pub use device::{build_push, open_for_push};
-// HTTP: the push protocol and the operators' API as an axum router.
-pub use api::{
-    rfc3339, router, Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody,
-    Role, MAX_PAGE, MAX_PUSH_BYTES,
+// ... and over the network.
+pub use push::{
+    default_model, push_once, read_drift, CollectorUrl, PushClientError, PushOptions, PushReport,
+    MAX_DRIFT_BYTES,
 };
+// HTTP: the push protocol and the operators' API as an axum router.
+pub use app::router;
+// The mutual-TLS server.
+pub use api::{
+    Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody, Role, MAX_PAGE,
+    MAX_PUSH_BYTES,
+};
+pub use server::{load_witness, Database, ServeError, ServeOptions, Server, POSTGRES_POOL};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]

@@ -12,8 +12,9 @@ use std::sync::{Condvar, Mutex};
 use postgres::{Client, NoTls, Transaction};
 
 use crate::store::{
-    accepted_from_row, drift_detail, fork_detail, to_hash, to_i64, to_u64, AlarmKind, AlarmRow,
-    Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow, PushView, StoreError,
+    accepted_from_row, drift_detail, entry_alarms, fork_detail, to_hash, to_i64, to_u64, AlarmKind,
+    AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow, PushView,
+    StoreError,
 };
 use crate::witness::Accepted;
 
@@ -221,6 +222,13 @@ impl CollectorStore for PostgresStore {
                 first,
                 entries,
             } => {
+                for (kind, detail) in entry_alarms(first, &entries) {
+                    tx.execute(
+                        "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, $2, $3, TRUE, $4)",
+                        &[&device, &kind.code(), &now_i, &detail],
+                    )
+                    .map_err(db)?;
+                }
                 // One COPY-free batch: an array insert of every new entry in one statement.
                 let mut idx = Vec::with_capacity(entries.len());
                 let mut data = Vec::with_capacity(entries.len());

@@ -26,8 +26,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::store::{
-    accepted_from_row, drift_detail, fork_detail, to_hash, to_i64, to_u64, AlarmKind, AlarmRow,
-    Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow, PushView, StoreError,
+    accepted_from_row, drift_detail, entry_alarms, fork_detail, to_hash, to_i64, to_u64, AlarmKind,
+    AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow, PushView,
+    StoreError,
 };
 use crate::witness::Accepted;
 
@@ -187,6 +188,13 @@ impl CollectorStore for SqliteStore {
                         ins.execute(params![device, to_i64(first + i as u64)?, entry, &leaf[..]])
                             .map_err(db)?;
                     }
+                }
+                for (kind, detail) in entry_alarms(first, &entries) {
+                    tx.execute(
+                        "INSERT INTO alarms(device, kind, time, open, detail) VALUES (?1, ?2, ?3, 1, ?4)",
+                        params![device, kind.code(), now_i, detail],
+                    )
+                    .map_err(db)?;
                 }
                 let frontier: Vec<u8> = accepted.frontier.hashes().concat();
                 tx.execute(

@@ -1,7 +1,9 @@
 //! What the collector keeps, behind one trait so that SQLite (one site) and PostgreSQL (a fleet)
 //! run the same push logic.
 
-use vigil_ledger::{Frontier, Hash};
+use vigil_ledger::{AlarmDetail, DriftDetail, Event, Frontier, Hash};
+
+use crate::time::rfc3339;
 
 use crate::witness::{Accepted, ForkKind};
 
@@ -61,6 +63,62 @@ pub(crate) fn drift_detail(p: &DriftPoint) -> String {
         "{} drift on {} (statistic {})",
         p.test, p.feature, p.statistic
     )
+}
+
+/// The alarms that the new entries of an accepted push raise, with their texts: a
+/// `guard.alarm` with extraction detail raises an `extraction` alarm, a `drift.alarm` a
+/// `drift` alarm. Entries that are not Vigil events (or other events) raise nothing. `first` is
+/// the index of the first entry.
+pub(crate) fn entry_alarms(first: u64, entries: &[(Vec<u8>, Hash)]) -> Vec<(AlarmKind, String)> {
+    let mut out = Vec::new();
+    for (i, (entry, _)) in entries.iter().enumerate() {
+        // Canonical JSON: an alarm event names its type as `"guard.alarm"` or `"drift.alarm"`;
+        // the many inference events are not parsed at all.
+        if !entry.windows(7).any(|w| w == b".alarm\"") {
+            continue;
+        }
+        let index = first.saturating_add(i as u64);
+        match Event::from_json(entry) {
+            Ok(Event::GuardAlarm(a)) => {
+                if let AlarmDetail::Extraction {
+                    signal,
+                    statistic,
+                    queries,
+                } = &a.alarm
+                {
+                    out.push((
+                        AlarmKind::Extraction,
+                        format!(
+                            "entry {index}: extraction alarm ({signal} {statistic}) for client {:?} after {queries} queries, device time {}",
+                            a.client,
+                            rfc3339(a.time_ms)
+                        ),
+                    ));
+                }
+            }
+            Ok(Event::DriftAlarm(a)) => {
+                let what = match &a.alarm {
+                    DriftDetail::WindowDrift {
+                        stream,
+                        test,
+                        statistic,
+                        p_value,
+                        window,
+                        ..
+                    } => format!(
+                        "{test} drift on {stream} (statistic {statistic}, p {p_value}, window {window})"
+                    ),
+                    _ => "drift".to_string(),
+                };
+                out.push((
+                    AlarmKind::Drift,
+                    format!("entry {index}: {what}, device time {}", rfc3339(a.time_ms)),
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Why the store failed. A failed push stores nothing (its transaction is rolled back).

@@ -294,3 +294,106 @@ async fn a_device_ledger_pushes_itself() {
         hex::encode(ledger.root_at(17).unwrap())
     );
 }
+
+/// The dashboard's pages as text: (status, content type, CSP, body).
+async fn page(
+    app: &App,
+    who: Option<(&str, Role)>,
+    uri: &str,
+) -> (StatusCode, String, String, String) {
+    let mut req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    if let Some((name, role)) = who {
+        req.extensions_mut().insert(Caller {
+            name: name.to_string(),
+            role,
+        });
+    }
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let header = |h| {
+        resp.headers()
+            .get(h)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let (ct, csp) = (header("content-type"), header("content-security-policy"));
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, ct, csp, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_escapes_what_devices_send_and_is_for_operators() {
+    let mut d = Device::new("icu-7", 7);
+    d.append(3, 1);
+    d.entries
+        .push("{\"note\":\"<script>alert(1)</script>\",\"type\":\"x\"}".to_string());
+    let app = app(&[&d]);
+    let mut body = d.body(0);
+    body.model = Some(vigil_collector::ModelRef {
+        name: "<img src=x onerror=alert(2)>".into(),
+        version: "\"><b>1</b>".into(),
+    });
+    body.drift = Some(vigil_collector::DriftSummary {
+        results: vec![vigil_collector::DriftResult {
+            feature: "<svg onload=alert(3)>".into(),
+            test: "ks".into(),
+            statistic: 0.5,
+            p_value: Some(0.001),
+            drift: true,
+        }],
+    });
+    let me = Some(("icu-7", Role::Device));
+    let (status, answer) = call(
+        &app,
+        me,
+        "POST",
+        "/v1/push",
+        Some(serde_json::to_string(&body).unwrap()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    for uri in ["/", "/devices/icu-7"] {
+        let (status, ct, csp, html) = page(&app, OP, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(ct.starts_with("text/html"), "{ct}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
+        for raw in ["<script>alert", "<img src=x", "<b>1</b>", "<svg onload"] {
+            assert!(!html.contains(raw), "{uri}: {raw} unescaped");
+        }
+        assert!(
+            !html.contains("<script>") && html.contains("<script src=\"/static/dashboard.js\"")
+        );
+    }
+    let (_, _, _, fleet) = page(&app, OP, "/").await;
+    assert!(fleet.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(fleet.contains("<tr data-device=\"icu-7\""));
+    assert!(fleet.contains("data-kind=\"drift\" data-device=\"icu-7\""));
+    assert!(fleet.contains("data-drift-feature=\"&lt;svg onload=alert(3)&gt;\""));
+    let (_, _, _, device) = page(&app, OP, "/devices/icu-7").await;
+    assert!(device.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        device.contains("data-verify=\"3\"")
+            && device.contains("<pre id=\"checkpoint\" data-size=\"4\">")
+    );
+
+    // A device may not read the dashboard; a caller-less request is 401; an unknown device 404.
+    assert_eq!(page(&app, me, "/").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        page(&app, me, "/devices/icu-7").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(page(&app, None, "/").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        page(&app, OP, "/devices/nobody").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, ct, _, js) = page(&app, OP, "/static/dashboard.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct.starts_with("text/javascript") && js.contains("crypto.subtle.digest"));
+    let (status, ct, _, _) = page(&app, OP, "/favicon.ico").await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/svg+xml"));
+}

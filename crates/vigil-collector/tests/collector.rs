@@ -284,3 +284,76 @@ fn collectors_started_at_once_all_come_up() {
         h.join().unwrap().unwrap();
     }
 }
+
+#[test]
+fn alarm_events_in_pushed_entries_raise_alarms() {
+    on_both_stores(alarm_events);
+}
+
+fn alarm_events(db: &Db) {
+    use vigil_ledger::{AlarmDetail, DriftAlarm, DriftDetail, Event, GuardAlarm};
+    let mut d = Device::new(5);
+    let c = collector(db, &[&d]);
+    let canonical = |e: &Event| {
+        vigil_ledger::canonicalize_event(&e.to_json().unwrap(), &Default::default()).unwrap()
+    };
+    d.append(2);
+    d.entries.push(canonical(&Event::GuardAlarm(GuardAlarm {
+        event_id: 7,
+        time_ms: 1_700_000_000_000,
+        model: "ab".repeat(32),
+        client: "ward<7>".into(),
+        alarm: AlarmDetail::Extraction {
+            signal: "prada".into(),
+            statistic: 0.81,
+            queries: 120,
+        },
+    })));
+    d.entries.push(canonical(&Event::GuardAlarm(GuardAlarm {
+        event_id: 8,
+        time_ms: 1_700_000_000_001,
+        model: "ab".repeat(32),
+        client: "ward-7".into(),
+        alarm: AlarmDetail::Volume {
+            used: 90,
+            budget: 100,
+        },
+    })));
+    d.entries.push(canonical(&Event::DriftAlarm(DriftAlarm {
+        event_id: 9,
+        time_ms: 1_700_000_000_002,
+        model: "ab".repeat(32),
+        alarm: DriftDetail::WindowDrift {
+            stream: "heart_rate".into(),
+            test: "ks".into(),
+            statistic: 0.4,
+            p_value: 0.0001,
+            window: 200,
+            observation: 400,
+        },
+    })));
+    // Not a Vigil event, yet "alarm"-looking: stored, raises nothing.
+    d.entries
+        .push(b"{\"note\":\"x.alarm\\\"\",\"type\":\"other.alarm\"}".to_vec());
+    let r = c.push(&d.id(), &d.push_from(0), None, 5_000).unwrap();
+    assert_eq!((r.code, r.stored), ("accepted", 6), "{r:?}");
+    let alarms = c.store().alarms(0).unwrap();
+    let mut kinds: Vec<_> = alarms.iter().map(|a| a.kind).collect();
+    kinds.sort_by_key(|k| k.code());
+    assert_eq!(
+        kinds,
+        vec![AlarmKind::Drift, AlarmKind::Extraction],
+        "{alarms:?}"
+    );
+    assert!(alarms.iter().all(|a| a.time == 5_000 && a.open));
+    let extraction = alarms
+        .iter()
+        .find(|a| a.kind == AlarmKind::Extraction)
+        .unwrap();
+    assert!(extraction.detail.contains("entry 2") && extraction.detail.contains("prada"));
+    // A repeat stores nothing and raises nothing again.
+    let r = c.push(&d.id(), &d.push_from(0), None, 6_000).unwrap();
+    assert_eq!(r.code, "repeat");
+    assert_eq!(c.store().alarms(0).unwrap().len(), 2);
+    assert_eq!(c.store().devices().unwrap()[0].open_alarms, 2);
+}

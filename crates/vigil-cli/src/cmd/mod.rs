@@ -5,13 +5,14 @@ use clap::Subcommand;
 use crate::outcome::Outcome;
 
 mod bundle;
+mod collector;
 mod demo;
 mod drift;
 mod guard;
 pub(crate) mod key;
 mod log;
 mod scan;
-mod serve;
+pub(crate) mod serve;
 mod tls;
 mod version;
 
@@ -37,6 +38,8 @@ pub(crate) enum Command {
     Scan(scan::Args),
     /// Run model inputs through the runtime guard; calibrate and evaluate its detectors.
     Guard(guard::Args),
+    /// The fleet collector: a checkpoint witness, store and dashboard; push a ledger to it.
+    Collector(collector::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -53,6 +56,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Drift(args) => drift::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Guard(args) => guard::run(args),
+        Command::Collector(args) => collector::run(args),
         Command::Version(args) => version::run(args),
     }
 }

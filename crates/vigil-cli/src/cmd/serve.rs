@@ -133,7 +133,7 @@ fn audit(s: &ServeConfig, toy: bool) -> anyhow::Result<Option<AuditLog>> {
     }
 }
 
-fn init_logging(level: &str) -> anyhow::Result<()> {
+pub(crate) fn init_logging(level: &str) -> anyhow::Result<()> {
     let level: tracing::Level = level.parse().map_err(|_| {
         anyhow::anyhow!("--log-level {level:?}: use error, warn, info, debug or trace")
     })?;
