@@ -308,6 +308,7 @@ fn alarm_events(db: &Db) {
             statistic: 0.81,
             queries: 120,
         },
+        response: "suspend".into(),
     })));
     d.entries.push(canonical(&Event::GuardAlarm(GuardAlarm {
         event_id: 8,
@@ -318,6 +319,7 @@ fn alarm_events(db: &Db) {
             used: 90,
             budget: 100,
         },
+        response: "record".into(),
     })));
     d.entries.push(canonical(&Event::DriftAlarm(DriftAlarm {
         event_id: 9,

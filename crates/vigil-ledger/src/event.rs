@@ -116,7 +116,8 @@ pub struct GuardAlarm {
     #[serde(flatten)]
     pub alarm: AlarmDetail,
     /// What the alarm did to the client (`[alarm_response]`): `record`, `tighten` or
-    /// `suspend`.
+    /// `suspend` (empty in events written before responses existed).
+    #[serde(default)]
     pub response: String,
 }
 
@@ -340,6 +341,15 @@ mod tests {
             serde_json::json!({"type":"gateway.client_refused","time_ms":1,"reason":"revoked",
                 "client":"c","cert_sha256":"ff","remote":"127.0.0.1:1"}),
         );
+    }
+
+    #[test]
+    fn an_alarm_written_before_responses_existed_still_reads() {
+        let old = br#"{"type":"guard.alarm","event_id":1,"time_ms":2,"model":"m","client":"c","alarm":"volume","detail":{"used":8,"budget":10}}"#;
+        match Event::from_json(old).unwrap() {
+            Event::GuardAlarm(a) => assert_eq!(a.response, ""),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
