@@ -98,6 +98,16 @@ pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 pub mod internal {
     pub use crate::jcs::{format_number, recanonicalize};
 
+    /// Parses bytes as an audit event, as the collector parses every pushed entry; must never
+    /// panic, and what parses must write back to an equal event.
+    pub fn fuzz_event(data: &[u8]) {
+        if let Ok(e) = crate::Event::from_json(data) {
+            if let Ok(bytes) = e.to_json() {
+                assert!(crate::Event::from_json(&bytes).is_ok_and(|a| a == e));
+            }
+        }
+    }
+
     /// Canonicalise arbitrary bytes; if accepted, the output must be a fixed point.
     pub fn fuzz_jcs(data: &[u8]) {
         let limits = crate::Limits::default();
