@@ -31,8 +31,8 @@ use vigil_ledger::{inclusion_proof, root, MemoryTree};
 
 use crate::collector::Collector;
 use crate::store::{DriftPoint, StoreError};
-use crate::time::{parse_time, rfc3339};
 use crate::witness::Push;
+use vigil_core::time::{parse_time, rfc3339};
 
 /// Largest push body: 20,000 entries of about 800 bytes fit with room to spare.
 pub const MAX_PUSH_BYTES: usize = 64 << 20;

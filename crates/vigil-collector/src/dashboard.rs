@@ -31,7 +31,7 @@ use vigil_report::escape;
 use crate::api::{require, Caller, Role};
 use crate::collector::Collector;
 use crate::store::{AlarmRow, CheckpointRow, DeviceRow, DriftPoint, EntryRow, StoreError};
-use crate::time::rfc3339;
+use vigil_core::time::rfc3339;
 
 /// Alarms shown in the feed (the newest).
 const FEED: usize = 200;

@@ -50,7 +50,6 @@ mod push;
 mod server;
 mod sqlite;
 mod store;
-mod time;
 mod witness;
 
 // The public interface.
@@ -65,7 +64,7 @@ pub use store::{
     AlarmKind, AlarmRow, Change, CheckpointRow, CollectorStore, DeviceRow, DriftPoint, EntryRow,
     PushView, StoreError,
 };
-pub use time::rfc3339;
+pub use vigil_core::time::rfc3339;
 // Who may call: clients.toml.
 pub use clients::{Clients, ClientsError, MAX_CLIENTS_BYTES};
 // The collector: registered devices, the witness key and a store.

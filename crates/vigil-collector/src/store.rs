@@ -3,7 +3,7 @@
 
 use vigil_ledger::{AlarmDetail, DriftDetail, Event, Frontier, Hash};
 
-use crate::time::rfc3339;
+use vigil_core::time::rfc3339;
 
 use crate::witness::{Accepted, ForkKind};
 

@@ -36,6 +36,7 @@ mod error;
 mod file;
 mod keys;
 mod signer;
+pub mod time;
 
 // The public interface:
 // keys and signatures

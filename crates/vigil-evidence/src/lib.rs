@@ -29,6 +29,7 @@ mod error;
 mod osv;
 mod sbom;
 mod triage;
+mod vex;
 
 // The public interface.
 pub use error::EvidenceError;
@@ -39,6 +40,8 @@ pub use osv::{
 };
 // SBOM packages.
 pub use sbom::{read_sbom_packages, MAX_SBOM_BYTES};
+// The VEX document.
+pub use vex::Vex;
 // Triage.
 pub use triage::{
     apply as apply_triage, read_triage, Triage, JUSTIFICATIONS, MAX_TRIAGE_BYTES, STATES,

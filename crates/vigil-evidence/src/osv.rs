@@ -471,6 +471,12 @@ pub struct Match {
     pub fixed: Option<String>,
     /// The triage state given for it, if any.
     pub state: Option<String>,
+    /// The triage justification (written to the VEX document, not to `--json`).
+    #[serde(skip)]
+    pub justification: Option<String>,
+    /// The triage detail (written to the VEX document, not to `--json`).
+    #[serde(skip)]
+    pub detail: Option<String>,
 }
 
 /// Every (package, record) pair where the record affects the package, in purl then id order.
@@ -492,6 +498,8 @@ pub fn match_packages(packages: &[Package], records: &[Record]) -> Vec<Match> {
             severity: r.severity_label(),
             fixed,
             state: None,
+            justification: None,
+            detail: None,
         })
         .collect()
 }

@@ -126,10 +126,10 @@ pub(crate) fn applies(t: &Triage, m: &Match) -> bool {
 /// ids of the triage entries that applied to no match.
 pub fn apply(matches: &mut [Match], triage: &[Triage]) -> Vec<String> {
     for m in matches.iter_mut() {
-        m.state = triage
-            .iter()
-            .find(|t| applies(t, m))
-            .map(|t| t.state.clone());
+        let t = triage.iter().find(|t| applies(t, m));
+        m.state = t.map(|t| t.state.clone());
+        m.justification = t.and_then(|t| t.justification.clone());
+        m.detail = t.and_then(|t| t.detail.clone());
     }
     triage
         .iter()

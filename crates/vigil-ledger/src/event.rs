@@ -224,13 +224,7 @@ pub struct ClientRefused {
     pub remote: String,
 }
 
-/// Milliseconds since the Unix epoch now (0 before 1970).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub use vigil_core::time::now_ms;
 
 impl Ledger {
     /// Appends `event` durably (canonical JSON), as [`Ledger::append`].

@@ -8,6 +8,7 @@ mod bundle;
 mod collector;
 mod demo;
 mod drift;
+mod evidence;
 mod guard;
 pub(crate) mod key;
 mod log;
@@ -40,6 +41,9 @@ pub(crate) enum Command {
     Guard(guard::Args),
     /// The fleet collector: a checkpoint witness, store and dashboard; push a ledger to it.
     Collector(collector::Args),
+    /// Premarket evidence: vulnerability matching with VEX (the threat model, BOMs and the
+    /// pack follow).
+    Evidence(evidence::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -57,6 +61,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(args),
         Command::Guard(args) => guard::run(args),
         Command::Collector(args) => collector::run(args),
+        Command::Evidence(args) => evidence::run(args),
         Command::Version(args) => version::run(args),
     }
 }
