@@ -51,6 +51,7 @@ mod server;
 mod sqlite;
 mod store;
 mod time;
+mod uplink;
 mod witness;
 
 // The public interface.
@@ -76,6 +77,11 @@ pub use device::{build_push, open_for_push};
 pub use push::{
     default_model, push_once, read_drift, CollectorUrl, PushClientError, PushOptions, PushReport,
     MAX_DRIFT_BYTES,
+};
+// ... and on an interval from a gateway (`vigil serve --collector`).
+pub use uplink::{
+    append_cosignature, backoff, cosignatures_path, read_cosignatures, run_uplink,
+    StoredCosignature, UplinkOptions, UplinkOutcome, DEFAULT_PUSH_INTERVAL, MAX_PUSH_BACKOFF,
 };
 // HTTP: the push protocol and the operators' API as an axum router.
 pub use app::router;

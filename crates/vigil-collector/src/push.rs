@@ -127,7 +127,8 @@ impl CollectorUrl {
         })
     }
 
-    fn authority(&self) -> String {
+    /// `HOST[:PORT]` as sent in the Host header (the port left out when it is 443).
+    pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
