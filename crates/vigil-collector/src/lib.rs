@@ -44,6 +44,8 @@ mod app;
 mod clients;
 mod collector;
 mod dashboard;
+#[cfg(feature = "demo")]
+mod demo;
 mod device;
 mod postgres;
 mod push;
@@ -90,6 +92,8 @@ pub use api::{
     Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody, Role, MAX_PAGE,
     MAX_PUSH_BYTES,
 };
+#[cfg(feature = "demo")]
+pub use demo::{DemoCollector, DEMO_OPERATOR};
 pub use server::{load_witness, Database, ServeError, ServeOptions, Server, POSTGRES_POOL};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
