@@ -62,6 +62,33 @@ fn db(e: postgres::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+impl Drop for PostgresStore {
+    /// The synchronous client closes its connection by blocking on its own runtime, which
+    /// panics on a Tokio worker (the server drops the store there at shutdown): inside a
+    /// runtime, the idle connections are closed on a plain thread instead.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(idle) => std::mem::take(idle),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if idle.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Not dropped here even if the thread cannot be made (the closure is dropped then).
+            let idle = std::mem::ManuallyDrop::new(idle);
+            let closer = std::thread::Builder::new()
+                .name("vc-pg-close".into())
+                .spawn(move || drop(std::mem::ManuallyDrop::into_inner(idle)));
+            if let Err(e) = closer {
+                // No thread: leak the connections rather than panic; the server closes them
+                // when this process ends.
+                tracing::warn!(error = %e, "cannot close PostgreSQL connections");
+            }
+        }
+    }
+}
+
 /// A connection borrowed from the pool; returned when dropped (unless it broke).
 struct Pooled<'a> {
     store: &'a PostgresStore,
