@@ -615,48 +615,7 @@ fn a_gateway_pushes_its_ledger_to_the_collector() {
         "[[client]]\nname = \"ops\"\nrole = \"admin\"\n",
     )
     .unwrap();
-    let mut child = v
-        .cmd(&[
-            "serve",
-            "--dangerous-toy-backend",
-            "--addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "server.crt",
-            "--tls-key",
-            "server.key",
-            "--client-ca",
-            "ca.crt",
-            "--clients",
-            "gw-clients.toml",
-            "--ledger",
-            "gw.db",
-            "--ledger-key",
-            "gw-log.pem",
-            "--collector",
-            &s.url,
-            "--collector-interval",
-            "1",
-            "--json",
-            "--log-level",
-            "warn",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let j: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    let addr: std::net::SocketAddr = j["addr"].as_str().unwrap().parse().unwrap();
-    let gw = Running {
-        child,
-        addr,
-        url: format!("https://localhost:{}", addr.port()),
-    };
+    let gw = gateway(&v, &s);
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let device = loop {
@@ -721,4 +680,83 @@ fn a_gateway_pushes_its_ledger_to_the_collector() {
         "{metrics}"
     );
     drop(gw);
+    // The gateway's ledger rewritten (same key, same size, other entries): the collector
+    // refuses it as a fork, which the gateway counts.
+    for f in ["gw.db", "gw.db-wal", "gw.db-shm"] {
+        let _ = std::fs::remove_file(v.path(f));
+    }
+    device_ledger(&v, "gw", 25, "rewritten");
+    let gw = gateway(&v, &s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, metrics) = call(&v, &gw, "ops", "GET", "/metrics", Vec::new());
+        let metrics = String::from_utf8(metrics).unwrap();
+        if metrics.contains("vigil_collector_forks_total 1") {
+            assert!(
+                metrics.contains("vigil_collector_pushes_total{outcome=\"refused\"} 1"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fork counted: {metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (_, j) = get_json(&v, &s, "ops", "/api/alarms");
+    assert!(
+        j["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "fork" && a["device"] == "localhost"),
+        "{j}"
+    );
+}
+
+/// `vigil serve --dangerous-toy-backend` on `gw.db` pushing to the collector `s` every second.
+fn gateway(v: &Vigil, s: &Running) -> Running {
+    let mut child = v
+        .cmd(&[
+            "serve",
+            "--dangerous-toy-backend",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "server.crt",
+            "--tls-key",
+            "server.key",
+            "--client-ca",
+            "ca.crt",
+            "--clients",
+            "gw-clients.toml",
+            "--ledger",
+            "gw.db",
+            "--ledger-key",
+            "gw-log.pem",
+            "--collector",
+            &s.url,
+            "--collector-interval",
+            "1",
+            "--json",
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let addr: std::net::SocketAddr = j["addr"].as_str().unwrap().parse().unwrap();
+    Running {
+        child,
+        addr,
+        url: format!("https://localhost:{}", addr.port()),
+    }
 }
