@@ -368,7 +368,11 @@ async fn exchange(
         return Err(PushClientError::NoCheckpoint { path: ledger_path });
     };
     let entries_sent = push.entries.len() as u64;
-    let bytes = serde_json::to_vec(&push)
+    // Tens of MiB at most: serialised on a blocking thread, off the runtime's workers (a
+    // gateway pushing from its own runtime keeps serving).
+    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(&push))
+        .await
+        .map_err(|e| PushClientError::Network(format!("internal: {e}")))?
         .map_err(|e| PushClientError::Network(format!("internal: {e}")))?;
     if bytes.len() > MAX_PUSH_BYTES {
         return Err(PushClientError::TooLarge { bytes: bytes.len() });
