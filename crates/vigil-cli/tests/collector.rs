@@ -587,3 +587,176 @@ fn hostile_pushes_are_refused_and_store_nothing() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `vigil serve --collector`: a gateway (toy backend, its ledger made by `vigil log`) pushes
+/// its ledger to a collector on SQLite on an interval, with its own server certificate as
+/// client identity (CN `localhost`); the collector lists the device with its size, the
+/// cosigned checkpoint is kept beside the ledger, and the gateway's /metrics counts the push.
+#[test]
+fn a_gateway_pushes_its_ledger_to_the_collector() {
+    let v = Vigil::new();
+    pki(&v, &["ops"]);
+    ok(
+        &v,
+        &[
+            "key",
+            "generate",
+            "--algorithm",
+            "ed25519",
+            "--out",
+            "witness",
+        ],
+    );
+    let vkey = device_ledger(&v, "gw", 25, "g");
+    // The collector knows the gateway by its server certificate's CN.
+    let s = serve(&v, &clients_toml(&[("localhost", &vkey)]));
+    std::fs::write(
+        v.path("gw-clients.toml"),
+        "[[client]]\nname = \"ops\"\nrole = \"admin\"\n",
+    )
+    .unwrap();
+    let gw = gateway(&v, &s);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let device = loop {
+        let (st, j) = get_json(&v, &s, "ops", "/api/devices");
+        assert_eq!(st, 200, "{j}");
+        let found = j["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == "localhost" && d["size"] == 25)
+            .cloned();
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never pushed: {j}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(device["size"], 25, "{device}");
+
+    // The cosigned checkpoint is kept beside the ledger, and verifies with the witness key.
+    let kept = v.path("gw.db.cosignatures.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&kept).is_ok_and(|t| t.contains("\"size\":25")) {
+        assert!(std::time::Instant::now() < deadline, "no cosignature kept");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&kept).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["size"], 25);
+    assert_eq!(last["collector"], format!("localhost:{}", s.addr.port()));
+    std::fs::write(v.path("cosigned.note"), last["note"].as_str().unwrap()).unwrap();
+    ok(
+        &v,
+        &[
+            "log",
+            "verify-proof",
+            "--checkpoint",
+            "cosigned.note",
+            "--pubkey",
+            "gw-log.pub.pem",
+            "--witness",
+            "vigil-collector=witness.pub.pem",
+        ],
+    );
+
+    // The gateway counts its pushes.
+    let (st, metrics) = call(&v, &gw, "ops", "GET", "/metrics", Vec::new());
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert_eq!(st, 200, "{metrics}");
+    let ok_pushes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("vigil_collector_pushes_total{outcome=\"ok\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ok_pushes >= 1, "{metrics}");
+    assert!(
+        metrics.contains("vigil_collector_forks_total 0"),
+        "{metrics}"
+    );
+    drop(gw);
+    // The gateway's ledger rewritten (same key, same size, other entries): the collector
+    // refuses it as a fork, which the gateway counts.
+    for f in ["gw.db", "gw.db-wal", "gw.db-shm"] {
+        let _ = std::fs::remove_file(v.path(f));
+    }
+    device_ledger(&v, "gw", 25, "rewritten");
+    let gw = gateway(&v, &s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, metrics) = call(&v, &gw, "ops", "GET", "/metrics", Vec::new());
+        let metrics = String::from_utf8(metrics).unwrap();
+        if metrics.contains("vigil_collector_forks_total 1") {
+            assert!(
+                metrics.contains("vigil_collector_pushes_total{outcome=\"refused\"} 1"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fork counted: {metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (_, j) = get_json(&v, &s, "ops", "/api/alarms");
+    assert!(
+        j["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "fork" && a["device"] == "localhost"),
+        "{j}"
+    );
+}
+
+/// `vigil serve --dangerous-toy-backend` on `gw.db` pushing to the collector `s` every second.
+fn gateway(v: &Vigil, s: &Running) -> Running {
+    let mut child = v
+        .cmd(&[
+            "serve",
+            "--dangerous-toy-backend",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "server.crt",
+            "--tls-key",
+            "server.key",
+            "--client-ca",
+            "ca.crt",
+            "--clients",
+            "gw-clients.toml",
+            "--ledger",
+            "gw.db",
+            "--ledger-key",
+            "gw-log.pem",
+            "--collector",
+            &s.url,
+            "--collector-interval",
+            "1",
+            "--json",
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let addr: std::net::SocketAddr = j["addr"].as_str().unwrap().parse().unwrap();
+    Running {
+        child,
+        addr,
+        url: format!("https://localhost:{}", addr.port()),
+    }
+}

@@ -259,9 +259,21 @@ fn demo_runs_the_guarded_gateway_end_to_end() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/devices/breast-cancer"
     );
-    let out = v.run(&["demo", "--device", device, "--out", "demo", "--json"]);
-    assert_eq!(code(&out), 0, "{}", show(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // --keep: the summary, then the gateway and the collector keep serving until SIGTERM.
+    let mut child = v
+        .cmd(&[
+            "demo", "--device", device, "--out", "demo", "--json", "--keep",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let traffic = report["traffic"].as_array().unwrap();
     let tally = |prefix: &str| {
         traffic
@@ -313,6 +325,80 @@ fn demo_runs_the_guarded_gateway_end_to_end() {
     ]);
     assert_eq!(code(&verify), 0, "{}", show(&verify));
     assert!(report["seconds"].as_f64().unwrap() < 60.0);
+
+    // The demo's collector got the whole ledger and co-signed its checkpoint.
+    let fleet = &report["collector"];
+    assert_eq!(fleet["pushed"], true, "{fleet}");
+    assert_eq!(fleet["size"], report["ledger_entries"], "{report}");
+    assert_eq!(fleet["error"], serde_json::Value::Null, "{fleet}");
+    let url = fleet["url"].as_str().unwrap();
+    assert_eq!(fleet["dashboard"].as_str().unwrap(), format!("{url}/"));
+    let witness = format!(
+        "vigil-collector={}",
+        fleet["witness_pubkey"].as_str().unwrap()
+    );
+    let cosigned = v.run(&[
+        "log",
+        "verify-proof",
+        "--checkpoint",
+        fleet["cosigned_checkpoint"].as_str().unwrap(),
+        "--pubkey",
+        report["ledger_pubkey"].as_str().unwrap(),
+        "--witness",
+        &witness,
+    ]);
+    assert_eq!(code(&cosigned), 0, "{}", show(&cosigned));
+    // ... and still serves its dashboard and API to the operator's certificate.
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (devices, page) = rt.block_on(async {
+        let cfg = vigil_net::client_config(
+            &v.path(fleet["ca"].as_str().unwrap()),
+            Some((
+                &v.path(fleet["operator_cert"].as_str().unwrap()),
+                &v.path(fleet["operator_key"].as_str().unwrap()),
+            )),
+        )
+        .unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut c = vigil_server::client::Connection::connect(addr, "localhost", cfg)
+            .await
+            .unwrap();
+        let devices = c.get("/api/devices").await.unwrap();
+        let page = c.get("/").await.unwrap();
+        (devices, page)
+    });
+    assert_eq!(devices.status, 200);
+    let devices = devices.json();
+    let d = &devices["devices"][0];
+    assert_eq!(
+        (&d["id"], &d["size"]),
+        (&fleet["device"], &report["ledger_entries"]),
+        "{devices}"
+    );
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("data-device=\"demo-device\""));
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -26,8 +26,7 @@ pub fn build_push(
     let size = newest.size;
     let (first, entries, proof) = if accepted <= size {
         let mut entries = Vec::new();
-        for i in accepted..size {
-            let bytes = ledger.entry(i)?;
+        for (i, bytes) in (accepted..).zip(ledger.entries(accepted, size)?) {
             entries.push(String::from_utf8(bytes).map_err(|_| {
                 Error::Integrity(vigil_ledger::IntegrityError::NotCanonical {
                     index: i,

@@ -44,12 +44,15 @@ mod app;
 mod clients;
 mod collector;
 mod dashboard;
+#[cfg(feature = "demo")]
+mod demo;
 mod device;
 mod postgres;
 mod push;
 mod server;
 mod sqlite;
 mod store;
+mod uplink;
 mod witness;
 
 // The public interface.
@@ -76,6 +79,11 @@ pub use push::{
     default_model, push_once, read_drift, CollectorUrl, PushClientError, PushOptions, PushReport,
     MAX_DRIFT_BYTES,
 };
+// ... and on an interval from a gateway (`vigil serve --collector`).
+pub use uplink::{
+    append_cosignature, backoff, cosignatures_path, read_cosignatures, run_uplink,
+    StoredCosignature, UplinkOptions, UplinkOutcome, DEFAULT_PUSH_INTERVAL, MAX_PUSH_BACKOFF,
+};
 // HTTP: the push protocol and the operators' API as an axum router.
 pub use app::router;
 // The mutual-TLS server.
@@ -83,6 +91,8 @@ pub use api::{
     Caller, DriftResult, DriftSummary, Metrics, ModelRef, PushAnswer, PushBody, Role, MAX_PAGE,
     MAX_PUSH_BYTES,
 };
+#[cfg(feature = "demo")]
+pub use demo::{DemoCollector, DEMO_OPERATOR};
 pub use server::{load_witness, Database, ServeError, ServeOptions, Server, POSTGRES_POOL};
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.

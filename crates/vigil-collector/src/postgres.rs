@@ -9,6 +9,8 @@
 
 use std::sync::{Condvar, Mutex};
 
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::Type;
 use postgres::{Client, NoTls, Transaction};
 
 use crate::store::{
@@ -58,6 +60,33 @@ impl std::fmt::Debug for PostgresStore {
 
 fn db(e: postgres::Error) -> StoreError {
     StoreError::Database(e.to_string())
+}
+
+impl Drop for PostgresStore {
+    /// The synchronous client closes its connection by blocking on its own runtime, which
+    /// panics on a Tokio worker (the server drops the store there at shutdown): inside a
+    /// runtime, the idle connections are closed on a plain thread instead.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(idle) => std::mem::take(idle),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if idle.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Not dropped here even if the thread cannot be made (the closure is dropped then).
+            let idle = std::mem::ManuallyDrop::new(idle);
+            let closer = std::thread::Builder::new()
+                .name("vc-pg-close".into())
+                .spawn(move || drop(std::mem::ManuallyDrop::into_inner(idle)));
+            if let Err(e) = closer {
+                // No thread: leak the connections rather than panic; the server closes them
+                // when this process ends.
+                tracing::warn!(error = %e, "cannot close PostgreSQL connections");
+            }
+        }
+    }
 }
 
 /// A connection borrowed from the pool; returned when dropped (unless it broke).
@@ -229,21 +258,24 @@ impl CollectorStore for PostgresStore {
                     )
                     .map_err(db)?;
                 }
-                // One COPY-free batch: an array insert of every new entry in one statement.
-                let mut idx = Vec::with_capacity(entries.len());
-                let mut data = Vec::with_capacity(entries.len());
-                let mut leaves = Vec::with_capacity(entries.len());
-                for (i, (entry, leaf)) in entries.into_iter().enumerate() {
-                    idx.push(to_i64(first + i as u64)?);
-                    data.push(entry);
-                    leaves.push(leaf.to_vec());
+                // The new entries in one binary COPY inside the push's transaction: no
+                // statement per row, no array to build; a failure rolls the push back.
+                let sink = tx
+                    .copy_in(
+                        "COPY vc_entries(device, idx, entry, leaf_hash) FROM STDIN (FORMAT binary)",
+                    )
+                    .map_err(db)?;
+                let mut writer = BinaryCopyInWriter::new(
+                    sink,
+                    &[Type::TEXT, Type::INT8, Type::BYTEA, Type::BYTEA],
+                );
+                for (i, (entry, leaf)) in entries.iter().enumerate() {
+                    let idx = to_i64(first + i as u64)?;
+                    writer
+                        .write(&[&device, &idx, &entry.as_slice(), &leaf.as_slice()])
+                        .map_err(db)?;
                 }
-                tx.execute(
-                    "INSERT INTO vc_entries(device, idx, entry, leaf_hash)
-                     SELECT $1, * FROM UNNEST($2::BIGINT[], $3::BYTEA[], $4::BYTEA[])",
-                    &[&device, &idx, &data, &leaves],
-                )
-                .map_err(db)?;
+                writer.finish().map_err(db)?;
                 let frontier: Vec<u8> = accepted.frontier.hashes().concat();
                 let size = to_i64(accepted.size)?;
                 let root = accepted.root.to_vec();

@@ -127,7 +127,8 @@ impl CollectorUrl {
         })
     }
 
-    fn authority(&self) -> String {
+    /// `HOST[:PORT]` as sent in the Host header (the port left out when it is 443).
+    pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -367,7 +368,11 @@ async fn exchange(
         return Err(PushClientError::NoCheckpoint { path: ledger_path });
     };
     let entries_sent = push.entries.len() as u64;
-    let bytes = serde_json::to_vec(&push)
+    // Tens of MiB at most: serialised on a blocking thread, off the runtime's workers (a
+    // gateway pushing from its own runtime keeps serving).
+    let bytes = tokio::task::spawn_blocking(move || serde_json::to_vec(&push))
+        .await
+        .map_err(|e| PushClientError::Network(format!("internal: {e}")))?
         .map_err(|e| PushClientError::Network(format!("internal: {e}")))?;
     if bytes.len() > MAX_PUSH_BYTES {
         return Err(PushClientError::TooLarge { bytes: bytes.len() });

@@ -118,6 +118,15 @@ pub enum ServeError {
     /// The clients file is not usable.
     #[error(transparent)]
     Clients(#[from] ClientsError),
+    /// A file or socket could not be written or opened.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or address.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The witness key is not an Ed25519 private key.
     #[error("witness key {}: {reason}", path.display())]
     WitnessKey {

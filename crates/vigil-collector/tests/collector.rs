@@ -359,3 +359,20 @@ fn alarm_events(db: &Db) {
     assert_eq!(c.store().alarms(0).unwrap().len(), 2);
     assert_eq!(c.store().devices().unwrap()[0].open_alarms, 2);
 }
+
+/// The server drops its store on a Tokio worker at shutdown: a PostgreSQL store with idle
+/// connections must not panic there (the synchronous client blocks on its own runtime).
+#[test]
+fn a_postgres_store_dropped_on_a_runtime_does_not_panic() {
+    let Some(cluster) = common::cluster() else {
+        return;
+    };
+    let store = PostgresStore::connect(&cluster.database(), 2).unwrap();
+    assert!(store.devices().unwrap().is_empty());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move { drop(store) });
+}

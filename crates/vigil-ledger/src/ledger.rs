@@ -385,6 +385,19 @@ impl Ledger {
         lock(&self.inner.reader)?.entry(index)
     }
 
+    /// The canonical entries `from..to` (`from <= to <=` size), read in one go.
+    pub fn entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, Error> {
+        self.check_size("to", to)?;
+        if from > to {
+            return Err(Error::OutOfRange {
+                what: "from",
+                value: from,
+                size: to,
+            });
+        }
+        lock(&self.inner.reader)?.entries(from, to)
+    }
+
     /// Inclusion proof of entry `index` in the tree of `size` entries (`index < size <=`
     /// current size); O(log n) reads.
     pub fn prove(&self, index: u64, size: u64) -> Result<InclusionProof, Error> {

@@ -307,6 +307,30 @@ impl Store for SqliteStore {
             .ok_or_else(|| corrupt(format!("entry {index} is missing")))
     }
 
+    fn entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, Error> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            )
+            .map_err(self.err())?;
+        let mut rows = st.query([to_i64(from)?, to_i64(to)?]).map_err(self.err())?;
+        let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+        let mut want = from;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let idx: i64 = row.get(0).map_err(self.err())?;
+            if u64::try_from(idx).ok() != Some(want) {
+                return Err(corrupt(format!("entry {want} is missing")));
+            }
+            out.push(row.get(1).map_err(self.err())?);
+            want += 1;
+        }
+        if want < to {
+            return Err(corrupt(format!("entry {want} is missing")));
+        }
+        Ok(out)
+    }
+
     fn leaf_hash(&self, index: u64) -> Result<Hash, Error> {
         let mut st = self
             .conn

@@ -45,6 +45,11 @@ pub trait Store: Send {
     fn size(&self) -> Result<u64, Error>;
     /// The canonical entry at `index`.
     fn entry(&self, index: u64) -> Result<Vec<u8>, Error>;
+    /// The canonical entries `from..to`, in index order. Default: [`Store::entry`] for each;
+    /// a database should read them in one statement.
+    fn entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, Error> {
+        (from..to).map(|i| self.entry(i)).collect()
+    }
     /// The stored leaf hash at `index`.
     fn leaf_hash(&self, index: u64) -> Result<Hash, Error>;
     /// The stored hash of the complete subtree `(level >= 1, index)`.

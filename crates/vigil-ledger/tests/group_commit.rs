@@ -44,6 +44,16 @@ fn concurrent_appends_are_grouped_and_durable() {
         assert_eq!(entry, canonical);
         assert_eq!(leaf_hash(&entry), r.leaf_hash);
     }
+    // A range read returns the same bytes as one read per index.
+    let size = log.size();
+    let range = log.entries(3, size).unwrap();
+    assert_eq!(range.len() as u64, size - 3);
+    for (i, e) in (3..).zip(&range) {
+        assert_eq!(*e, log.entry(i).unwrap());
+    }
+    assert!(log.entries(5, 5).unwrap().is_empty());
+    assert!(log.entries(0, size + 1).is_err());
+    assert!(log.entries(6, 5).is_err());
     let signer = vigil_ledger::NoteSigner::new("test/log", key).unwrap();
     log.checkpoint(&[&signer]).unwrap();
     drop(log);

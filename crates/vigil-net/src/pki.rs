@@ -80,14 +80,14 @@ impl DemoCa {
         &self,
         cn: &str,
         sans: Vec<String>,
-        usage: ExtendedKeyUsagePurpose,
+        usages: Vec<ExtendedKeyUsagePurpose>,
     ) -> Result<Issued, NetError> {
         let key = KeyPair::generate().map_err(NetError::Pki)?;
         let mut params = CertificateParams::new(sans).map_err(NetError::Pki)?;
         params.distinguished_name = subject(cn);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![usage];
+        params.extended_key_usages = usages;
         params.use_authority_key_identifier_extension = true;
         validity(&mut params);
         let cert = params
@@ -99,18 +99,23 @@ impl DemoCa {
         })
     }
 
-    /// A server certificate for `localhost`, `127.0.0.1` and `::1`.
+    /// A server certificate for `localhost`, `127.0.0.1` and `::1` (subject CN `localhost`).
+    /// It may also authenticate as a client (extended key usages serverAuth and clientAuth):
+    /// `vigil serve --collector` presents the gateway's own certificate to the collector.
     pub fn issue_server(&self) -> Result<Issued, NetError> {
         self.issue(
             "localhost",
             vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-            ExtendedKeyUsagePurpose::ServerAuth,
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
         )
     }
 
     /// A client certificate whose subject CN is `cn`.
     pub fn issue_client(&self, cn: &str) -> Result<Issued, NetError> {
-        self.issue(cn, Vec::new(), ExtendedKeyUsagePurpose::ClientAuth)
+        self.issue(cn, Vec::new(), vec![ExtendedKeyUsagePurpose::ClientAuth])
     }
 }
 

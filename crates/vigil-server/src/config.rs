@@ -13,6 +13,9 @@
 //! ledger_key = "ledger-key.pem"
 //! upstream = "http://127.0.0.1:8000"
 //! drift_reference = "drift.json"
+//! collector = "https://collector.example:8444"   # push the ledger there (see docs/serve.md)
+//! collector_ca = "pki/collector-ca.crt"          # default: client_ca
+//! collector_interval = 60                        # seconds between pushes
 //! threads = 2
 //! log_level = "info"
 //!
@@ -63,6 +66,13 @@ pub struct ServeConfig {
     pub upstream: Option<String>,
     /// Reference statistics of a drift monitor fed by accepted requests.
     pub drift_reference: Option<PathBuf>,
+    /// Push the ledger to this collector (`https://HOST[:PORT]`), presenting the gateway's own
+    /// certificate and key as its client identity.
+    pub collector: Option<String>,
+    /// The CA(s) the collector's certificate must chain to (default: `client_ca`).
+    pub collector_ca: Option<PathBuf>,
+    /// Seconds between pushes to the collector (default 60).
+    pub collector_interval: Option<u64>,
     /// Runtime worker threads.
     pub threads: Option<usize>,
     /// Log level (`error` ... `trace`).
@@ -92,6 +102,7 @@ impl ServeConfig {
             &mut c.ledger,
             &mut c.ledger_key,
             &mut c.drift_reference,
+            &mut c.collector_ca,
         ] {
             if let Some(rel) = p.as_mut().filter(|p| p.is_relative()) {
                 *rel = base.join(&*rel);
@@ -115,6 +126,9 @@ impl ServeConfig {
             ledger_key: self.ledger_key.or(file.ledger_key),
             upstream: self.upstream.or(file.upstream),
             drift_reference: self.drift_reference.or(file.drift_reference),
+            collector: self.collector.or(file.collector),
+            collector_ca: self.collector_ca.or(file.collector_ca),
+            collector_interval: self.collector_interval.or(file.collector_interval),
             threads: self.threads.or(file.threads),
             log_level: self.log_level.or(file.log_level),
             limits: file.limits,

@@ -112,6 +112,11 @@ impl AuditLog {
         }
     }
 
+    /// Whether the gateway signs this ledger's checkpoints (a key was given).
+    pub fn signs(&self) -> bool {
+        self.signer.is_some()
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger

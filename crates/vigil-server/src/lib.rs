@@ -92,7 +92,7 @@ pub use gateway::{Gateway, GatewayOptions};
 pub use guarded::{guard_client, overrides, GuardBackend};
 pub use ledger::AuditLog;
 pub use limits::Limits;
-pub use metrics::Metrics;
+pub use metrics::{CollectorPush, Metrics};
 pub use refusal::{Abstain, Abstention, Action, Counted, Refusal};
 // Mutual TLS is vigil-net's: its configurations, peer identities and roles, named here too
 // because the gateway's API takes and gives them.

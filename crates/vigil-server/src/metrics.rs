@@ -49,6 +49,32 @@ pub struct Metrics {
     connections: AtomicU64,
     open_connections: AtomicU64,
     in_flight: AtomicU64,
+    collector: [AtomicU64; 4],
+}
+
+/// How one push of the ledger to a collector ended (`vigil serve --collector`), as counted in
+/// `vigil_collector_pushes_total{outcome}` and `vigil_collector_forks_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectorPush {
+    /// Accepted and co-signed: `outcome="ok"`.
+    Ok,
+    /// Refused, not as a fork: `outcome="refused"`.
+    Refused,
+    /// Refused as a fork (409): `outcome="refused"` and `vigil_collector_forks_total`.
+    Fork,
+    /// Not made (ledger, network, the collector's failure): `outcome="failed"`.
+    Failed,
+}
+
+impl CollectorPush {
+    fn slot(self) -> usize {
+        match self {
+            CollectorPush::Ok => 0,
+            CollectorPush::Refused => 1,
+            CollectorPush::Fork => 2,
+            CollectorPush::Failed => 3,
+        }
+    }
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -103,6 +129,21 @@ impl Metrics {
             self.in_flight
                 .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
         }
+    }
+
+    /// One push of the ledger to the collector ended.
+    pub fn collector_push(&self, outcome: CollectorPush) {
+        if let Some(c) = self.collector.get(outcome.slot()) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Pushes to the collector that ended with `outcome` so far.
+    pub fn collector_push_count(&self, outcome: CollectorPush) -> u64 {
+        self.collector
+            .get(outcome.slot())
+            .map(|c| c.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 
     /// Count of one verdict code so far (for tests and the demo).
@@ -223,6 +264,29 @@ impl Metrics {
             );
             let _ = writeln!(s, "{name}_count {count}");
         }
+        let pushes = |o: CollectorPush| self.collector_push_count(o);
+        let _ = writeln!(s, "# HELP vigil_collector_pushes_total Pushes of the ledger to the collector (--collector), by outcome: ok, refused (forks too), failed.");
+        let _ = writeln!(s, "# TYPE vigil_collector_pushes_total counter");
+        for (outcome, n) in [
+            ("ok", pushes(CollectorPush::Ok)),
+            (
+                "refused",
+                pushes(CollectorPush::Refused) + pushes(CollectorPush::Fork),
+            ),
+            ("failed", pushes(CollectorPush::Failed)),
+        ] {
+            let _ = writeln!(
+                s,
+                "vigil_collector_pushes_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        let _ = writeln!(s, "# HELP vigil_collector_forks_total Pushes the collector refused as a fork of the history it accepted (409).");
+        let _ = writeln!(s, "# TYPE vigil_collector_forks_total counter");
+        let _ = writeln!(
+            s,
+            "vigil_collector_forks_total {}",
+            pushes(CollectorPush::Fork)
+        );
         for (name, kind, help, v) in [
             (
                 "vigil_connections_total",
@@ -263,6 +327,9 @@ mod tests {
         m.verdict("out_of_range", Duration::from_micros(40));
         m.alarm("extraction");
         m.refusal("unknown_client");
+        m.collector_push(CollectorPush::Ok);
+        m.collector_push(CollectorPush::Fork);
+        m.collector_push(CollectorPush::Refused);
         let text = m.render("breast-cancer");
         for want in [
             "vigil_requests_total{route=\"infer\",status=\"200\"} 1",
@@ -273,6 +340,10 @@ mod tests {
             "vigil_request_duration_seconds_bucket{le=\"0.0005\"} 1",
             "vigil_request_duration_seconds_bucket{le=\"0.00025\"} 0",
             "vigil_inference_duration_seconds_count 2",
+            "vigil_collector_pushes_total{outcome=\"ok\"} 1",
+            "vigil_collector_pushes_total{outcome=\"refused\"} 2",
+            "vigil_collector_pushes_total{outcome=\"failed\"} 0",
+            "vigil_collector_forks_total 1",
         ] {
             assert!(text.contains(want), "missing {want}\n{text}");
         }

@@ -32,7 +32,14 @@ pub(crate) struct Args {
     /// Print the summary as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// After the summary, keep the gateway and the collector (its dashboard) serving until
+    /// ctrl-c or SIGTERM.
+    #[arg(long)]
+    keep: bool,
 }
+
+/// The demo device's id at the collector (its certificate's CN).
+const DEMO_DEVICE: &str = "demo-device";
 
 /// Counts of what happened to one kind of traffic.
 #[derive(Debug, Default, serde::Serialize)]
@@ -159,7 +166,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     let path = format!("/v2/models/{}/infer", model.name);
     let mut table: Vec<(&str, Tally)> = Vec::new();
-    rt.block_on(async {
+    let ledger_key = vigil_ledger::NoteVerifier::from_public_key(
+        &audit.ledger().info().key_name,
+        &vigil_core::PublicKey::load(&out.join("ledger-key.pub.pem"))?,
+    )?;
+    let (gateway_addr, server, stop_tx, collector, pushed) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -260,12 +271,69 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         drop(demo);
         drop(extraction);
         drop(c);
-        let _ = stop_tx.send(());
-        tokio::time::timeout(Duration::from_secs(15), server)
+        // The fleet collector: a checkpoint over all the traffic, pushed as a device would.
+        audit.checkpoint_if_grown().await?;
+        let collector =
+            vigil_collector::DemoCollector::start(&out.join("collector"), DEMO_DEVICE, &ledger_key)
+                .await?;
+        let push = vigil_collector::PushOptions {
+            collector: vigil_collector::CollectorUrl::parse(&collector.url)?,
+            ledger: &out.join("audit.db"),
+            tls: collector.device_tls()?,
+            model: Some(vigil_collector::ModelRef {
+                name: model.name.clone(),
+                version: model.version.clone(),
+            }),
+            drift: None,
+            timeout: Duration::from_secs(60),
+        };
+        let pushed = vigil_collector::push_once(&push)
             .await
-            .context("gateway did not stop")???;
-        anyhow::Ok(())
+            .map_err(|e| e.to_string());
+        anyhow::Ok((addr, server, stop_tx, collector, pushed))
     })?;
+    let stop = |rt: &tokio::runtime::Runtime,
+                server: tokio::task::JoinHandle<Result<(), vigil_server::ServerError>>,
+                stop_tx: tokio::sync::oneshot::Sender<()>,
+                collector: vigil_collector::DemoCollector| {
+        rt.block_on(async {
+            let _ = stop_tx.send(());
+            tokio::time::timeout(Duration::from_secs(15), server)
+                .await
+                .context("gateway did not stop")???;
+            collector.stop().await;
+            anyhow::Ok(())
+        })
+    };
+    let fleet = serde_json::json!({
+        "url": collector.url,
+        "dashboard": format!("{}/", collector.url),
+        "device": DEMO_DEVICE,
+        "db": collector.db.display().to_string(),
+        "ca": collector.ca.display().to_string(),
+        "operator_cert": collector.operator_cert.display().to_string(),
+        "operator_key": collector.operator_key.display().to_string(),
+        "witness_pubkey": collector.witness_pubkey.display().to_string(),
+        "pushed": pushed.as_ref().is_ok_and(|r| r.ok),
+        "size": pushed.as_ref().map(|r| r.size).unwrap_or(0),
+        "cosigned_checkpoint": serde_json::Value::Null,
+        "error": match &pushed {
+            Ok(r) => r.error.clone(),
+            Err(e) => Some(e.clone()),
+        },
+    });
+    let mut fleet = fleet;
+    if let Ok(Some(note)) = pushed.as_ref().map(|r| r.cosigned_checkpoint.as_ref()) {
+        let path = out.join("cosigned-checkpoint.txt");
+        std::fs::write(&path, note)?;
+        fleet["cosigned_checkpoint"] = path.display().to_string().into();
+    }
+    let running = if args.keep {
+        Some((server, stop_tx, collector))
+    } else {
+        stop(&rt, server, stop_tx, collector)?;
+        None
+    };
     // The gateway's own counters, read in process; the exposition is kept for the reader.
     let metrics = gateway.metrics();
     std::fs::write(out.join("metrics.txt"), metrics.render(&model.name))?;
@@ -289,13 +357,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         "extraction_alarms": extraction_alarms,
         "refused_tls_handshakes": refused_handshakes,
         "pki": pki.display().to_string(),
+        "collector": fleet,
     });
     std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
     let mut o = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut o, &report)?;
         writeln!(o)?;
-        return Ok(Outcome::Ok);
+        drop(o);
+        return keep_serving(&rt, running, gateway_addr, stop);
     }
     writeln!(
         o,
@@ -347,7 +417,62 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     writeln!(o, "metrics:    {}", out.join("metrics.txt").display())?;
     writeln!(o, "report:     {}", out.join("report.json").display())?;
     writeln!(o, "demo PKI:   {}", pki.display())?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    match &pushed {
+        Ok(r) if r.ok => writeln!(
+            o,
+            "collector:  {} entries pushed and co-signed ({})",
+            r.size,
+            text(&fleet["cosigned_checkpoint"])
+        )?,
+        Ok(r) => writeln!(
+            o,
+            "collector:  push refused: {}",
+            r.error.as_deref().unwrap_or("")
+        )?,
+        Err(e) => writeln!(o, "collector:  push failed: {e}")?,
+    }
+    writeln!(o, "  dashboard: {}", text(&fleet["dashboard"]))?;
+    writeln!(
+        o,
+        "  operator:  --cert {} --key {} (CA {})",
+        text(&fleet["operator_cert"]),
+        text(&fleet["operator_key"]),
+        text(&fleet["ca"])
+    )?;
     writeln!(o, "took {:.1} s", started.elapsed().as_secs_f64())?;
+    drop(o);
+    keep_serving(&rt, running, gateway_addr, stop)
+}
+
+type Running = (
+    tokio::task::JoinHandle<Result<(), vigil_server::ServerError>>,
+    tokio::sync::oneshot::Sender<()>,
+    vigil_collector::DemoCollector,
+);
+
+/// With `--keep`: serve the gateway and the collector until ctrl-c or SIGTERM, then stop both.
+fn keep_serving(
+    rt: &tokio::runtime::Runtime,
+    running: Option<Running>,
+    gateway: std::net::SocketAddr,
+    stop: impl FnOnce(
+        &tokio::runtime::Runtime,
+        tokio::task::JoinHandle<Result<(), vigil_server::ServerError>>,
+        tokio::sync::oneshot::Sender<()>,
+        vigil_collector::DemoCollector,
+    ) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
+    let Some((server, stop_tx, collector)) = running else {
+        return Ok(Outcome::Ok);
+    };
+    eprintln!(
+        "vigil demo: serving the gateway on https://localhost:{} and the collector's dashboard on {}/ until ctrl-c",
+        gateway.port(),
+        collector.url
+    );
+    rt.block_on(vigil_server::shutdown_signal());
+    stop(rt, server, stop_tx, collector)?;
     Ok(Outcome::Ok)
 }
 

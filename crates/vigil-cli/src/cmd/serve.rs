@@ -63,6 +63,19 @@ pub(crate) struct Args {
     /// and to `vigil_drift_alarms_total`.
     #[arg(long, value_name = "drift.json")]
     drift_reference: Option<PathBuf>,
+    /// Push the ledger to this fleet collector (https://HOST[:PORT]) right after a checkpoint
+    /// is signed, every --collector-interval seconds (backing off up to 10 minutes while
+    /// pushes fail). The gateway's own --tls-cert/--tls-key are its client identity there (the
+    /// certificate needs the clientAuth usage; its CN is the device id); the collector's
+    /// cosignatures are kept in LEDGER.cosignatures.jsonl. Needs a ledger key.
+    #[arg(long, value_name = "URL")]
+    collector: Option<String>,
+    /// CA certificate(s) (PEM) the collector's certificate must chain to (default: --client-ca).
+    #[arg(long, value_name = "CA.pem")]
+    collector_ca: Option<PathBuf>,
+    /// Seconds between pushes to the collector (default 60).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    collector_interval: Option<u64>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -97,6 +110,9 @@ fn settings(args: &Args) -> anyhow::Result<ServeConfig> {
     flags.ledger_key = args.ledger_key.clone();
     flags.upstream = args.upstream.clone();
     flags.drift_reference = args.drift_reference.clone();
+    flags.collector = args.collector.clone();
+    flags.collector_ca = args.collector_ca.clone();
+    flags.collector_interval = args.collector_interval;
     flags.threads = args.threads;
     flags.log_level = args.log_level.clone();
     Ok(flags.or(file))
@@ -131,6 +147,69 @@ fn audit(s: &ServeConfig, toy: bool) -> anyhow::Result<Option<AuditLog>> {
             Ok(Some(log))
         }
     }
+}
+
+/// The uplink to the collector (`--collector`): the gateway's certificate and key as its
+/// identity, `--collector-ca` (default `--client-ca`) as the collector's CA, the ledger's path.
+fn uplink(
+    s: &ServeConfig,
+    audit: Option<&AuditLog>,
+) -> anyhow::Result<Option<vigil_collector::UplinkOptions>> {
+    let Some(url) = &s.collector else {
+        return Ok(None);
+    };
+    let collector = vigil_collector::CollectorUrl::parse(url)?;
+    if !audit.is_some_and(AuditLog::signs) {
+        bail!("--collector needs a ledger whose checkpoints the gateway signs (--ledger-key)");
+    }
+    let ca = match &s.collector_ca {
+        Some(ca) => ca.as_path(),
+        None => need(&s.client_ca, "client-ca")?,
+    };
+    let tls = vigil_net::client_config(
+        ca,
+        Some((need(&s.tls_cert, "tls-cert")?, need(&s.tls_key, "tls-key")?)),
+    )?;
+    // The ledger `audit` opened: --ledger, else the state directory's (see `audit`).
+    let ledger = match &s.ledger {
+        Some(path) => path.clone(),
+        None => vigil_server::state_dir()
+            .context("--collector: no state directory for the default ledger")?
+            .join("audit.db"),
+    };
+    let mut options = vigil_collector::UplinkOptions::new(collector, ledger, tls);
+    if let Some(secs) = s.collector_interval {
+        options.interval = std::time::Duration::from_secs(secs.max(1));
+    }
+    Ok(Some(options))
+}
+
+/// Runs the uplink on the runtime: a checkpoint signed right before each push, outcomes
+/// counted in the gateway's metrics.
+pub(crate) fn spawn_uplink(
+    options: vigil_collector::UplinkOptions,
+    audit: AuditLog,
+    gateway: Gateway,
+) -> tokio::task::JoinHandle<()> {
+    use vigil_collector::UplinkOutcome;
+    use vigil_server::CollectorPush;
+    let checkpoint = move || {
+        let audit = audit.clone();
+        async move {
+            if let Err(e) = audit.checkpoint_if_grown().await {
+                tracing::error!(error = %e, "checkpoint failed");
+            }
+        }
+    };
+    let observe = move |o: UplinkOutcome| {
+        gateway.metrics().collector_push(match o {
+            UplinkOutcome::Accepted => CollectorPush::Ok,
+            UplinkOutcome::Fork => CollectorPush::Fork,
+            UplinkOutcome::Refused => CollectorPush::Refused,
+            _ => CollectorPush::Failed,
+        })
+    };
+    tokio::spawn(vigil_collector::run_uplink(options, checkpoint, observe))
 }
 
 pub(crate) fn init_logging(level: &str) -> anyhow::Result<()> {
@@ -214,6 +293,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     let audit = audit(&s, args.dangerous_toy_backend)?;
     let backend = backend(&args, &s, audit.as_ref())?;
+    let uplink = uplink(&s, audit.as_ref())?;
+    let uplink_audit = audit.clone();
     let addr = s.addr();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
@@ -255,9 +336,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
             }
             out.flush()?;
         }
-        gateway
+        let uplink = match (uplink, uplink_audit) {
+            (Some(options), Some(audit)) => Some(spawn_uplink(options, audit, gateway.clone())),
+            _ => None,
+        };
+        let served = gateway
             .serve(listener, tls, vigil_server::shutdown_signal())
-            .await?;
+            .await;
+        if let Some(task) = uplink {
+            task.abort();
+        }
+        served?;
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)
