@@ -12,6 +12,10 @@
 //! Errors print as `vigil: what: why` on standard error. A closed pipe on standard output (as in
 //! `vigil ... | head`) ends the program quietly with the code it would have had.
 
+// Doc comments in this crate are clap help text, not rustdoc: `[[client]]` and `[:PORT]`
+// in them are not links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 mod cmd;
 mod outcome;
 mod progress;
