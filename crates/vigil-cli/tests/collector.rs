@@ -7,7 +7,7 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Stdio};
 
 use util::{code, show, Vigil};
@@ -126,8 +126,8 @@ fn checkpoint(v: &Vigil, name: &str) {
 
 fn serve(v: &Vigil, clients: &str) -> Running {
     std::fs::write(v.path("clients.toml"), clients).unwrap();
-    let mut child = v
-        .cmd(&[
+    let (child, line) = util::first_line(
+        v.cmd(&[
             "collector",
             "serve",
             "--db",
@@ -148,14 +148,8 @@ fn serve(v: &Vigil, clients: &str) -> Running {
             "--log-level",
             "warn",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .stderr(Stdio::inherit()),
+    );
     let j: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let addr: std::net::SocketAddr = j["addr"].as_str().unwrap().parse().unwrap();
@@ -717,8 +711,8 @@ fn a_gateway_pushes_its_ledger_to_the_collector() {
 
 /// `vigil serve --dangerous-toy-backend` on `gw.db` pushing to the collector `s` every second.
 fn gateway(v: &Vigil, s: &Running) -> Running {
-    let mut child = v
-        .cmd(&[
+    let (child, line) = util::first_line(
+        v.cmd(&[
             "serve",
             "--dangerous-toy-backend",
             "--addr",
@@ -743,14 +737,8 @@ fn gateway(v: &Vigil, s: &Running) -> Running {
             "--log-level",
             "warn",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .stderr(Stdio::inherit()),
+    );
     let j: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let addr: std::net::SocketAddr = j["addr"].as_str().unwrap().parse().unwrap();

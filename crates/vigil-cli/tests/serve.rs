@@ -4,7 +4,6 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -109,16 +108,7 @@ fn start_model(v: &Vigil, extra: &[&str], model: (&str, &str)) -> Running {
         "127.0.0.1:0",
     ];
     args.extend_from_slice(extra);
-    let mut child = v
-        .cmd(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = util::first_line(v.cmd(&args).stderr(Stdio::inherit()));
     let j: ListenJson = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     assert_eq!(
         (j.model.as_str(), j.version.as_str(), j.clients),
@@ -260,18 +250,12 @@ fn demo_runs_the_guarded_gateway_end_to_end() {
         "/../../examples/devices/breast-cancer"
     );
     // --keep: the summary, then the gateway and the collector keep serving until SIGTERM.
-    let mut child = v
-        .cmd(&[
+    let (mut child, line) = util::first_line(
+        v.cmd(&[
             "demo", "--device", device, "--out", "demo", "--json", "--keep",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .stderr(Stdio::null()),
+    );
     let report: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let traffic = report["traffic"].as_array().unwrap();
@@ -490,8 +474,8 @@ fn serve_without_ledger_keeps_it_in_the_state_directory() {
     let v = Vigil::new();
     assert_eq!(code(&v.run(&["tls", "demo-pki", "--out", "pki"])), 0);
     let d = device("breast-cancer");
-    let mut child = v
-        .cmd(&[
+    let (child, line) = util::first_line(
+        v.cmd(&[
             "serve",
             "--json",
             "--log-level",
@@ -512,14 +496,8 @@ fn serve_without_ledger_keeps_it_in_the_state_directory() {
             "pki/clients.toml",
         ])
         .env("VIGIL_STATE_DIR", v.path("state"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .stderr(Stdio::inherit()),
+    );
     let s = Running {
         child,
         addr: serde_json::from_str::<ListenJson>(&line)

@@ -3,8 +3,9 @@
 
 #![allow(dead_code, unreachable_pub, clippy::expect_used, clippy::panic)]
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A temporary working directory and a way to run `vigil` inside it.
 pub struct Vigil {
@@ -97,4 +98,16 @@ pub fn training_drift_reference(v: &Vigil) -> PathBuf {
     let out = v.run(&["drift", "reference", "--data", "train.csv", "--out", "ref"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     v.path("ref/drift.json")
+}
+
+/// Starts `cmd` with its standard output piped and returns the process and the first line it
+/// prints (a server's listening address, a demo's JSON summary).
+pub fn first_line(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn vigil");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the first line");
+    (child, line)
 }
