@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod deploy;
 mod error;
 mod osv;
 mod sbom;
@@ -33,6 +34,11 @@ mod vex;
 
 // The public interface.
 pub use error::EvidenceError;
+// The deployment description, deploy.toml.
+pub use deploy::{
+    CollectorRef, Contact, Deployment, Device, Evidence, Gateway, LedgerRef, Support, Update,
+    MAX_DEPLOYMENT_BYTES,
+};
 // OSV records and matching.
 pub use osv::{
     match_packages, read_records, Affected, Event, Match, OsvPackage, Package, Range, Record,
@@ -102,6 +108,11 @@ pub mod internal {
         if let Ok(text) = std::str::from_utf8(data) {
             let _ = crate::Package::from_purl(text);
             let _ = toml::from_str::<toml::Value>(text);
+            let _ = crate::Deployment::parse(
+                text,
+                std::path::Path::new("deploy.toml"),
+                std::path::Path::new("."),
+            );
         }
     }
 }

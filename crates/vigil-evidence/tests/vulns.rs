@@ -92,3 +92,19 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got.fixed, want);
     }
 }
+
+/// Issue 18 item 1: each example device ships a commented deploy.toml that parses, with its
+/// paths resolved next to it.
+#[test]
+fn the_example_deployments_parse() {
+    for device in ["breast-cancer", "ecg-beats"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/devices")
+            .join(device);
+        let d = vigil_evidence::Deployment::load(&dir.join("deploy.toml")).unwrap();
+        assert!(d.gateway.mtls, "{device}");
+        assert_eq!(d.device.bundle, dir.join("bundle"));
+        assert!(d.device.bundle.join("vigil.toml").is_file(), "{device}");
+        assert_eq!(d.support.end_of_support, "2031-12-31");
+    }
+}
