@@ -3,65 +3,36 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::device::Device;
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use vigil_collector::{router, Caller, Collector, Metrics, PushBody, Role, SqliteStore};
-use vigil_ledger::{leaf_hash, Checkpoint, InclusionProof, MemoryTree, NoteSigner};
+use vigil_ledger::{leaf_hash, InclusionProof, NoteSigner};
 
-struct Device {
-    signer: NoteSigner,
-    entries: Vec<String>,
+/// The push body of `d`'s newest checkpoint from `from` on, as the device side sends it.
+trait AsPushBody {
+    fn body(&self, from: u64) -> PushBody;
 }
 
-impl Device {
-    fn new(name: &str, seed: u8) -> Device {
-        Device {
-            signer: NoteSigner::new(name, ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-                .unwrap(),
-            entries: Vec::new(),
-        }
-    }
-
-    fn append(&mut self, n: usize, pad: usize) {
-        for _ in 0..n {
-            let i = self.entries.len();
-            let pad = "x".repeat(pad);
-            self.entries.push(format!(
-                "{{\"i\":{i},\"pad\":\"{pad}\",\"type\":\"guard.inference\"}}"
-            ));
-        }
-    }
-
+impl AsPushBody for Device {
     fn body(&self, from: u64) -> PushBody {
-        let t = MemoryTree::new(
-            self.entries
-                .iter()
-                .map(|e| leaf_hash(e.as_bytes()))
-                .collect(),
-        );
-        let checkpoint = Checkpoint {
-            origin: self.signer.name().to_string(),
-            size: t.size(),
-            root: vigil_ledger::root(&t, t.size()).unwrap(),
-            extensions: vec![],
-        }
-        .sign(&[&self.signer])
-        .unwrap();
-        let proof = if from == 0 || from >= t.size() {
-            vec![]
-        } else {
-            vigil_ledger::consistency_proof(&t, from, t.size()).unwrap()
-        };
+        let push = self.push_from(from);
         PushBody {
-            checkpoint,
-            first: from,
-            entries: self.entries[from as usize..].to_vec(),
-            proof: proof.iter().map(hex::encode).collect(),
+            checkpoint: push.checkpoint,
+            first: push.first,
+            entries: push
+                .entries
+                .into_iter()
+                .map(|e| String::from_utf8(e).unwrap())
+                .collect(),
+            proof: push.proof.iter().map(hex::encode).collect(),
             model: Some(vigil_collector::ModelRef {
                 name: "breast-cancer".into(),
                 version: "1.2.0".into(),
@@ -125,8 +96,8 @@ const OP: Option<(&str, Role)> = Some(("ops", Role::Operator));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_then_read_the_fleet_and_prove_an_entry() {
-    let mut d = Device::new("icu-7", 7);
-    d.append(30, 10);
+    let mut d = Device::named("icu-7", 7);
+    d.append_padded(30, 10);
     let app = app(&[&d]);
     let me = Some(("icu-7", Role::Device));
 
@@ -161,7 +132,10 @@ async fn push_then_read_the_fleet_and_prove_an_entry() {
     .await;
     let entries = page["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 3);
-    assert_eq!(entries[0]["entry"].as_str().unwrap(), d.entries[5]);
+    assert_eq!(
+        entries[0]["entry"].as_str().unwrap().as_bytes(),
+        d.entries[5]
+    );
 
     let (status, proof) = call(
         &app,
@@ -174,7 +148,7 @@ async fn push_then_read_the_fleet_and_prove_an_entry() {
     assert_eq!(status, StatusCode::OK, "{proof}");
     let p = InclusionProof::from_json(proof.to_string().as_bytes()).unwrap();
     p.verify().unwrap();
-    assert_eq!(p.leaf_hash, leaf_hash(d.entries[5].as_bytes()));
+    assert_eq!(p.leaf_hash, leaf_hash(&d.entries[5]));
     // Only sizes of accepted checkpoints can be proven against.
     let (status, _) = call(
         &app,
@@ -193,8 +167,8 @@ async fn push_then_read_the_fleet_and_prove_an_entry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_are_enforced() {
-    let mut d = Device::new("icu-8", 8);
-    d.append(3, 0);
+    let mut d = Device::named("icu-8", 8);
+    d.append_padded(3, 0);
     let app = app(&[&d]);
     let me = Some(("icu-8", Role::Device));
     for uri in ["/api/devices", "/api/alarms", "/api/drift", "/metrics"] {
@@ -208,7 +182,7 @@ async fn roles_are_enforced() {
     let (status, _) = call(&app, OP, "POST", "/v1/push", Some(body.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Pushing a registered device's log under another registered device's certificate.
-    let other = Device::new("icu-9", 9);
+    let other = Device::named("icu-9", 9);
     let app = self::app(&[&d, &other]);
     let (status, answer) = call(
         &app,
@@ -228,8 +202,8 @@ async fn roles_are_enforced() {
 /// A push of 20,000 entries (over 16 MiB of JSON) is accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_twenty_thousand_entry_push_is_accepted() {
-    let mut d = Device::new("icu-10", 10);
-    d.append(20_000, 800);
+    let mut d = Device::named("icu-10", 10);
+    d.append_padded(20_000, 800);
     let app = app(&[&d]);
     let body = serde_json::to_string(&d.body(0)).unwrap();
     assert!(body.len() > 16 << 20, "{}", body.len());
@@ -323,10 +297,10 @@ async fn page(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_escapes_what_devices_send_and_is_for_operators() {
-    let mut d = Device::new("icu-7", 7);
-    d.append(3, 1);
+    let mut d = Device::named("icu-7", 7);
+    d.append_padded(3, 1);
     d.entries
-        .push("{\"note\":\"<script>alert(1)</script>\",\"type\":\"x\"}".to_string());
+        .push(b"{\"note\":\"<script>alert(1)</script>\",\"type\":\"x\"}".to_vec());
     let app = app(&[&d]);
     let mut body = d.body(0);
     body.model = Some(vigil_collector::ModelRef {

@@ -9,69 +9,10 @@ use std::sync::Arc;
 
 mod common;
 
-use vigil_collector::{AlarmKind, Collector, CollectorStore, PostgresStore, Push, SqliteStore};
-use vigil_ledger::{leaf_hash, Checkpoint, MemoryTree, NoteSigner};
+use common::device::Device;
 
-struct Device {
-    signer: NoteSigner,
-    entries: Vec<Vec<u8>>,
-}
-
-impl Device {
-    fn new(seed: u8) -> Device {
-        Device {
-            signer: NoteSigner::new(
-                &format!("device-{seed}.example"),
-                ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
-            )
-            .unwrap(),
-            entries: Vec::new(),
-        }
-    }
-
-    fn id(&self) -> String {
-        self.signer.name().to_string()
-    }
-
-    fn append(&mut self, n: usize) {
-        for _ in 0..n {
-            let i = self.entries.len();
-            self.entries
-                .push(format!("{{\"i\":{i},\"type\":\"guard.inference\"}}").into_bytes());
-        }
-    }
-
-    fn tree(&self) -> MemoryTree {
-        MemoryTree::new(self.entries.iter().map(|e| leaf_hash(e)).collect())
-    }
-
-    fn push_from(&self, from: u64) -> Push {
-        let t = self.tree();
-        let note = Checkpoint {
-            origin: self.id(),
-            size: t.size(),
-            root: vigil_ledger::root(&t, t.size()).unwrap(),
-            extensions: vec![],
-        }
-        .sign(&[&self.signer])
-        .unwrap();
-        let proof = if from == 0 || from >= t.size() {
-            vec![]
-        } else {
-            vigil_ledger::consistency_proof(&t, from, t.size()).unwrap()
-        };
-        Push {
-            checkpoint: note,
-            first: from,
-            entries: self
-                .entries
-                .get(from as usize..)
-                .unwrap_or_default()
-                .to_vec(),
-            proof,
-        }
-    }
-}
+use vigil_collector::{AlarmKind, Collector, CollectorStore, PostgresStore, SqliteStore};
+use vigil_ledger::NoteSigner;
 
 /// Where a test keeps its collector's data: a SQLite file or a PostgreSQL database.
 #[derive(Clone)]

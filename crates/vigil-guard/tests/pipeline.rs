@@ -453,13 +453,7 @@ fn per_client_overrides_lift_tighten_and_fail_closed() {
         ..Default::default()
     };
     for _ in 0..3 * burst {
-        let d = g.infer(
-            "load",
-            &g.row(&x, &mut shape),
-            &RequestOptions::new()
-                .overrides(ClientOverrides::clone(&lifted))
-                .at(at),
-        );
+        let d = g.infer("load", &g.row(&x, &mut shape), &request(&lifted, at));
         assert!(
             matches!(d.verdict, Verdict::Accept { .. }),
             "{:?}",
@@ -474,43 +468,19 @@ fn per_client_overrides_lift_tighten_and_fail_closed() {
         ..Default::default()
     };
     for _ in 0..2 {
-        let d = g.infer(
-            "tight",
-            &g.row(&x, &mut shape),
-            &RequestOptions::new()
-                .overrides(ClientOverrides::clone(&tight))
-                .at(at),
-        );
+        let d = g.infer("tight", &g.row(&x, &mut shape), &request(&tight, at));
         assert_ne!(d.reason().map(|r| r.code()), Some("rate_limited"));
     }
-    let d = g.infer(
-        "tight",
-        &g.row(&x, &mut shape),
-        &RequestOptions::new()
-            .overrides(ClientOverrides::clone(&tight))
-            .at(at),
-    );
+    let d = g.infer("tight", &g.row(&x, &mut shape), &request(&tight, at));
     assert_eq!(d.reason().unwrap().code(), "rate_limited");
     // A budget of 1 for a named caller.
     let once = ClientOverrides {
         query_budget: Some(1),
         ..Default::default()
     };
-    let d = g.infer(
-        "once",
-        &g.row(&x, &mut shape),
-        &RequestOptions::new()
-            .overrides(ClientOverrides::clone(&once))
-            .at(at),
-    );
+    let d = g.infer("once", &g.row(&x, &mut shape), &request(&once, at));
     assert!(matches!(d.verdict, Verdict::Accept { .. }));
-    let d = g.infer(
-        "once",
-        &g.row(&x, &mut shape),
-        &RequestOptions::new()
-            .overrides(ClientOverrides::clone(&once))
-            .at(at + at),
-    );
+    let d = g.infer("once", &g.row(&x, &mut shape), &request(&once, at + at));
     assert_eq!(d.reason().unwrap().code(), "query_budget_exhausted");
     // Unusable values fail closed.
     for bad in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
@@ -518,13 +488,7 @@ fn per_client_overrides_lift_tighten_and_fail_closed() {
             rate_per_second: Some(bad),
             ..Default::default()
         };
-        let d = g.infer(
-            "bad",
-            &g.row(&x, &mut shape),
-            &RequestOptions::new()
-                .overrides(ClientOverrides::clone(&o))
-                .at(at),
-        );
+        let d = g.infer("bad", &g.row(&x, &mut shape), &request(&o, at));
         assert_eq!(d.reason().unwrap().code(), "invalid_client", "rate {bad}");
     }
 }
@@ -564,13 +528,7 @@ fn extraction_monitor_can_be_lifted_per_client() {
             .enumerate()
             .map(|(i, x)| {
                 let at = Duration::from_secs(i as u64);
-                let d = g.infer(
-                    client,
-                    &g.row(x, &mut shape),
-                    &RequestOptions::new()
-                        .overrides(ClientOverrides::clone(o))
-                        .at(at),
-                );
+                let d = g.infer(client, &g.row(x, &mut shape), &request(o, at));
                 d.alarms.iter().filter(|a| a.code() == "extraction").count()
             })
             .sum::<usize>()
@@ -613,4 +571,9 @@ fn calibrate_refuses_clean_rows_outside_the_contract() {
         assert!(e.to_string().contains("clean.csv"), "{e}");
         assert!(!dir.join("reference/guard.json").exists());
     }
+}
+
+/// A request of a caller with overrides `o`, arriving `at` after the guard opened.
+fn request(o: &ClientOverrides, at: Duration) -> RequestOptions {
+    RequestOptions::new().overrides(o.clone()).at(at)
 }
