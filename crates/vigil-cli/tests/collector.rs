@@ -26,7 +26,20 @@ impl Drop for Running {
 }
 
 /// Writes the demo PKI: ca.crt, server.crt/key, and NAME.crt/key for each client name.
+/// The collector's TLS files (CA, server, a client certificate per name) and its witness key
+/// (`witness.pem`).
 fn pki(v: &Vigil, names: &[&str]) {
+    ok(
+        v,
+        &[
+            "key",
+            "generate",
+            "--algorithm",
+            "ed25519",
+            "--out",
+            "witness",
+        ],
+    );
     let ca = vigil_net::DemoCa::new("collector test CA").unwrap();
     std::fs::write(v.path("ca.crt"), ca.issued().cert_pem).unwrap();
     let server = ca.issue_server().unwrap();
@@ -255,17 +268,6 @@ fn clients_toml(devices: &[(&str, &str)]) -> String {
 fn devices_push_and_are_cosigned_forks_are_caught_and_roles_hold() {
     let v = Vigil::new();
     pki(&v, &["icu-7", "icu-8", "ops", "stranger"]);
-    ok(
-        &v,
-        &[
-            "key",
-            "generate",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            "witness",
-        ],
-    );
     let vkey7 = device_ledger(&v, "icu-7", 5, "a");
     let vkey8 = device_ledger(&v, "icu-8", 3, "b");
     let s = serve(&v, &clients_toml(&[("icu-7", &vkey7), ("icu-8", &vkey8)]));
@@ -472,17 +474,6 @@ fn devices_push_and_are_cosigned_forks_are_caught_and_roles_hold() {
 fn hostile_pushes_are_refused_and_store_nothing() {
     let v = Vigil::new();
     pki(&v, &["icu-7", "icu-8", "ops"]);
-    ok(
-        &v,
-        &[
-            "key",
-            "generate",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            "witness",
-        ],
-    );
     let vkey7 = device_ledger(&v, "icu-7", 4, "a");
     let vkey8 = device_ledger(&v, "icu-8", 2, "b");
     let s = serve(&v, &clients_toml(&[("icu-7", &vkey7), ("icu-8", &vkey8)]));
@@ -590,17 +581,6 @@ fn hostile_pushes_are_refused_and_store_nothing() {
 fn a_gateway_pushes_its_ledger_to_the_collector() {
     let v = Vigil::new();
     pki(&v, &["ops"]);
-    ok(
-        &v,
-        &[
-            "key",
-            "generate",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            "witness",
-        ],
-    );
     let vkey = device_ledger(&v, "gw", 25, "g");
     // The collector knows the gateway by its server certificate's CN.
     let s = serve(&v, &clients_toml(&[("localhost", &vkey)]));
