@@ -112,22 +112,21 @@ impl ReferenceStats {
 
     /// Read `dir/drift.json`, refusing files over `max_bytes`.
     pub fn load(dir: &Path, max_bytes: u64) -> Result<Self, DriftError> {
-        let path = dir.join(REFERENCE_FILE);
-        let err = |reason: String| DriftError::Reference {
-            path: path.display().to_string(),
-            reason,
-        };
-        let mut bytes = Vec::new();
-        {
-            use std::io::Read;
-            let file = std::fs::File::open(&path).map_err(|e| err(e.to_string()))?;
-            file.take(max_bytes.saturating_add(1))
-                .read_to_end(&mut bytes)
-                .map_err(|e| err(e.to_string()))?;
-        }
-        if bytes.len() as u64 > max_bytes {
-            return Err(err(format!("larger than the limit of {max_bytes} bytes")));
-        }
+        ReferenceStats::load_file(&dir.join(REFERENCE_FILE), max_bytes)
+    }
+
+    /// Read a reference file at `path` (bounded: regular files of at most `max_bytes`).
+    pub fn load_file(path: &Path, max_bytes: u64) -> Result<Self, DriftError> {
+        let bytes =
+            vigil_core::read_bounded(path, max_bytes).map_err(|e| DriftError::Reference {
+                path: path.display().to_string(),
+                reason: match e {
+                    vigil_core::ReadError::TooLarge { max, .. } => {
+                        format!("larger than the limit of {max} bytes")
+                    }
+                    other => other.reason(),
+                },
+            })?;
         ReferenceStats::from_json(&bytes, &path.display().to_string())
     }
 

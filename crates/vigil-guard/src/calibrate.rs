@@ -11,7 +11,7 @@ use crate::detect::{
     batch_size, forward, DetectorKind, Reference, REFERENCE_FILE, REFERENCE_FORMAT,
 };
 use crate::error::GuardError;
-use crate::guard::{read_bounded, read_unverified};
+use crate::guard::read_unverified;
 use crate::reason::Reason;
 use crate::rows::{parse_csv, CsvLimits};
 use crate::stats::{conformal_quantile, splitmix, Gaussian};
@@ -63,7 +63,7 @@ fn read_clean(
 ) -> Result<CleanRows, GuardError> {
     let d = &config.detectors;
     let contract = &config.contract;
-    let csv = read_bounded(path, CsvLimits::default().max_bytes)?;
+    let csv = vigil_core::read_bounded(path, CsvLimits::default().max_bytes)?;
     let file = path.display().to_string();
     let rows = parse_csv(&csv, &file, contract, &CsvLimits::default())?;
     let n = rows.len();

@@ -900,21 +900,17 @@ pub(crate) struct Unverified {
     pub(crate) reference: Option<Vec<u8>>,
 }
 
-pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, GuardError> {
-    Ok(vigil_core::read_bounded(path, max)?)
-}
-
 pub(crate) fn read_unverified(dir: &Path, limits: &Limits) -> Result<Unverified, GuardError> {
     let path = dir.join(vigil_bundle::CONFIG_FILE);
-    let bytes = read_bounded(&path, 16 << 20)?;
+    let bytes = vigil_core::read_bounded(&path, 16 << 20)?;
     let config = BundleConfig::parse(&bytes, &path).map_err(|source| GuardError::Bundle {
         dir: dir.to_path_buf(),
         source,
     })?;
-    let model = read_bounded(&dir.join(&config.model), limits.max_load_bytes)?;
+    let model = vigil_core::read_bounded(&dir.join(&config.model), limits.max_load_bytes)?;
     let rpath = dir.join(REFERENCE_FILE);
     let reference = if rpath.exists() {
-        Some(read_bounded(
+        Some(vigil_core::read_bounded(
             &rpath,
             crate::detect::MAX_REFERENCE_BYTES as u64,
         )?)
