@@ -85,3 +85,14 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks the whole command tree (unique names, `--version` clashes) only when a
+    /// command is parsed; this checks every subcommand at once.
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use vigil_bundle::{BundleConfig, BundleVerifier, Limits, Trust};
+use vigil_bundle::{BundleConfig, BundleVerifier, Limits, Trust, VerifiedBundle};
 use vigil_ledger::{
     AlarmDetail, Event, GuardAlarm, Inference, Reinstated, Verdict as LedgerVerdict,
 };
@@ -266,8 +266,17 @@ impl Guard {
                 dir: dir.to_path_buf(),
                 source,
             })?;
+        Guard::from_verified(&bundle, options)
+    }
+
+    /// Builds the guard from a bundle already verified (the updater verifies a staged
+    /// release once, then builds its guard from the same bytes).
+    pub fn from_verified(
+        bundle: &VerifiedBundle,
+        options: GuardOptions,
+    ) -> Result<Guard, GuardError> {
         let unsigned = |name: &str| GuardError::Unsigned {
-            dir: dir.to_path_buf(),
+            dir: bundle.dir().to_path_buf(),
             name: name.to_string(),
         };
         let config = bundle

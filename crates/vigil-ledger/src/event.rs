@@ -38,6 +38,9 @@ pub enum Event {
     /// An operator lifted the suspension or tightening an alarm had put on a client.
     #[serde(rename = "guard.reinstated")]
     Reinstated(Reinstated),
+    /// One step of a model update on the device (`vigil update`).
+    #[serde(rename = "update.step")]
+    UpdateStep(UpdateStep),
 }
 
 impl Event {
@@ -50,6 +53,7 @@ impl Event {
             Event::GatewayRefusal(_) => "gateway.refusal",
             Event::ClientRefused(_) => "gateway.client_refused",
             Event::Reinstated(_) => "guard.reinstated",
+            Event::UpdateStep(_) => "update.step",
         }
     }
 
@@ -222,6 +226,51 @@ pub struct ClientRefused {
     pub cert_sha256: String,
     /// The peer's address.
     pub remote: String,
+}
+
+/// `update.step`: what the updater did, in order: `refresh`, `download`, `verify`, `scan`,
+/// `acceptance`, `activate`, `health_check`, `rollback`, and `refused` with the reason code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStep {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The step.
+    pub step: UpdatePhase,
+    /// The bundle name (the TUF target's directory).
+    pub name: String,
+    /// The release the step is about, when one was chosen.
+    pub version: Option<String>,
+    /// Whether the step passed.
+    pub ok: bool,
+    /// The refusal's code (`tuf_signature`, `scan_finding`, ...) when `ok` is false.
+    pub reason: Option<String>,
+    /// What was checked or why it failed, for people.
+    pub detail: String,
+}
+
+/// The steps of an update, in the order an install takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UpdatePhase {
+    /// TUF metadata refreshed and verified.
+    Refresh,
+    /// The target downloaded with TUF's length and hash checks and unpacked into staging.
+    Download,
+    /// Bundle signature and trust policy checked on the unpacked files.
+    Verify,
+    /// The model-file scanner ran over the staged bundle.
+    Scan,
+    /// The bundle's acceptance set ran through the guard.
+    Acceptance,
+    /// `current` switched to the release.
+    Activate,
+    /// The health command ran after the switch.
+    HealthCheck,
+    /// `current` switched back to the previous release.
+    Rollback,
+    /// The update was refused (`reason` says why); nothing was activated.
+    Refused,
 }
 
 pub use vigil_core::time::now_ms;

@@ -76,7 +76,7 @@ pub use crate::checkpoint::{open_checkpoint, Checkpoint, VerifiedCheckpoint};
 pub use crate::error::{CheckpointRef, Error, IntegrityError, JcsError, NoteError, ProofError};
 pub use crate::event::{
     now_ms, AlarmDetail, ClientRefused, DriftAlarm, DriftDetail, Event, GatewayRefusal, GuardAlarm,
-    Inference, Reinstated, Verdict,
+    Inference, Reinstated, UpdatePhase, UpdateStep, Verdict,
 };
 pub use crate::jcs::{canonicalize, canonicalize_event, Limits};
 pub use crate::ledger::{Ledger, OpenCheck, Receipt};

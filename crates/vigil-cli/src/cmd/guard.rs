@@ -155,7 +155,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     }
 }
 
-fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Trust>> {
+pub(crate) fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Trust>> {
     Ok(match (key, policy) {
         (Some(k), _) => Some(Trust::Key(PublicKey::load(k)?)),
         (None, Some(p)) => Some(Trust::Policy(BundlePolicy::load(p)?)),

@@ -9,12 +9,13 @@ mod collector;
 mod demo;
 mod drift;
 mod evidence;
-mod guard;
+pub(crate) mod guard;
 pub(crate) mod key;
 mod log;
 mod scan;
 pub(crate) mod serve;
 mod tls;
+mod update;
 mod version;
 
 /// The nouns `vigil` knows.
@@ -44,6 +45,8 @@ pub(crate) enum Command {
     /// Premarket evidence: vulnerability matching with VEX (the threat model, BOMs and the
     /// pack follow).
     Evidence(evidence::Args),
+    /// Secure model updates over TUF: install, roll back, inspect; publish a repository.
+    Update(update::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -62,6 +65,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Guard(args) => guard::run(args),
         Command::Collector(args) => collector::run(args),
         Command::Evidence(args) => evidence::run(args),
+        Command::Update(args) => update::run(args),
         Command::Version(args) => version::run(args),
     }
 }

@@ -1,0 +1,383 @@
+//! The TUF side of an install: refresh the metadata with tough, judge expiry against the
+//! latest known time, pick the release, and download it with the length and hash checks.
+//!
+//! tough keeps its own datastore; here it gets a fresh one per refresh, seeded with the
+//! trusted metadata the state directory keeps durably, and the metadata it trusts at the end
+//! is written back atomically (tough's own datastore writes are neither synced nor atomic).
+//! Expiry is checked here, not by tough, against the newest of the device clock and every time
+//! the updater trusted before: tough refuses outright when the clock steps back, which would
+//! leave a device whose clock reset unable ever to update, and it compares with the clock alone.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use futures::StreamExt;
+use serde::Serialize;
+use tough::schema::{RoleType, Signed, Target, Targets};
+use tough::{ExpirationEnforcement, Repository, RepositoryLoader, TargetName, Transport};
+use url::Url;
+
+use crate::reason::{Reason, Refusal, UpdateError};
+
+/// The metadata files kept in `STATE/tuf/`.
+pub(crate) const TRUSTED_FILES: [&str; 4] = [
+    "root.json",
+    "timestamp.json",
+    "snapshot.json",
+    "targets.json",
+];
+
+/// Bounds on the metadata tough fetches (each role's file) and on the number of root
+/// rotations followed in one refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataLimits {
+    /// Most bytes of one `N.root.json`.
+    pub max_root_bytes: u64,
+    /// Most bytes of `timestamp.json`.
+    pub max_timestamp_bytes: u64,
+    /// Most bytes of `snapshot.json` when the timestamp does not give its length.
+    pub max_snapshot_bytes: u64,
+    /// Most bytes of a targets file when the snapshot does not give its length.
+    pub max_targets_bytes: u64,
+    /// Most root versions followed in one refresh.
+    pub max_root_updates: u64,
+}
+
+impl Default for MetadataLimits {
+    /// root 512 KiB, timestamp 64 KiB, snapshot 4 MiB, targets 16 MiB, 1,024 root updates.
+    fn default() -> Self {
+        MetadataLimits {
+            max_root_bytes: 512 << 10,
+            max_timestamp_bytes: 64 << 10,
+            max_snapshot_bytes: 4 << 20,
+            max_targets_bytes: 16 << 20,
+            max_root_updates: 1024,
+        }
+    }
+}
+
+/// The versions of the metadata the device trusts, as `vigil update status` prints them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrustedVersions {
+    /// `root.json` version.
+    pub root: u64,
+    /// `timestamp.json` version.
+    pub timestamp: u64,
+    /// `snapshot.json` version.
+    pub snapshot: u64,
+    /// `targets.json` version.
+    pub targets: u64,
+}
+
+/// Where a repository is: its metadata and targets base URLs.
+#[derive(Debug, Clone)]
+pub(crate) struct RepoUrls {
+    pub(crate) metadata: Url,
+    pub(crate) targets: Url,
+}
+
+impl RepoUrls {
+    /// `repo` is an `http(s)://` base URL or a local directory; both hold `metadata/` and
+    /// `targets/`.
+    pub(crate) fn parse(repo: &str) -> Result<RepoUrls, UpdateError> {
+        let base = if repo.starts_with("http://") || repo.starts_with("https://") {
+            Url::parse(repo).map_err(|e| UpdateError::Usage(format!("--repo {repo}: {e}")))?
+        } else {
+            let dir = std::fs::canonicalize(repo).map_err(UpdateError::io(Path::new(repo)))?;
+            Url::from_directory_path(&dir)
+                .map_err(|()| UpdateError::Usage(format!("--repo {repo}: not a directory path")))?
+        };
+        let mut text = base.to_string();
+        if !text.ends_with('/') {
+            text.push('/');
+        }
+        let join = |sub: &str| {
+            Url::parse(&format!("{text}{sub}"))
+                .map_err(|e| UpdateError::Usage(format!("--repo {repo}: {e}")))
+        };
+        Ok(RepoUrls {
+            metadata: join("metadata/")?,
+            targets: join("targets/")?,
+        })
+    }
+}
+
+/// Maps a tough error to the refusal it means, looking through transport errors for the
+/// size and hash checks tough runs inside its streams.
+pub(crate) fn classify(err: &tough::error::Error) -> Refusal {
+    use tough::error::Error as E;
+    let detail = err.to_string();
+    let reason = match err {
+        E::ExpiredMetadata { .. } => Reason::TufExpired,
+        E::VerifyTrustedMetadata { .. } | E::ParseTrustedMetadata { .. } => Reason::TufRoot,
+        E::MaxUpdatesExceeded { .. } => Reason::TufRoot,
+        E::VerifyMetadata { role, .. } if *role == RoleType::Root => Reason::TufRoot,
+        E::VerifyMetadata { .. } | E::VerifyRoleMetadata { .. } | E::DuplicateKeyid { .. } => {
+            Reason::TufSignature
+        }
+        E::OlderMetadata { role, .. } if *role == RoleType::Root => Reason::TufRoot,
+        E::OlderMetadata { .. }
+        | E::OlderSnapshotInTimestamp { .. }
+        | E::SnapshotRoleRollback { .. } => Reason::TufRollback,
+        E::VersionMismatch { .. }
+        | E::MetaMissing { .. }
+        | E::MissingSnapshotMeta { .. }
+        | E::TimestampMetaLength { .. }
+        | E::SnapshotTargetsMetaMissing { .. }
+        | E::SnapshotRoleMissing { .. }
+        | E::RoleNotInMeta { .. }
+        | E::HashMismatch { .. } => Reason::TufSnapshotMismatch,
+        E::MaxSizeExceeded { .. } => Reason::TufLength,
+        E::ParseMetadata { .. } => Reason::TufSignature,
+        E::Transport { source, .. } => {
+            if let Some(inner) = std::error::Error::source(source)
+                .and_then(|s| s.downcast_ref::<tough::error::Error>())
+            {
+                let mut refusal = classify(inner);
+                refusal.detail = detail;
+                return refusal;
+            }
+            Reason::RepoUnavailable
+        }
+        _ => Reason::RepoUnavailable,
+    };
+    Refusal::new(reason, detail)
+}
+
+/// A refreshed, verified view of the repository.
+pub(crate) struct Refreshed {
+    pub(crate) repo: Repository,
+    pub(crate) versions: TrustedVersions,
+}
+
+/// Outcome of a step: a refusal is a finished check; an error stops the command.
+pub(crate) enum Failure {
+    Refused(Refusal),
+    Error(UpdateError),
+}
+
+impl From<UpdateError> for Failure {
+    fn from(e: UpdateError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
+/// Refreshes the metadata from `urls`, starting from `root` and the trusted files in
+/// `trusted_dir`; `now` is the latest known time. On success the new trusted metadata is in
+/// `trusted_dir` (each file replaced atomically and synced).
+pub(crate) async fn refresh(
+    urls: &RepoUrls,
+    root: &[u8],
+    trusted_dir: &Path,
+    scratch: &Path,
+    transport: impl Transport + 'static,
+    limits: &MetadataLimits,
+    now: jiff::Timestamp,
+) -> Result<Refreshed, Failure> {
+    let datastore = tempfile::Builder::new()
+        .prefix("tuf-")
+        .tempdir_in(scratch)
+        .map_err(UpdateError::io(scratch))?;
+    for name in &TRUSTED_FILES[1..] {
+        let from = trusted_dir.join(name);
+        match std::fs::read(&from) {
+            Ok(bytes) => std::fs::write(datastore.path().join(name), bytes)
+                .map_err(UpdateError::io(datastore.path()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(UpdateError::io(&from)(e).into()),
+        }
+    }
+    let loader = RepositoryLoader::new(&root, urls.metadata.clone(), urls.targets.clone())
+        .transport(transport)
+        .datastore(datastore.path())
+        .expiration_enforcement(ExpirationEnforcement::Unsafe)
+        .limits(tough::Limits {
+            max_root_size: limits.max_root_bytes,
+            max_targets_size: limits.max_targets_bytes,
+            max_timestamp_size: limits.max_timestamp_bytes,
+            max_snapshot_size: limits.max_snapshot_bytes,
+            max_root_updates: limits.max_root_updates,
+        });
+    let repo = loader.load().await.map_err(|e| classify(&e))?;
+    check_expiry(&repo, now)?;
+    let versions = TrustedVersions {
+        root: repo.root().signed.version.get(),
+        timestamp: repo.timestamp().signed.version.get(),
+        snapshot: repo.snapshot().signed.version.get(),
+        targets: repo.targets().signed.version.get(),
+    };
+    // Persist what is now trusted. Root last: a crash in between leaves an older root with
+    // newer timestamp and snapshot, which the next refresh handles (they are only floors).
+    for name in TRUSTED_FILES.iter().rev() {
+        let from = datastore.path().join(name);
+        let bytes = match std::fs::read(&from) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(UpdateError::io(&from)(e).into()),
+        };
+        vigil_core::write_atomic(&trusted_dir.join(name), &bytes).map_err(UpdateError::from)?;
+    }
+    Ok(Refreshed { repo, versions })
+}
+
+fn expired(role: &str, expires: jiff::Timestamp, now: jiff::Timestamp) -> Result<(), Refusal> {
+    if expires <= now {
+        return Err(Refusal::new(
+            Reason::TufExpired,
+            format!("{role} metadata expired at {expires}; the latest known time is {now}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_expiry(repo: &Repository, now: jiff::Timestamp) -> Result<(), Refusal> {
+    expired("root", repo.root().signed.expires, now)?;
+    expired("timestamp", repo.timestamp().signed.expires, now)?;
+    expired("snapshot", repo.snapshot().signed.expires, now)?;
+    check_targets("targets", &repo.targets().signed, now)
+}
+
+fn check_targets(role: &str, targets: &Targets, now: jiff::Timestamp) -> Result<(), Refusal> {
+    expired(role, targets.expires, now)?;
+    if let Some(delegations) = &targets.delegations {
+        for d in &delegations.roles {
+            if let Some(t) = &d.targets {
+                check_targets(&d.name, &t.signed, now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The releases of `name` the trusted targets list: version -> target name. Names are
+/// `<name>/<version>.tar` with a semantic version; others are ignored.
+pub(crate) fn releases(repo: &Repository, name: &str) -> BTreeMap<semver::Version, String> {
+    let prefix = format!("{name}/");
+    let mut out = BTreeMap::new();
+    for (target, _) in repo.targets().signed.targets_iter() {
+        let raw = target.raw();
+        let Some(rest) = raw.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(version) = rest.strip_suffix(".tar") else {
+            continue;
+        };
+        if let Ok(v) = semver::Version::parse(version) {
+            out.insert(v, raw.to_string());
+        }
+    }
+    out
+}
+
+/// The target `name` as the delegation search resolves it (the first role in order that may
+/// sign it), or a refusal.
+fn resolve<'a>(
+    targets: &'a Signed<Targets>,
+    name: &str,
+) -> Result<(TargetName, &'a Target), Refusal> {
+    let target_name = TargetName::new(name)
+        .map_err(|e| Refusal::new(Reason::TufSignature, format!("target {name}: {e}")))?;
+    let target = targets
+        .signed
+        .find_target(&target_name, false)
+        .map_err(|e| {
+            Refusal::new(
+                Reason::TufSignature,
+                format!("target {name} is not signed by a role trusted for it: {e}"),
+            )
+        })?;
+    Ok((target_name, target))
+}
+
+/// The URL a target is fetched from: `targets/<name>`, or with consistent snapshots
+/// `targets/<dir>/<sha256>.<file>` (the digest prefixes the file name, not the path, as the
+/// TUF specification and python-tuf have it; tough prefixes the whole path).
+pub(crate) fn target_url(
+    repo: &Repository,
+    urls: &RepoUrls,
+    name: &str,
+    target: &Target,
+) -> Result<Url, Refusal> {
+    let file = if repo.root().signed.consistent_snapshot {
+        let digest = hex::encode(&*target.hashes.sha256);
+        match name.rsplit_once('/') {
+            Some((dir, base)) => format!("{dir}/{digest}.{base}"),
+            None => format!("{digest}.{name}"),
+        }
+    } else {
+        name.to_string()
+    };
+    let encoded: Vec<String> = file
+        .split('/')
+        .map(|seg| url::form_urlencoded::byte_serialize(seg.as_bytes()).collect())
+        .collect();
+    urls.targets
+        .join(&encoded.join("/"))
+        .map_err(|e| Refusal::new(Reason::RepoUnavailable, format!("target {name}: {e}")))
+}
+
+/// Downloads target `name` into `out` (created new), checking TUF's length (more bytes than
+/// declared are refused as soon as they arrive, whatever the first bytes hash to) and SHA-256.
+/// Returns the bytes written.
+pub(crate) async fn download(
+    refreshed: &Refreshed,
+    urls: &RepoUrls,
+    transport: &dyn Transport,
+    name: &str,
+    out: &Path,
+) -> Result<(u64, String), Failure> {
+    let (_, target) = resolve(refreshed.repo.targets(), name)?;
+    let url = target_url(&refreshed.repo, urls, name, target)?;
+    let unavailable = |e: &dyn std::fmt::Display| {
+        Refusal::new(Reason::RepoUnavailable, format!("target {name}: {e}"))
+    };
+    let mut stream = transport
+        .fetch(url.clone())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let mut file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(UpdateError::io(out))?;
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut count: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| unavailable(&e))?;
+        count = count.saturating_add(chunk.len() as u64);
+        if count > target.length {
+            return Err(Refusal::new(
+                Reason::TufLength,
+                format!(
+                    "target {name}: more than the {} bytes the targets metadata declares",
+                    target.length
+                ),
+            )
+            .into());
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).map_err(UpdateError::io(out))?;
+    }
+    let digest = hasher.finish();
+    if digest.as_ref() != &*target.hashes.sha256 || count != target.length {
+        return Err(Refusal::new(
+            Reason::TufHash,
+            format!(
+                "target {name}: sha256 {} ({count} bytes) is not the {} ({} bytes) the targets metadata names",
+                hex::encode(digest.as_ref()),
+                hex::encode(&*target.hashes.sha256),
+                target.length
+            ),
+        )
+        .into());
+    }
+    file.sync_all().map_err(UpdateError::io(out))?;
+    Ok((count, hex::encode(digest.as_ref())))
+}
