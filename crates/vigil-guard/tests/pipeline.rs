@@ -84,6 +84,7 @@ fn open_refuses_a_wrong_key_and_a_tampered_bundle() {
     for f in [
         "model.onnx",
         "vigil.toml",
+        "acceptance.csv",
         "reference/guard.json",
         "model.sig",
         "model.qa.sig",

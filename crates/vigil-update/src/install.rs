@@ -387,23 +387,24 @@ impl Run<'_, '_> {
             }
         }
 
-        // 3. Download with TUF's checks, then unpack into staging.
-        let tar = scratch.join(format!("{vtext}.tar"));
-        let (bytes, digest) =
-            match runtime.block_on(tuf::download(&refreshed, &urls, &transport, &target, &tar)) {
-                Ok(x) => x,
-                Err(Failure::Refused(r)) => return self.refused(Some(&vtext), r),
-                Err(Failure::Error(e)) => return Err(e),
-            };
-        drop(runtime);
+        // 3. Download with TUF's checks, unpacking into staging as the bytes arrive.
         let stage = scratch.join(format!("stage-{vtext}"));
         std::fs::create_dir(&stage).map_err(UpdateError::io(&stage))?;
-        let file = std::fs::File::open(&tar).map_err(UpdateError::io(&tar))?;
-        let unpacked = match archive::unpack(
-            std::io::BufReader::new(file),
+        let downloaded = match runtime.block_on(tuf::download(
+            &refreshed,
+            &urls,
+            &transport,
+            &target,
             &stage,
             &install.archive_limits,
-        ) {
+        )) {
+            Ok(x) => x,
+            Err(Failure::Refused(r)) => return self.refused(Some(&vtext), r),
+            Err(Failure::Error(e)) => return Err(e),
+        };
+        drop(runtime);
+        let (bytes, digest) = (downloaded.bytes, downloaded.sha256);
+        let unpacked = match downloaded.unpacked {
             Ok(u) => u,
             Err(archive::ArchiveError::Io { path, source }) => {
                 return Err(UpdateError::Io { path, source })
@@ -415,7 +416,6 @@ impl Run<'_, '_> {
                 )
             }
         };
-        let _ = std::fs::remove_file(&tar);
         self.log.record(
             UpdatePhase::Download,
             Some(&vtext),

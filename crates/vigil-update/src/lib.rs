@@ -43,3 +43,42 @@ pub use reason::{Reason, Refusal, UpdateError};
 pub use state::State;
 pub use transport::RepoTransport;
 pub use tuf::{MetadataLimits, TrustedVersions};
+
+/// Fuzzing hooks (not a stable API).
+#[doc(hidden)]
+pub mod internal {
+    /// Unpacks `data` as a release archive into a fresh temporary directory, within small
+    /// limits.
+    pub fn fuzz_archive(data: &[u8]) {
+        let Ok(dir) = tempfile::tempdir() else { return };
+        let limits = crate::archive::Limits {
+            max_members: 64,
+            max_file_bytes: 1 << 20,
+            max_total_bytes: 4 << 20,
+            ..crate::archive::Limits::default()
+        };
+        let _ = crate::archive::unpack(data, dir.path(), &limits);
+    }
+
+    /// The metadata paths Vigil owns: `state.json`, a targets role as tough parses it and the
+    /// release names and fetch paths derived from it, and `[acceptance]`.
+    pub fn fuzz_metadata(data: &[u8]) {
+        let _ = serde_json::from_slice::<crate::state::Saved>(data);
+        if let Ok(t) = serde_json::from_slice::<tough::schema::Signed<tough::schema::Targets>>(data)
+        {
+            for (name, target) in t.signed.targets_iter() {
+                // Only release names are ever fetched; theirs never leave `targets/<name>/`.
+                if crate::tuf::release_of(name.raw(), "model").is_some() {
+                    let digest = hex::encode(&*target.hashes.sha256);
+                    let path = crate::tuf::consistent_path(name.raw(), Some(&digest));
+                    assert!(path.starts_with("model/") && !path.contains(".."), "{path}");
+                }
+            }
+        }
+        if let Ok(text) = std::str::from_utf8(data) {
+            if let Ok(doc) = text.parse::<toml::Table>() {
+                let _ = crate::acceptance::AcceptanceSpec::from_config(&doc);
+            }
+        }
+    }
+}

@@ -9,7 +9,6 @@
 //! leave a device whose clock reset unable ever to update, and it compares with the clock alone.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use futures::StreamExt;
@@ -259,21 +258,33 @@ fn check_targets(role: &str, targets: &Targets, now: jiff::Timestamp) -> Result<
 /// The releases of `name` the trusted targets list: version -> target name. Names are
 /// `<name>/<version>.tar` with a semantic version; others are ignored.
 pub(crate) fn releases(repo: &Repository, name: &str) -> BTreeMap<semver::Version, String> {
-    let prefix = format!("{name}/");
-    let mut out = BTreeMap::new();
-    for (target, _) in repo.targets().signed.targets_iter() {
-        let raw = target.raw();
-        let Some(rest) = raw.strip_prefix(&prefix) else {
-            continue;
-        };
-        let Some(version) = rest.strip_suffix(".tar") else {
-            continue;
-        };
-        if let Ok(v) = semver::Version::parse(version) {
-            out.insert(v, raw.to_string());
-        }
-    }
-    out
+    repo.targets()
+        .signed
+        .targets_iter()
+        .filter_map(|(target, _)| {
+            release_of(target.raw(), name).map(|v| (v, target.raw().to_string()))
+        })
+        .collect()
+}
+
+/// The version of target `raw` if it is a release of `name` (`<name>/<semver>.tar`).
+pub(crate) fn release_of(raw: &str, name: &str) -> Option<semver::Version> {
+    let rest = raw.strip_prefix(name)?.strip_prefix('/')?;
+    semver::Version::parse(rest.strip_suffix(".tar")?).ok()
+}
+
+/// The path a target is stored at under consistent snapshots: the digest prefixes the file
+/// name (`<dir>/<sha256>.<file>`), each segment percent-encoded for the URL.
+pub(crate) fn consistent_path(name: &str, digest_hex: Option<&str>) -> String {
+    let file = match (digest_hex, name.rsplit_once('/')) {
+        (None, _) => name.to_string(),
+        (Some(d), Some((dir, base))) => format!("{dir}/{d}.{base}"),
+        (Some(d), None) => format!("{d}.{name}"),
+    };
+    file.split('/')
+        .map(|seg| url::form_urlencoded::byte_serialize(seg.as_bytes()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The target `name` as the delegation search resolves it (the first role in order that may
@@ -305,34 +316,60 @@ pub(crate) fn target_url(
     name: &str,
     target: &Target,
 ) -> Result<Url, Refusal> {
-    let file = if repo.root().signed.consistent_snapshot {
-        let digest = hex::encode(&*target.hashes.sha256);
-        match name.rsplit_once('/') {
-            Some((dir, base)) => format!("{dir}/{digest}.{base}"),
-            None => format!("{digest}.{name}"),
-        }
-    } else {
-        name.to_string()
-    };
-    let encoded: Vec<String> = file
-        .split('/')
-        .map(|seg| url::form_urlencoded::byte_serialize(seg.as_bytes()).collect())
-        .collect();
+    let digest = hex::encode(&*target.hashes.sha256);
+    let consistent = repo
+        .root()
+        .signed
+        .consistent_snapshot
+        .then_some(digest.as_str());
+    let path = consistent_path(name, consistent);
     urls.targets
-        .join(&encoded.join("/"))
+        .join(&path)
         .map_err(|e| Refusal::new(Reason::RepoUnavailable, format!("target {name}: {e}")))
 }
 
-/// Downloads target `name` into `out` (created new), checking TUF's length (more bytes than
-/// declared are refused as soon as they arrive, whatever the first bytes hash to) and SHA-256.
-/// Returns the bytes written.
+/// What a download delivered: the bytes and digest TUF checked, and what unpacking them made.
+pub(crate) struct Downloaded {
+    pub(crate) bytes: u64,
+    pub(crate) sha256: String,
+    pub(crate) unpacked: Result<crate::archive::Unpacked, crate::archive::ArchiveError>,
+}
+
+/// A `Read` over chunks sent from the download.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<bytes::Bytes>,
+    chunk: bytes::Bytes,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.recv() {
+                Ok(c) => self.chunk = c,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        let head = self.chunk.split_to(n);
+        buf.get_mut(..n)
+            .ok_or_else(|| std::io::Error::other("short buffer"))?
+            .copy_from_slice(&head);
+        Ok(n)
+    }
+}
+
+/// Downloads target `name` and unpacks it into `stage` as it arrives (the bytes are read
+/// once), checking TUF's length (more bytes than declared are refused as soon as they arrive,
+/// whatever the first bytes hash to) and SHA-256 over the whole stream. Nothing unpacked may be
+/// used unless this returns `Ok`: a refusal leaves `stage` to be discarded.
 pub(crate) async fn download(
     refreshed: &Refreshed,
     urls: &RepoUrls,
     transport: &dyn Transport,
     name: &str,
-    out: &Path,
-) -> Result<(u64, String), Failure> {
+    stage: &Path,
+    limits: &crate::archive::Limits,
+) -> Result<Downloaded, Failure> {
     let (_, target) = resolve(refreshed.repo.targets(), name)?;
     let url = target_url(&refreshed.repo, urls, name, target)?;
     let unavailable = |e: &dyn std::fmt::Display| {
@@ -342,28 +379,57 @@ pub(crate) async fn download(
         .fetch(url.clone())
         .await
         .map_err(|e| unavailable(&e))?;
-    let mut file = std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .open(out)
-        .map_err(UpdateError::io(out))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
+    let dest = stage.to_path_buf();
+    let limits = *limits;
+    let unpacker = std::thread::spawn(move || {
+        let reader = std::io::BufReader::with_capacity(
+            1 << 20,
+            ChunkReader {
+                rx,
+                chunk: bytes::Bytes::new(),
+            },
+        );
+        crate::archive::unpack(reader, &dest, &limits)
+    });
+    let mut tx = Some(tx);
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut count: u64 = 0;
+    let mut failure = None;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| unavailable(&e))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                failure = Some(unavailable(&e));
+                break;
+            }
+        };
         count = count.saturating_add(chunk.len() as u64);
         if count > target.length {
-            return Err(Refusal::new(
+            failure = Some(Refusal::new(
                 Reason::TufLength,
                 format!(
                     "target {name}: more than the {} bytes the targets metadata declares",
                     target.length
                 ),
-            )
-            .into());
+            ));
+            break;
         }
         hasher.update(&chunk);
-        file.write_all(&chunk).map_err(UpdateError::io(out))?;
+        // Once the unpacker has stopped (the archive ended or was refused), the rest is
+        // still hashed: whether the bytes are the signed ones decides the reason.
+        if let Some(sender) = &tx {
+            if sender.send(chunk).is_err() {
+                tx = None;
+            }
+        }
+    }
+    drop(tx);
+    let unpacked = unpacker
+        .join()
+        .map_err(|_| UpdateError::Usage("the archive reader panicked".into()))?;
+    if let Some(refusal) = failure {
+        return Err(refusal.into());
     }
     let digest = hasher.finish();
     if digest.as_ref() != &*target.hashes.sha256 || count != target.length {
@@ -378,6 +444,9 @@ pub(crate) async fn download(
         )
         .into());
     }
-    file.sync_all().map_err(UpdateError::io(out))?;
-    Ok((count, hex::encode(digest.as_ref())))
+    Ok(Downloaded {
+        bytes: count,
+        sha256: hex::encode(digest.as_ref()),
+        unpacked,
+    })
 }

@@ -245,7 +245,7 @@ fn bundle_checks_after_tuf() {
         let p = dir.join("vigil.toml");
         let t = std::fs::read_to_string(&p)
             .unwrap()
-            .replace("min_accuracy = 0.8", "min_accuracy = 1.0");
+            .replace("min_accuracy = 0.90", "min_accuracy = 1.0");
         std::fs::write(p, t).unwrap();
     });
     w.publisher.add(&b).unwrap();

@@ -257,6 +257,16 @@ def main() -> None:
             f"max = {fmax:.6g}",
         ]
     lines += GUARD_TABLES
+    # The acceptance set `vigil update install` runs through the guard before activating a
+    # release (docs/update.md): the validation split, shipped inside the signed bundle.
+    (bundle / "acceptance.csv").write_bytes((datadir / "validation.csv").read_bytes())
+    lines += [
+        "",
+        "[acceptance]",
+        'data = "acceptance.csv"',
+        "min_accuracy = 0.90",
+        "max_abstain_share = 0.10",
+    ]
     (bundle / "vigil.toml").write_text("\n".join(lines) + "\n")
     print(f"exported {bundle / 'model.onnx'}; max |onnx - numpy| = {err:.2e}; accuracy {acc}")
 
