@@ -84,6 +84,7 @@ pub struct Install<'a> {
     repo_tls: Option<Arc<rustls::ClientConfig>>,
     metadata_limits: MetadataLimits,
     archive_limits: archive::Limits,
+    progress: Option<vigil_bundle::Progress<'a>>,
 }
 
 impl<'a> Install<'a> {
@@ -103,7 +104,13 @@ impl<'a> Install<'a> {
             repo_tls: None,
             metadata_limits: MetadataLimits::default(),
             archive_limits: archive::Limits::default(),
+            progress: None,
         }
+    }
+    /// Called with the number of bytes just downloaded or hashed (for a progress bar).
+    pub fn progress(mut self, progress: vigil_bundle::Progress<'a>) -> Self {
+        self.progress = Some(progress);
+        self
     }
     /// The root metadata to start from (required for the first install only).
     pub fn root(mut self, path: &'a Path) -> Self {
@@ -397,6 +404,7 @@ impl Run<'_, '_> {
             &target,
             &stage,
             &install.archive_limits,
+            install.progress,
         )) {
             Ok(x) => x,
             Err(Failure::Refused(r)) => return self.refused(Some(&vtext), r),
@@ -523,7 +531,11 @@ impl Run<'_, '_> {
     }
 
     fn verify(&self, stage: &Path, version: &semver::Version) -> Result<VerifiedBundle, Refusal> {
-        let bundle = BundleVerifier::new(stage, self.install.trust.clone())
+        let mut verifier = BundleVerifier::new(stage, self.install.trust.clone());
+        if let Some(p) = self.install.progress {
+            verifier = verifier.progress(p);
+        }
+        let bundle = verifier
             .verify()
             .map_err(|e| Refusal::new(Reason::BundleSignature, e.to_string()))?;
         let config = bundle.config().ok_or_else(|| {

@@ -218,7 +218,17 @@ pub(crate) async fn refresh(
         let from = datastore.path().join(name);
         let bytes = match std::fs::read(&from) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && *name != "root.json" => {
+                // tough drops the trusted timestamp and snapshot when their keys rotate (the
+                // recovery from a fast-forward attack): drop them here too.
+                let stale = trusted_dir.join(name);
+                match std::fs::remove_file(&stale) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(UpdateError::io(&stale)(e).into()),
+                }
+                continue;
+            }
             Err(e) => return Err(UpdateError::io(&from)(e).into()),
         };
         vigil_core::write_atomic(&trusted_dir.join(name), &bytes).map_err(UpdateError::from)?;
@@ -369,6 +379,7 @@ pub(crate) async fn download(
     name: &str,
     stage: &Path,
     limits: &crate::archive::Limits,
+    progress: Option<vigil_bundle::Progress<'_>>,
 ) -> Result<Downloaded, Failure> {
     let (_, target) = resolve(refreshed.repo.targets(), name)?;
     let url = target_url(&refreshed.repo, urls, name, target)?;
@@ -416,6 +427,9 @@ pub(crate) async fn download(
             break;
         }
         hasher.update(&chunk);
+        if let Some(p) = progress {
+            p(chunk.len() as u64);
+        }
         // Once the unpacker has stopped (the archive ended or was refused), the rest is
         // still hashed: whether the bytes are the signed ones decides the reason.
         if let Some(sender) = &tx {

@@ -218,8 +218,11 @@ fn install(a: InstallArgs) -> anyhow::Result<Outcome> {
     if let Some(ca) = &a.repo_ca {
         install = install.repo_tls(vigil_net::client_config(ca, None)?);
     }
-    let report = install.run()?;
-    print_report(&report, a.json)
+    let bar = crate::progress::bytes("downloading and verifying");
+    let inc = |n: u64| bar.inc(n);
+    let report = install.progress(&inc).run();
+    bar.finish();
+    print_report(&report?, a.json)
 }
 
 fn status(a: StatusArgs) -> anyhow::Result<Outcome> {
