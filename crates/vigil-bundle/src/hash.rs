@@ -30,6 +30,45 @@ pub(crate) trait ByteSource: Sync {
     ) -> Result<[u8; 32], BundleError>;
 }
 
+/// A byte range of a file: path, start, end (`None`: to the end).
+type Span = (std::path::PathBuf, u64, Option<u64>);
+
+/// Remembers each digest another source computed, so a trust policy with several signatures
+/// over the same files hashes each byte once (and judges every signature on the same bytes).
+pub(crate) struct Memo<'a> {
+    inner: &'a dyn ByteSource,
+    seen: std::sync::Mutex<std::collections::HashMap<Span, [u8; 32]>>,
+}
+
+impl<'a> Memo<'a> {
+    pub(crate) fn new(inner: &'a dyn ByteSource) -> Memo<'a> {
+        Memo {
+            inner,
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+impl ByteSource for Memo<'_> {
+    fn digest(
+        &self,
+        file: &FileEntry,
+        start: u64,
+        end: Option<u64>,
+        progress: Option<Progress<'_>>,
+    ) -> Result<[u8; 32], BundleError> {
+        let key = (file.path.clone(), start, end);
+        if let Some(d) = self.seen.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(d);
+        }
+        let d = self.inner.digest(file, start, end, progress)?;
+        if let Ok(mut m) = self.seen.lock() {
+            m.insert(key, d);
+        }
+        Ok(d)
+    }
+}
+
 /// Streams files from disk.
 pub(crate) struct Disk;
 

@@ -116,6 +116,8 @@ impl<'a> BundleVerifier<'a> {
         &self,
         source: &dyn ByteSource,
     ) -> Result<(TrustReport, Vec<Manifest>), BundleError> {
+        let memo = crate::hash::Memo::new(source);
+        let source: &dyn ByteSource = &memo;
         match &self.trust {
             Trust::Key(key) => self.evaluate_key(key, source),
             Trust::Policy(policy) => {

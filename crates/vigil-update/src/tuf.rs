@@ -407,6 +407,14 @@ pub(crate) async fn download(
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     let mut count: u64 = 0;
     let mut failure = None;
+    let mut pending = bytes::BytesMut::with_capacity(512 << 10);
+    let send = |tx: &mut Option<std::sync::mpsc::SyncSender<bytes::Bytes>>, b: bytes::Bytes| {
+        if let Some(sender) = tx {
+            if sender.send(b).is_err() {
+                *tx = None;
+            }
+        }
+    };
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -430,13 +438,16 @@ pub(crate) async fn download(
         if let Some(p) = progress {
             p(chunk.len() as u64);
         }
-        // Once the unpacker has stopped (the archive ended or was refused), the rest is
-        // still hashed: whether the bytes are the signed ones decides the reason.
-        if let Some(sender) = &tx {
-            if sender.send(chunk).is_err() {
-                tx = None;
-            }
+        // Small network chunks are gathered so the unpacker wakes once per 256 KiB. Once it
+        // has stopped (the archive ended or was refused), the rest is still hashed: whether
+        // the bytes are the signed ones decides the reason.
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= 256 << 10 {
+            send(&mut tx, pending.split().freeze());
         }
+    }
+    if !pending.is_empty() {
+        send(&mut tx, pending.split().freeze());
     }
     drop(tx);
     let unpacked = unpacker
