@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `vigil evidence vulns --out` writes a CycloneDX 1.6 VEX document: validated strictly with
+# `vigil evidence vulns --out` writes a CycloneDX 1.6 VEX document and `vigil evidence sbom` an
+# SBOM: both validated strictly with
 # cyclonedx-python-lib's JSON validator (the reference implementation's schema, offline), on the
 # evidence crate's OSV fixtures with and without triage. Prints `N passed, N failed`.
 set -euo pipefail
@@ -35,5 +36,8 @@ check "untriaged VEX is valid CycloneDX 1.6" validate "$tmp/untriaged.cdx.json"
 check "triaged VEX is valid CycloneDX 1.6" validate "$tmp/triaged.cdx.json"
 check "the triaged VEX carries the analysis" grep -q '"state": "not_affected"' "$tmp/triaged.cdx.json"
 check "the justification reaches the VEX" grep -q '"justification": "code_not_reachable"' "$tmp/triaged.cdx.json"
+"$VIGIL_BIN" evidence sbom --deployment ../../examples/devices/breast-cancer/deploy.toml --out "$tmp/sbom.cdx.json"
+check "the SBOM of vigil is valid CycloneDX 1.6" validate "$tmp/sbom.cdx.json"
+check "the SBOM lists tough with its Cargo.lock checksum" grep -q '"purl": "pkg:cargo/tough@' "$tmp/sbom.cdx.json"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod bom;
 mod deploy;
 mod error;
 mod osv;
@@ -44,6 +45,9 @@ pub use osv::{
     match_packages, read_records, Affected, Event, Match, OsvPackage, Package, Range, Record,
     Severity, Verdict, MAX_RECORDS, MAX_RECORD_BYTES,
 };
+// Writing BOMs (the CycloneDX 1.6 model is serde-cyclonedx's).
+pub use bom::{dependencies_from_metadata, sbom, Dependency};
+pub use serde_cyclonedx::cyclonedx::v_1_6 as cyclonedx;
 // SBOM packages.
 pub use sbom::{read_sbom_packages, MAX_SBOM_BYTES};
 // The VEX document.

@@ -236,7 +236,7 @@ impl Vex {
 
 /// A `urn:uuid:` of the first 16 bytes of `digest`, marked as a version-8 (custom) RFC 9562
 /// UUID.
-fn urn_uuid(digest: &[u8]) -> String {
+pub(crate) fn urn_uuid(digest: &[u8]) -> String {
     let mut b = [0u8; 16];
     for (d, s) in b.iter_mut().zip(digest) {
         *d = *s;

@@ -23,6 +23,47 @@ enum Verb {
     /// limit; `versions` lists; withdrawn records and other ecosystems never match). Exit 1
     /// when a match has no triage state, 0 when every match is triaged (or there is none).
     Vulns(VulnsArgs),
+    /// Write the CycloneDX 1.6 SBOM of this `vigil` binary: every package it is built from
+    /// (normal dependencies, as cargo resolved them at build time) with purl, licence and the
+    /// SHA-256 from Cargo.lock, and the support fields of a deployment.
+    Sbom(SbomArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SbomArgs {
+    /// The deployment description whose [support] level and end-of-support date, device,
+    /// manufacturer and disclosure contact go into the SBOM.
+    #[arg(long, value_name = "deploy.toml")]
+    deployment: Option<PathBuf>,
+    /// Where to write the SBOM.
+    #[arg(long, value_name = "FILE.cdx.json")]
+    out: PathBuf,
+}
+
+/// The packages this binary is built from, as `cargo metadata` resolves them for the tree
+/// (normal edges from vigil-cli); kept equal to cargo's resolution by the test
+/// `tests/sbom.rs` (`VIGIL_BLESS=1` rewrites it).
+const DEPENDENCIES: &str = include_str!("../../sbom-dependencies.json");
+
+fn sbom(a: SbomArgs) -> anyhow::Result<Outcome> {
+    let deps: Vec<vigil_evidence::Dependency> = serde_json::from_str(DEPENDENCIES)
+        .map_err(|e| anyhow::anyhow!("the embedded dependency list: {e}"))?;
+    let deployment = match &a.deployment {
+        Some(p) => Some(vigil_evidence::Deployment::load(p)?),
+        None => None,
+    };
+    let now = vigil_core::time::rfc3339(vigil_core::time::now_ms());
+    let bom = vigil_evidence::sbom(
+        "vigil-cli",
+        env!("CARGO_PKG_VERSION"),
+        &deps,
+        deployment.as_ref(),
+        &now,
+    )?;
+    let mut bytes = serde_json::to_vec_pretty(&bom)?;
+    bytes.push(b'\n');
+    vigil_core::write_atomic(&a.out, &bytes)?;
+    Ok(Outcome::Ok)
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +90,7 @@ struct VulnsArgs {
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.verb {
         Verb::Vulns(a) => vulns(a),
+        Verb::Sbom(a) => sbom(a),
     }
 }
 

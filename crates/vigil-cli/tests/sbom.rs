@@ -1,0 +1,106 @@
+//! The SBOM `vigil evidence sbom` writes lists exactly the packages the `vigil` binary is built
+//! from: the embedded list must equal what `cargo metadata` resolves now (normal edges from
+//! vigil-cli, for this machine's target). After a dependency change, regenerate it with
+//! `VIGIL_BLESS=1 cargo test -p vigil-cli --test sbom`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::path::Path;
+use std::process::Command;
+
+use util::{code, show, Vigil};
+
+fn host() -> String {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("host triple")
+}
+
+#[test]
+fn the_embedded_dependency_list_is_what_cargo_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--offline",
+            "--filter-platform",
+        ])
+        .arg(host())
+        .current_dir(&root)
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    let deps = vigil_evidence::dependencies_from_metadata(&out.stdout, &lock, "vigil-cli").unwrap();
+    let mut want = serde_json::to_string_pretty(&deps).unwrap();
+    want.push('\n');
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("sbom-dependencies.json");
+    if std::env::var_os("VIGIL_BLESS").is_some() {
+        std::fs::write(&file, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        have == want,
+        "{} is stale: regenerate it with VIGIL_BLESS=1 cargo test -p vigil-cli --test sbom",
+        file.display()
+    );
+    // No dev- or build-only package: proptest and cc are never in the binary.
+    for name in ["proptest", "cc", "tempfile-dev-only-marker"] {
+        assert!(deps.iter().all(|d| d.name != name), "{name} is listed");
+    }
+    assert!(deps
+        .iter()
+        .any(|d| d.name == "tract-onnx" && d.sha256.is_some()));
+    assert!(deps
+        .iter()
+        .any(|d| d.name == "vigil-core" && d.workspace && d.sha256.is_none()));
+}
+
+#[test]
+fn vigil_evidence_sbom_writes_the_list_with_support_fields() {
+    let v = Vigil::new();
+    let deploy = util::device("breast-cancer").join("deploy.toml");
+    let out = v.run(&[
+        "evidence",
+        "sbom",
+        "--deployment",
+        deploy.to_str().unwrap(),
+        "--out",
+        "sbom.cdx.json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("sbom.cdx.json")).unwrap()).unwrap();
+    assert_eq!(doc["specVersion"], "1.6");
+    assert_eq!(doc["bomFormat"], "CycloneDX");
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../sbom-dependencies.json")).unwrap();
+    let components = doc["components"].as_array().unwrap();
+    assert_eq!(
+        components.len() + 1,
+        listed.len(),
+        "every package but vigil-cli itself is a component"
+    );
+    let props = doc["metadata"]["component"]["properties"].to_string();
+    assert!(props.contains("vigil:support:end-of-support"), "{props}");
+    let ring = components.iter().find(|c| c["name"] == "ring").unwrap();
+    assert!(ring["purl"]
+        .as_str()
+        .unwrap()
+        .starts_with("pkg:cargo/ring@"));
+    assert_eq!(ring["hashes"][0]["alg"], "SHA-256");
+}
