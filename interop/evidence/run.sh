@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `vigil evidence vulns --out` writes a CycloneDX 1.6 VEX document and `vigil evidence sbom` an
-# SBOM: both validated strictly with
+# `vigil evidence vulns --out` writes a CycloneDX 1.6 VEX document, `vigil evidence sbom` an SBOM
+# and `vigil evidence aibom` an AIBOM: all validated strictly with
 # cyclonedx-python-lib's JSON validator (the reference implementation's schema, offline), on the
 # evidence crate's OSV fixtures with and without triage. Prints `N passed, N failed`.
 set -euo pipefail
@@ -39,5 +39,10 @@ check "the justification reaches the VEX" grep -q '"justification": "code_not_re
 "$VIGIL_BIN" evidence sbom --deployment ../../examples/devices/breast-cancer/deploy.toml --out "$tmp/sbom.cdx.json"
 check "the SBOM of vigil is valid CycloneDX 1.6" validate "$tmp/sbom.cdx.json"
 check "the SBOM lists tough with its Cargo.lock checksum" grep -q '"purl": "pkg:cargo/tough@' "$tmp/sbom.cdx.json"
+for d in breast-cancer ecg-beats; do
+  dev=../../examples/devices/$d
+  "$VIGIL_BIN" evidence aibom --bundle "$dev/bundle" --policy "$dev/policy.toml" --out "$tmp/aibom-$d.cdx.json"
+  check "the AIBOM of $d is valid CycloneDX 1.6" validate "$tmp/aibom-$d.cdx.json"
+done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

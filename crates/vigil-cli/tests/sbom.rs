@@ -104,3 +104,102 @@ fn vigil_evidence_sbom_writes_the_list_with_support_fields() {
         .starts_with("pkg:cargo/ring@"));
     assert_eq!(ring["hashes"][0]["alg"], "SHA-256");
 }
+
+#[test]
+fn vigil_evidence_aibom_describes_the_verified_model() {
+    let v = Vigil::new();
+    let d = util::device("breast-cancer");
+    let out = v.run(&[
+        "evidence",
+        "aibom",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--out",
+        "aibom.cdx.json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("aibom.cdx.json")).unwrap()).unwrap();
+    let model = &doc["components"][0];
+    assert_eq!(model["type"], "machine-learning-model");
+    assert_eq!(model["name"], "breast-cancer");
+    // Nothing the typed model could drop is missing.
+    let card = &model["modelCard"];
+    assert_eq!(
+        card["modelParameters"]["datasets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(card["modelParameters"]["modelArchitecture"]
+        .as_str()
+        .unwrap()
+        .contains("MLP"));
+    assert!(card["considerations"]["useCases"][0]
+        .as_str()
+        .unwrap()
+        .contains("Demonstration"));
+    assert!(
+        card["quantitativeAnalysis"]["performanceMetrics"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3
+    );
+    let files: Vec<&str> = model["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "acceptance.csv",
+            "model.onnx",
+            "reference/guard.json",
+            "vigil.toml"
+        ]
+    );
+    let onnx = std::fs::read(d.join("bundle/model.onnx")).unwrap();
+    use sha2::Digest as _;
+    assert_eq!(
+        model["components"][1]["hashes"][0]["content"],
+        hex_of(&sha2::Sha256::digest(&onnx))
+    );
+    assert_eq!(
+        model["properties"].as_array().unwrap().len(),
+        2,
+        "two signers"
+    );
+    assert_eq!(
+        doc["dependencies"][0]["dependsOn"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // A bundle that does not verify gets no AIBOM.
+    let out = v.run(&[
+        "evidence",
+        "aibom",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--key",
+        util::device("ecg-beats")
+            .join("demo-keys/signing-key.pub.pem")
+            .to_str()
+            .unwrap(),
+        "--out",
+        "x.json",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod aibom;
 mod bom;
 mod deploy;
 mod error;
@@ -46,6 +47,7 @@ pub use osv::{
     Severity, Verdict, MAX_RECORDS, MAX_RECORD_BYTES,
 };
 // Writing BOMs (the CycloneDX 1.6 model is serde-cyclonedx's).
+pub use aibom::aibom;
 pub use bom::{dependencies_from_metadata, sbom, Dependency};
 pub use serde_cyclonedx::cyclonedx::v_1_6 as cyclonedx;
 // SBOM packages.

@@ -27,6 +27,30 @@ enum Verb {
     /// (normal dependencies, as cargo resolved them at build time) with purl, licence and the
     /// SHA-256 from Cargo.lock, and the support fields of a deployment.
     Sbom(SbomArgs),
+    /// Write the CycloneDX 1.6 AIBOM of a verified bundle: the model (every file's SHA-256,
+    /// the model card from vigil.toml), its data sets, the signers' key ids.
+    Aibom(AibomArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AibomArgs {
+    /// The bundle directory.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// The signer's public key (signature DIR/model.sig).
+    #[arg(
+        long,
+        value_name = "PUB.pem",
+        conflicts_with = "policy",
+        required_unless_present = "policy"
+    )]
+    key: Option<PathBuf>,
+    /// A trust policy for the bundle's signatures.
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+    /// Where to write the AIBOM.
+    #[arg(long, value_name = "FILE.cdx.json")]
+    out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +69,27 @@ struct SbomArgs {
 /// `tests/sbom.rs` (`VIGIL_BLESS=1` rewrites it).
 const DEPENDENCIES: &str = include_str!("../../sbom-dependencies.json");
 
+fn write_bom(
+    out: &std::path::Path,
+    bom: &vigil_evidence::cyclonedx::CycloneDx,
+) -> anyhow::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(bom)?;
+    bytes.push(b'\n');
+    vigil_core::write_atomic(out, &bytes)?;
+    Ok(())
+}
+
+fn aibom(a: AibomArgs) -> anyhow::Result<Outcome> {
+    let trust = crate::cmd::guard::trust(a.key.as_deref(), a.policy.as_deref())?
+        .ok_or_else(|| anyhow::anyhow!("--key or --policy is required"))?;
+    let bundle = vigil_bundle::BundleVerifier::new(&a.bundle, trust)
+        .verify()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
+    let now = vigil_core::time::rfc3339(vigil_core::time::now_ms());
+    write_bom(&a.out, &vigil_evidence::aibom(&bundle, &now)?)?;
+    Ok(Outcome::Ok)
+}
+
 fn sbom(a: SbomArgs) -> anyhow::Result<Outcome> {
     let deps: Vec<vigil_evidence::Dependency> = serde_json::from_str(DEPENDENCIES)
         .map_err(|e| anyhow::anyhow!("the embedded dependency list: {e}"))?;
@@ -60,9 +105,7 @@ fn sbom(a: SbomArgs) -> anyhow::Result<Outcome> {
         deployment.as_ref(),
         &now,
     )?;
-    let mut bytes = serde_json::to_vec_pretty(&bom)?;
-    bytes.push(b'\n');
-    vigil_core::write_atomic(&a.out, &bytes)?;
+    write_bom(&a.out, &bom)?;
     Ok(Outcome::Ok)
 }
 
@@ -91,6 +134,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.verb {
         Verb::Vulns(a) => vulns(a),
         Verb::Sbom(a) => sbom(a),
+        Verb::Aibom(a) => aibom(a),
     }
 }
 
