@@ -57,6 +57,8 @@
 mod data;
 mod error;
 mod evasion;
+mod extraction;
+mod html;
 mod membership;
 mod performance;
 mod rng;
@@ -68,6 +70,8 @@ mod target;
 pub use data::{Labelled, LABEL};
 pub use error::AssessError;
 pub use evasion::{Attack, HsjParams, NoiseKind, Norm};
+pub use extraction::{extraction, ExtractionReport, Strategy};
+pub use html::{membership_html, performance_html, robustness_html};
 pub use membership::{
     membership, write_scores_csv, Membership, MembershipAttack, MembershipReport, PolicyReport,
     ScoreSet,

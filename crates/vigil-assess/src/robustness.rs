@@ -43,6 +43,9 @@ pub struct RobustnessOptions {
     pub hsj: HsjParams,
     /// Square Attack's initial share of changed features (ART `p_init`, 0.8).
     pub square_p_init: f64,
+    /// Square Attack's iterations, which set its schedule (ART `max_iter`); `None`: the query
+    /// budget.
+    pub square_max_iter: Option<usize>,
 }
 
 impl Default for RobustnessOptions {
@@ -58,6 +61,7 @@ impl Default for RobustnessOptions {
             noise: NoiseKind::Uniform,
             hsj: HsjParams::default(),
             square_p_init: 0.8,
+            square_max_iter: None,
         }
     }
 }
@@ -491,7 +495,9 @@ fn attack_row(
                         *eps,
                         norm,
                         options.square_p_init,
-                        usize::try_from(options.max_queries).unwrap_or(usize::MAX),
+                        options.square_max_iter.unwrap_or_else(|| {
+                            usize::try_from(options.max_queries).unwrap_or(usize::MAX)
+                        }),
                         &mut rng,
                     )?,
                 }

@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use crate::outcome::Outcome;
 
+mod assess;
 mod bundle;
 mod collector;
 mod demo;
@@ -44,6 +45,9 @@ pub(crate) enum Command {
     /// Premarket evidence: vulnerability matching with VEX (the threat model, BOMs and the
     /// pack follow).
     Evidence(evidence::Args),
+    /// Assess a signed bundle before release: evasion attacks at stated budgets, bare and
+    /// through its guard.
+    Assess(assess::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -62,6 +66,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Guard(args) => guard::run(args),
         Command::Collector(args) => collector::run(args),
         Command::Evidence(args) => evidence::run(args),
+        Command::Assess(args) => assess::run(args),
         Command::Version(args) => version::run(args),
     }
 }
