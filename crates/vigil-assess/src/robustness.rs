@@ -36,6 +36,9 @@ pub struct RobustnessOptions {
     pub respect_contract: bool,
     /// Attack the guarded device: the attacker queries the guard's screening (contract and
     /// detectors), sees scores as the output policy shows them, and an abstention is a failure.
+    /// HopSkipJump and the boundary attack then start from the five rows of the data of another
+    /// class nearest to the target (ART's `x_adv_init`) before any uniform draw, which the
+    /// detectors would refuse.
     pub adaptive: bool,
     /// The noise attack's distribution.
     pub noise: NoiseKind,
@@ -203,8 +206,9 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
 }
 
-/// Runs the attacks of `options` on `data` against `target`. `progress` is called with the
-/// number of rows finished (across attacks) as rows finish, from any thread.
+/// Runs the attacks of `options` on `data` against `target`. `progress` is called once per row
+/// and attack as each finishes (`rows * attacks` calls in all), with the number finished so
+/// far, from any thread.
 pub fn robustness(
     target: &Target,
     data: &Labelled,
@@ -282,22 +286,33 @@ pub fn robustness(
     let mut report = Vec::new();
     let mut adversarial = Vec::new();
     for &attack in &options.attacks {
+        // Rows not attacked (misclassified, or outside the contract) are finished at once.
+        for _ in targets.len()..n {
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+        }
         // Per target row: the point found at each budget (ascending).
         let found: Vec<Vec<Option<Found>>> = targets
             .par_iter()
             .map(|&i| -> Result<Vec<Option<Found>>, AssessError> {
                 let row = data.rows.get(i).map(Vec::as_slice).unwrap_or(&[]);
                 let y = data.labels.get(i).copied().unwrap_or(0);
+                let x0: Vec<f64> = row
+                    .iter()
+                    .zip(scale)
+                    .map(|(v, s)| f64::from(*v) / s)
+                    .collect();
+                let starts = if options.adaptive {
+                    nearest_other(data, &x0, y, scale)
+                } else {
+                    Vec::new()
+                };
                 let space = Space {
-                    x0: row
-                        .iter()
-                        .zip(scale)
-                        .map(|(v, s)| f64::from(*v) / s)
-                        .collect(),
+                    x0,
                     lo: &lo,
                     hi: &hi,
                     scale,
                     bounds,
+                    starts,
                 };
                 let r = attack_row(
                     attack, options, oracle, &space, y, i as u64, &sorted, &inner,
@@ -323,6 +338,7 @@ pub fn robustness(
                 hi: &hi,
                 scale,
                 bounds,
+                starts: Vec::new(),
             };
             for (b, hit) in f.iter().enumerate() {
                 let Some(hit) = hit else { continue };
@@ -404,6 +420,28 @@ pub fn robustness(
         },
         adversarial,
     })
+}
+
+/// Starting points of the adaptive decision-based attacks: the five rows of `data` labelled
+/// with another class than `y` nearest to `x0` (L-infinity, standardised). An attacker who
+/// knows a few labelled cases starts from them, since the guard refuses uniform draws.
+fn nearest_other(data: &Labelled, x0: &[f64], y: usize, scale: &[f64]) -> Vec<Vec<f64>> {
+    let mut others: Vec<(f64, Vec<f64>)> = data
+        .rows
+        .iter()
+        .zip(&data.labels)
+        .filter(|(_, l)| **l != y)
+        .map(|(r, _)| {
+            let u: Vec<f64> = r
+                .iter()
+                .zip(scale)
+                .map(|(v, s)| f64::from(*v) / s)
+                .collect();
+            (Norm::Linf.dist(&u, x0), u)
+        })
+        .collect();
+    others.sort_by(|a, b| a.0.total_cmp(&b.0));
+    others.into_iter().take(5).map(|(_, u)| u).collect()
 }
 
 fn ratio(a: usize, b: usize) -> f64 {

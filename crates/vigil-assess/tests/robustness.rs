@@ -147,3 +147,39 @@ fn bad_budgets_are_refused_with_the_parameter_named() {
     let err = robustness(&t, &d, &o, &|_| {}).unwrap_err();
     assert!(err.to_string().starts_with("budget: -1"), "{err}");
 }
+
+#[test]
+fn adaptive_successes_pass_the_guards_screening() {
+    let t = target();
+    let d = rows(&t, 30);
+    let o = RobustnessOptions {
+        adaptive: true,
+        ..options(
+            &[Attack::HopSkipJump, Attack::Square],
+            Norm::Linf,
+            &[1.0, 3.0],
+        )
+    };
+    let r = robustness(&t, &d, &o, &|_| {}).unwrap();
+    let bare = robustness(
+        &t,
+        &d,
+        &RobustnessOptions {
+            adaptive: false,
+            ..o.clone()
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(r.report.clean_accuracy, bare.report.clean_accuracy);
+    assert!(
+        !r.adversarial.is_empty(),
+        "the guarded device resists everything at 3 sd"
+    );
+    for a in &r.adversarial {
+        let mut shape = [0usize; 2];
+        let s = t.guard().screen(&t.guard().row(&a.values, &mut shape));
+        assert_eq!(s.reason, None, "{a:?}");
+        assert_ne!(s.class, Some(a.label));
+    }
+}

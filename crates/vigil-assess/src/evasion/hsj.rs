@@ -60,14 +60,24 @@ pub(crate) fn binary_search(
     Ok(out)
 }
 
-/// A first adversarial point: uniform draws in the box, then an L2 binary search toward the
-/// row (ART's `_init_sample`, untargeted).
+/// A first adversarial point: the given starting points (ART's `x_adv_init`), then uniform
+/// draws in the box, then an L2 binary search toward the row (ART's `_init_sample`,
+/// untargeted).
 pub(crate) fn initial(
     p: &mut Probe<'_>,
     init_size: usize,
     rng: &mut Rng,
 ) -> Result<Option<Vec<f64>>, AssessError> {
     let theta = 0.01 / (p.space.dim() as f64).sqrt();
+    let starts = p.space.starts.clone();
+    for s in starts {
+        if p.left() == 0 {
+            return Ok(None);
+        }
+        if p.adversarial1(&s)? {
+            return binary_search(p, &s, Norm::L2, Some(0.001), theta).map(Some);
+        }
+    }
     for _ in 0..init_size {
         if p.left() == 0 {
             return Ok(None);

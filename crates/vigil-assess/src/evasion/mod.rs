@@ -162,6 +162,9 @@ pub(crate) struct Space<'a> {
     pub(crate) scale: &'a [f64],
     /// Physical bounds to clamp to after rounding to float32 (the contract's), if respected.
     pub(crate) bounds: Option<(&'a [f64], &'a [f64])>,
+    /// Starting points tried before uniform draws by the decision-based attacks (ART's
+    /// `x_adv_init`), standardised.
+    pub(crate) starts: Vec<Vec<f64>>,
 }
 
 /// The smallest float32 not below `v`.

@@ -153,7 +153,8 @@ struct RobustnessArgs {
     #[arg(long)]
     ignore_contract: bool,
     /// Attack the guarded device: the attacker sees the guard's answers (scores under its
-    /// output policy) and an abstention is a failed query.
+    /// output policy) and an abstention is a failed query; HopSkipJump and boundary start from
+    /// the nearest rows of --data of another class.
     #[arg(long)]
     adaptive: bool,
     /// The noise attack's distribution.
