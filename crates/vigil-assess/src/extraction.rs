@@ -210,6 +210,7 @@ pub fn extraction(
         ..ClientOverrides::default()
     };
     let mut st = Stream {
+        client: target.fresh_client("extractor"),
         target,
         overrides,
         rate,
@@ -304,6 +305,7 @@ pub fn extraction(
 
 /// The attacker's stream of queries through the guard, and what it has learnt.
 struct Stream<'a> {
+    client: String,
     target: &'a Target,
     overrides: ClientOverrides,
     rate: f64,
@@ -324,7 +326,7 @@ impl Stream<'_> {
         let request = RequestOptions::new()
             .overrides(self.overrides.clone())
             .at(Duration::from_secs_f64(self.sent as f64 / self.rate));
-        let d = guard.infer("assess-extractor", &guard.row(row, &mut shape), &request);
+        let d = guard.infer(&self.client, &guard.row(row, &mut shape), &request);
         self.sent += 1;
         if self.first_alarm.is_none() && d.alarms.iter().any(|a| a.code() == "extraction") {
             self.first_alarm = Some(self.sent);

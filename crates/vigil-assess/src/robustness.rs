@@ -572,7 +572,7 @@ fn replay(
     }
     let guard = target.guard();
     let rate = guard.config().limits.rate_per_second.max(1e-3);
-    let client = format!("assess-{}-{}-{budget}", attack.name(), norm.name());
+    let client = target.fresh_client(&format!("{}-{}-{budget}", attack.name(), norm.name()));
     let (mut abstained, mut through) = (0usize, 0usize);
     for (i, a) in rows.iter().enumerate() {
         let mut shape = [0usize; 2];

@@ -22,6 +22,7 @@ pub struct Target {
     one: Engine,
     many: Engine,
     scale: Vec<f64>,
+    clients: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Target {
@@ -72,6 +73,7 @@ impl Target {
             one,
             many,
             scale,
+            clients: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -89,6 +91,15 @@ impl Target {
     /// attack budgets.
     pub fn scale(&self) -> &[f64] {
         &self.scale
+    }
+
+    /// A client identity the guard has not seen yet, so that each replay or extraction stream
+    /// starts with fresh rate-limit and monitor state.
+    pub(crate) fn fresh_client(&self, what: &str) -> String {
+        let n = self
+            .clients
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("assess-{n}-{what}")
     }
 
     /// The class probabilities of `rows` (row-major, `n * width` values), row-major

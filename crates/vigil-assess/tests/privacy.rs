@@ -92,3 +92,29 @@ fn performance_per_subgroup_with_intervals_around_the_value() {
     assert!(benign.specificity.value.is_some());
     assert_eq!(performance(&t, &d, 0, 200, 5).unwrap(), r);
 }
+
+#[test]
+fn extraction_counts_refusals_and_alarms_and_measures_agreement() {
+    use vigil_assess::{extraction, Strategy};
+    let t = target();
+    let pool = Labelled::read(&device().join("data/training.csv"), t.contract(), None).unwrap();
+    let held = Labelled::read(&device().join("data/validation.csv"), t.contract(), None).unwrap();
+    // Uniform draws over the contract's ranges are far from any patient: all refused.
+    let u = extraction(&t, &pool, &held, 300, Strategy::Uniform, 1).unwrap();
+    assert_eq!((u.queries, u.answered, u.refused), (300, 0, 300));
+    assert_eq!(u.agreement, None);
+    assert!(u.first_alarm.is_some_and(|q| q <= 300), "{u:?}");
+    // Natural rows get answers, and a surrogate trained on them agrees with the model.
+    let n = extraction(&t, &pool, &held, 300, Strategy::Natural, 1).unwrap();
+    assert_eq!(n.answered + n.refused, 300);
+    assert!(n.answered > 100, "{n:?}");
+    assert!(n.agreement.is_some_and(|a| a > 0.85), "{n:?}");
+    assert_eq!(n.heldout, held.len());
+    // JBDA stays within its query count and is reproducible.
+    let j = extraction(&t, &pool, &held, 200, Strategy::Jbda, 1).unwrap();
+    assert_eq!(j.queries, 200);
+    assert_eq!(
+        extraction(&t, &pool, &held, 200, Strategy::Jbda, 1).unwrap(),
+        j
+    );
+}
