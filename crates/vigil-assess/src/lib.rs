@@ -79,7 +79,7 @@ pub use membership::{
 pub use performance::{performance, Estimate, GroupReport, PerformanceReport};
 pub use robustness::{
     robustness, write_adversarial_csv, AdversarialRow, AttackReport, GuardReplay, Robustness,
-    RobustnessOptions, RobustnessReport,
+    RobustnessOptions, RobustnessReport, SubgroupAttack, SubgroupRobustness,
 };
 pub use roc::{roc_auc, roc_curve, tpr_at_fpr};
 pub use target::{policy_view, Target};

@@ -84,6 +84,36 @@ pub struct RobustnessReport {
     pub rows: usize,
     /// One entry per attack and budget.
     pub attacks: Vec<AttackReport>,
+    /// Per subgroup, when the data has a subgroup column (`--subgroup`); absent otherwise, so
+    /// the object is then exactly the documented contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subgroups: Option<Vec<SubgroupRobustness>>,
+}
+
+/// The attacks' effect on one subgroup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgroupRobustness {
+    /// The subgroup's value.
+    pub subgroup: String,
+    /// Its rows.
+    pub rows: usize,
+    /// Share of them classified correctly.
+    pub clean_accuracy: f64,
+    /// One entry per attack and budget, in the order of `attacks`.
+    pub attacks: Vec<SubgroupAttack>,
+}
+
+/// One attack at one budget on one subgroup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgroupAttack {
+    /// The attack's name.
+    pub attack: &'static str,
+    /// The budget.
+    pub budget: f64,
+    /// Share of the subgroup's rows still classified correctly under attack.
+    pub accuracy_under_attack: f64,
+    /// Share of the subgroup's correctly classified rows flipped (0 when it has none).
+    pub success_rate: f64,
 }
 
 /// One attack at one budget.
@@ -412,14 +442,64 @@ pub fn robustness(
         by_order.sort_by_key(|(o, _)| *o);
         adversarial.extend(by_order.into_iter().flat_map(|(_, rows)| rows));
     }
+    let subgroups = data
+        .groups
+        .as_ref()
+        .map(|g| subgroups(g, &correct, &report, &adversarial));
     Ok(Robustness {
         report: RobustnessReport {
             clean_accuracy: ratio(n_correct, n),
             rows: n,
             attacks: report,
+            subgroups,
         },
         adversarial,
     })
+}
+
+/// The report broken down by the subgroup of each row (values in sorted order).
+fn subgroups(
+    groups: &[String],
+    correct: &[bool],
+    report: &[AttackReport],
+    adversarial: &[AdversarialRow],
+) -> Vec<SubgroupRobustness> {
+    let mut names: Vec<&String> = groups.iter().collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let in_group = |i: usize| groups.get(i) == Some(name);
+            let rows = (0..groups.len()).filter(|i| in_group(*i)).count();
+            let right = (0..groups.len())
+                .filter(|i| in_group(*i) && correct.get(*i).copied().unwrap_or(false))
+                .count();
+            let attacks = report
+                .iter()
+                .map(|a| {
+                    let flipped = adversarial
+                        .iter()
+                        .filter(|x| {
+                            x.attack.name() == a.attack && x.budget == a.budget && in_group(x.row)
+                        })
+                        .count();
+                    SubgroupAttack {
+                        attack: a.attack,
+                        budget: a.budget,
+                        accuracy_under_attack: ratio(right - flipped.min(right), rows),
+                        success_rate: ratio(flipped, right),
+                    }
+                })
+                .collect();
+            SubgroupRobustness {
+                subgroup: name.clone(),
+                rows,
+                clean_accuracy: ratio(right, rows),
+                attacks,
+            }
+        })
+        .collect()
 }
 
 /// Starting points of the adaptive decision-based attacks: the five rows of `data` labelled

@@ -183,3 +183,38 @@ fn adaptive_successes_pass_the_guards_screening() {
         assert_ne!(s.class, Some(a.label));
     }
 }
+
+#[test]
+fn subgroups_add_up_to_the_whole() {
+    let t = target();
+    let mut d = Labelled::read(
+        &device().join("data/validation.csv"),
+        t.contract(),
+        Some("label"),
+    )
+    .unwrap();
+    d.truncate(20);
+    let o = options(&[Attack::Square], Norm::Linf, &[1.0]);
+    let r = robustness(&t, &d, &o, &|_| {}).unwrap();
+    let groups = r.report.subgroups.as_ref().unwrap();
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| g.subgroup.as_str())
+            .collect::<Vec<_>>(),
+        ["0", "1"]
+    );
+    assert_eq!(groups.iter().map(|g| g.rows).sum::<usize>(), 20);
+    let under: f64 = groups
+        .iter()
+        .map(|g| g.attacks[0].accuracy_under_attack * g.rows as f64)
+        .sum();
+    let whole = r.report.attacks[0].accuracy_under_attack * 20.0;
+    assert!((under - whole).abs() < 1e-9, "{under} vs {whole}");
+    // Without a subgroup column the JSON is exactly the contract.
+    d.groups = None;
+    let plain = robustness(&t, &d, &o, &|_| {}).unwrap();
+    let json = serde_json::to_value(&plain.report).unwrap();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["attacks", "clean_accuracy", "rows"]);
+}

@@ -390,3 +390,34 @@ fn performance_per_subgroup() {
         show(&out)
     );
 }
+
+#[test]
+fn robustness_subgroups_only_when_asked() {
+    let v = Vigil::new();
+    let data = bc("data/validation.csv");
+    let out = assess(
+        &v,
+        "robustness",
+        &[
+            "--data",
+            &data,
+            "--rows",
+            "10",
+            "--attack",
+            "noise",
+            "--budget",
+            "1",
+            "--max-queries",
+            "50",
+            "--subgroup",
+            "label",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = r["subgroups"].as_array().unwrap();
+    let rows: u64 = groups.iter().map(|g| g["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 10);
+    assert_eq!(groups[0]["attacks"][0]["attack"], "noise");
+}

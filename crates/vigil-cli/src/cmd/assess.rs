@@ -145,6 +145,11 @@ struct RobustnessArgs {
     /// Assess only the first N rows of --data.
     #[arg(long, value_name = "N")]
     rows: Option<usize>,
+    /// Also break the results down by this column of --data: the JSON then has a
+    /// "subgroups" list [{"subgroup","rows","clean_accuracy","attacks":[{"attack","budget",
+    /// "accuracy_under_attack","success_rate"}]}].
+    #[arg(long, value_name = "COL")]
+    subgroup: Option<String>,
     /// Seed of every random draw: the same seed gives the same numbers.
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
@@ -404,7 +409,7 @@ fn write_html(path: &Path, html: &str, json: &str) -> anyhow::Result<()> {
 
 fn run_robustness(a: RobustnessArgs) -> anyhow::Result<Outcome> {
     let target = a.bundle.open()?;
-    let mut data = Labelled::read(&a.data, target.contract(), None)?;
+    let mut data = Labelled::read(&a.data, target.contract(), a.subgroup.as_deref())?;
     if let Some(n) = a.rows {
         data.truncate(n);
     }
@@ -499,6 +504,20 @@ fn run_robustness(a: RobustnessArgs) -> anyhow::Result<Outcome> {
                 show(x.guard.abstained),
                 show(x.guard.success_rate_through_guard)
             )?;
+        }
+        for g in r.subgroups.iter().flatten() {
+            writeln!(
+                out,
+                "subgroup {:?}: {} rows, clean accuracy {:.4}",
+                g.subgroup, g.rows, g.clean_accuracy
+            )?;
+            for x in &g.attacks {
+                writeln!(
+                    out,
+                    "  {:<12} {:>8} {:>9.4} {:>8.4}",
+                    x.attack, x.budget, x.accuracy_under_attack, x.success_rate
+                )?;
+            }
         }
     }
     Ok(Outcome::Ok)
