@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use vigil_report::{escape, lines, number};
 
+use crate::extraction::ExtractionReport;
 use crate::membership::Membership;
 use crate::performance::{Estimate, PerformanceReport};
 use crate::robustness::RobustnessReport;
@@ -173,6 +174,27 @@ pub fn performance_html(r: &PerformanceReport) -> String {
     b.push_str("</table>");
     page(
         "Vigil subgroup performance",
+        &b,
+        &serde_json::to_string(r).unwrap_or_default(),
+    )
+}
+
+/// The extraction report: what the attacker got through the guard.
+pub fn extraction_html(r: &ExtractionReport) -> String {
+    let b = format!(
+        "<table><tr><th>strategy</th><th>queries</th><th>answered</th><th>refused</th>\
+<th>first extraction alarm at query</th><th>held-out rows</th><th>surrogate agreement</th></tr>\
+<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+        escape(r.strategy),
+        r.queries,
+        r.answered,
+        r.refused,
+        r.first_alarm.map_or("never".into(), |q| q.to_string()),
+        r.heldout,
+        opt(r.agreement)
+    );
+    page(
+        "Vigil extraction assessment",
         &b,
         &serde_json::to_string(r).unwrap_or_default(),
     )

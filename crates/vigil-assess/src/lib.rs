@@ -71,7 +71,7 @@ pub use data::{Labelled, LABEL};
 pub use error::AssessError;
 pub use evasion::{Attack, HsjParams, NoiseKind, Norm};
 pub use extraction::{extraction, ExtractionReport, Strategy};
-pub use html::{membership_html, performance_html, robustness_html};
+pub use html::{extraction_html, membership_html, performance_html, robustness_html};
 pub use membership::{
     membership, write_scores_csv, Membership, MembershipAttack, MembershipReport, PolicyReport,
     ScoreSet,

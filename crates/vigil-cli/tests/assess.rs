@@ -421,3 +421,47 @@ fn robustness_subgroups_only_when_asked() {
     assert_eq!(rows, 10);
     assert_eq!(groups[0]["attacks"][0]["attack"], "noise");
 }
+
+#[test]
+fn extraction_json_and_html() {
+    let v = Vigil::new();
+    let out = assess(
+        &v,
+        "extraction",
+        &[
+            "--data",
+            &bc("data/training.csv"),
+            "--queries",
+            "150",
+            "--strategy",
+            "natural",
+            "--json",
+            "--html",
+            "ex.html",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "agreement",
+            "answered",
+            "first_alarm",
+            "heldout",
+            "queries",
+            "refused",
+            "strategy"
+        ]
+    );
+    assert_eq!(r["queries"], 150);
+    assert_eq!(
+        r["answered"].as_u64().unwrap() + r["refused"].as_u64().unwrap(),
+        150
+    );
+    assert!(std::fs::read_to_string(v.path("ex.html"))
+        .unwrap()
+        .contains("surrogate agreement"));
+    assert!(v.path("ex.json").exists());
+}

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use vigil_assess::{
-    extraction, membership, membership_html, performance, performance_html, robustness,
-    robustness_html, write_adversarial_csv, write_scores_csv, Attack, HsjParams, Labelled,
-    NoiseKind, Norm, RobustnessOptions, Strategy, Target,
+    extraction, extraction_html, membership, membership_html, performance, performance_html,
+    robustness, robustness_html, write_adversarial_csv, write_scores_csv, Attack, HsjParams,
+    Labelled, NoiseKind, Norm, RobustnessOptions, Strategy, Target,
 };
 use vigil_bundle::Trust;
 
@@ -74,6 +74,9 @@ struct ExtractionArgs {
     /// Seed of the random draws.
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
+    /// Write a self-contained HTML report and the JSON beside it.
+    #[arg(long, value_name = "REPORT.html")]
+    html: Option<PathBuf>,
     /// Print one JSON object: {"strategy","queries","answered","refused","first_alarm",
     /// "heldout","agreement"}.
     #[arg(long)]
@@ -282,6 +285,9 @@ fn run_extraction(a: ExtractionArgs) -> anyhow::Result<Outcome> {
         StrategyArg::Jbda => Strategy::Jbda,
     };
     let r = extraction(&target, &pool, &heldout, a.queries, strategy, a.seed)?;
+    if let Some(path) = &a.html {
+        write_html(path, &extraction_html(&r), &serde_json::to_string(&r)?)?;
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string(&r)?)?;
