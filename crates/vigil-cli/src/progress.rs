@@ -52,3 +52,21 @@ pub(crate) fn bytes(what: &str) -> Meter {
         shown: AtomicBool::new(false),
     }
 }
+
+/// A counter of `total` items labelled `what` ("attacking rows"), with the time left.
+pub(crate) fn count(what: &str, total: u64) -> Meter {
+    use std::io::IsTerminal as _;
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {elapsed} (eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    Meter {
+        bar,
+        start: Instant::now(),
+        terminal: std::io::stderr().is_terminal(),
+        shown: AtomicBool::new(false),
+    }
+}

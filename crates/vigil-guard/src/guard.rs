@@ -455,6 +455,13 @@ impl Guard {
         &self.config.contract
     }
 
+    /// Each feature's population standard deviation over the calibration rows
+    /// (`distance_scale` of `reference/guard.json`), in contract order: the unit in which
+    /// `vigil assess` states attack budgets.
+    pub fn distance_scale(&self) -> &[f64] {
+        &self.reference.distance_scale
+    }
+
     /// The detectors in force with their thresholds, in checking order.
     pub fn thresholds(&self) -> &[(DetectorKind, f64)] {
         &self.enabled

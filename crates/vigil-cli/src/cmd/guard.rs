@@ -155,6 +155,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The trust to verify a bundle under: `--key` or `--policy` (none: no verification).
 pub(crate) fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Trust>> {
     Ok(match (key, policy) {
         (Some(k), _) => Some(Trust::Key(PublicKey::load(k)?)),

@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use crate::outcome::Outcome;
 
+mod assess;
 mod bundle;
 mod collector;
 mod demo;
@@ -47,6 +48,9 @@ pub(crate) enum Command {
     Evidence(evidence::Args),
     /// Secure model updates over TUF: install, roll back, inspect; publish a repository.
     Update(update::Args),
+    /// Assess a signed bundle before release: evasion attacks at stated budgets, bare and
+    /// through its guard.
+    Assess(assess::Args),
     /// Print version and build information.
     Version(version::Args),
 }
@@ -66,6 +70,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Collector(args) => collector::run(args),
         Command::Evidence(args) => evidence::run(args),
         Command::Update(args) => update::run(args),
+        Command::Assess(args) => assess::run(args),
         Command::Version(args) => version::run(args),
     }
 }
