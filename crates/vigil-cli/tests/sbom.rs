@@ -203,3 +203,81 @@ fn vigil_evidence_aibom_describes_the_verified_model() {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+fn threats(v: &Vigil, bundle_key: Option<&str>, deploy: &Path) -> (i32, serde_json::Value) {
+    let d = util::device("breast-cancer");
+    let bundle = d.join("bundle");
+    let policy = d.join("policy.toml");
+    let mut args = vec!["evidence", "threats", "--bundle", bundle.to_str().unwrap()];
+    match bundle_key {
+        Some(k) => args.extend(["--key", k]),
+        None => args.extend(["--policy", policy.to_str().unwrap()]),
+    }
+    args.extend(["--deployment", deploy.to_str().unwrap(), "--json"]);
+    let out = v.run(&args);
+    let j = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+    (code(&out), j)
+}
+
+fn status<'a>(j: &'a serde_json::Value, id: &str) -> &'a str {
+    j["threats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap()["status"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn the_threat_model_covers_every_row_and_removing_a_control_turns_its_rows_missing() {
+    let v = Vigil::new();
+    let deploy = util::device("breast-cancer").join("deploy.toml");
+    let (c, j) = threats(&v, None, &deploy);
+    let rows = j["threats"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let want: Vec<String> = (1..=20).map(|i| format!("T{i:02}")).collect();
+    assert_eq!(ids, want);
+    for r in rows {
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["checks", "id", "reason", "status"]);
+        // No row is met unless every one of its checks ran and passed.
+        if r["status"] == "met" {
+            assert!(
+                r["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c["ok"] == true),
+                "{r}"
+            );
+            assert!(r["reason"].is_null());
+        }
+    }
+    assert_eq!(status(&j, "T07"), "met");
+    assert_eq!(status(&j, "T15"), "partial");
+    assert_eq!(
+        c, 1,
+        "rows are missing on the example (no data manifests): exit 1"
+    );
+    assert_eq!(j["summary"]["total"], 20);
+
+    // A gateway without mutual TLS: its rows go missing.
+    let text = std::fs::read_to_string(&deploy)
+        .unwrap()
+        .replace("mtls = true", "mtls = false");
+    let nomtls = v.path("deploy.toml");
+    std::fs::write(&nomtls, text).unwrap();
+    let (_, j) = threats(&v, None, &nomtls);
+    assert_eq!(status(&j, "T15"), "missing");
+    assert_eq!(status(&j, "T14"), "missing");
+
+    // A bundle that does not verify: a finding, not an error.
+    let wrong = util::device("ecg-beats").join("demo-keys/signing-key.pub.pem");
+    let (c, j) = threats(&v, Some(wrong.to_str().unwrap()), &deploy);
+    assert_eq!(c, 1);
+    for id in ["T07", "T08", "T10", "T18"] {
+        assert_eq!(status(&j, id), "missing", "{id}");
+    }
+}

@@ -31,6 +31,7 @@ mod deploy;
 mod error;
 mod osv;
 mod sbom;
+mod threats;
 mod triage;
 mod vex;
 
@@ -48,8 +49,12 @@ pub use osv::{
 };
 // Writing BOMs (the CycloneDX 1.6 model is serde-cyclonedx's).
 pub use aibom::aibom;
+// The threat model.
 pub use bom::{dependencies_from_metadata, sbom, Dependency};
 pub use serde_cyclonedx::cyclonedx::v_1_6 as cyclonedx;
+pub use threats::{
+    catalog, threat_model, Check, Inputs, Row, Status, Threat, ThreatModel, CATALOG,
+};
 // SBOM packages.
 pub use sbom::{read_sbom_packages, MAX_SBOM_BYTES};
 // The VEX document.

@@ -30,6 +30,36 @@ enum Verb {
     /// Write the CycloneDX 1.6 AIBOM of a verified bundle: the model (every file's SHA-256,
     /// the model card from vigil.toml), its data sets, the signers' key ids.
     Aibom(AibomArgs),
+    /// Evaluate every row of the threat catalog (docs/threats.toml, T01 to T20) against live
+    /// checks of the bundle and the deployment: met, partial or missing, with what was checked.
+    /// An unverifiable bundle or a gateway without mutual TLS is a finding, not an error.
+    /// Exit 1 when any row is missing.
+    Threats(ThreatsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ThreatsArgs {
+    /// The bundle directory.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// The signer's public key (signature DIR/model.sig).
+    #[arg(
+        long,
+        value_name = "PUB.pem",
+        conflicts_with = "policy",
+        required_unless_present = "policy"
+    )]
+    key: Option<PathBuf>,
+    /// A trust policy for the bundle's signatures.
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+    /// The deployment description.
+    #[arg(long, value_name = "deploy.toml")]
+    deployment: PathBuf,
+    /// Print one JSON object: {"threats":[{"id","status","reason","checks":[{"check","ok",
+    /// "evidence"}]}],"summary":{...}}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,6 +107,51 @@ fn write_bom(
     bytes.push(b'\n');
     vigil_core::write_atomic(out, &bytes)?;
     Ok(())
+}
+
+fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {
+    let trust = crate::cmd::guard::trust(a.key.as_deref(), a.policy.as_deref())?
+        .ok_or_else(|| anyhow::anyhow!("--key or --policy is required"))?;
+    let deployment = vigil_evidence::Deployment::load(&a.deployment)?;
+    // A bundle that does not verify is a finding (its rows go missing), not an error.
+    let verified = vigil_bundle::BundleVerifier::new(&a.bundle, trust).verify();
+    let inputs = vigil_evidence::Inputs {
+        bundle: verified.as_ref().map_err(|e| e.to_string()),
+        bundle_dir: &a.bundle,
+        deployment: &deployment,
+    };
+    let model = vigil_evidence::threat_model(&inputs)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer(&mut out, &model)?;
+        writeln!(out)?;
+    } else {
+        for row in &model.threats {
+            let status = serde_json::to_value(row.status)?;
+            writeln!(
+                out,
+                "{} {:<8} {}",
+                row.id,
+                status.as_str().unwrap_or_default(),
+                row.reason.as_deref().unwrap_or("")
+            )?;
+        }
+        let s = &model.summary;
+        let n = |k: &str| s.get(k).copied().unwrap_or(0);
+        writeln!(
+            out,
+            "{} met, {} partial, {} missing of {}",
+            n("met"),
+            n("partial"),
+            n("missing"),
+            n("total")
+        )?;
+    }
+    Ok(if model.has_missing() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    })
 }
 
 fn aibom(a: AibomArgs) -> anyhow::Result<Outcome> {
@@ -135,6 +210,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         Verb::Vulns(a) => vulns(a),
         Verb::Sbom(a) => sbom(a),
         Verb::Aibom(a) => aibom(a),
+        Verb::Threats(a) => threats(a),
     }
 }
 
