@@ -281,3 +281,83 @@ fn the_threat_model_covers_every_row_and_removing_a_control_turns_its_rows_missi
         assert_eq!(status(&j, id), "missing", "{id}");
     }
 }
+
+/// The fields Threat Dragon's v2 schema (owasp-threat-dragon-v2.schema.json) requires.
+#[test]
+fn the_threat_dragon_export_has_every_required_field_and_every_threat() {
+    let v = Vigil::new();
+    let d = util::device("breast-cancer");
+    let out = v.run(&[
+        "evidence",
+        "threats",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--deployment",
+        d.join("deploy.toml").to_str().unwrap(),
+        "--threat-dragon",
+        "td.json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let td: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("td.json")).unwrap()).unwrap();
+    let has = |v: &serde_json::Value, keys: &[&str]| {
+        for k in keys {
+            assert!(v.get(k).is_some(), "missing {k} in {v}");
+        }
+    };
+    has(&td, &["version", "summary", "detail"]);
+    has(&td["summary"], &["title"]);
+    has(
+        &td["detail"],
+        &[
+            "contributors",
+            "diagrams",
+            "diagramTop",
+            "reviewer",
+            "threatTop",
+        ],
+    );
+    let diagram = &td["detail"]["diagrams"][0];
+    has(
+        diagram,
+        &["diagramType", "id", "thumbnail", "title", "version"],
+    );
+    let cells = diagram["cells"].as_array().unwrap();
+    let ids: Vec<&str> = cells.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let mut threats = Vec::new();
+    for c in cells {
+        has(c, &["id", "shape", "zIndex", "data"]);
+        has(&c["data"], &["hasOpenThreats", "name", "type"]);
+        if let Some(body) = c["attrs"].get("body") {
+            has(body, &["stroke", "strokeWidth", "strokeDasharray"]);
+        }
+        if c["shape"] == "flow" {
+            has(&c["attrs"]["line"], &["targetMarker"]);
+            assert!(ids.contains(&c["source"]["cell"].as_str().unwrap()));
+            assert!(ids.contains(&c["target"]["cell"].as_str().unwrap()));
+        }
+        for t in c["data"]["threats"].as_array().unwrap() {
+            has(
+                t,
+                &[
+                    "description",
+                    "mitigation",
+                    "severity",
+                    "status",
+                    "title",
+                    "type",
+                ],
+            );
+            threats.push(t["title"].as_str().unwrap()[..3].to_string());
+            if t["status"] == "Open" {
+                assert_eq!(c["data"]["hasOpenThreats"], true);
+            }
+        }
+    }
+    threats.sort();
+    let want: Vec<String> = (1..=20).map(|i| format!("T{i:02}")).collect();
+    assert_eq!(threats, want, "every row attached once");
+    assert_eq!(td["detail"]["threatTop"], 20);
+}

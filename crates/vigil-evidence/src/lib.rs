@@ -31,6 +31,7 @@ mod deploy;
 mod error;
 mod osv;
 mod sbom;
+mod threat_dragon;
 mod threats;
 mod triage;
 mod vex;
@@ -49,9 +50,10 @@ pub use osv::{
 };
 // Writing BOMs (the CycloneDX 1.6 model is serde-cyclonedx's).
 pub use aibom::aibom;
-// The threat model.
+// The threat model, and its Threat Dragon export.
 pub use bom::{dependencies_from_metadata, sbom, Dependency};
 pub use serde_cyclonedx::cyclonedx::v_1_6 as cyclonedx;
+pub use threat_dragon::{threat_dragon, TdModel, TD_VERSION};
 pub use threats::{
     catalog, threat_model, Check, Inputs, Row, Status, Threat, ThreatModel, CATALOG,
 };

@@ -56,6 +56,10 @@ struct ThreatsArgs {
     /// The deployment description.
     #[arg(long, value_name = "deploy.toml")]
     deployment: PathBuf,
+    /// Also write the model as OWASP Threat Dragon v2 JSON (a data-flow diagram with the
+    /// threats attached).
+    #[arg(long, value_name = "FILE.json")]
+    threat_dragon: Option<PathBuf>,
     /// Print one JSON object: {"threats":[{"id","status","reason","checks":[{"check","ok",
     /// "evidence"}]}],"summary":{...}}.
     #[arg(long)]
@@ -121,6 +125,12 @@ fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {
         deployment: &deployment,
     };
     let model = vigil_evidence::threat_model(&inputs)?;
+    if let Some(path) = &a.threat_dragon {
+        let td = vigil_evidence::threat_dragon(&model, &vigil_evidence::catalog()?, &deployment);
+        let mut bytes = serde_json::to_vec_pretty(&td)?;
+        bytes.push(b'\n');
+        vigil_core::write_atomic(path, &bytes)?;
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer(&mut out, &model)?;
