@@ -361,3 +361,43 @@ fn the_threat_dragon_export_has_every_required_field_and_every_threat() {
     assert_eq!(threats, want, "every row attached once");
     assert_eq!(td["detail"]["threatTop"], 20);
 }
+
+#[test]
+fn vigil_evidence_pack_writes_every_file_and_exits_as_threats_does() {
+    let v = Vigil::new();
+    let d = util::device("breast-cancer");
+    let out = v.run(&[
+        "evidence",
+        "pack",
+        "--bundle",
+        d.join("bundle").to_str().unwrap(),
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--deployment",
+        d.join("deploy.toml").to_str().unwrap(),
+        "--out",
+        "pack",
+    ]);
+    assert_eq!(
+        code(&out),
+        1,
+        "rows are missing on the example: {}",
+        show(&out)
+    );
+    for f in [
+        "index.html",
+        "README.md",
+        "evidence.json",
+        "threat-dragon.json",
+        "sbom.cdx.json",
+        "aibom.cdx.json",
+    ] {
+        assert!(v.path("pack").join(f).is_file(), "{f}");
+    }
+    let html = std::fs::read_to_string(v.path("pack/index.html")).unwrap();
+    // Nothing to load: no script, no source or link to anything outside the page.
+    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href=\"http"));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("pack/evidence.json")).unwrap()).unwrap();
+    assert_eq!(j["threat_model"]["threats"].as_array().unwrap().len(), 20);
+}

@@ -30,6 +30,7 @@ mod bom;
 mod deploy;
 mod error;
 mod osv;
+mod pack;
 mod sbom;
 mod threat_dragon;
 mod threats;
@@ -50,6 +51,8 @@ pub use osv::{
 };
 // Writing BOMs (the CycloneDX 1.6 model is serde-cyclonedx's).
 pub use aibom::aibom;
+// The evidence pack.
+pub use pack::{index_html, readme, PackFacts, PackJson, FILES as PACK_FILES, SECTIONS};
 // The threat model, and its Threat Dragon export.
 pub use bom::{dependencies_from_metadata, sbom, Dependency};
 pub use serde_cyclonedx::cyclonedx::v_1_6 as cyclonedx;

@@ -52,6 +52,6 @@ mod text;
 // text
 pub use crate::text::{escape, markdown_cell, number};
 // plots
-pub use crate::svg::{bars, histogram, lines, paired_bars, Binned};
+pub use crate::svg::{bars, flow_diagram, histogram, lines, paired_bars, Binned};
 // reports
 pub use crate::drift::{drift_html, drift_markdown, DriftFigure, DriftPage, DriftRow};

@@ -226,3 +226,67 @@ pub fn lines(title: &str, series: &[(&str, &[(f64, f64)])]) -> String {
     close(&mut s, title);
     s
 }
+
+/// A box-and-arrow diagram: `nodes` are `(key, label, column, row)` on a grid, `edges` are
+/// `(from key, to key, label)`. Every text is escaped.
+pub fn flow_diagram(
+    title: &str,
+    nodes: &[(&str, &str, u32, u32)],
+    edges: &[(&str, &str, &str)],
+) -> String {
+    use std::fmt::Write as _;
+    const W: f64 = 170.0;
+    const H: f64 = 56.0;
+    const GX: f64 = 230.0;
+    const GY: f64 = 110.0;
+    let pos = |key: &str| {
+        nodes
+            .iter()
+            .find(|n| n.0 == key)
+            .map(|n| (20.0 + f64::from(n.2) * GX, 40.0 + f64::from(n.3) * GY))
+    };
+    let cols = nodes.iter().map(|n| n.2).max().unwrap_or(0);
+    let rows = nodes.iter().map(|n| n.3).max().unwrap_or(0);
+    let width = 40.0 + f64::from(cols) * GX + W;
+    let height = 60.0 + f64::from(rows) * GY + H;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{t}"><defs><marker id="arrow" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto"><path d="M0,0 L10,4 L0,8 z" fill="#555"/></marker></defs><text x="10" y="20" font-size="14" font-weight="bold">{t}</text>"##,
+        t = crate::text::escape(title)
+    );
+    for (from, to, label) in edges {
+        let (Some((x1, y1)), Some((x2, y2))) = (pos(from), pos(to)) else {
+            continue;
+        };
+        let (ax, ay) = (x1 + W / 2.0, y1 + H / 2.0);
+        let (bx, by) = (x2 + W / 2.0, y2 + H / 2.0);
+        // End the arrow at the target box's border.
+        let (dx, dy) = (bx - ax, by - ay);
+        let t = if dx.abs() * H > dy.abs() * W {
+            (W / 2.0) / dx.abs().max(1e-9)
+        } else {
+            (H / 2.0) / dy.abs().max(1e-9)
+        };
+        let (ex, ey) = (bx - dx * t, by - dy * t);
+        let _ = write!(
+            s,
+            r##"<line x1="{ax:.1}" y1="{ay:.1}" x2="{ex:.1}" y2="{ey:.1}" stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#333">{}</text>"##,
+            (ax + ex) / 2.0 + 4.0,
+            (ay + ey) / 2.0 - 4.0,
+            crate::text::escape(label)
+        );
+    }
+    for (_, label, c, r) in nodes {
+        let (x, y) = (20.0 + f64::from(*c) * GX, 40.0 + f64::from(*r) * GY);
+        let _ = write!(
+            s,
+            r##"<rect x="{x}" y="{y}" width="{W}" height="{H}" rx="6" fill="#eef3fb" stroke="#335"/><text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">{}</text>"##,
+            x + W / 2.0,
+            y + H / 2.0 + 4.0,
+            crate::text::escape(label)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}

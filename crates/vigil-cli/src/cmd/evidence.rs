@@ -35,6 +35,34 @@ enum Verb {
     /// An unverifiable bundle or a gateway without mutual TLS is a finding, not an error.
     /// Exit 1 when any row is missing.
     Threats(ThreatsArgs),
+    /// Write the premarket evidence pack into DIR: index.html (self-contained), README.md,
+    /// evidence.json, threat-dragon.json, sbom.cdx.json and aibom.cdx.json, every statement
+    /// from a check that ran. Exit as `threats` does.
+    Pack(PackArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PackArgs {
+    /// The bundle directory.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    /// The signer's public key (signature DIR/model.sig).
+    #[arg(
+        long,
+        value_name = "PUB.pem",
+        conflicts_with = "policy",
+        required_unless_present = "policy"
+    )]
+    key: Option<PathBuf>,
+    /// A trust policy for the bundle's signatures.
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+    /// The deployment description.
+    #[arg(long, value_name = "deploy.toml")]
+    deployment: PathBuf,
+    /// The folder to write the pack into (made if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,18 +141,156 @@ fn write_bom(
     Ok(())
 }
 
-fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {
-    let trust = crate::cmd::guard::trust(a.key.as_deref(), a.policy.as_deref())?
+/// The deployment, the bundle as verified (or why not) and the threat model they make.
+type Evaluated = (
+    vigil_evidence::Deployment,
+    Result<vigil_bundle::VerifiedBundle, vigil_bundle::BundleError>,
+    vigil_evidence::ThreatModel,
+);
+
+fn evaluate(
+    bundle: &std::path::Path,
+    key: Option<&std::path::Path>,
+    policy: Option<&std::path::Path>,
+    deployment: &std::path::Path,
+) -> anyhow::Result<Evaluated> {
+    let trust = crate::cmd::guard::trust(key, policy)?
         .ok_or_else(|| anyhow::anyhow!("--key or --policy is required"))?;
-    let deployment = vigil_evidence::Deployment::load(&a.deployment)?;
+    let deployment = vigil_evidence::Deployment::load(deployment)?;
     // A bundle that does not verify is a finding (its rows go missing), not an error.
-    let verified = vigil_bundle::BundleVerifier::new(&a.bundle, trust).verify();
+    let verified = vigil_bundle::BundleVerifier::new(bundle, trust).verify();
     let inputs = vigil_evidence::Inputs {
         bundle: verified.as_ref().map_err(|e| e.to_string()),
-        bundle_dir: &a.bundle,
+        bundle_dir: bundle,
         deployment: &deployment,
     };
     let model = vigil_evidence::threat_model(&inputs)?;
+    Ok((deployment, verified, model))
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    vigil_core::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// Update steps from the device's update ledger, if the deployment names its state.
+/// Update ledger events by step and outcome, and each release's download-to-activation time.
+type UpdateFacts = (Vec<(String, u64)>, Vec<(String, f64)>);
+
+fn update_facts(d: &vigil_evidence::Deployment) -> UpdateFacts {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut started = std::collections::BTreeMap::new();
+    let mut deploy = Vec::new();
+    let Some(state) = d.update.as_ref().and_then(|u| u.state.as_ref()) else {
+        return (Vec::new(), Vec::new());
+    };
+    let Ok(log) = vigil_ledger::Ledger::open(&state.join("ledger.db")) else {
+        return (Vec::new(), Vec::new());
+    };
+    for entry in log.entries(0, log.size()).unwrap_or_default() {
+        let Ok(vigil_ledger::Event::UpdateStep(s)) = vigil_ledger::Event::from_json(&entry) else {
+            continue;
+        };
+        let step = serde_json::to_value(s.step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let key = match &s.reason {
+            Some(r) => format!("{step} {r}"),
+            None => format!("{step} ok"),
+        };
+        *counts.entry(key).or_insert(0u64) += 1;
+        let v = s.version.clone().unwrap_or_default();
+        match s.step {
+            vigil_ledger::UpdatePhase::Download => {
+                started.insert(v, s.time_ms);
+            }
+            vigil_ledger::UpdatePhase::Activate => {
+                if let Some(t0) = started.get(&v) {
+                    deploy.push((v, s.time_ms.saturating_sub(*t0) as f64 / 1000.0));
+                }
+            }
+            _ => {}
+        }
+    }
+    (counts.into_iter().collect(), deploy)
+}
+
+fn pack(a: PackArgs) -> anyhow::Result<Outcome> {
+    let (deployment, verified, model) = evaluate(
+        &a.bundle,
+        a.key.as_deref(),
+        a.policy.as_deref(),
+        &a.deployment,
+    )?;
+    std::fs::create_dir_all(&a.out).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+    let catalog = vigil_evidence::catalog()?;
+    let now = vigil_core::time::rfc3339(vigil_core::time::now_ms());
+    let deps: Vec<vigil_evidence::Dependency> = serde_json::from_str(DEPENDENCIES)
+        .map_err(|e| anyhow::anyhow!("the embedded dependency list: {e}"))?;
+    let sbom = vigil_evidence::sbom(
+        "vigil-cli",
+        env!("CARGO_PKG_VERSION"),
+        &deps,
+        Some(&deployment),
+        &now,
+    )?;
+    write_bom(&a.out.join("sbom.cdx.json"), &sbom)?;
+    let aibom_path = a.out.join("aibom.cdx.json");
+    let aibom = match &verified {
+        Ok(b) => {
+            write_bom(&aibom_path, &vigil_evidence::aibom(b, &now)?)?;
+            true
+        }
+        Err(_) => {
+            // A stale AIBOM from an earlier pack must not be mistaken for this bundle's.
+            let _ = std::fs::remove_file(&aibom_path);
+            false
+        }
+    };
+    write_json(
+        &a.out.join("threat-dragon.json"),
+        &vigil_evidence::threat_dragon(&model, &catalog, &deployment),
+    )?;
+    let (update_events, time_to_deploy) = update_facts(&deployment);
+    let facts = vigil_evidence::PackFacts {
+        sbom_packages: deps.len(),
+        aibom,
+        update_events,
+        time_to_deploy,
+    };
+    let html = vigil_evidence::index_html(&model, &catalog, &deployment, &facts);
+    vigil_core::write_atomic(&a.out.join("index.html"), html.as_bytes())?;
+    vigil_core::write_atomic(
+        &a.out.join("README.md"),
+        vigil_evidence::readme(&model, &deployment).as_bytes(),
+    )?;
+    write_json(
+        &a.out.join("evidence.json"),
+        &vigil_evidence::PackJson {
+            device: &deployment.device.name,
+            threat_model: &model,
+            facts: &facts,
+            files: vigil_evidence::PACK_FILES.to_vec(),
+        },
+    )?;
+    println!("{}", a.out.join("index.html").display());
+    Ok(if model.has_missing() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {
+    let (deployment, _verified, model) = evaluate(
+        &a.bundle,
+        a.key.as_deref(),
+        a.policy.as_deref(),
+        &a.deployment,
+    )?;
     if let Some(path) = &a.threat_dragon {
         let td = vigil_evidence::threat_dragon(&model, &vigil_evidence::catalog()?, &deployment);
         let mut bytes = serde_json::to_vec_pretty(&td)?;
@@ -221,6 +387,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         Verb::Sbom(a) => sbom(a),
         Verb::Aibom(a) => aibom(a),
         Verb::Threats(a) => threats(a),
+        Verb::Pack(a) => pack(a),
     }
 }
 
