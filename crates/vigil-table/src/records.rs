@@ -16,7 +16,7 @@ use crate::schema::Kind;
 /// The range covers the record from its first byte up to, not including, the `\n` that ends it
 /// and one `\r` right before that `\n` (or before the end of the input); quotes, doubled quotes
 /// and line breaks inside quoted fields are kept as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RawRecord {
     /// Offset of the record's first byte in the input (a byte-order mark counts).
     pub start: usize,
@@ -30,6 +30,8 @@ pub struct RawRecord {
 /// column's cells allow.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Records {
+    /// The header record's place in the input (after a byte-order mark), as data records'.
+    pub head: RawRecord,
     /// Header names, trimmed, in file order (checked non-empty and unique).
     pub header: Vec<String>,
     /// Data records in file order (completely empty lines skipped as [`crate::Table`] skips
@@ -109,6 +111,18 @@ impl Records {
             header.push(name);
         }
         let offset = bom + (text.len() - lexer.rest().len());
+        let mut head_end = offset;
+        if head_end > bom && bytes.get(head_end - 1) == Some(&b'\n') {
+            head_end -= 1;
+        }
+        if head_end > bom && bytes.get(head_end - 1) == Some(&b'\r') {
+            head_end -= 1;
+        }
+        let head = RawRecord {
+            start: bom,
+            end: head_end,
+            line: 1,
+        };
         let body = lexer.rest();
         let first_line = lexer.line();
         let width = header.len();
@@ -176,6 +190,7 @@ impl Records {
             })
             .collect();
         Ok(Records {
+            head,
             header,
             rows: part.rows,
             kinds,

@@ -114,6 +114,7 @@ fn records_name_the_line_of_a_ragged_row_and_keep_quotes() {
     let ok = &csv[..csv.len() - 2];
     let r = vigil_table::Records::read(ok, "r.csv", &vigil_table::Limits::default()).unwrap();
     assert_eq!(r.rows.len(), 2);
+    assert_eq!(&ok[r.head.start..r.head.end], b"a,b");
     assert_eq!(r.bytes(ok, 0).unwrap(), b"1,\"x\"\"y\nz\"");
     assert_eq!(r.bytes(ok, 1).unwrap(), b"2,3");
     assert_eq!(r.rows[1].line, 5);
