@@ -50,6 +50,7 @@ mod dataset;
 mod error;
 mod manifest;
 pub mod samples;
+pub mod screen;
 
 // The public interface:
 // hashing data sets
@@ -67,6 +68,8 @@ pub use crate::manifest::{
 // verify and diff
 pub use crate::compare::{Differences, SampleRef};
 pub use crate::dataset::{diff, verify, GroupShift, ManifestDiff, Shift, Verification};
+// screening
+pub use crate::screen::{screen, Report, ScreenOptions};
 // errors
 pub use crate::error::DataError;
 

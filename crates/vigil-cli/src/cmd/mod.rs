@@ -6,6 +6,7 @@ use crate::outcome::Outcome;
 
 mod bundle;
 mod collector;
+mod data;
 mod demo;
 mod drift;
 mod evidence;
@@ -41,6 +42,8 @@ pub(crate) enum Command {
     Guard(guard::Args),
     /// The fleet collector: a checkpoint witness, store and dashboard; push a ledger to it.
     Collector(collector::Args),
+    /// Signed dataset manifests, verify and diff; screen data for label issues and outliers.
+    Data(data::Args),
     /// Premarket evidence: vulnerability matching with VEX (the threat model, BOMs and the
     /// pack follow).
     Evidence(evidence::Args),
@@ -61,6 +64,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(args),
         Command::Guard(args) => guard::run(args),
         Command::Collector(args) => collector::run(args),
+        Command::Data(args) => data::run(args),
         Command::Evidence(args) => evidence::run(args),
         Command::Version(args) => version::run(args),
     }
