@@ -66,6 +66,7 @@ struct ScreenArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(disable_version_flag = true)]
 struct ManifestArgs {
     /// Private key (PKCS#8 PEM) to sign with.
     #[arg(long, value_name = "PRIV.pem")]
@@ -91,8 +92,8 @@ struct ManifestArgs {
     /// Data set name (default: the file or folder name).
     #[arg(long, value_name = "N")]
     name: Option<String>,
-    /// Data set version.
-    #[arg(long, value_name = "V", default_value = "0")]
+    /// Data set version (this command has no --version flag of its own).
+    #[arg(long = "version", id = "data_version", value_name = "V", default_value = "0")]
     version: String,
     /// Provenance: where the data come from.
     #[arg(long, value_name = "TEXT")]
