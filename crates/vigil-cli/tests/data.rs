@@ -64,8 +64,23 @@ fn manifest_verify_and_diff() {
     keys(&v);
     write(&v, "d.csv", DATA);
     let out = v.run(&[
-        "data", "manifest", "--key", "k.pem", "--out", "m1.json", "--label", "label",
-        "--subgroup", "sex", "--name", "train", "--version", "1", "--source", "site A", "d.csv",
+        "data",
+        "manifest",
+        "--key",
+        "k.pem",
+        "--out",
+        "m1.json",
+        "--label",
+        "label",
+        "--subgroup",
+        "sex",
+        "--name",
+        "train",
+        "--version",
+        "1",
+        "--source",
+        "site A",
+        "d.csv",
     ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert!(v.path("m1.samples").is_file());
@@ -73,14 +88,38 @@ fn manifest_verify_and_diff() {
     let text = std::fs::read_to_string(v.path("m1.json")).unwrap();
     assert!(!text.contains("p1") && !text.contains("61"));
 
-    let out = v.run(&["data", "verify", "--key", "k.pub.pem", "--manifest", "m1.json", "d.csv", "--json"]);
+    let out = v.run(&[
+        "data",
+        "verify",
+        "--key",
+        "k.pub.pem",
+        "--manifest",
+        "m1.json",
+        "d.csv",
+        "--json",
+    ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     let r: Verify = serde_json::from_slice(&out.stdout).unwrap();
     assert!(r.verified && r.changed.is_empty() && r.samples == 4);
 
     // One row changed (row 1), one added at the end: named by row number.
-    write(&v, "d.csv", &DATA.replace("p2,47,M,B", "p2,47,M,M").replace("p4,70,M,M\n", "p4,70,M,M\np5,33,F,B\n"));
-    let out = v.run(&["data", "verify", "--key", "k.pub.pem", "--manifest", "m1.json", "d.csv", "--json"]);
+    write(
+        &v,
+        "d.csv",
+        &DATA
+            .replace("p2,47,M,B", "p2,47,M,M")
+            .replace("p4,70,M,M\n", "p4,70,M,M\np5,33,F,B\n"),
+    );
+    let out = v.run(&[
+        "data",
+        "verify",
+        "--key",
+        "k.pub.pem",
+        "--manifest",
+        "m1.json",
+        "d.csv",
+        "--json",
+    ]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let r: Verify = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!r.verified);
@@ -88,33 +127,82 @@ fn manifest_verify_and_diff() {
     assert_eq!(r.added, [serde_json::json!(4)]);
     assert!(r.removed.is_empty());
     assert_eq!(r.samples, 5);
-    let human = v.run(&["data", "verify", "--key", "k.pub.pem", "--manifest", "m1.json", "d.csv"]);
+    let human = v.run(&[
+        "data",
+        "verify",
+        "--key",
+        "k.pub.pem",
+        "--manifest",
+        "m1.json",
+        "d.csv",
+    ]);
     assert_eq!(code(&human), 1);
-    assert!(String::from_utf8_lossy(&human.stdout).contains("changed (1): row 1"), "{}", show(&human));
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("changed (1): row 1"),
+        "{}",
+        show(&human)
+    );
 
     let out = v.run(&[
-        "data", "manifest", "--key", "k.pem", "--out", "m2.json", "--label", "label",
-        "--subgroup", "sex", "d.csv",
+        "data",
+        "manifest",
+        "--key",
+        "k.pem",
+        "--out",
+        "m2.json",
+        "--label",
+        "label",
+        "--subgroup",
+        "sex",
+        "d.csv",
     ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
-    let out = v.run(&["data", "diff", "m1.json", "m2.json", "--json", "--key", "k.pub.pem"]);
+    let out = v.run(&[
+        "data",
+        "diff",
+        "m1.json",
+        "m2.json",
+        "--json",
+        "--key",
+        "k.pub.pem",
+    ]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let d: Diff = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d.changed, [serde_json::json!(1)]);
     assert_eq!(d.added, [serde_json::json!(4)]);
     assert!(d.removed.is_empty());
-    assert_eq!(d.labels["M"], serde_json::json!({"old": 2, "new": 3, "change": 1}));
-    assert_eq!(d.subgroups["sex"]["F"]["count"], serde_json::json!({"old": 2, "new": 3, "change": 1}));
+    assert_eq!(
+        d.labels["M"],
+        serde_json::json!({"old": 2, "new": 3, "change": 1})
+    );
+    assert_eq!(
+        d.subgroups["sex"]["F"]["count"],
+        serde_json::json!({"old": 2, "new": 3, "change": 1})
+    );
     let out = v.run(&["data", "diff", "m2.json", "m2.json", "--json"]);
     assert_eq!(code(&out), 0, "{}", show(&out));
 
     // With ids, samples are named by id.
-    let out = v.run(&["data", "manifest", "--key", "k.pem", "--out", "m3.json", "--id", "id", "d.csv"]);
+    let out = v.run(&[
+        "data", "manifest", "--key", "k.pem", "--out", "m3.json", "--id", "id", "d.csv",
+    ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     write(&v, "d.csv", DATA);
-    let out = v.run(&["data", "verify", "--key", "k.pub.pem", "--manifest", "m3.json", "d.csv", "--json"]);
+    let out = v.run(&[
+        "data",
+        "verify",
+        "--key",
+        "k.pub.pem",
+        "--manifest",
+        "m3.json",
+        "d.csv",
+        "--json",
+    ]);
     let r: Verify = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((r.changed, r.removed), (vec![serde_json::json!("p2")], vec![serde_json::json!("p5")]));
+    assert_eq!(
+        (r.changed, r.removed),
+        (vec![serde_json::json!("p2")], vec![serde_json::json!("p5")])
+    );
 }
 
 #[test]
@@ -122,18 +210,38 @@ fn errors_exit_2_naming_the_culprit() {
     let v = Vigil::new();
     keys(&v);
     write(&v, "d.csv", "a,b\n1,2\n3\n");
-    let out = v.run(&["data", "manifest", "--key", "k.pem", "--out", "m.json", "d.csv"]);
+    let out = v.run(&[
+        "data", "manifest", "--key", "k.pem", "--out", "m.json", "d.csv",
+    ]);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("d.csv: line 3: 1 fields, the header has 2"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("d.csv: line 3: 1 fields, the header has 2"),
+        "{}",
+        show(&out)
+    );
     write(&v, "d.csv", "a,b\n1,2\n");
-    let out = v.run(&["data", "manifest", "--key", "k.pem", "--out", "m.json", "d.csv"]);
+    let out = v.run(&[
+        "data", "manifest", "--key", "k.pem", "--out", "m.json", "d.csv",
+    ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     // Another key: the signature check fails, an error.
     let out = v.run(&["key", "generate", "--out", "other"]);
     assert_eq!(code(&out), 0);
-    let out = v.run(&["data", "verify", "--key", "other.pub.pem", "--manifest", "m.json", "d.csv"]);
+    let out = v.run(&[
+        "data",
+        "verify",
+        "--key",
+        "other.pub.pem",
+        "--manifest",
+        "m.json",
+        "d.csv",
+    ]);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("signature check failed"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("signature check failed"),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]
@@ -144,39 +252,91 @@ fn screen_finds_a_flipped_label_with_given_probabilities() {
     for i in 0..40 {
         let benign = i % 2 == 0;
         // Row 6 is labelled malignant but the model is sure it is benign.
-        let label = if benign && i != 6 { "benign" } else { "malignant" };
+        let label = if benign && i != 6 {
+            "benign"
+        } else {
+            "malignant"
+        };
         data.push_str(&format!("{i},{},{label}\n", if i < 20 { "A" } else { "B" }));
-        let p = if benign { 0.1 + (i as f64) * 0.001 } else { 0.9 - (i as f64) * 0.001 };
+        let p = if benign {
+            0.1 + (i as f64) * 0.001
+        } else {
+            0.9 - (i as f64) * 0.001
+        };
         probs.push_str(&format!("{p},{}\n", 1.0 - p));
     }
     write(&v, "d.csv", &data);
     write(&v, "p.csv", &probs);
     let out = v.run(&[
-        "data", "screen", "--data", "d.csv", "--label", "label", "--pred-probs", "p.csv",
-        "--subgroup", "site", "--json", "--no-outliers",
+        "data",
+        "screen",
+        "--data",
+        "d.csv",
+        "--label",
+        "label",
+        "--pred-probs",
+        "p.csv",
+        "--subgroup",
+        "site",
+        "--json",
+        "--no-outliers",
     ]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let s: Screen = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s.label_issues.len(), 1, "{:?}", s.label_issues);
     let li = &s.label_issues[0];
-    assert_eq!((li.row, li.given.as_str(), li.suggested.as_str()), (6, "malignant", "benign"));
+    assert_eq!(
+        (li.row, li.given.as_str(), li.suggested.as_str()),
+        (6, "malignant", "benign")
+    );
     assert!((li.score - 0.106).abs() < 1e-9);
     assert!(s.outliers.is_empty() && s.backdoor_suspects.is_empty());
     assert_eq!(s.summary["subgroups"]["site"]["A"]["label_issues"], 1);
 
     // Hostile inputs: a label with no probability column, a missing label, one class.
     write(&v, "d2.csv", &data.replacen("benign\n", "unknown\n", 1));
-    let out = v.run(&["data", "screen", "--data", "d2.csv", "--label", "label", "--pred-probs", "p.csv"]);
+    let out = v.run(&[
+        "data",
+        "screen",
+        "--data",
+        "d2.csv",
+        "--label",
+        "label",
+        "--pred-probs",
+        "p.csv",
+    ]);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("row 0: label \"unknown\" has no probability column"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("row 0: label \"unknown\" has no probability column"),
+        "{}",
+        show(&out)
+    );
     write(&v, "d3.csv", &data.replacen("benign\n", "NaN\n", 1));
-    let out = v.run(&["data", "screen", "--data", "d3.csv", "--label", "label", "--pred-probs", "p.csv"]);
+    let out = v.run(&[
+        "data",
+        "screen",
+        "--data",
+        "d3.csv",
+        "--label",
+        "label",
+        "--pred-probs",
+        "p.csv",
+    ]);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("row 0: label \"NaN\""), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("row 0: label \"NaN\""),
+        "{}",
+        show(&out)
+    );
     write(&v, "d4.csv", "x,label\n1,a\n2,a\n");
     let out = v.run(&["data", "screen", "--data", "d4.csv", "--label", "label"]);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("one class"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("one class"),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]
@@ -185,7 +345,9 @@ fn screen_cross_validates_when_no_probabilities_are_given() {
     let mut data = String::from("f0,f1,label\n");
     let mut s = 12345u64;
     let mut next = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
     };
     for i in 0..200 {
@@ -195,10 +357,15 @@ fn screen_cross_validates_when_no_probabilities_are_given() {
         data.push_str(&format!("{},{},{label}\n", off + next(), off + next()));
     }
     write(&v, "d.csv", &data);
-    let out = v.run(&["data", "screen", "--data", "d.csv", "--label", "label", "--json"]);
+    let out = v.run(&[
+        "data", "screen", "--data", "d.csv", "--label", "label", "--json",
+    ]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let s: Screen = serde_json::from_slice(&out.stdout).unwrap();
     let rows: Vec<usize> = s.label_issues.iter().map(|l| l.row).collect();
     assert_eq!(rows, [10], "{}", show(&out));
-    assert_eq!(s.summary["probabilities"], "logistic regression, 5-fold cross-validation");
+    assert_eq!(
+        s.summary["probabilities"],
+        "logistic regression, 5-fold cross-validation"
+    );
 }

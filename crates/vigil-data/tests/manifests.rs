@@ -39,7 +39,9 @@ fn csv(rows: &[String]) -> String {
 }
 
 fn rows(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("s{i},{},{}", i * 7 % 13, i % 3)).collect()
+    (0..n)
+        .map(|i| format!("s{i},{},{}", i * 7 % 13, i % 3))
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -175,7 +177,11 @@ fn folders_are_named_by_path_and_hostile_entries_refused() {
     let m = sign(dir.path(), &data, &Roles::default(), "m.json");
     let opened = vigil_data::open(&m, Some(&key().public_key())).unwrap();
     assert_eq!(opened.names.as_deref().unwrap(), ["a.bin", "b/c/x.ecg"]);
-    assert!(vigil_data::verify(&opened, &data, &|_| {}).unwrap().verified);
+    assert!(
+        vigil_data::verify(&opened, &data, &|_| {})
+            .unwrap()
+            .verified
+    );
     std::fs::write(data.join("b/c/x.ecg"), b"TWO").unwrap();
     std::fs::rename(data.join("a.bin"), data.join("a2.bin")).unwrap();
     let v = vigil_data::verify(&opened, &data, &|_| {}).unwrap();
@@ -193,7 +199,10 @@ fn folders_are_named_by_path_and_hostile_entries_refused() {
         let ok = std::process::Command::new("mkfifo").arg(&fifo).status();
         if ok.is_ok_and(|s| s.success()) {
             let err = vigil_data::hash_path(&data, &Roles::default(), &|_| {}).unwrap_err();
-            assert!(err.to_string().contains("pipe: not a regular file"), "{err}");
+            assert!(
+                err.to_string().contains("pipe: not a regular file"),
+                "{err}"
+            );
         }
     }
 }
@@ -226,7 +235,10 @@ fn hostile_csvs_name_the_row() {
     let huge = format!("id,x\n1,{}\n", "9".repeat(5000));
     std::fs::write(&data, huge).unwrap();
     let err = vigil_data::hash_path(&data, &roles, &|_| {}).unwrap_err();
-    assert!(err.to_string().contains("line 2: cell longer than"), "{err}");
+    assert!(
+        err.to_string().contains("line 2: cell longer than"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -244,7 +256,10 @@ fn tampering_is_refused() {
     bytes[last] ^= 1;
     std::fs::write(&side, &bytes).unwrap();
     let err = vigil_data::open(&m, Some(&key().public_key())).unwrap_err();
-    assert!(err.to_string().contains("does not match the SHA-256"), "{err}");
+    assert!(
+        err.to_string().contains("does not match the SHA-256"),
+        "{err}"
+    );
     // Decoding is bounded: an absurd count is refused, not allocated.
     let mut fake = b"vigil-data-samples/v1\n\x00".to_vec();
     fake.extend_from_slice(&u64::MAX.to_le_bytes());

@@ -24,7 +24,7 @@ enum Verb {
     /// Write a signed manifest of a CSV file or a folder of sample files: schema, sample count,
     /// one SHA-256 per sample (in a sidecar `MANIFEST.samples`) and their Merkle root, label
     /// and subgroup counts, provenance. No cell value is written, except ids with --id.
-    Manifest(ManifestArgs),
+    Manifest(Box<ManifestArgs>),
     /// Check data against a signed manifest; exit 0 when they are exactly what was signed,
     /// else 1 naming the changed, added and removed samples.
     Verify(VerifyArgs),
@@ -93,7 +93,12 @@ struct ManifestArgs {
     #[arg(long, value_name = "N")]
     name: Option<String>,
     /// Data set version (this command has no --version flag of its own).
-    #[arg(long = "version", id = "data_version", value_name = "V", default_value = "0")]
+    #[arg(
+        long = "version",
+        id = "data_version",
+        value_name = "V",
+        default_value = "0"
+    )]
     version: String,
     /// Provenance: where the data come from.
     #[arg(long, value_name = "TEXT")]
@@ -155,7 +160,7 @@ struct DiffArgs {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     match args.verb {
-        Verb::Manifest(a) => manifest(a),
+        Verb::Manifest(a) => manifest(*a),
         Verb::Verify(a) => verify(a),
         Verb::Diff(a) => diff(a),
         Verb::Screen(a) => screen(a),
@@ -324,7 +329,11 @@ fn diff(a: DiffArgs) -> anyhow::Result<Outcome> {
         }
         for (label, s) in &d.labels {
             if s.change != 0 {
-                writeln!(out, "label {label:?}: {} -> {} ({:+})", s.old, s.new, s.change)?;
+                writeln!(
+                    out,
+                    "label {label:?}: {} -> {} ({:+})",
+                    s.old, s.new, s.change
+                )?;
             }
         }
         for (column, values) in &d.subgroups {
@@ -386,11 +395,19 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
             )?;
         }
         if report.label_issues.len() > 20 {
-            writeln!(out, "  ... {} more (--json for all)", report.label_issues.len() - 20)?;
+            writeln!(
+                out,
+                "  ... {} more (--json for all)",
+                report.label_issues.len() - 20
+            )?;
         }
         writeln!(out, "outliers: {}", report.outliers.len())?;
         for o in report.outliers.iter().take(20) {
-            writeln!(out, "  row {} (class {:?}): score {:.2}", o.row, o.class, o.score)?;
+            writeln!(
+                out,
+                "  row {} (class {:?}): score {:.2}",
+                o.row, o.class, o.score
+            )?;
         }
         if !s.outliers_skipped.is_empty() {
             writeln!(

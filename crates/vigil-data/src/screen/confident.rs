@@ -69,7 +69,9 @@ pub struct Probabilities {
 impl Probabilities {
     /// Row `i`.
     pub fn row(&self, i: usize) -> &[f64] {
-        self.values.get(i * self.k..(i + 1) * self.k).unwrap_or_default()
+        self.values
+            .get(i * self.k..(i + 1) * self.k)
+            .unwrap_or_default()
     }
 
     /// `p[i][j]` (0 outside).
@@ -194,7 +196,8 @@ pub(crate) fn round_preserving_sum(floats: &[f64]) -> Vec<i64> {
         let increment = if diff < 0.0 { -1.0 } else { 1.0 };
         let changes = (diff.abs() as usize).min(floats.len());
         let mut order: Vec<usize> = (0..floats.len()).collect();
-        let gap = |i: usize| floats.get(i).copied().unwrap_or(0.0) - ints.get(i).copied().unwrap_or(0.0);
+        let gap =
+            |i: usize| floats.get(i).copied().unwrap_or(0.0) - ints.get(i).copied().unwrap_or(0.0);
         order.sort_by(|&a, &b| gap(a).total_cmp(&gap(b)));
         if increment > 0.0 {
             order.reverse();

@@ -50,7 +50,10 @@ pub fn stratified_folds(y: &[usize], n_splits: usize) -> Vec<usize> {
     for class in 0..n_classes {
         let mut deal = Vec::new();
         for (fold, alloc) in allocation.iter().enumerate() {
-            deal.extend(std::iter::repeat_n(fold, alloc.get(class).copied().unwrap_or(0)));
+            deal.extend(std::iter::repeat_n(
+                fold,
+                alloc.get(class).copied().unwrap_or(0),
+            ));
         }
         let mut it = deal.into_iter();
         for (i, &c) in encoded.iter().enumerate() {
@@ -173,8 +176,22 @@ mod tests {
         let y = [1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0];
         let f = stratified_folds(&y, 5);
         // Checked against scikit-learn 1.9: class 1 (seen first) is code 0.
-        
-        assert_eq!(f.iter().zip(&y).filter(|(_, &c)| c == 1).map(|(&f, _)| f).collect::<Vec<_>>(), [0, 1, 2, 3]);
-        assert_eq!(f.iter().zip(&y).filter(|(_, &c)| c == 0).map(|(&f, _)| f).collect::<Vec<_>>(), [0, 0, 1, 1, 2, 3, 4, 4]);
+
+        assert_eq!(
+            f.iter()
+                .zip(&y)
+                .filter(|(_, &c)| c == 1)
+                .map(|(&f, _)| f)
+                .collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            f.iter()
+                .zip(&y)
+                .filter(|(_, &c)| c == 0)
+                .map(|(&f, _)| f)
+                .collect::<Vec<_>>(),
+            [0, 0, 1, 1, 2, 3, 4, 4]
+        );
     }
 }

@@ -243,7 +243,10 @@ fn sorted_classes(labels: &[String]) -> Vec<String> {
     let mut classes: Vec<String> = labels.to_vec();
     classes.sort();
     classes.dedup();
-    let nums: Option<Vec<f64>> = classes.iter().map(|c| c.trim().parse::<f64>().ok()).collect();
+    let nums: Option<Vec<f64>> = classes
+        .iter()
+        .map(|c| c.trim().parse::<f64>().ok())
+        .collect();
     if let Some(nums) = nums {
         let mut pairs: Vec<(f64, String)> = nums.into_iter().zip(classes).collect();
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
@@ -335,12 +338,11 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 .collect();
             let x = ndarray::Array2::from_shape_vec((n, d.features.len()), d.x.clone())
                 .map_err(|e| input(&file, e.to_string()))?;
-            let probs = crossval::out_of_fold(&x, &y, distinct.len()).map_err(|reason| {
-                DataError::Fit {
+            let probs =
+                crossval::out_of_fold(&x, &y, distinct.len()).map_err(|reason| DataError::Fit {
                     file: file.clone(),
                     reason,
-                }
-            })?;
+                })?;
             (
                 distinct.clone(),
                 probs,
@@ -387,10 +389,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 score: f.score,
             })
             .collect();
-        let present: Vec<usize> = skipped
-            .into_iter()
-            .filter(|c| y.contains(c))
-            .collect();
+        let present: Vec<usize> = skipped.into_iter().filter(|c| y.contains(c)).collect();
         (found, present.into_iter().map(name).collect())
     } else {
         (Vec::new(), Vec::new())

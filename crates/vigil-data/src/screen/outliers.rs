@@ -67,7 +67,10 @@ fn robust_distances(pts: &[&[f64]], d: usize) -> Option<Vec<f64>> {
     let mut med = vec![0.0; d];
     let mut mad = vec![1.0; d];
     for j in 0..d {
-        let mut col: Vec<f64> = pts.iter().map(|p| p.get(j).copied().unwrap_or(0.0)).collect();
+        let mut col: Vec<f64> = pts
+            .iter()
+            .map(|p| p.get(j).copied().unwrap_or(0.0))
+            .collect();
         let m = median(&mut col);
         let mut dev: Vec<f64> = col.iter().map(|v| (v - m).abs()).collect();
         let s = median(&mut dev);
@@ -90,7 +93,10 @@ fn robust_distances(pts: &[&[f64]], d: usize) -> Option<Vec<f64>> {
     let mut dist = Vec::new();
     for _ in 0..30 {
         let (mean, chol) = fit(pts, &subset, d)?;
-        dist = pts.iter().map(|p| mahalanobis(p, &mean, &chol, d)).collect();
+        dist = pts
+            .iter()
+            .map(|p| mahalanobis(p, &mean, &chol, d))
+            .collect();
         let next = smallest(&dist, h);
         if next == subset {
             break;
@@ -273,7 +279,9 @@ mod tests {
         let mut s = 1u64;
         for _ in 0..200 {
             for _ in 0..3 {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 x.push(((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5);
             }
         }
