@@ -266,3 +266,32 @@ fn tampering_is_refused() {
     assert!(vigil_data::decode_sidecar(&fake).is_err());
     vigil_data::internal::fuzz_manifest(&fake);
 }
+
+#[test]
+fn fuzz_entry_points_survive_their_seeds() {
+    for (target, f) in [
+        ("data_csv", vigil_data::internal::fuzz_csv as fn(&[u8])),
+        ("data_manifest", vigil_data::internal::fuzz_manifest),
+    ] {
+        let dir = format!("{}/../../fuzz/seeds/{target}", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            f(&bytes);
+            // Truncations of every seed too.
+            for cut in (0..bytes.len()).step_by(7) {
+                f(&bytes[..cut]);
+            }
+        }
+    }
+    // A seed manifest parses (unverified) to its predicate.
+    let m = std::fs::read(format!(
+        "{}/../../fuzz/seeds/data_manifest/manifest.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let parsed = vigil_data::parse_manifest(&m, None).unwrap();
+    assert_eq!(
+        (parsed.samples, parsed.id_column.as_deref()),
+        (2, Some("id"))
+    );
+}
