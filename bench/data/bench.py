@@ -6,6 +6,8 @@ Run through bench/data/run. Each side is timed as a whole process (best of DATA_
   screen:   DATA_BENCH_SCREEN_ROWS rows x 30 features with given probabilities: vigil vs
             `--peer-screen` (pandas-free numpy.loadtxt of labels and probabilities, then
             cleanlab.filter.find_label_issues ranked by self-confidence).
+  DATA_BENCH_SCREEN_BIN: the `vigil` binary for the screen row (with DATA_BENCH_EXAMPLE=1, which
+            builds no CLI, the screen row is run only when it is given).
 """
 import hashlib
 import os
@@ -98,7 +100,8 @@ def main():
         print("|---|---:|---:|---:|---:|---:|---|")
         print(f"| manifest, {ROWS} rows ({size / 1e6:.0f} MB) | {tv:.3f} | {tp:.3f} | {ts:.3f} | "
               f"**{tp / tv:.1f}x** | {tv / ts:.2f}x of sha256sum | {agree} |")
-        if example:
+        screen_exe = os.environ.get("DATA_BENCH_SCREEN_BIN", "" if example else exe)
+        if not screen_exe:
             return
         n = SCREEN_ROWS
         xs = rng.normal(size=(n, 30))
@@ -117,7 +120,7 @@ def main():
                               if i else l for i, l in enumerate(text.splitlines())) + "\n")
         np.savetxt(probs, np.column_stack([1 - z, z]), delimiter=",", fmt="%.17g",
                    header="0,1", comments="")
-        tv, out_v = best([exe, "data", "screen", "--data", data, "--label", "label",
+        tv, out_v = best([screen_exe, "data", "screen", "--data", data, "--label", "label",
                           "--pred-probs", probs, "--no-outliers", "--json"])
         tc, out_c = best([sys.executable, __file__, "--peer-screen", data, probs])
         import json

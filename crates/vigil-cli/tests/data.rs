@@ -84,9 +84,18 @@ fn manifest_verify_and_diff() {
     ]);
     assert_eq!(code(&out), 0, "{}", show(&out));
     assert!(v.path("m1.samples").is_file());
-    // Digests and counts only: no cell value in the manifest.
-    let text = std::fs::read_to_string(v.path("m1.json")).unwrap();
-    assert!(!text.contains("p1") && !text.contains("61"));
+    // Digests and counts only: no cell value in the signed statement.
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("m1.json")).unwrap()).unwrap();
+    let payload = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        bundle["dsseEnvelope"]["payload"].as_str().unwrap(),
+    )
+    .unwrap();
+    let text = String::from_utf8(payload).unwrap();
+    assert!(text.contains("dataset-manifest/v1") && text.contains("\"site A\""));
+    // (ids p1..p4 would show; hex digests hold no "p")
+    assert!(!text.contains("p1") && !text.contains("p2"), "{text}");
 
     let out = v.run(&[
         "data",
@@ -280,6 +289,8 @@ fn screen_finds_a_flipped_label_with_given_probabilities() {
         "site",
         "--json",
         "--no-outliers",
+        "--html",
+        "r.html",
     ]);
     assert_eq!(code(&out), 1, "{}", show(&out));
     let s: Screen = serde_json::from_slice(&out.stdout).unwrap();
@@ -292,6 +303,12 @@ fn screen_finds_a_flipped_label_with_given_probabilities() {
     assert!((li.score - 0.106).abs() < 1e-9);
     assert!(s.outliers.is_empty() && s.backdoor_suspects.is_empty());
     assert_eq!(s.summary["subgroups"]["site"]["A"]["label_issues"], 1);
+    let html = std::fs::read_to_string(v.path("r.html")).unwrap();
+    assert!(
+        html.contains("<svg")
+            && html.contains("malignant -&gt; benign")
+            && !html.contains("<script")
+    );
 
     // Hostile inputs: a label with no probability column, a missing label, one class.
     write(&v, "d2.csv", &data.replacen("benign\n", "unknown\n", 1));
@@ -367,5 +384,92 @@ fn screen_cross_validates_when_no_probabilities_are_given() {
     assert_eq!(
         s.summary["probabilities"],
         "logistic regression, 5-fold cross-validation"
+    );
+}
+
+#[test]
+fn example_devices_ship_manifests_of_their_data() {
+    let v = Vigil::new();
+    for device in ["breast-cancer", "ecg-beats"] {
+        let root = util::device(device);
+        for split in ["training", "calibration", "validation"] {
+            let manifest = root.join(format!("data/manifests/{split}.manifest.json"));
+            let data = root.join(format!("data/{split}.csv"));
+            let key = root.join("demo-keys/signing-key.pub.pem");
+            let out = v.run(&[
+                "data",
+                "verify",
+                "--key",
+                key.to_str().unwrap(),
+                "--manifest",
+                manifest.to_str().unwrap(),
+                data.to_str().unwrap(),
+                "--json",
+            ]);
+            assert_eq!(code(&out), 0, "{device} {split}: {}", show(&out));
+        }
+    }
+}
+
+#[test]
+fn backdoor_screen_reads_the_models_hidden_output() {
+    let v = Vigil::new();
+    let dev = util::device("breast-cancer");
+    let data = dev.join("data/training.csv");
+    let model = dev.join("bundle/model.onnx");
+    let out = v.run(&[
+        "data",
+        "screen",
+        "--data",
+        data.to_str().unwrap(),
+        "--label",
+        "label",
+        "--no-outliers",
+        "--model",
+        model.to_str().unwrap(),
+        "--representation",
+        "hidden",
+        "--poison-fraction",
+        "0.05",
+        "--json",
+        "--html",
+        "r.html",
+    ]);
+    assert!(matches!(code(&out), 0 | 1), "{}", show(&out));
+    let s: Screen = serde_json::from_slice(&out.stdout).unwrap();
+    // 1.5 x 0.05 x n per class, most suspicious first, rows within the data.
+    let rows = s.summary["rows"].as_u64().unwrap() as usize;
+    assert!(!s.backdoor_suspects.is_empty());
+    let scores: Vec<f64> = s
+        .backdoor_suspects
+        .iter()
+        .map(|b| b["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+    assert!(s
+        .backdoor_suspects
+        .iter()
+        .all(|b| (b["row"].as_u64().unwrap() as usize) < rows));
+    assert!(std::fs::read_to_string(v.path("r.html"))
+        .unwrap()
+        .contains("spectral"));
+
+    let out = v.run(&[
+        "data",
+        "screen",
+        "--data",
+        data.to_str().unwrap(),
+        "--label",
+        "label",
+        "--model",
+        model.to_str().unwrap(),
+        "--representation",
+        "no_such_output",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("model.onnx"),
+        "{}",
+        show(&out)
     );
 }

@@ -58,11 +58,25 @@ struct ScreenArgs {
     /// Skip the outlier screen.
     #[arg(long)]
     no_outliers: bool,
+    /// Backdoor screen: an ONNX model taking the feature columns as one float input [N, d];
+    /// only its graph is executed (tract).
+    #[arg(long, value_name = "MODEL.onnx", requires = "representation")]
+    model: Option<PathBuf>,
+    /// The graph output holding the representation (a hidden layer) for the backdoor screen.
+    #[arg(long, value_name = "OUTPUT", requires = "model")]
+    representation: Option<String>,
+    /// Expected poisoned fraction: keep the 1.5 x EPS x n highest spectral scores per class.
+    #[arg(long, value_name = "EPS", requires = "model")]
+    poison_fraction: Option<f64>,
     /// Print one JSON object: {"label_issues":[{"row","given","suggested","score"}...],
     /// "outliers":[{"row","class","score"}...],"backdoor_suspects":[...],"summary":{...}},
     /// rows 0-based, most suspicious first.
     #[arg(long)]
     json: bool,
+    /// Also write a self-contained HTML report (inline SVG: label issues by class pair, score
+    /// histograms, the subgroup table).
+    #[arg(long, value_name = "REPORT.html")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -370,8 +384,14 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
         exclude: a.exclude.clone(),
         pred_probs: a.pred_probs.clone(),
         outliers: !a.no_outliers,
+        model: a.model.clone(),
+        representation: a.representation.clone(),
+        poison_fraction: a.poison_fraction,
     };
     let report = vigil_data::screen(&a.data, &opts).map_err(flat)?;
+    if let Some(path) = &a.html {
+        vigil_core::write_atomic(path, screen_html(&a.data, &report).as_bytes()).map_err(flat)?;
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer(&mut out, &report)?;
@@ -409,6 +429,23 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
                 o.row, o.class, o.score
             )?;
         }
+        if a.model.is_some() {
+            writeln!(out, "backdoor suspects: {}", report.backdoor_suspects.len())?;
+            for b in report.backdoor_suspects.iter().take(20) {
+                writeln!(
+                    out,
+                    "  row {} (class {:?}): spectral score {:.2}{}",
+                    b.row,
+                    b.class,
+                    b.score,
+                    if b.clustered {
+                        ", small activation cluster"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+        }
         if !s.outliers_skipped.is_empty() {
             writeln!(
                 out,
@@ -438,4 +475,110 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// The screen as a self-contained HTML page (no scripts, no external resources, text escaped).
+fn screen_html(data: &Path, r: &vigil_data::Report) -> String {
+    use std::fmt::Write as _;
+    use vigil_report::{bars, escape, histogram, number};
+    let s = &r.summary;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Vigil data screen</title>\
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px}}\
+figure{{display:inline-block;margin:1em}}</style></head><body><h1>Vigil data screen</h1>\
+<p>Data: <code>{}</code> &middot; {} rows &middot; classes: {} &middot; probabilities: {}</p>\
+<p>Label issues: <b>{}</b> &middot; outliers: <b>{}</b> &middot; backdoor suspects: <b>{}</b></p>",
+        escape(&data.display().to_string()),
+        s.rows,
+        escape(&s.classes.join(", ")),
+        escape(&s.probabilities),
+        s.label_issues,
+        s.outliers,
+        s.backdoor_suspects
+    );
+    if !s.label_issue_pairs.is_empty() {
+        let labels: Vec<String> = s.label_issue_pairs.keys().cloned().collect();
+        let values: Vec<f64> = s.label_issue_pairs.values().map(|&v| v as f64).collect();
+        let _ = write!(
+            h,
+            "<figure>{}<figcaption>label issues by given -> suggested class</figcaption></figure>",
+            bars("label issues by class pair", &labels, &values)
+        );
+        let scores: Vec<f64> = r.label_issues.iter().map(|l| l.score).collect();
+        let _ = write!(
+            h,
+            "<figure>{}<figcaption>self-confidence of the label issues</figcaption></figure>",
+            histogram("self-confidence", &scores, 10)
+        );
+    }
+    for class in &s.classes {
+        let scores: Vec<f64> = r
+            .outliers
+            .iter()
+            .filter(|o| &o.class == class)
+            .map(|o| o.score)
+            .collect();
+        if !scores.is_empty() {
+            let _ = write!(
+                h,
+                "<figure>{}<figcaption>outlier scores, class {}</figcaption></figure>",
+                histogram(&format!("outliers: {class}"), &scores, 10),
+                escape(class)
+            );
+        }
+    }
+    for class in &s.classes {
+        let scores: Vec<f64> = r
+            .backdoor_suspects
+            .iter()
+            .filter(|b| &b.class == class)
+            .map(|b| b.score)
+            .collect();
+        if !scores.is_empty() {
+            let _ = write!(
+                h,
+                "<figure>{}<figcaption>spectral signature scores of the backdoor suspects, class {}</figcaption></figure>",
+                histogram(&format!("spectral: {class}"), &scores, 10),
+                escape(class)
+            );
+        }
+    }
+    h.push_str("<h2>Most suspicious labels</h2><table><tr><th>row</th><th>given</th><th>suggested</th><th>p(given)</th></tr>");
+    for li in r.label_issues.iter().take(100) {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            li.row,
+            escape(&li.given),
+            escape(&li.suggested),
+            number(li.score)
+        );
+    }
+    h.push_str("</table>");
+    if !s.subgroups.is_empty() {
+        h.push_str("<h2>Subgroups</h2><table><tr><th>column</th><th>value</th><th>rows</th><th>label rates</th><th>label issues</th></tr>");
+        for (g, values) in &s.subgroups {
+            for (v, sg) in values {
+                let rates: Vec<String> = sg
+                    .label_rates
+                    .iter()
+                    .map(|(l, x)| format!("{} {:.1}%", escape(l), 100.0 * x))
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(g),
+                    escape(v),
+                    sg.count,
+                    rates.join(", "),
+                    sg.label_issues
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</body></html>\n");
+    h
 }

@@ -7,9 +7,12 @@
 //! by name, then one row per data row) or are computed by 5-fold cross-validated logistic
 //! regression on the numeric columns ([`crossval`]).
 
+pub mod backdoor;
 pub mod confident;
 pub mod crossval;
 pub mod outliers;
+#[cfg(feature = "backdoor")]
+pub mod representation;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,12 @@ pub struct ScreenOptions {
     pub pred_probs: Option<PathBuf>,
     /// Look for outliers per class.
     pub outliers: bool,
+    /// An ONNX model whose internal representation the backdoor screen reads.
+    pub model: Option<PathBuf>,
+    /// The graph output holding the representation (with `model`).
+    pub representation: Option<String>,
+    /// Expected poisoned fraction: cut spectral suspects at `1.5 eps n` per class.
+    pub poison_fraction: Option<f64>,
 }
 
 /// A row whose label looks wrong.
@@ -66,8 +75,10 @@ pub struct BackdoorSuspect {
     pub row: usize,
     /// Its label.
     pub class: String,
-    /// Suspicion, comparable across classes.
+    /// Spectral signature score over its class's median (comparable across classes).
     pub score: f64,
+    /// Also in a small activation cluster (the second opinion).
+    pub clustered: bool,
 }
 
 /// Counts of one subgroup value.
@@ -294,6 +305,14 @@ fn read_probs(path: &Path, rows: usize) -> Result<(Vec<String>, Probabilities), 
 /// Screen the labelled CSV at `data`.
 pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
     let file = data.display().to_string();
+    if let Some(eps) = opts.poison_fraction {
+        if !(eps > 0.0 && eps < 1.0) {
+            return Err(input(
+                &file,
+                format!("poison fraction {eps}: must be between 0 and 1"),
+            ));
+        }
+    }
     let d = read_data(data, opts, opts.pred_probs.is_none())?;
     let n = d.labels.len();
     let distinct = sorted_classes(&d.labels);
@@ -394,6 +413,41 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
     } else {
         (Vec::new(), Vec::new())
     };
+    let mut backdoor_suspects = Vec::new();
+    if let Some(model) = &opts.model {
+        let output = opts.representation.as_deref().ok_or_else(|| {
+            input(
+                &file,
+                "--model needs --representation OUTPUT (the graph output to read)",
+            )
+        })?;
+        if d.features.is_empty() {
+            return Err(input(
+                &file,
+                "no numeric feature columns to run the model on",
+            ));
+        }
+        #[cfg(feature = "backdoor")]
+        let (reps, h) = representation::represent(model, output, &d.x, d.features.len())
+            .map_err(|reason| input(&model.display().to_string(), reason))?;
+        #[cfg(not(feature = "backdoor"))]
+        let (reps, h): (Vec<f64>, usize) = {
+            let _ = output;
+            return Err(input(
+                &model.display().to_string(),
+                "this build has no model runner (feature `backdoor`)",
+            ));
+        };
+        backdoor_suspects = backdoor::screen(&reps, h, &y, classes.len(), opts.poison_fraction)
+            .into_iter()
+            .map(|s| BackdoorSuspect {
+                row: s.row,
+                class: name(s.class),
+                score: s.score,
+                clustered: s.clustered,
+            })
+            .collect();
+    }
     let mut pairs = BTreeMap::new();
     for li in &label_issues {
         *pairs
@@ -448,13 +502,13 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
         label_issue_pairs: pairs,
         outliers: outliers.len(),
         outliers_skipped: skipped,
-        backdoor_suspects: 0,
+        backdoor_suspects: backdoor_suspects.len(),
         subgroups,
     };
     Ok(Report {
         label_issues,
         outliers,
-        backdoor_suspects: Vec::new(),
+        backdoor_suspects,
         summary,
     })
 }
