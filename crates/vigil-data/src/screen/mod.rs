@@ -302,6 +302,28 @@ fn read_probs(path: &Path, rows: usize) -> Result<(Vec<String>, Probabilities), 
     Ok((table.names.clone(), Probabilities { k, values }))
 }
 
+/// The model's representation of each row (see [`representation`]).
+#[cfg(feature = "backdoor")]
+fn representations(
+    model: &Path,
+    output: &str,
+    x: &[f64],
+    d: usize,
+) -> Result<(Vec<f64>, usize), String> {
+    representation::represent(model, output, x, d)
+}
+
+/// Without the `backdoor` feature there is no model runner.
+#[cfg(not(feature = "backdoor"))]
+fn representations(
+    _model: &Path,
+    _output: &str,
+    _x: &[f64],
+    _d: usize,
+) -> Result<(Vec<f64>, usize), String> {
+    Err("this build has no model runner (feature `backdoor`)".into())
+}
+
 /// Screen the labelled CSV at `data`.
 pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
     let file = data.display().to_string();
@@ -427,17 +449,8 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 "no numeric feature columns to run the model on",
             ));
         }
-        #[cfg(feature = "backdoor")]
-        let (reps, h) = representation::represent(model, output, &d.x, d.features.len())
+        let (reps, h) = representations(model, output, &d.x, d.features.len())
             .map_err(|reason| input(&model.display().to_string(), reason))?;
-        #[cfg(not(feature = "backdoor"))]
-        let (reps, h): (Vec<f64>, usize) = {
-            let _ = output;
-            return Err(input(
-                &model.display().to_string(),
-                "this build has no model runner (feature `backdoor`)",
-            ));
-        };
         backdoor_suspects = backdoor::screen(&reps, h, &y, classes.len(), opts.poison_fraction)
             .into_iter()
             .map(|s| BackdoorSuspect {
