@@ -56,6 +56,7 @@ mod lex;
 mod limits;
 mod number;
 mod parallel;
+mod records;
 mod schema;
 mod table;
 
@@ -66,6 +67,8 @@ pub use crate::schema::{Cells, Kind, Schema};
 // what comes back
 pub use crate::schema::Column;
 pub use crate::table::Table;
+// records as they lie in the input (for digests)
+pub use crate::records::{RawRecord, Records};
 // what can go wrong
 pub use crate::error::{CellFault, Fault, TableError};
 
@@ -82,6 +85,15 @@ pub mod internal {
         schema: &Schema,
     ) -> Result<Table, crate::TableError> {
         Table::parse_split(bytes, file, schema, 1)
+    }
+
+    /// [`Records::read`](crate::Records::read), in stretches whatever the size.
+    pub fn records_in_stretches(
+        bytes: &[u8],
+        file: &str,
+        limits: &crate::Limits,
+    ) -> Result<crate::Records, crate::TableError> {
+        crate::Records::read_split(bytes, file, limits, 1)
     }
 
     /// [`Table::parse`] in one pass whatever the size.

@@ -73,7 +73,7 @@ pub(crate) fn parse_body(
 
 /// Offsets `0 = c0 < c1 < ... < ck = len` cutting `body` into about `pieces` stretches, each cut
 /// just after a newline preceded by an even number of quotes.
-fn cut_points(body: &[u8], pieces: usize) -> Vec<usize> {
+pub(crate) fn cut_points(body: &[u8], pieces: usize) -> Vec<usize> {
     let mut cuts = vec![0];
     let step = (body.len() / pieces.max(1)).max(1);
     let mut quotes = 0usize; // quotes in body[..scanned]

@@ -78,3 +78,48 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Records read in one pass and in stretches agree, fail alike, and find the rows the
+    /// table reader finds; each record's bytes are its line without the line end.
+    #[test]
+    fn records_agree_with_tables(
+        data in prop::collection::vec(prop::sample::select(b"ab1.,\"\n\r x".to_vec()), 0..400),
+    ) {
+        let limits = vigil_table::Limits::default();
+        let one = vigil_table::Records::read(&data, "f", &limits);
+        let split = vigil_table::internal::records_in_stretches(&data, "f", &limits);
+        prop_assert_eq!(format!("{one:?}"), format!("{split:?}"));
+        if let Ok(r) = &one {
+            let text = Schema::all().text(r.header.clone());
+            let t = Table::parse(&data, "f", &text).unwrap();
+            prop_assert_eq!(t.rows(), r.rows.len());
+            for (i, rec) in r.rows.iter().enumerate() {
+                let b = r.bytes(&data, i).unwrap();
+                prop_assert!(!b.ends_with(b"\n"));
+                prop_assert!(rec.start <= rec.end);
+            }
+        }
+    }
+}
+
+#[test]
+fn records_name_the_line_of_a_ragged_row_and_keep_quotes() {
+    let csv = b"\xef\xbb\xbfa,b\r\n1,\"x\"\"y\nz\"\r\n\r\n2,3\r\n4\n";
+    let err =
+        vigil_table::Records::read(csv, "r.csv", &vigil_table::Limits::default()).unwrap_err();
+    assert_eq!(err.to_string(), "r.csv: line 6: 1 fields, the header has 2");
+    let ok = &csv[..csv.len() - 2];
+    let r = vigil_table::Records::read(ok, "r.csv", &vigil_table::Limits::default()).unwrap();
+    assert_eq!(r.rows.len(), 2);
+    assert_eq!(&ok[r.head.start..r.head.end], b"a,b");
+    assert_eq!(r.bytes(ok, 0).unwrap(), b"1,\"x\"\"y\nz\"");
+    assert_eq!(r.bytes(ok, 1).unwrap(), b"2,3");
+    assert_eq!(r.rows[1].line, 5);
+    assert_eq!(
+        r.kinds,
+        [vigil_table::Kind::Number, vigil_table::Kind::Text]
+    );
+}

@@ -16,6 +16,13 @@ fi
 "$py" "$here/train.py"
 "$vigil" guard calibrate --bundle "$here/bundle" --clean "$here/data/calibration.csv" \
   --reference "$here/data/training.csv" --fpr 0.05
+# Signed manifests of the data (digests and counts only), signed with the demo ML lead key.
+for split in training calibration validation; do
+  "$vigil" data manifest --key "$here/demo-keys/signing-key.pem" \
+    --out "$here/data/manifests/$split.manifest.json" --label label --name "breast-cancer-$split" \
+    --version 1 --source "examples/devices/breast-cancer/train.py (see its header)" \
+    --licence "demo data; see examples/devices/breast-cancer/train.py" "$here/data/$split.csv"
+done
 "$vigil" bundle sign --key "$here/demo-keys/signing-key.pem" "$here/bundle"
 "$vigil" bundle sign --key "$here/demo-keys/qa-key.pem" --signature "$here/bundle/model.qa.sig" "$here/bundle"
 "$vigil" bundle verify --policy "$here/policy.toml" "$here/bundle"

@@ -7,6 +7,7 @@ use crate::outcome::Outcome;
 mod assess;
 mod bundle;
 mod collector;
+mod data;
 mod demo;
 mod drift;
 mod evidence;
@@ -43,6 +44,8 @@ pub(crate) enum Command {
     Guard(guard::Args),
     /// The fleet collector: a checkpoint witness, store and dashboard; push a ledger to it.
     Collector(collector::Args),
+    /// Signed dataset manifests, verify and diff; screen data for label issues and outliers.
+    Data(data::Args),
     /// Premarket evidence: vulnerability matching with VEX (the threat model, BOMs and the
     /// pack follow).
     Evidence(evidence::Args),
@@ -68,6 +71,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Scan(args) => scan::run(args),
         Command::Guard(args) => guard::run(args),
         Command::Collector(args) => collector::run(args),
+        Command::Data(args) => data::run(args),
         Command::Evidence(args) => evidence::run(args),
         Command::Update(args) => update::run(args),
         Command::Assess(args) => assess::run(args),

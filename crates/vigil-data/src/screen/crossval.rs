@@ -1,0 +1,197 @@
+//! Out-of-fold predicted probabilities, as scikit-learn's
+//! `cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression()), X, y, cv=5,
+//! method="predict_proba")` computes them:
+//!
+//! * folds of `StratifiedKFold(n_splits=5, shuffle=False)`, assigned exactly as scikit-learn
+//!   assigns them (classes in order of first appearance, each class's rows dealt to the folds
+//!   in order);
+//! * features standardised with the training folds' mean and population standard deviation
+//!   (a constant feature is left unscaled);
+//! * an L2-penalised logistic regression with C = 1 and an unpenalised intercept: binary when
+//!   the training folds hold two classes, multinomial (softmax) for more, fitted by L-BFGS
+//!   through `linfa-logistic` (whose objective, `-log-likelihood + alpha/2 |W|^2` with alpha =
+//!   1/C, is scikit-learn's). A class missing from the training folds gets probability 0 on
+//!   the held-out fold, as in scikit-learn.
+
+use linfa::prelude::*;
+use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
+use ndarray::{Array1, Array2, Axis};
+
+use super::confident::Probabilities;
+
+/// Number of folds.
+pub const FOLDS: usize = 5;
+
+/// `StratifiedKFold(n_splits, shuffle=False)._make_test_folds`: the test fold of each row.
+pub fn stratified_folds(y: &[usize], n_splits: usize) -> Vec<usize> {
+    // Classes renumbered by first appearance.
+    let mut order: Vec<usize> = Vec::new();
+    let mut code = std::collections::HashMap::new();
+    let encoded: Vec<usize> = y
+        .iter()
+        .map(|&c| {
+            *code.entry(c).or_insert_with(|| {
+                order.push(c);
+                order.len() - 1
+            })
+        })
+        .collect();
+    let n_classes = order.len();
+    let mut sorted = encoded.clone();
+    sorted.sort_unstable();
+    // allocation[fold][class] = count of class in sorted[fold::n_splits]
+    let mut allocation = vec![vec![0usize; n_classes]; n_splits];
+    for (i, &c) in sorted.iter().enumerate() {
+        if let Some(a) = allocation.get_mut(i % n_splits).and_then(|r| r.get_mut(c)) {
+            *a += 1;
+        }
+    }
+    let mut folds = vec![0usize; y.len()];
+    for class in 0..n_classes {
+        let mut deal = Vec::new();
+        for (fold, alloc) in allocation.iter().enumerate() {
+            deal.extend(std::iter::repeat_n(
+                fold,
+                alloc.get(class).copied().unwrap_or(0),
+            ));
+        }
+        let mut it = deal.into_iter();
+        for (i, &c) in encoded.iter().enumerate() {
+            if c == class {
+                if let (Some(f), Some(slot)) = (it.next(), folds.get_mut(i)) {
+                    *slot = f;
+                }
+            }
+        }
+    }
+    folds
+}
+
+/// Out-of-fold probabilities for features `x` (rows) and labels `y` in `0..k`.
+pub fn out_of_fold(x: &Array2<f64>, y: &[usize], k: usize) -> Result<Probabilities, String> {
+    let n = y.len();
+    let folds = stratified_folds(y, FOLDS);
+    let mut values = vec![0.0; n * k];
+    for fold in 0..FOLDS {
+        let train: Vec<usize> = (0..n).filter(|&i| folds.get(i) != Some(&fold)).collect();
+        let test: Vec<usize> = (0..n).filter(|&i| folds.get(i) == Some(&fold)).collect();
+        if test.is_empty() {
+            continue;
+        }
+        let xt = x.select(Axis(0), &train);
+        let yt: Vec<usize> = train.iter().filter_map(|&i| y.get(i).copied()).collect();
+        let (mean, scale) = standardiser(&xt);
+        let xt = (xt - &mean) / &scale;
+        let xs = (x.select(Axis(0), &test) - &mean) / &scale;
+        let mut present: Vec<usize> = yt.clone();
+        present.sort_unstable();
+        present.dedup();
+        let probs: Array2<f64> = match present.len() {
+            0 => return Err("a training fold has no rows".into()),
+            1 => Array2::ones((test.len(), 1)),
+            2 => {
+                let ds = Dataset::new(xt, Array1::from(yt));
+                let model = LogisticRegression::default()
+                    .alpha(1.0)
+                    .max_iterations(1000)
+                    .gradient_tolerance(1e-6)
+                    .fit(&ds)
+                    .map_err(|e| e.to_string())?;
+                let pos = model.labels().pos.class;
+                let pp = model.predict_probabilities(&xs);
+                let mut out = Array2::zeros((test.len(), 2));
+                for (r, &q) in pp.iter().enumerate() {
+                    // Columns follow `present` (sorted classes).
+                    let (a, b) = if present.first() == Some(&pos) {
+                        (q, 1.0 - q)
+                    } else {
+                        (1.0 - q, q)
+                    };
+                    out[[r, 0]] = a;
+                    out[[r, 1]] = b;
+                }
+                out
+            }
+            _ => {
+                let ds = Dataset::new(xt, Array1::from(yt));
+                let model = MultiLogisticRegression::default()
+                    .alpha(1.0)
+                    .max_iterations(1000)
+                    .gradient_tolerance(1e-6)
+                    .fit(&ds)
+                    .map_err(|e| e.to_string())?;
+                let pp = model.predict_probabilities(&xs);
+                // Reorder the model's classes into `present` order.
+                let classes = model.classes().to_vec();
+                let mut out = Array2::zeros((test.len(), present.len()));
+                for (ci, c) in classes.iter().enumerate() {
+                    if let Some(pi) = present.iter().position(|p| p == c) {
+                        out.column_mut(pi).assign(&pp.column(ci));
+                    }
+                }
+                out
+            }
+        };
+        for (r, &i) in test.iter().enumerate() {
+            for (pi, &c) in present.iter().enumerate() {
+                if let Some(v) = values.get_mut(i * k + c) {
+                    *v = probs.get((r, pi)).copied().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+    Ok(Probabilities { k, values })
+}
+
+/// `StandardScaler`: column means and population standard deviations (1 where a column is
+/// constant, as `_handle_zeros_in_scale`).
+fn standardiser(x: &Array2<f64>) -> (Array1<f64>, Array1<f64>) {
+    let n = x.nrows().max(1) as f64;
+    let mean = x.sum_axis(Axis(0)) / n;
+    let var = x
+        .axis_iter(Axis(0))
+        .fold(Array1::zeros(x.ncols()), |acc: Array1<f64>, row| {
+            let d = &row - &mean;
+            acc + &d * &d
+        })
+        / n;
+    let scale = var.mapv(|v| {
+        let s = v.sqrt();
+        if s < 10.0 * f64::EPSILON {
+            1.0
+        } else {
+            s
+        }
+    });
+    (mean, scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_are_dealt_as_scikit_learn_deals_them() {
+        // sklearn: StratifiedKFold(5).split(np.zeros(12), y) with this y gives these test folds.
+        let y = [1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0];
+        let f = stratified_folds(&y, 5);
+        // Checked against scikit-learn 1.9: class 1 (seen first) is code 0.
+
+        assert_eq!(
+            f.iter()
+                .zip(&y)
+                .filter(|(_, &c)| c == 1)
+                .map(|(&f, _)| f)
+                .collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            f.iter()
+                .zip(&y)
+                .filter(|(_, &c)| c == 0)
+                .map(|(&f, _)| f)
+                .collect::<Vec<_>>(),
+            [0, 0, 1, 1, 2, 3, 4, 4]
+        );
+    }
+}
