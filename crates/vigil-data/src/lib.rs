@@ -8,10 +8,10 @@
 //!   (the digests themselves are in a sidecar file), label and subgroup counts and provenance,
 //!   signed as an in-toto statement in a DSSE envelope (predicate type [`PREDICATE_TYPE`]).
 //!   Digests and counts only: a manifest can leave the hospital. The sample encoding is
-//!   documented in [`samples`](crate::samples) so another tool can recompute it.
+//!   documented in [`samples`] so another tool can recompute it.
 //! * [`verify`] and [`diff`]: data against a manifest, or two manifests; every changed, added or
-//!   removed sample is named (by id, path or row number, see [`compare`](crate::compare)).
-//! * [`screen`](crate::screen): label issues by confident learning, as cleanlab 2.9's
+//!   removed sample is named (by id, path or row number, see [`compare`]).
+//! * [`screen`](mod@crate::screen): label issues by confident learning, as cleanlab 2.9's
 //!   `find_label_issues` finds them, on given or cross-validated predicted probabilities;
 //!   outliers per class; subgroup counts and label rates.
 //!
