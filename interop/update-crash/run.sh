@@ -5,9 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export VIGIL_CRASH_TRIALS="${VIGIL_CRASH_TRIALS:-100}"
-if cargo test --locked -q -p vigil-cli --test update sigkill -- --nocapture 2>&1 | tee /dev/stderr | grep -q "test result: ok"; then
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if cargo test --locked -q -p vigil-cli --test update sigkill -- --nocapture >"$log" 2>&1 \
+   && grep -q "test result: ok" "$log"; then
+  grep -E "after SIGKILL" "$log" || true
   echo "1 passed, 0 failed ($VIGIL_CRASH_TRIALS SIGKILL trials)"
 else
+  cat "$log"
   echo "0 passed, 1 failed"
   exit 1
 fi
