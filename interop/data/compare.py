@@ -27,8 +27,8 @@ from sklearn.preprocessing import StandardScaler
 warnings.filterwarnings("ignore")
 VIGIL = os.environ["VIGIL_BIN"]
 # A fixed seed by default, so CI is repeatable; DATA_INTEROP_SEED=random draws a new one.
-# Known defect (to fix): seed 1563402673 gives one extra label issue against cleanlab (a
-# prune count one higher for a tied calibrated cell), see the closing note of 2026-12-05.
+# (Seed 1563402673 found the tie-break defect fixed on 2026-12-05; its case is a regression
+# test in crates/vigil-cli/tests/data.rs.)
 _seed = os.environ.get("DATA_INTEROP_SEED", "20261205")
 SEED = random.SystemRandom().randrange(2**31) if _seed == "random" else int(_seed)
 print(f"seed {SEED} (DATA_INTEROP_SEED to replay)")

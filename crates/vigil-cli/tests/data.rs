@@ -473,3 +473,41 @@ fn backdoor_screen_reads_the_models_hidden_output() {
         show(&out)
     );
 }
+
+/// Regression (2026-12-05, interop seed 1563402673): with probability columns in another order
+/// than the sorted class names, an exact tie in the calibrated confident joint was broken by
+/// column order, not by class index as cleanlab does, and one extra row (412) was flagged. The
+/// fixture's header is permuted; the issues must be cleanlab 2.9's, in its order.
+#[test]
+fn regression_tie_in_the_confident_joint_breaks_by_class_index_as_cleanlab() {
+    let v = util::Vigil::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigil-data/tests/data/tie");
+    let out = v.run(&[
+        "data",
+        "screen",
+        "--json",
+        "--no-outliers",
+        "--data",
+        dir.join("data.csv").to_str().unwrap(),
+        "--label",
+        "label",
+        "--pred-probs",
+        dir.join("probs.csv").to_str().unwrap(),
+    ]);
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<u64> = got["label_issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["row"].as_u64().unwrap())
+        .collect();
+    let want: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cleanlab.json")).unwrap()).unwrap();
+    let want: Vec<u64> = want["label_issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, want);
+}

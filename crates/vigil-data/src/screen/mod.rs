@@ -266,6 +266,31 @@ fn sorted_classes(labels: &[String]) -> Vec<String> {
     classes
 }
 
+/// The probability columns reordered so the classes are in sorted order, the class indices
+/// cleanlab sees when the labels are encoded as scikit-learn's `LabelEncoder` (and
+/// `np.unique`) encode them. The columns of the file may come in any order (they are matched by
+/// name), but cleanlab's tie-breaks follow class indices: rounding the calibrated confident
+/// joint breaks exact ties by index, so the order decides which class gives up a count.
+fn in_sorted_class_order(names: Vec<String>, probs: Probabilities) -> (Vec<String>, Probabilities) {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| names.get(a).cmp(&names.get(b)));
+    if order.iter().enumerate().all(|(i, &j)| i == j) {
+        return (names, probs);
+    }
+    let k = probs.k;
+    let rows = probs.values.len().checked_div(k).unwrap_or(0);
+    let mut values = Vec::with_capacity(probs.values.len());
+    for r in 0..rows {
+        let row = probs.row(r);
+        values.extend(order.iter().map(|&j| row.get(j).copied().unwrap_or(0.0)));
+    }
+    let sorted = order
+        .iter()
+        .filter_map(|&j| names.get(j).cloned())
+        .collect();
+    (sorted, Probabilities { k, values })
+}
+
 /// Read predicted probabilities for `rows` data rows, with classes named by the header.
 fn read_probs(path: &Path, rows: usize) -> Result<(Vec<String>, Probabilities), DataError> {
     let file = path.display().to_string();
@@ -351,6 +376,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
     let (classes, probs, source) = match &opts.pred_probs {
         Some(p) => {
             let (names, probs) = read_probs(p, n)?;
+            let (names, probs) = in_sorted_class_order(names, probs);
             (names, probs, "given".to_string())
         }
         None => {
