@@ -296,6 +296,13 @@ fn demo_runs_the_guarded_gateway_end_to_end() {
         report["ledger_entries"].as_u64().unwrap() >= guarded,
         "{report}"
     );
+    // The demo ends by writing the premarket evidence pack of what ran.
+    let pack = v.path(report["evidence_pack"].as_str().unwrap());
+    assert!(pack.is_file(), "{report}");
+    let evidence: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pack.with_file_name("evidence.json")).unwrap())
+            .unwrap();
+    assert_eq!(evidence["threat_model"]["summary"]["total"], 20);
     let checkpoint = report["checkpoint"].as_str().unwrap();
     let verify = v.run(&[
         "log",

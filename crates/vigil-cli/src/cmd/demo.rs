@@ -344,7 +344,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         std::fs::write(out.join("checkpoint.txt"), n)?;
     }
     let checkpoint = note.is_some();
+    // The premarket evidence pack of what just ran: the example's deploy.toml, pointed at this
+    // run's bundle, ledger and collector.
+    let evidence = demo_evidence(&args.device, &bundle, &policy, &out, &fleet);
     let report = serde_json::json!({
+        "evidence_pack": evidence.as_ref().ok().map(|(p, _)| p.display().to_string()),
         "model": model.name,
         "version": model.version,
         "seconds": started.elapsed().as_secs_f64(),
@@ -440,6 +444,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         text(&fleet["operator_key"]),
         text(&fleet["ca"])
     )?;
+    match &evidence {
+        Ok((path, summary)) => {
+            let n = |k: &str| summary.get(k).copied().unwrap_or(0);
+            writeln!(
+                o,
+                "evidence:   {} (threat model: {} met, {} partial, {} missing)",
+                path.display(),
+                n("met"),
+                n("partial"),
+                n("missing")
+            )?
+        }
+        Err(e) => writeln!(o, "evidence:   not written: {e:#}")?,
+    }
     writeln!(o, "took {:.1} s", started.elapsed().as_secs_f64())?;
     drop(o);
     keep_serving(&rt, running, gateway_addr, stop)
@@ -486,4 +504,45 @@ fn ed25519_key(path: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&public, key.public_key().to_pem())
         .with_context(|| format!("cannot write {}", public.display()))?;
     Ok(path.to_path_buf())
+}
+
+/// Writes the evidence pack for this demo run into `OUT/evidence/`: the device's `deploy.toml`
+/// with the bundle, ledger and collector of this run. Returns the page and the threat model's
+/// summary.
+fn demo_evidence(
+    device: &std::path::Path,
+    bundle: &std::path::Path,
+    policy: &std::path::Path,
+    out: &std::path::Path,
+    fleet: &serde_json::Value,
+) -> anyhow::Result<(PathBuf, std::collections::BTreeMap<String, usize>)> {
+    let src = device.join("deploy.toml");
+    let text = crate::read_bounded(&src, vigil_evidence::MAX_DEPLOYMENT_BYTES)?;
+    let mut doc: toml::Table = std::str::from_utf8(&text)?.parse()?;
+    let abs = |p: &std::path::Path| -> anyhow::Result<String> {
+        Ok(std::fs::canonicalize(p)?.display().to_string())
+    };
+    if let Some(toml::Value::Table(d)) = doc.get_mut("device") {
+        d.insert("bundle".into(), toml::Value::String(abs(bundle)?));
+    }
+    let mut ledger = toml::Table::new();
+    ledger.insert(
+        "path".into(),
+        toml::Value::String(abs(&out.join("audit.db"))?),
+    );
+    ledger.insert(
+        "public_key".into(),
+        toml::Value::String(abs(&out.join("ledger-key.pub.pem"))?),
+    );
+    doc.insert("ledger".into(), toml::Value::Table(ledger));
+    if let Some(url) = fleet.get("dashboard").and_then(|d| d.as_str()) {
+        let mut c = toml::Table::new();
+        c.insert("url".into(), toml::Value::String(url.to_string()));
+        doc.insert("collector".into(), toml::Value::Table(c));
+    }
+    let deploy = out.join("deploy.toml");
+    std::fs::write(&deploy, toml::to_string(&doc)?)?;
+    let dir = out.join("evidence");
+    let summary = super::evidence::demo_pack(bundle, policy, &deploy, &dir)?;
+    Ok((dir.join("index.html"), summary))
 }

@@ -219,6 +219,17 @@ fn update_facts(d: &vigil_evidence::Deployment) -> UpdateFacts {
 }
 
 fn pack(a: PackArgs) -> anyhow::Result<Outcome> {
+    let model = write_pack_impl(&a)?;
+    println!("{}", a.out.join("index.html").display());
+    Ok(if model.has_missing() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Writes the pack `a` asks for; returns the threat model it holds.
+fn write_pack_impl(a: &PackArgs) -> anyhow::Result<vigil_evidence::ThreatModel> {
     let (deployment, verified, model) = evaluate(
         &a.bundle,
         a.key.as_deref(),
@@ -276,12 +287,24 @@ fn pack(a: PackArgs) -> anyhow::Result<Outcome> {
             files: vigil_evidence::PACK_FILES.to_vec(),
         },
     )?;
-    println!("{}", a.out.join("index.html").display());
-    Ok(if model.has_missing() {
-        Outcome::Failed
-    } else {
-        Outcome::Ok
-    })
+    Ok(model)
+}
+
+/// Writes the evidence pack into `out` (for `vigil demo`); returns the threat model's summary.
+pub(crate) fn demo_pack(
+    bundle: &std::path::Path,
+    policy: &std::path::Path,
+    deployment: &std::path::Path,
+    out: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, usize>> {
+    let args = PackArgs {
+        bundle: bundle.to_path_buf(),
+        key: None,
+        policy: Some(policy.to_path_buf()),
+        deployment: deployment.to_path_buf(),
+        out: out.to_path_buf(),
+    };
+    Ok(write_pack_impl(&args)?.summary)
 }
 
 fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {

@@ -10,7 +10,7 @@ mod collector;
 mod data;
 mod demo;
 mod drift;
-mod evidence;
+pub(crate) mod evidence;
 pub(crate) mod guard;
 pub(crate) mod key;
 mod log;
