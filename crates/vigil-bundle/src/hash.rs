@@ -84,7 +84,7 @@ impl ByteSource for Disk {
     }
 }
 
-fn digest_file(
+pub(crate) fn digest_file(
     path: &Path,
     start: u64,
     end: Option<u64>,

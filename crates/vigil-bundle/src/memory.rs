@@ -69,24 +69,29 @@ impl LoadFailure {
     }
 }
 
+/// Which files [`Memory`] keeps, by bundle name; the others are hashed from disk and dropped.
+pub(crate) type Keep<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
 /// Files read once into memory; every digest is computed over these bytes.
-pub(crate) struct Memory {
+pub(crate) struct Memory<'a> {
     cache: Mutex<HashMap<PathBuf, LoadCell>>,
     loaded: AtomicU64,
     max: u64,
+    keep: Option<Keep<'a>>,
 }
 
 fn poisoned() -> BundleError {
     BundleError::Usage("internal error: a lock was poisoned by a panic".into())
 }
 
-impl Memory {
-    /// Keeps at most `max` bytes in all.
-    pub(crate) fn new(max: u64) -> Memory {
+impl<'a> Memory<'a> {
+    /// Keeps at most `max` bytes in all, of the files `keep` accepts (all without it).
+    pub(crate) fn new(max: u64, keep: Option<Keep<'a>>) -> Memory<'a> {
         Memory {
             cache: Mutex::new(HashMap::new()),
             loaded: AtomicU64::new(0),
             max,
+            keep,
         }
     }
 
@@ -117,7 +122,7 @@ impl Memory {
     }
 }
 
-impl ByteSource for Memory {
+impl ByteSource for Memory<'_> {
     fn digest(
         &self,
         file: &FileEntry,
@@ -125,6 +130,11 @@ impl ByteSource for Memory {
         end: Option<u64>,
         progress: Option<Progress<'_>>,
     ) -> Result<[u8; 32], BundleError> {
+        if let Some(keep) = self.keep {
+            if !keep(file.name.as_str()) {
+                return hash::digest_file(&file.path, start, end, progress);
+            }
+        }
         let data = self.load(file)?;
         let digest =
             hash::digest_memory(&data, start, end).ok_or_else(|| BundleError::UnsupportedFile {

@@ -49,6 +49,7 @@ pub struct BundleVerifier<'a> {
     limits: Limits,
     signature: Option<PathBuf>,
     progress: Option<Progress<'a>>,
+    keep: Option<crate::memory::Keep<'a>>,
 }
 
 impl std::fmt::Debug for BundleVerifier<'_> {
@@ -71,7 +72,16 @@ impl<'a> BundleVerifier<'a> {
             limits: Limits::default(),
             signature: None,
             progress: None,
+            keep: None,
         }
+    }
+
+    /// Keep only the files `keep` accepts (by bundle name, such as `model.onnx`) for
+    /// [`VerifiedBundle::file`]; the others are verified by streaming them from disk and are not
+    /// held (a large bundle whose user reads a few of its files). Default: keep every file.
+    pub fn keep(mut self, keep: &'a (dyn Fn(&str) -> bool + Sync)) -> Self {
+        self.keep = Some(keep);
+        self
     }
 
     /// Bounds on what is read.
@@ -99,7 +109,7 @@ impl<'a> BundleVerifier<'a> {
     /// are handed out by [`VerifiedBundle::file`], so nothing can change between the check and
     /// its use.
     pub fn verify(self) -> Result<VerifiedBundle, BundleError> {
-        let memory = Memory::new(self.limits.max_load_bytes);
+        let memory = Memory::new(self.limits.max_load_bytes, self.keep);
         let (report, manifests) = self.evaluate(&memory)?;
         let loaded = memory.into_files()?;
         Ok(VerifiedBundle::new(self.dir, report, &manifests, loaded))

@@ -531,7 +531,17 @@ impl Run<'_, '_> {
     }
 
     fn verify(&self, stage: &Path, version: &semver::Version) -> Result<VerifiedBundle, Refusal> {
-        let mut verifier = BundleVerifier::new(stage, self.install.trust.clone());
+        // Only the files the guard and the acceptance set read are kept in memory; the rest
+        // (large weights, say) are verified by streaming them from disk. The names come from
+        // the staged, not yet verified vigil.toml: a forged one fails verification anyway, and
+        // a file wrongly left out is only missing later (the guard then refuses to open).
+        let wanted = wanted_files(stage);
+        let keep = |name: &str| {
+            name == vigil_bundle::CONFIG_FILE
+                || name.starts_with("reference/")
+                || wanted.iter().any(|w| w == name)
+        };
+        let mut verifier = BundleVerifier::new(stage, self.install.trust.clone()).keep(&keep);
         if let Some(p) = self.install.progress {
             verifier = verifier.progress(p);
         }
@@ -569,6 +579,23 @@ impl Run<'_, '_> {
         }
         Ok(bundle)
     }
+}
+
+/// The model and acceptance data the staged `vigil.toml` names (unverified: a hint for what to
+/// keep in memory, never trusted for anything else).
+fn wanted_files(stage: &Path) -> Vec<String> {
+    let path = stage.join(vigil_bundle::CONFIG_FILE);
+    let Ok(bytes) = vigil_core::read_bounded(&path, 1 << 20) else {
+        return Vec::new();
+    };
+    let Ok(config) = vigil_bundle::BundleConfig::parse(&bytes, &path) else {
+        return Vec::new();
+    };
+    let mut names = vec![config.model.clone()];
+    if let Ok(Some(spec)) = AcceptanceSpec::from_config(&config.document) {
+        names.push(spec.data);
+    }
+    names
 }
 
 fn scan(stage: &Path) -> Result<(), Refusal> {
