@@ -11,7 +11,6 @@ use vigil_assess::{
     robustness, robustness_html, write_adversarial_csv, write_scores_csv, Attack, HsjParams,
     Labelled, NoiseKind, Norm, RobustnessOptions, Strategy, Target,
 };
-use vigil_bundle::Trust;
 
 use crate::outcome::Outcome;
 
@@ -105,24 +104,17 @@ enum NoiseArg {
 
 /// The bundle and its trust, shared by every verb.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("trust").required(true).args(["key", "policy"])))]
 struct BundleArgs {
     /// The bundle directory.
     #[arg(long, value_name = "DIR")]
     bundle: PathBuf,
-    /// Public key PEM of the bundle's signer (signature DIR/model.sig).
-    #[arg(long, value_name = "PUB.pem")]
-    key: Option<PathBuf>,
-    /// Trust policy instead of a single key.
-    #[arg(long, value_name = "POLICY.toml", conflicts_with = "key")]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    trust: super::guard::TrustArgs,
 }
 
 impl BundleArgs {
     fn open(&self) -> anyhow::Result<Target> {
-        let trust: Trust = super::guard::trust(self.key.as_deref(), self.policy.as_deref())?
-            .context("give --key or --policy")?;
-        Ok(Target::open(&self.bundle, &trust)?)
+        Ok(Target::open(&self.bundle, &self.trust.trust()?)?)
     }
 }
 

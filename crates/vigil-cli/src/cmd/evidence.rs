@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use crate::cmd::guard::TrustArgs;
 use crate::outcome::Outcome;
 
 /// Premarket evidence: vulnerability matching against an offline OSV export.
@@ -46,17 +47,8 @@ struct PackArgs {
     /// The bundle directory.
     #[arg(long, value_name = "DIR")]
     bundle: PathBuf,
-    /// The signer's public key (signature DIR/model.sig).
-    #[arg(
-        long,
-        value_name = "PUB.pem",
-        conflicts_with = "policy",
-        required_unless_present = "policy"
-    )]
-    key: Option<PathBuf>,
-    /// A trust policy for the bundle's signatures.
-    #[arg(long, value_name = "POLICY.toml")]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// The deployment description.
     #[arg(long, value_name = "deploy.toml")]
     deployment: PathBuf,
@@ -70,17 +62,8 @@ struct ThreatsArgs {
     /// The bundle directory.
     #[arg(long, value_name = "DIR")]
     bundle: PathBuf,
-    /// The signer's public key (signature DIR/model.sig).
-    #[arg(
-        long,
-        value_name = "PUB.pem",
-        conflicts_with = "policy",
-        required_unless_present = "policy"
-    )]
-    key: Option<PathBuf>,
-    /// A trust policy for the bundle's signatures.
-    #[arg(long, value_name = "POLICY.toml")]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// The deployment description.
     #[arg(long, value_name = "deploy.toml")]
     deployment: PathBuf,
@@ -99,17 +82,8 @@ struct AibomArgs {
     /// The bundle directory.
     #[arg(long, value_name = "DIR")]
     bundle: PathBuf,
-    /// The signer's public key (signature DIR/model.sig).
-    #[arg(
-        long,
-        value_name = "PUB.pem",
-        conflicts_with = "policy",
-        required_unless_present = "policy"
-    )]
-    key: Option<PathBuf>,
-    /// A trust policy for the bundle's signatures.
-    #[arg(long, value_name = "POLICY.toml")]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Where to write the AIBOM.
     #[arg(long, value_name = "FILE.cdx.json")]
     out: PathBuf,
@@ -131,16 +105,6 @@ struct SbomArgs {
 /// `tests/sbom.rs` (`VIGIL_BLESS=1` rewrites it).
 const DEPENDENCIES: &str = include_str!("../../sbom-dependencies.json");
 
-fn write_bom(
-    out: &std::path::Path,
-    bom: &vigil_evidence::cyclonedx::CycloneDx,
-) -> anyhow::Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(bom)?;
-    bytes.push(b'\n');
-    vigil_core::write_atomic(out, &bytes)?;
-    Ok(())
-}
-
 /// The deployment, the bundle as verified (or why not) and the threat model they make.
 type Evaluated = (
     vigil_evidence::Deployment,
@@ -150,12 +114,9 @@ type Evaluated = (
 
 fn evaluate(
     bundle: &std::path::Path,
-    key: Option<&std::path::Path>,
-    policy: Option<&std::path::Path>,
+    trust: vigil_bundle::Trust,
     deployment: &std::path::Path,
 ) -> anyhow::Result<Evaluated> {
-    let trust = crate::cmd::guard::trust(key, policy)?
-        .ok_or_else(|| anyhow::anyhow!("--key or --policy is required"))?;
     let deployment = vigil_evidence::Deployment::load(deployment)?;
     // A bundle that does not verify is a finding (its rows go missing), not an error.
     let verified = vigil_bundle::BundleVerifier::new(bundle, trust).verify();
@@ -230,12 +191,7 @@ fn pack(a: PackArgs) -> anyhow::Result<Outcome> {
 
 /// Writes the pack `a` asks for; returns the threat model it holds.
 fn write_pack_impl(a: &PackArgs) -> anyhow::Result<vigil_evidence::ThreatModel> {
-    let (deployment, verified, model) = evaluate(
-        &a.bundle,
-        a.key.as_deref(),
-        a.policy.as_deref(),
-        &a.deployment,
-    )?;
+    let (deployment, verified, model) = evaluate(&a.bundle, a.trust.trust()?, &a.deployment)?;
     std::fs::create_dir_all(&a.out).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     let catalog = vigil_evidence::catalog()?;
     let now = vigil_core::time::rfc3339(vigil_core::time::now_ms());
@@ -248,11 +204,11 @@ fn write_pack_impl(a: &PackArgs) -> anyhow::Result<vigil_evidence::ThreatModel> 
         Some(&deployment),
         &now,
     )?;
-    write_bom(&a.out.join("sbom.cdx.json"), &sbom)?;
+    write_json(&a.out.join("sbom.cdx.json"), &sbom)?;
     let aibom_path = a.out.join("aibom.cdx.json");
     let aibom = match &verified {
         Ok(b) => {
-            write_bom(&aibom_path, &vigil_evidence::aibom(b, &now)?)?;
+            write_json(&aibom_path, &vigil_evidence::aibom(b, &now)?)?;
             true
         }
         Err(_) => {
@@ -299,8 +255,10 @@ pub(crate) fn demo_pack(
 ) -> anyhow::Result<std::collections::BTreeMap<String, usize>> {
     let args = PackArgs {
         bundle: bundle.to_path_buf(),
-        key: None,
-        policy: Some(policy.to_path_buf()),
+        trust: TrustArgs {
+            key: None,
+            policy: Some(policy.to_path_buf()),
+        },
         deployment: deployment.to_path_buf(),
         out: out.to_path_buf(),
     };
@@ -308,17 +266,10 @@ pub(crate) fn demo_pack(
 }
 
 fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {
-    let (deployment, _verified, model) = evaluate(
-        &a.bundle,
-        a.key.as_deref(),
-        a.policy.as_deref(),
-        &a.deployment,
-    )?;
+    let (deployment, _verified, model) = evaluate(&a.bundle, a.trust.trust()?, &a.deployment)?;
     if let Some(path) = &a.threat_dragon {
         let td = vigil_evidence::threat_dragon(&model, &vigil_evidence::catalog()?, &deployment);
-        let mut bytes = serde_json::to_vec_pretty(&td)?;
-        bytes.push(b'\n');
-        vigil_core::write_atomic(path, &bytes)?;
+        write_json(path, &td)?;
     }
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -354,13 +305,11 @@ fn threats(a: ThreatsArgs) -> anyhow::Result<Outcome> {
 }
 
 fn aibom(a: AibomArgs) -> anyhow::Result<Outcome> {
-    let trust = crate::cmd::guard::trust(a.key.as_deref(), a.policy.as_deref())?
-        .ok_or_else(|| anyhow::anyhow!("--key or --policy is required"))?;
-    let bundle = vigil_bundle::BundleVerifier::new(&a.bundle, trust)
+    let bundle = vigil_bundle::BundleVerifier::new(&a.bundle, a.trust.trust()?)
         .verify()
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
     let now = vigil_core::time::rfc3339(vigil_core::time::now_ms());
-    write_bom(&a.out, &vigil_evidence::aibom(&bundle, &now)?)?;
+    write_json(&a.out, &vigil_evidence::aibom(&bundle, &now)?)?;
     Ok(Outcome::Ok)
 }
 
@@ -379,7 +328,7 @@ fn sbom(a: SbomArgs) -> anyhow::Result<Outcome> {
         deployment.as_ref(),
         &now,
     )?;
-    write_bom(&a.out, &bom)?;
+    write_json(&a.out, &bom)?;
     Ok(Outcome::Ok)
 }
 

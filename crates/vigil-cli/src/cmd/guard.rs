@@ -155,6 +155,31 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     }
 }
 
+/// `--key PUB.pem | --policy POLICY.toml`, one of them required: the trust a command verifies a
+/// bundle under (evidence, update, assess).
+#[derive(Debug, clap::Args)]
+pub(crate) struct TrustArgs {
+    /// The bundle signer's public key (signature model.sig in the bundle).
+    #[arg(
+        long,
+        value_name = "PUB.pem",
+        conflicts_with = "policy",
+        required_unless_present = "policy"
+    )]
+    pub(crate) key: Option<PathBuf>,
+    /// A trust policy for the bundle's signatures (k-of-n signers) instead of a single key.
+    #[arg(long, value_name = "POLICY.toml")]
+    pub(crate) policy: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust given.
+    pub(crate) fn trust(&self) -> anyhow::Result<Trust> {
+        trust(self.key.as_deref(), self.policy.as_deref())?
+            .ok_or_else(|| anyhow::anyhow!("--key or --policy is required"))
+    }
+}
+
 /// The trust to verify a bundle under: `--key` or `--policy` (none: no verification).
 pub(crate) fn trust(key: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Option<Trust>> {
     Ok(match (key, policy) {

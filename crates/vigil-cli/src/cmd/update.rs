@@ -48,17 +48,8 @@ struct InstallArgs {
     /// The bundle name: releases are the targets NAME/VERSION.tar.
     #[arg(long, value_name = "NAME")]
     name: String,
-    /// The bundle signer's public key (signature model.sig in the bundle).
-    #[arg(
-        long,
-        value_name = "PUB.pem",
-        conflicts_with = "policy",
-        required_unless_present = "policy"
-    )]
-    key: Option<PathBuf>,
-    /// A trust policy for the bundle signatures.
-    #[arg(long, value_name = "POLICY.toml")]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    trust: crate::cmd::guard::TrustArgs,
     /// Install exactly this version (also one withdrawn by a rollback).
     #[arg(long = "version", id = "release_version", value_name = "V")]
     version: Option<String>,
@@ -199,9 +190,7 @@ fn print_report(report: &UpdateReport, json: bool) -> anyhow::Result<Outcome> {
 }
 
 fn install(a: InstallArgs) -> anyhow::Result<Outcome> {
-    let trust = crate::cmd::guard::trust(a.key.as_deref(), a.policy.as_deref())?
-        .context("--key or --policy is required")?;
-    let mut install = Install::new(&a.repo, &a.state, &a.name, trust).keep(a.keep);
+    let mut install = Install::new(&a.repo, &a.state, &a.name, a.trust.trust()?).keep(a.keep);
     if let Some(root) = &a.root {
         install = install.root(root);
     }
