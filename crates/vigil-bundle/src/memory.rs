@@ -72,12 +72,16 @@ impl LoadFailure {
 /// Which files [`Memory`] keeps, by bundle name; the others are hashed from disk and dropped.
 pub(crate) type Keep<'a> = &'a (dyn Fn(&str) -> bool + Sync);
 
+/// Whole-file SHA-256s a caller computed as it wrote the files, by bundle name.
+pub(crate) type Known<'a> = &'a HashMap<String, [u8; 32]>;
+
 /// Files read once into memory; every digest is computed over these bytes.
 pub(crate) struct Memory<'a> {
     cache: Mutex<HashMap<PathBuf, LoadCell>>,
     loaded: AtomicU64,
     max: u64,
     keep: Option<Keep<'a>>,
+    known: Option<Known<'a>>,
 }
 
 fn poisoned() -> BundleError {
@@ -86,12 +90,14 @@ fn poisoned() -> BundleError {
 
 impl<'a> Memory<'a> {
     /// Keeps at most `max` bytes in all, of the files `keep` accepts (all without it).
-    pub(crate) fn new(max: u64, keep: Option<Keep<'a>>) -> Memory<'a> {
+    /// For a file not kept, a whole-file digest in `known` stands for reading it.
+    pub(crate) fn new(max: u64, keep: Option<Keep<'a>>, known: Option<Known<'a>>) -> Memory<'a> {
         Memory {
             cache: Mutex::new(HashMap::new()),
             loaded: AtomicU64::new(0),
             max,
             keep,
+            known,
         }
     }
 
@@ -132,6 +138,15 @@ impl ByteSource for Memory<'_> {
     ) -> Result<[u8; 32], BundleError> {
         if let Some(keep) = self.keep {
             if !keep(file.name.as_str()) {
+                let whole = start == 0 && end.is_none();
+                if let Some(d) = self.known.and_then(|k| k.get(file.name.as_str())) {
+                    if whole {
+                        if let Some(p) = progress {
+                            p(file.size);
+                        }
+                        return Ok(*d);
+                    }
+                }
                 return hash::digest_file(&file.path, start, end, progress);
             }
         }

@@ -50,6 +50,7 @@ pub struct BundleVerifier<'a> {
     signature: Option<PathBuf>,
     progress: Option<Progress<'a>>,
     keep: Option<crate::memory::Keep<'a>>,
+    known: Option<crate::memory::Known<'a>>,
 }
 
 impl std::fmt::Debug for BundleVerifier<'_> {
@@ -73,7 +74,18 @@ impl<'a> BundleVerifier<'a> {
             signature: None,
             progress: None,
             keep: None,
+            known: None,
         }
+    }
+
+    /// Whole-file SHA-256 digests, by bundle name, that the caller computed over the bytes as
+    /// it wrote them into the directory (an updater unpacking a release it downloaded). For a
+    /// file that [`keep`](Self::keep) does not keep, a known digest stands for reading the file
+    /// back; kept files are always read and hashed, so their bytes and digest agree. Only pass
+    /// digests of files you wrote yourself into a directory no one else writes.
+    pub fn known_digests(mut self, known: &'a std::collections::HashMap<String, [u8; 32]>) -> Self {
+        self.known = Some(known);
+        self
     }
 
     /// Keep only the files `keep` accepts (by bundle name, such as `model.onnx`) for
@@ -109,7 +121,7 @@ impl<'a> BundleVerifier<'a> {
     /// are handed out by [`VerifiedBundle::file`], so nothing can change between the check and
     /// its use.
     pub fn verify(self) -> Result<VerifiedBundle, BundleError> {
-        let memory = Memory::new(self.limits.max_load_bytes, self.keep);
+        let memory = Memory::new(self.limits.max_load_bytes, self.keep, self.known);
         let (report, manifests) = self.evaluate(&memory)?;
         let loaded = memory.into_files()?;
         Ok(VerifiedBundle::new(self.dir, report, &manifests, loaded))

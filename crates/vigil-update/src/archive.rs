@@ -73,6 +73,9 @@ pub struct Unpacked {
     pub files: Vec<String>,
     /// Bytes in all files.
     pub bytes: u64,
+    /// The SHA-256 of each file's bytes as they were written, by the same names: bundle
+    /// verification uses them instead of reading large files back.
+    pub digests: std::collections::HashMap<String, [u8; 32]>,
 }
 
 fn member(name: &str, reason: impl Into<String>) -> ArchiveError {
@@ -138,6 +141,7 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     dirs.insert(dest.to_path_buf());
     let mut files = Vec::new();
+    let mut digests = std::collections::HashMap::new();
     let mut total: u64 = 0;
     for (index, entry) in entries.enumerate() {
         let mut entry =
@@ -223,16 +227,21 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
             .create_new(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        let copied = io::copy(&mut (&mut entry).take(size), &mut out).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::InvalidData {
-                member(&shown, format!("truncated: {e}"))
-            } else {
-                ArchiveError::Io {
+        let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+        let copied = copy_hashing(&mut (&mut entry).take(size), &mut out, &mut hasher).map_err(
+            |e| match e {
+                Copy::Read(e)
+                    if e.kind() == io::ErrorKind::UnexpectedEof
+                        || e.kind() == io::ErrorKind::InvalidData =>
+                {
+                    member(&shown, format!("truncated: {e}"))
+                }
+                Copy::Read(e) | Copy::Write(e) => ArchiveError::Io {
                     path: path.clone(),
                     source: e,
-                }
-            }
-        })?;
+                },
+            },
+        )?;
         if copied != size {
             return Err(member(
                 &shown,
@@ -241,6 +250,9 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
         }
         out.flush().map_err(io_err(&path))?;
         out.sync_all().map_err(io_err(&path))?;
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(hasher.finish().as_ref());
+        digests.insert(name.clone(), digest);
         files.push(name);
     }
     for dir in dirs.iter().rev() {
@@ -252,7 +264,36 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
     Ok(Unpacked {
         files,
         bytes: total,
+        digests,
     })
+}
+
+/// Which side of a copy failed.
+enum Copy {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies `from` into `to`, hashing the bytes on the way; returns how many were copied.
+fn copy_hashing(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    hasher: &mut ring::digest::Context,
+) -> Result<u64, Copy> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = match from.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(got) => got,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Copy::Read(e)),
+        };
+        let chunk = buf.get(..got).unwrap_or_default();
+        hasher.update(chunk);
+        to.write_all(chunk).map_err(Copy::Write)?;
+        n += got as u64;
+    }
 }
 
 fn make_dirs(path: &Path, made: &mut BTreeSet<PathBuf>) -> io::Result<()> {
@@ -393,6 +434,13 @@ mod tests {
             std::fs::read(dir.path().join("reference/guard.json")).unwrap(),
             b"{}"
         );
+        // Each file's digest is that of the bytes written.
+        for name in &packed {
+            let on_disk = std::fs::read(dir.path().join(name)).unwrap();
+            let want = ring::digest::digest(&ring::digest::SHA256, &on_disk);
+            assert_eq!(&got.digests[name][..], want.as_ref(), "{name}");
+        }
+        assert_eq!(got.digests.len(), packed.len());
     }
 
     #[test]
