@@ -246,6 +246,11 @@ pub struct UpdateStep {
     pub reason: Option<String>,
     /// What was checked or why it failed, for people.
     pub detail: String,
+    /// When the manufacturer published the release (milliseconds since the Unix epoch), as its
+    /// signed TUF target says (`custom.published`, written by `vigil update repo add`); absent
+    /// when the target does not say. Time to patch is activation minus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_ms: Option<u64>,
 }
 
 /// The steps of an update, in the order an install takes them.
@@ -391,6 +396,27 @@ mod tests {
         let old = br#"{"type":"guard.alarm","event_id":1,"time_ms":2,"model":"m","client":"c","alarm":"volume","detail":{"used":8,"budget":10}}"#;
         match Event::from_json(old).unwrap() {
             Event::GuardAlarm(a) => assert_eq!(a.response, ""),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_update_step_without_a_publication_time_keeps_its_bytes() {
+        // Entries written before `published_ms` existed must hash as they did.
+        let old = br#"{"type":"update.step","time_ms":5,"step":"activate","name":"n","version":"1.0.0","ok":true,"reason":null,"detail":"d"}"#;
+        let e = Event::from_json(old).unwrap();
+        match &e {
+            Event::UpdateStep(s) => assert_eq!(s.published_ms, None),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::from_slice::<serde_json::Value>(old).unwrap()
+        );
+        let mut with = serde_json::from_slice::<serde_json::Value>(old).unwrap();
+        with["published_ms"] = serde_json::json!(3);
+        match Event::from_json(with.to_string().as_bytes()).unwrap() {
+            Event::UpdateStep(s) => assert_eq!(s.published_ms, Some(3)),
             other => panic!("{other:?}"),
         }
     }

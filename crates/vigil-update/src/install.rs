@@ -185,6 +185,9 @@ struct DeviceLog {
     ledger: Ledger,
     signer: NoteSigner,
     name: String,
+    /// When the chosen release was published (its target's `custom.published`), recorded
+    /// with every step about it.
+    published_ms: Option<u64>,
 }
 
 impl DeviceLog {
@@ -229,6 +232,7 @@ impl DeviceLog {
             ledger,
             signer,
             name: name.to_string(),
+            published_ms: None,
         })
     }
 
@@ -250,6 +254,7 @@ impl DeviceLog {
             ok,
             reason,
             detail,
+            published_ms: version.and(self.published_ms),
         }))?;
         Ok(())
     }
@@ -373,6 +378,7 @@ impl Run<'_, '_> {
         };
         let (version, target) = (version.clone(), target.clone());
         let vtext = version.to_string();
+        self.log.published_ms = tuf::published_ms(&refreshed.repo, &target);
         if let Some(active) = &self.previous {
             let active_v = semver::Version::parse(active).ok();
             if active_v.as_ref() == Some(&version) {
@@ -434,7 +440,7 @@ impl Run<'_, '_> {
         )?;
 
         // 4. Verify the bundle on the unpacked bytes.
-        let bundle = match self.verify(&stage, &version) {
+        let bundle = match self.verify(&stage, &version, &unpacked.digests) {
             Ok(b) => b,
             Err(r) => return self.refused(Some(&vtext), r),
         };
@@ -530,7 +536,12 @@ impl Run<'_, '_> {
         }
     }
 
-    fn verify(&self, stage: &Path, version: &semver::Version) -> Result<VerifiedBundle, Refusal> {
+    fn verify(
+        &self,
+        stage: &Path,
+        version: &semver::Version,
+        written: &std::collections::HashMap<String, [u8; 32]>,
+    ) -> Result<VerifiedBundle, Refusal> {
         // Only the files the guard and the acceptance set read are kept in memory; the rest
         // (large weights, say) are verified by streaming them from disk. The names come from
         // the staged, not yet verified vigil.toml: a forged one fails verification anyway, and
@@ -541,7 +552,11 @@ impl Run<'_, '_> {
                 || name.starts_with("reference/")
                 || wanted.iter().any(|w| w == name)
         };
-        let mut verifier = BundleVerifier::new(stage, self.install.trust.clone()).keep(&keep);
+        // The files not kept were hashed as they were unpacked: those digests stand for
+        // reading them back (the staging folder is ours alone).
+        let mut verifier = BundleVerifier::new(stage, self.install.trust.clone())
+            .keep(&keep)
+            .known_digests(written);
         if let Some(p) = self.install.progress {
             verifier = verifier.progress(p);
         }

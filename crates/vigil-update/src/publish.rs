@@ -509,7 +509,10 @@ impl Publisher {
                     sha256: Decoded::from(digest.to_vec()),
                     _extra: HashMap::new(),
                 },
-                custom: HashMap::new(),
+                custom: HashMap::from([(
+                    crate::tuf::PUBLISHED.to_string(),
+                    serde_json::Value::String(published_now()),
+                )]),
                 _extra: HashMap::new(),
             },
         );
@@ -677,4 +680,12 @@ pub mod internal {
         let signed = p.sign_role(ts.signed, &KeyHolder::Root(root.signed), &keys)?;
         p.write_file("timestamp.json", signed.buffer())
     }
+}
+
+/// Now, to the second, as RFC 3339 (a target's `custom.published`).
+fn published_now() -> String {
+    let now = jiff::Timestamp::now().as_second();
+    jiff::Timestamp::from_second(now)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }

@@ -277,6 +277,19 @@ pub(crate) fn releases(repo: &Repository, name: &str) -> BTreeMap<semver::Versio
         .collect()
 }
 
+/// When target `name` was published: its signed `custom.published` (RFC 3339, written by
+/// `vigil update repo add`), in milliseconds since the Unix epoch; `None` when the target does
+/// not say or says something else (other publishers, python-tuf's tools).
+pub(crate) fn published_ms(repo: &Repository, name: &str) -> Option<u64> {
+    let (_, target) = resolve(repo.targets(), name).ok()?;
+    let text = target.custom.get(PUBLISHED)?.as_str()?;
+    let at: jiff::Timestamp = text.parse().ok()?;
+    u64::try_from(at.as_millisecond()).ok()
+}
+
+/// The `custom` key of a target that holds its publication time.
+pub(crate) const PUBLISHED: &str = "published";
+
 /// The version of target `raw` if it is a release of `name` (`<name>/<semver>.tar`).
 pub(crate) fn release_of(raw: &str, name: &str) -> Option<semver::Version> {
     let rest = raw.strip_prefix(name)?.strip_prefix('/')?;

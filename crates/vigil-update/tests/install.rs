@@ -66,15 +66,30 @@ fn honest_updates_activate_and_roll_back() {
 
     // Every step is in the ledger, and the ledger verifies.
     let ledger = vigil_ledger::Ledger::open(&w.state().join("ledger.db")).unwrap();
-    let steps: Vec<String> = ledger
+    let events = ledger
         .entries(0, ledger.size())
         .unwrap()
         .iter()
         .filter_map(|e| match vigil_ledger::Event::from_json(e).ok()? {
-            vigil_ledger::Event::UpdateStep(s) => Some(format!("{:?}", s.step)),
+            vigil_ledger::Event::UpdateStep(s) => Some(s),
             _ => None,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Steps about a release carry its publication time (the target's custom.published), a
+    // moment before the step; the refresh, about no release yet, does not.
+    for s in &events {
+        match (&s.version, s.published_ms) {
+            (Some(_), Some(p)) if s.step != vigil_ledger::UpdatePhase::Rollback => {
+                assert!(p <= s.time_ms && s.time_ms - p < 600_000, "{s:?}")
+            }
+            (None, p) => assert_eq!(p, None, "{s:?}"),
+            _ => {}
+        }
+    }
+    assert!(events
+        .iter()
+        .any(|s| s.step == vigil_ledger::UpdatePhase::Activate && s.published_ms.is_some()));
+    let steps: Vec<String> = events.iter().map(|s| format!("{:?}", s.step)).collect();
     for want in [
         "Refresh",
         "Download",
