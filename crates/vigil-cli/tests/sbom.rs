@@ -219,6 +219,37 @@ fn threats(v: &Vigil, bundle_key: Option<&str>, deploy: &Path) -> (i32, serde_js
     (code(&out), j)
 }
 
+/// `vigil evidence VERB` on the breast-cancer example's bundle and policy, with `deploy`.
+fn evidence_run(v: &Vigil, verb: &str, deploy: &Path, extra: &[&str]) -> std::process::Output {
+    let d = util::device("breast-cancer");
+    let (bundle, policy) = (d.join("bundle"), d.join("policy.toml"));
+    let mut args = vec![
+        "evidence",
+        verb,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--deployment",
+        deploy.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    v.run(&args)
+}
+
+/// The breast-cancer example's deploy.toml with its paths made absolute, to write elsewhere.
+fn example_deploy_absolute() -> String {
+    let d = util::device("breast-cancer");
+    std::fs::read_to_string(d.join("deploy.toml"))
+        .unwrap()
+        .replace(
+            "bundle = \"bundle\"",
+            &format!("bundle = {:?}", d.join("bundle")),
+        )
+        .replace("\"data/", &format!("\"{}/data/", d.display()))
+        .replace("\"demo-keys/", &format!("\"{}/demo-keys/", d.display()))
+}
+
 fn status<'a>(j: &'a serde_json::Value, id: &str) -> &'a str {
     j["threats"]
         .as_array()
@@ -257,9 +288,11 @@ fn the_threat_model_covers_every_row_and_removing_a_control_turns_its_rows_missi
     }
     assert_eq!(status(&j, "T07"), "met");
     assert_eq!(status(&j, "T15"), "partial");
+    // The example's data manifests verify with its data key.
+    assert_eq!(status(&j, "T01"), "met");
     assert_eq!(
         c, 1,
-        "rows are missing on the example (no data manifests): exit 1"
+        "rows are missing on the example (no update state, no assess report): exit 1"
     );
     assert_eq!(j["summary"]["total"], 20);
 
@@ -272,6 +305,25 @@ fn the_threat_model_covers_every_row_and_removing_a_control_turns_its_rows_missi
     let (_, j) = threats(&v, None, &nomtls);
     assert_eq!(status(&j, "T15"), "missing");
     assert_eq!(status(&j, "T14"), "missing");
+
+    // Data manifests whose signature cannot be checked, or is not the key's: missing.
+    let absolute = example_deploy_absolute();
+    let nokey: String = absolute
+        .lines()
+        .filter(|l| !l.starts_with("data_key"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(v.path("nokey.toml"), nokey).unwrap();
+    let (_, j) = threats(&v, None, &v.path("nokey.toml"));
+    assert_eq!(status(&j, "T01"), "missing");
+    std::fs::write(
+        v.path("wrongkey.toml"),
+        absolute.replace("signing-key.pub.pem", "qa-key.pub.pem"),
+    )
+    .unwrap();
+    let (_, j) = threats(&v, None, &v.path("wrongkey.toml"));
+    assert_eq!(status(&j, "T01"), "missing");
+    assert_eq!(status(&j, "T02"), "missing");
 
     // A bundle that does not verify: a finding, not an error.
     let wrong = util::device("ecg-beats").join("demo-keys/signing-key.pub.pem");
@@ -287,18 +339,12 @@ fn the_threat_model_covers_every_row_and_removing_a_control_turns_its_rows_missi
 fn the_threat_dragon_export_has_every_required_field_and_every_threat() {
     let v = Vigil::new();
     let d = util::device("breast-cancer");
-    let out = v.run(&[
-        "evidence",
+    let out = evidence_run(
+        &v,
         "threats",
-        "--bundle",
-        d.join("bundle").to_str().unwrap(),
-        "--policy",
-        d.join("policy.toml").to_str().unwrap(),
-        "--deployment",
-        d.join("deploy.toml").to_str().unwrap(),
-        "--threat-dragon",
-        "td.json",
-    ]);
+        &d.join("deploy.toml"),
+        &["--threat-dragon", "td.json"],
+    );
     assert_eq!(code(&out), 1, "{}", show(&out));
     let td: serde_json::Value =
         serde_json::from_slice(&std::fs::read(v.path("td.json")).unwrap()).unwrap();
@@ -366,18 +412,7 @@ fn the_threat_dragon_export_has_every_required_field_and_every_threat() {
 fn vigil_evidence_pack_writes_every_file_and_exits_as_threats_does() {
     let v = Vigil::new();
     let d = util::device("breast-cancer");
-    let out = v.run(&[
-        "evidence",
-        "pack",
-        "--bundle",
-        d.join("bundle").to_str().unwrap(),
-        "--policy",
-        d.join("policy.toml").to_str().unwrap(),
-        "--deployment",
-        d.join("deploy.toml").to_str().unwrap(),
-        "--out",
-        "pack",
-    ]);
+    let out = evidence_run(&v, "pack", &d.join("deploy.toml"), &["--out", "pack"]);
     assert_eq!(
         code(&out),
         1,
@@ -400,4 +435,81 @@ fn vigil_evidence_pack_writes_every_file_and_exits_as_threats_does() {
     let j: serde_json::Value =
         serde_json::from_slice(&std::fs::read(v.path("pack/evidence.json")).unwrap()).unwrap();
     assert_eq!(j["threat_model"]["threats"].as_array().unwrap().len(), 20);
+}
+
+#[test]
+fn the_pack_reports_test_records_refusals_and_their_failures() {
+    let v = Vigil::new();
+    let records = v.path("records");
+    std::fs::create_dir(&records).unwrap();
+    let record = |kind: &str, name: &str, failures: u64| {
+        format!(
+            r#"{{"format":"vigil-test-record/v1","kind":"{kind}","name":"{name}","tool":"t","runs":1000,"failures":{failures},"seconds":10,"finished":"2026-12-05T09:00:00Z","detail":""}}"#
+        )
+    };
+    std::fs::write(
+        records.join("fuzz-a.json"),
+        record("fuzz", "bundle_manifest", 0),
+    )
+    .unwrap();
+    std::fs::write(
+        records.join("crash.json"),
+        record("crash_trials", "update-crash", 0),
+    )
+    .unwrap();
+    std::fs::write(
+        v.path("metrics.txt"),
+        "vigil_refusals_total{reason=\"tls_handshake\"} 4\n",
+    )
+    .unwrap();
+    let text = example_deploy_absolute().replace(
+        "data_key =",
+        "test_records = [\"records\"]\nmetrics = \"metrics.txt\"\ndata_key =",
+    );
+    std::fs::write(v.path("deploy.toml"), text).unwrap();
+    let pack = |out: &str| evidence_run(&v, "pack", &v.path("deploy.toml"), &["--out", out]);
+    let out = pack("pack");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("pack/evidence.json")).unwrap()).unwrap();
+    let check = |j: &serde_json::Value, id: &str, name: &str| {
+        j["threat_model"]["threats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(check(&j, "T05", "fuzzing")["ok"], true, "{j}");
+    assert_eq!(check(&j, "T19", "crash_trials")["ok"], true);
+    assert_eq!(j["facts"]["tests"].as_array().unwrap().len(), 2);
+    assert_eq!(j["facts"]["metrics_refusals"][0][1], 4);
+    let html = std::fs::read_to_string(v.path("pack/index.html")).unwrap();
+    assert!(html.contains("bundle_manifest") && html.contains("update-crash"));
+    assert!(html.contains("tls_handshake"));
+
+    // A crash found, and a record that is not one: both fail the check and are named.
+    std::fs::write(
+        records.join("fuzz-b.json"),
+        record("fuzz", "update_archive", 1),
+    )
+    .unwrap();
+    std::fs::write(records.join("junk.json"), "{}").unwrap();
+    let out = pack("pack2");
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.path("pack2/evidence.json")).unwrap()).unwrap();
+    let c = check(&j, "T05", "fuzzing");
+    assert_eq!(c["ok"], false);
+    let evidence = c["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("update_archive") && evidence.contains("junk.json"),
+        "{evidence}"
+    );
 }

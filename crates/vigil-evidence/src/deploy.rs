@@ -111,12 +111,39 @@ pub struct Evidence {
     /// `vigil scan --sarif` output for the bundle.
     #[serde(default)]
     pub scan: Option<PathBuf>,
-    /// `vigil assess robustness --json` output.
-    #[serde(default)]
-    pub assess: Option<PathBuf>,
+    /// `vigil assess ... --json` reports (robustness, membership, extraction, with
+    /// `--subgroup` for subgroups): one path or a list.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub assess: Vec<PathBuf>,
     /// Signed data manifests (`vigil data manifest`).
     #[serde(default)]
     pub data_manifests: Vec<PathBuf>,
+    /// The public key the data manifests are signed with. Without it their signatures cannot
+    /// be checked, and the data rows fail.
+    #[serde(default)]
+    pub data_key: Option<PathBuf>,
+    /// Test records (`vigil-test-record/v1`: fuzzing, crash trials, interop suites): files, or
+    /// folders of `*.json` records.
+    #[serde(default)]
+    pub test_records: Vec<PathBuf>,
+    /// A snapshot of the gateway's `/metrics` (Prometheus text): its refusal counts (TLS
+    /// handshakes without a valid client certificate, unknown clients) go in the pack.
+    #[serde(default)]
+    pub metrics: Option<PathBuf>,
+}
+
+/// A path or a list of paths.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// `[support]`.
@@ -200,10 +227,13 @@ impl Deployment {
         if let Some(s) = &mut d.evidence.scan {
             join(s);
         }
-        if let Some(a) = &mut d.evidence.assess {
-            join(a);
+        let e = &mut d.evidence;
+        e.assess.iter_mut().for_each(join);
+        e.data_manifests.iter_mut().for_each(join);
+        e.test_records.iter_mut().for_each(join);
+        for p in [&mut e.data_key, &mut e.metrics].into_iter().flatten() {
+            join(p);
         }
-        d.evidence.data_manifests.iter_mut().for_each(join);
         Ok(d)
     }
 }
@@ -274,6 +304,24 @@ disclosure = "https://example.org/security"
             .to_string();
         assert!(e.contains("support.level"), "{e}");
         assert!(Deployment::parse(&MINIMAL.replace("mtls = true\n", ""), p, b).is_err());
+    }
+
+    #[test]
+    fn assess_reports_are_one_path_or_a_list() {
+        let p = Path::new("deploy.toml");
+        let b = Path::new("/d");
+        let one = format!("{MINIMAL}\n[evidence]\nassess = \"a.json\"\n");
+        let d = Deployment::parse(&one, p, b).unwrap();
+        assert_eq!(d.evidence.assess, [Path::new("/d/a.json")]);
+        let many = format!(
+            "{MINIMAL}\n[evidence]\nassess = [\"a.json\", \"b.json\"]\ntest_records = [\"r\"]\ndata_key = \"k.pem\"\n"
+        );
+        let d = Deployment::parse(&many, p, b).unwrap();
+        assert_eq!(d.evidence.assess.len(), 2);
+        assert_eq!(d.evidence.test_records, [Path::new("/d/r")]);
+        assert_eq!(d.evidence.data_key.as_deref(), Some(Path::new("/d/k.pem")));
+        let bad = format!("{MINIMAL}\n[evidence]\nassess = 3\n");
+        assert!(Deployment::parse(&bad, p, b).is_err());
     }
 
     #[test]

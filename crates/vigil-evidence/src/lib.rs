@@ -29,6 +29,7 @@ mod aibom;
 mod bom;
 mod deploy;
 mod error;
+mod facts;
 mod osv;
 mod pack;
 mod sbom;
@@ -51,6 +52,11 @@ pub use osv::{
 };
 // Writing BOMs (the CycloneDX 1.6 model is serde-cyclonedx's).
 pub use aibom::aibom;
+// Facts the pack reports: test records, ledgers, metrics.
+pub use facts::{
+    ledger_facts, metrics_refusals, read_test_records, LedgerFacts, TestKind, TestRecord,
+    TEST_RECORD_FORMAT,
+};
 // The evidence pack.
 pub use pack::{index_html, readme, PackFacts, PackJson, FILES as PACK_FILES, SECTIONS};
 // The threat model, and its Threat Dragon export.

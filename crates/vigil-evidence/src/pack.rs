@@ -10,6 +10,7 @@ use serde::Serialize;
 use vigil_report::{escape, flow_diagram, markdown_cell};
 
 use crate::deploy::Deployment;
+use crate::facts::{ledger_facts, metrics_refusals, read_test_records, LedgerFacts, TestRecord};
 use crate::threats::{Status, Threat, ThreatModel};
 
 /// The sections of the pack, in order: `(anchor, title)`.
@@ -34,10 +35,39 @@ pub struct PackFacts {
     pub sbom_packages: usize,
     /// Whether an AIBOM was written (`aibom.cdx.json`): only for a bundle that verified.
     pub aibom: bool,
-    /// Update ledger events, by step and outcome (`refresh ok`, `refused tuf_hash`...).
-    pub update_events: Vec<(String, u64)>,
-    /// Seconds from each release's download to its activation, by version.
-    pub time_to_deploy: Vec<(String, f64)>,
+    /// What the update and gateway ledgers say.
+    pub ledger: LedgerFacts,
+    /// Test records (fuzzing, crash trials, interop suites) the deployment names.
+    pub tests: Vec<TestRecord>,
+    /// Test records named but unreadable or malformed.
+    pub test_errors: Vec<String>,
+    /// Refusals counted by the gateway's `/metrics` snapshot, by reason.
+    pub metrics_refusals: Vec<(String, u64)>,
+    /// Why the metrics snapshot could not be read, when one was named.
+    pub metrics_error: Option<String>,
+}
+
+impl PackFacts {
+    /// Gathers the facts a deployment's records hold.
+    pub fn gather(d: &Deployment, sbom_packages: usize, aibom: bool) -> PackFacts {
+        let (tests, test_errors) = read_test_records(&d.evidence.test_records);
+        let (metrics_refusals, metrics_error) = match &d.evidence.metrics {
+            None => (Vec::new(), None),
+            Some(p) => match metrics_refusals(p) {
+                Ok(v) => (v, None),
+                Err(e) => (Vec::new(), Some(e)),
+            },
+        };
+        PackFacts {
+            sbom_packages,
+            aibom,
+            ledger: ledger_facts(d),
+            tests,
+            test_errors,
+            metrics_refusals,
+            metrics_error,
+        }
+    }
 }
 
 /// `evidence.json`.
@@ -275,22 +305,36 @@ before submission; nothing below is a claim that a check did not back.</p></sect
             escape(&c.evidence)
         );
     }
-    h.push_str("</table></section>");
+    h.push_str("</table>");
+    testing_records(&mut h, facts);
+    h.push_str("</section>");
 
     // Metrics.
     h.push_str("<section id=\"metrics\"><h2>Vulnerability metrics</h2>");
-    if facts.update_events.is_empty() {
+    let l = &facts.ledger;
+    if l.update_events.is_empty() {
         h.push_str("<p class=\"missing\">No update ledger: time to patch and time to deploy cannot be measured (deploy.toml [update] state).</p>");
     } else {
         h.push_str("<table><tr><th>update step</th><th>events</th></tr>");
-        for (k, v) in &facts.update_events {
+        for (k, v) in &l.update_events {
             let _ = write!(h, "<tr><td>{}</td><td>{v}</td></tr>", escape(k));
         }
-        h.push_str("</table><table><tr><th>release</th><th>download to activation (s)</th></tr>");
-        for (v, s) in &facts.time_to_deploy {
-            let _ = write!(h, "<tr><td>{}</td><td>{s:.1}</td></tr>", escape(v));
-        }
         h.push_str("</table>");
+        seconds_table(
+            &mut h,
+            "time to patch: publication to activation (s)",
+            &l.time_to_patch,
+            "No release in the update ledger says when it was published (custom.published of its TUF target): time to patch cannot be measured.",
+        );
+        seconds_table(
+            &mut h,
+            "time to deploy: download to activation (s)",
+            &l.time_to_deploy,
+            "No release was activated: time to deploy cannot be measured.",
+        );
+    }
+    for e in &l.errors {
+        let _ = write!(h, "<p class=\"missing\">{}</p>", escape(e));
     }
     h.push_str("</section>");
 
@@ -323,6 +367,83 @@ Coordinated vulnerability disclosure: {}.</p></section></body></html>",
         escape(&d.contact.disclosure)
     );
     h
+}
+
+/// A release-by-seconds table, or `none` as a finding.
+fn seconds_table(h: &mut String, what: &str, rows: &[(String, f64)], none: &str) {
+    if rows.is_empty() {
+        let _ = write!(h, "<p class=\"partial\">{}</p>", escape(none));
+        return;
+    }
+    let _ = write!(
+        h,
+        "<table><tr><th>release</th><th>{}</th></tr>",
+        escape(what)
+    );
+    for (v, s) in rows {
+        let _ = write!(h, "<tr><td>{}</td><td>{s:.1}</td></tr>", escape(v));
+    }
+    h.push_str("</table>");
+}
+
+/// The testing section's records: fuzzing, crash trials, interop suites, and the refusals the
+/// gateway counted (mutual TLS at work).
+fn testing_records(h: &mut String, facts: &PackFacts) {
+    use crate::facts::TestKind;
+    for (kind, title) in [
+        (TestKind::Fuzz, "Fuzzing"),
+        (
+            TestKind::CrashTrials,
+            "Crash trials (SIGKILL at random moments)",
+        ),
+        (TestKind::Interop, "Interoperability suites"),
+    ] {
+        let _ = write!(h, "<h3>{}</h3>", escape(title));
+        let rows: Vec<&TestRecord> = facts.tests.iter().filter(|r| r.kind == kind).collect();
+        if rows.is_empty() {
+            h.push_str("<p class=\"missing\">No record (deploy.toml [evidence] test_records).</p>");
+            continue;
+        }
+        h.push_str("<table><tr><th>name</th><th>tool</th><th>runs</th><th>failures</th><th>seconds</th><th>finished</th><th>detail</th></tr>");
+        for r in rows {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>",
+                escape(&r.name),
+                escape(&r.tool),
+                r.runs,
+                if r.failures == 0 { "met" } else { "missing" },
+                r.failures,
+                r.seconds,
+                escape(&r.finished),
+                escape(&r.detail)
+            );
+        }
+        h.push_str("</table>");
+    }
+    for e in &facts.test_errors {
+        let _ = write!(h, "<p class=\"missing\">{}</p>", escape(e));
+    }
+    h.push_str("<h3>Refusals at the gateway (mutual TLS and client roles)</h3>");
+    let ledger = &facts.ledger.gateway_refusals;
+    if ledger.is_empty() && facts.metrics_refusals.is_empty() && facts.metrics_error.is_none() {
+        h.push_str("<p class=\"partial\">No refusal counted: no gateway ledger with refusals and no /metrics snapshot (deploy.toml [ledger], [evidence] metrics).</p>");
+    } else {
+        h.push_str("<table><tr><th>source</th><th>refusal</th><th>count</th></tr>");
+        for (src, rows) in [("ledger", ledger), ("/metrics", &facts.metrics_refusals)] {
+            for (k, n) in rows {
+                let _ = write!(
+                    h,
+                    "<tr><td>{src}</td><td>{}</td><td>{n}</td></tr>",
+                    escape(k)
+                );
+            }
+        }
+        h.push_str("</table>");
+        if let Some(e) = &facts.metrics_error {
+            let _ = write!(h, "<p class=\"missing\">{}</p>", escape(e));
+        }
+    }
 }
 
 /// `README.md`: the same findings as Markdown.

@@ -14,6 +14,7 @@ use vigil_bundle::VerifiedBundle;
 
 use crate::deploy::Deployment;
 use crate::error::EvidenceError;
+use crate::facts::{read_test_records, TestKind, TestRecord};
 
 /// The threat catalog, as shipped (`docs/threats.toml`).
 pub const CATALOG: &str = include_str!("../../../docs/threats.toml");
@@ -134,8 +135,13 @@ fn checks_for(id: &str) -> &'static [(&'static str, bool)] {
             ("scan_bundle", true),
             ("bundle_signature", true),
             ("scan_report", false),
+            ("fuzzing", false),
         ],
-        "T05" => &[("scan_bundle", true), ("scan_report", false)],
+        "T05" => &[
+            ("scan_bundle", true),
+            ("scan_report", false),
+            ("fuzzing", false),
+        ],
         "T06" => &[("assess_robustness", true)],
         "T07" => &[("bundle_signature", true)],
         "T08" => &[("bundle_signature", true), ("trust_policy_k_of_n", true)],
@@ -161,8 +167,13 @@ fn checks_for(id: &str) -> &'static [(&'static str, bool)] {
             ("update_tuf", true),
             ("bundle_signature", true),
             ("acceptance_set", false),
+            ("crash_trials", false),
         ],
-        "T19" => &[("ledger", true), ("collector", false)],
+        "T19" => &[
+            ("ledger", true),
+            ("collector", false),
+            ("crash_trials", false),
+        ],
         "T20" => &[("assess_subgroups", true)],
         _ => &[],
     }
@@ -230,11 +241,78 @@ fn evaluate(name: &str, inp: &Inputs<'_>) -> (bool, String) {
         "scan_report" => match &d.evidence.scan {
             None => (false, "no [evidence] scan report in the deployment".into()),
             Some(p) => match read_json(p) {
-                Ok(v) if v.get("runs").is_some() => (true, format!("{}: SARIF", p.display())),
-                Ok(_) => (false, format!("{}: not SARIF (no runs)", p.display())),
+                Ok(v) => match v.get("runs").and_then(|r| r.as_array()) {
+                    Some(runs) => {
+                        let results = runs
+                            .iter()
+                            .filter_map(|r| r.get("results").and_then(|x| x.as_array()))
+                            .flatten();
+                        let (mut all, mut errors) = (0, 0);
+                        for r in results {
+                            all += 1;
+                            // SARIF's default level is "warning".
+                            if r.get("level").and_then(|l| l.as_str()) == Some("error") {
+                                errors += 1;
+                            }
+                        }
+                        (
+                            errors == 0,
+                            format!(
+                                "{}: SARIF, {all} result(s), {errors} at level error",
+                                p.display()
+                            ),
+                        )
+                    }
+                    None => (false, format!("{}: not SARIF (no runs)", p.display())),
+                },
                 Err(e) => (false, e),
             },
         },
+        "fuzzing" | "crash_trials" => {
+            let kind = if name == "fuzzing" {
+                TestKind::Fuzz
+            } else {
+                TestKind::CrashTrials
+            };
+            let (records, errors) = read_test_records(&d.evidence.test_records);
+            let mine: Vec<&TestRecord> = records.iter().filter(|r| r.kind == kind).collect();
+            let runs: u64 = mine.iter().map(|r| r.runs).sum();
+            let failed: Vec<&str> = mine
+                .iter()
+                .filter(|r| r.failures > 0)
+                .map(|r| r.name.as_str())
+                .collect();
+            let what = if name == "fuzzing" {
+                "fuzz target(s)"
+            } else {
+                "crash-trial harness(es)"
+            };
+            if mine.is_empty() {
+                let mut why = format!("deploy.toml [evidence] test_records hold no {what}");
+                if !errors.is_empty() {
+                    why.push_str(&format!(" ({})", errors.join("; ")));
+                }
+                (false, why)
+            } else {
+                (
+                    failed.is_empty() && errors.is_empty(),
+                    format!(
+                        "{} {what}, {runs} runs, failures in: {}{}",
+                        mine.len(),
+                        if failed.is_empty() {
+                            "none".to_string()
+                        } else {
+                            failed.join(", ")
+                        },
+                        if errors.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; unreadable: {}", errors.join("; "))
+                        }
+                    ),
+                )
+            }
+        }
         "input_contract" => need_bundle(&|b| {
             let features = table(b, "contract")
                 .and_then(|c| c.get("features"))
@@ -382,48 +460,133 @@ fn evaluate(name: &str, inp: &Inputs<'_>) -> (bool, String) {
                 }
             }
         },
-        "data_manifests" => {
-            let m = &d.evidence.data_manifests;
-            if m.is_empty() {
-                return (
-                    false,
-                    "deploy.toml [evidence] names no data manifests".into(),
-                );
-            }
-            let missing: Vec<String> = m
-                .iter()
-                .filter(|p| !p.is_file())
-                .map(|p| p.display().to_string())
-                .collect();
-            (
-                missing.is_empty(),
-                if missing.is_empty() {
-                    format!("{} signed data manifest(s)", m.len())
-                } else {
-                    format!("missing: {}", missing.join(", "))
-                },
-            )
-        }
+        "data_manifests" => data_manifests(d, bundle.ok().copied()),
         "assess_robustness" | "assess_membership" | "assess_subgroups" => {
             let key = match name {
                 "assess_robustness" => "attacks",
                 "assess_membership" => "policies",
                 _ => "subgroups",
             };
-            match &d.evidence.assess {
-                None => (
+            if d.evidence.assess.is_empty() {
+                return (
                     false,
                     "deploy.toml [evidence] names no assess report".into(),
-                ),
-                Some(p) => match read_json(p) {
-                    Ok(v) if v.get(key).is_some() => (true, format!("{}: {key}", p.display())),
-                    Ok(_) => (false, format!("{}: no {key} in the report", p.display())),
-                    Err(e) => (false, e),
-                },
+                );
             }
+            let mut seen = Vec::new();
+            for p in &d.evidence.assess {
+                match read_json(p) {
+                    Ok(v) => match v.get(key) {
+                        Some(found) => return (true, assess_summary(p, key, found)),
+                        None => seen.push(format!("{}: no {key}", p.display())),
+                    },
+                    Err(e) => seen.push(e),
+                }
+            }
+            (false, seen.join("; "))
         }
         other => (false, format!("no such check {other}")),
     }
+}
+
+/// What an assess report's `key` says, in a line.
+fn assess_summary(path: &Path, key: &str, found: &serde_json::Value) -> String {
+    let n = found.as_array().map_or(0, Vec::len);
+    let detail = match key {
+        "attacks" => {
+            let worst = found
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| {
+                    let through = a
+                        .get("guard")
+                        .and_then(|g| g.get("success_rate_through_guard"))
+                        .and_then(|x| x.as_f64());
+                    a.get("success_rate")
+                        .and_then(|x| x.as_f64())
+                        .map(|s| (s, through))
+                })
+                .fold((0.0f64, None::<f64>), |(s, t), (s2, t2)| {
+                    (
+                        s.max(s2),
+                        match (t, t2) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            (a, b) => a.or(b),
+                        },
+                    )
+                });
+            format!(
+                "{n} attack run(s); highest success rate {:.3} on the bare model, {} through the guard",
+                worst.0,
+                worst.1.map_or("none".to_string(), |t| format!("{t:.3}"))
+            )
+        }
+        _ => format!("{n} {key}"),
+    };
+    format!("{}: {detail}", path.display())
+}
+
+/// The data rows' check: every manifest the deployment names verifies with `data_key` (its
+/// signature, sidecar and Merkle root), and every data-set root the verified bundle's
+/// `vigil.toml` names (`[data.<split>] manifest_root`) is one of theirs.
+fn data_manifests(d: &Deployment, bundle: Option<&VerifiedBundle>) -> (bool, String) {
+    let m = &d.evidence.data_manifests;
+    if m.is_empty() {
+        return (
+            false,
+            "deploy.toml [evidence] names no data manifests".into(),
+        );
+    }
+    let Some(key_path) = &d.evidence.data_key else {
+        return (
+            false,
+            format!(
+                "{} data manifest(s) named, but no [evidence] data_key: their signatures cannot be checked",
+                m.len()
+            ),
+        );
+    };
+    let key = match vigil_core::PublicKey::load(key_path) {
+        Ok(k) => k,
+        Err(e) => return (false, format!("{}: {e}", key_path.display())),
+    };
+    let mut roots = Vec::new();
+    let mut problems = Vec::new();
+    for p in m {
+        match vigil_data::open(p, Some(&key)) {
+            Ok(o) => roots.push(o.manifest.merkle_root.clone()),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let named: Vec<(String, String)> = bundle
+        .and_then(|b| table(b, "data"))
+        .into_iter()
+        .flatten()
+        .filter_map(|(split, v)| {
+            let root = v.as_table()?.get("manifest_root")?.as_str()?;
+            Some((split.clone(), root.to_ascii_lowercase()))
+        })
+        .collect();
+    for (split, root) in &named {
+        if !roots.contains(root) {
+            problems.push(format!(
+                "the bundle's [data.{split}] root {root} is not the root of any verified manifest"
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return (false, problems.join("; "));
+    }
+    (
+        true,
+        format!(
+            "{} data manifest(s) verified with {} (signature, sidecar, Merkle root); the bundle names {} of their roots",
+            m.len(),
+            key_path.display(),
+            named.len()
+        ),
+    )
 }
 
 /// Evaluates every row of the catalog.
@@ -458,6 +621,18 @@ pub fn threat_model(inputs: &Inputs<'_>) -> Result<ThreatModel, EvidenceError> {
                 Some(format!(
                     "required check(s) failed: {}",
                     failed_required.join(", ")
+                )),
+            )
+        } else if passed == 0 {
+            (
+                Status::Missing,
+                Some(format!(
+                    "no check passed: {}",
+                    checks
+                        .iter()
+                        .map(|c| c.check.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             )
         } else if passed == checks.len() {
@@ -498,4 +673,47 @@ pub fn threat_model(inputs: &Inputs<'_>) -> Result<ThreatModel, EvidenceError> {
         threats: rows,
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_whose_checks_are_all_optional_is_missing_when_none_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"
+[device]
+name = "d"
+manufacturer = "m"
+intended_use = "u"
+bundle = "bundle"
+[gateway]
+address = "127.0.0.1:1"
+mtls = true
+[support]
+level = "l"
+end_of_support = "2031-12-31"
+[contact]
+disclosure = "x"
+"#;
+        let d = Deployment::parse(text, Path::new("deploy.toml"), dir.path()).unwrap();
+        let model = threat_model(&Inputs {
+            bundle: Err("not signed".into()),
+            bundle_dir: dir.path(),
+            deployment: &d,
+        })
+        .unwrap();
+        let row = |id: &str| model.threats.iter().find(|r| r.id == id).unwrap();
+        // T03's checks (data manifests, membership report, output policy) are all optional.
+        assert_eq!(row("T03").status, Status::Missing, "{:?}", row("T03"));
+        assert!(row("T03")
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no check passed"));
+        // T14: mutual TLS required and on, the ledger optional and absent: partial.
+        assert_eq!(row("T14").status, Status::Partial);
+        assert_eq!(model.summary["total"], 20);
+    }
 }

@@ -522,6 +522,40 @@ fn demo_evidence(
     let abs = |p: &std::path::Path| -> anyhow::Result<String> {
         Ok(std::fs::canonicalize(p)?.display().to_string())
     };
+    let checks = release_checks(device, bundle, policy, out)?;
+    // The device's own paths (data manifests, their key) become absolute: the new file is
+    // elsewhere.
+    let mut evidence = match doc.remove("evidence") {
+        Some(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    if let Some(toml::Value::Array(list)) = evidence.get_mut("data_manifests") {
+        for v in list.iter_mut() {
+            if let toml::Value::String(p) = v {
+                *p = abs(&device.join(&*p))?;
+            }
+        }
+    }
+    if let Some(toml::Value::String(p)) = evidence.get_mut("data_key") {
+        *p = abs(&device.join(&*p))?;
+    }
+    evidence.insert("scan".into(), abs(&checks.scan)?.into());
+    evidence.insert(
+        "assess".into(),
+        toml::Value::Array(
+            checks
+                .assess
+                .iter()
+                .map(|p| abs(p).map(toml::Value::String))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+    );
+    evidence.insert("metrics".into(), abs(&out.join("metrics.txt"))?.into());
+    doc.insert("evidence".into(), toml::Value::Table(evidence));
+    let mut update = toml::Table::new();
+    update.insert("repository".into(), abs(&checks.repo)?.into());
+    update.insert("state".into(), abs(&checks.state)?.into());
+    doc.insert("update".into(), toml::Value::Table(update));
     if let Some(toml::Value::Table(d)) = doc.get_mut("device") {
         d.insert("bundle".into(), toml::Value::String(abs(bundle)?));
     }
@@ -545,4 +579,90 @@ fn demo_evidence(
     let dir = out.join("evidence");
     let summary = super::evidence::demo_pack(bundle, policy, &deploy, &dir)?;
     Ok((dir.join("index.html"), summary))
+}
+
+/// What [`release_checks`] left, for the demo's deploy.toml.
+struct ReleaseChecks {
+    /// `vigil scan --sarif` of the bundle.
+    scan: PathBuf,
+    /// `vigil assess robustness` and `membership` reports (JSON).
+    assess: Vec<PathBuf>,
+    /// The TUF repository the bundle was published to.
+    repo: PathBuf,
+    /// The update state it was installed into (its ledger records each step).
+    state: PathBuf,
+}
+
+/// The checks a manufacturer runs before and at release, run on the example device so that its
+/// evidence pack has them: the scanner's SARIF, a short robustness run and a membership
+/// inference run (`OUT/reports/`), and the bundle published to a TUF repository with fresh keys
+/// and installed from it into `OUT/update/state` (verify, scan, acceptance set, activation).
+fn release_checks(
+    device: &Path,
+    bundle: &Path,
+    policy: &Path,
+    out: &Path,
+) -> anyhow::Result<ReleaseChecks> {
+    let reports = out.join("reports");
+    std::fs::create_dir_all(&reports)?;
+    let scanner =
+        vigil_scan::Scanner::new(vigil_scan::Limits::default(), vigil_scan::Policy::default());
+    let outcome = scanner.scan_paths(&[bundle]);
+    let scan = reports.join("scan.sarif");
+    std::fs::write(
+        &scan,
+        serde_json::to_vec_pretty(&vigil_scan::to_sarif(&outcome.reports))?,
+    )?;
+
+    let trust = vigil_bundle::Trust::Policy(vigil_bundle::BundlePolicy::load(policy)?);
+    let target = vigil_assess::Target::open(bundle, &trust)?;
+    let data = device.join("data");
+    let mut rows =
+        vigil_assess::Labelled::read(&data.join("validation.csv"), target.contract(), None)?;
+    rows.truncate(20);
+    let options = vigil_assess::RobustnessOptions {
+        attacks: vec![
+            vigil_assess::Attack::Noise,
+            vigil_assess::Attack::HopSkipJump,
+        ],
+        norm: vigil_assess::Norm::Linf,
+        budgets: vec![0.5, 1.0],
+        max_queries: 300,
+        seed: 7,
+        ..vigil_assess::RobustnessOptions::default()
+    };
+    let robust = vigil_assess::robustness(&target, &rows, &options, &|_| {})?;
+    let robustness = reports.join("robustness.json");
+    std::fs::write(&robustness, serde_json::to_vec_pretty(&robust.report)?)?;
+    let members =
+        vigil_assess::Labelled::read(&data.join("training.csv"), target.contract(), None)?;
+    let nonmembers =
+        vigil_assess::Labelled::read(&data.join("validation.csv"), target.contract(), None)?;
+    let m = vigil_assess::membership(&target, &members, &nonmembers, 7)?;
+    let membership = reports.join("membership.json");
+    std::fs::write(&membership, serde_json::to_vec_pretty(&m.report)?)?;
+
+    let repo = out.join("update/repo");
+    let state = out.join("update/state");
+    let publisher = vigil_update::publish::Publisher::init(
+        &repo,
+        &out.join("update/keys"),
+        vigil_update::publish::PublisherConfig::default(),
+    )?;
+    let name = publisher.add(bundle)?;
+    let root = repo.join("metadata/1.root.json");
+    let repo_text = repo.display().to_string();
+    let bundle_name = name.split('/').next().unwrap_or(&name).to_string();
+    let report = vigil_update::Install::new(&repo_text, &state, &bundle_name, trust)
+        .root(&root)
+        .run()?;
+    if report.result != vigil_update::UpdateResult::Activated {
+        bail!("the demo's update was not activated: {}", report.detail);
+    }
+    Ok(ReleaseChecks {
+        scan,
+        assess: vec![robustness, membership],
+        repo,
+        state,
+    })
 }

@@ -136,49 +136,6 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> anyhow::
     Ok(())
 }
 
-/// Update steps from the device's update ledger, if the deployment names its state.
-/// Update ledger events by step and outcome, and each release's download-to-activation time.
-type UpdateFacts = (Vec<(String, u64)>, Vec<(String, f64)>);
-
-fn update_facts(d: &vigil_evidence::Deployment) -> UpdateFacts {
-    let mut counts = std::collections::BTreeMap::new();
-    let mut started = std::collections::BTreeMap::new();
-    let mut deploy = Vec::new();
-    let Some(state) = d.update.as_ref().and_then(|u| u.state.as_ref()) else {
-        return (Vec::new(), Vec::new());
-    };
-    let Ok(log) = vigil_ledger::Ledger::open(&state.join("ledger.db")) else {
-        return (Vec::new(), Vec::new());
-    };
-    for entry in log.entries(0, log.size()).unwrap_or_default() {
-        let Ok(vigil_ledger::Event::UpdateStep(s)) = vigil_ledger::Event::from_json(&entry) else {
-            continue;
-        };
-        let step = serde_json::to_value(s.step)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let key = match &s.reason {
-            Some(r) => format!("{step} {r}"),
-            None => format!("{step} ok"),
-        };
-        *counts.entry(key).or_insert(0u64) += 1;
-        let v = s.version.clone().unwrap_or_default();
-        match s.step {
-            vigil_ledger::UpdatePhase::Download => {
-                started.insert(v, s.time_ms);
-            }
-            vigil_ledger::UpdatePhase::Activate => {
-                if let Some(t0) = started.get(&v) {
-                    deploy.push((v, s.time_ms.saturating_sub(*t0) as f64 / 1000.0));
-                }
-            }
-            _ => {}
-        }
-    }
-    (counts.into_iter().collect(), deploy)
-}
-
 fn pack(a: PackArgs) -> anyhow::Result<Outcome> {
     let model = write_pack_impl(&a)?;
     println!("{}", a.out.join("index.html").display());
@@ -221,13 +178,7 @@ fn write_pack_impl(a: &PackArgs) -> anyhow::Result<vigil_evidence::ThreatModel> 
         &a.out.join("threat-dragon.json"),
         &vigil_evidence::threat_dragon(&model, &catalog, &deployment),
     )?;
-    let (update_events, time_to_deploy) = update_facts(&deployment);
-    let facts = vigil_evidence::PackFacts {
-        sbom_packages: deps.len(),
-        aibom,
-        update_events,
-        time_to_deploy,
-    };
+    let facts = vigil_evidence::PackFacts::gather(&deployment, deps.len(), aibom);
     let html = vigil_evidence::index_html(&model, &catalog, &deployment, &facts);
     vigil_core::write_atomic(&a.out.join("index.html"), html.as_bytes())?;
     vigil_core::write_atomic(
