@@ -172,7 +172,16 @@ struct Data {
     subgroups: Vec<(String, Vec<String>)>,
 }
 
-fn read_data(path: &Path, opts: &ScreenOptions, need_features: bool) -> Result<Data, DataError> {
+/// Read the data to screen. `need_features`: every column not named is a feature (no given
+/// probabilities), else only the number columns are. `need_values`: the features' values are
+/// read (cross-validation, outliers, the backdoor screen); without, only their names are
+/// reported and `x` is empty.
+fn read_data(
+    path: &Path,
+    opts: &ScreenOptions,
+    need_features: bool,
+    need_values: bool,
+) -> Result<Data, DataError> {
     let file = path.display().to_string();
     let limits = crate::samples::csv_limits();
     let bytes = vigil_core::read_bounded(path, limits.max_bytes)?;
@@ -192,7 +201,11 @@ fn read_data(path: &Path, opts: &ScreenOptions, need_features: bool) -> Result<D
         .filter(|(_, k)| need_features || **k == Kind::Number)
         .map(|(n, _)| n.clone())
         .collect();
-    let mut wanted = features.clone();
+    let mut wanted = if need_values {
+        features.clone()
+    } else {
+        Vec::new()
+    };
     wanted.extend(text.iter().cloned());
     let table = Table::parse(
         &bytes,
@@ -213,9 +226,9 @@ fn read_data(path: &Path, opts: &ScreenOptions, need_features: bool) -> Result<D
             ));
         }
     }
-    let d = features.len();
+    let d = if need_values { features.len() } else { 0 };
     let mut x = vec![0.0; n * d];
-    for (j, name) in features.iter().enumerate() {
+    for (j, name) in features.iter().enumerate().take(d) {
         let Some(Column::Numeric(col)) = table.column(name) else {
             continue;
         };
@@ -360,7 +373,8 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
             ));
         }
     }
-    let d = read_data(data, opts, opts.pred_probs.is_none())?;
+    let need_values = opts.pred_probs.is_none() || opts.outliers || opts.model.is_some();
+    let d = read_data(data, opts, opts.pred_probs.is_none(), need_values)?;
     let n = d.labels.len();
     let distinct = sorted_classes(&d.labels);
     if distinct.len() < 2 {
