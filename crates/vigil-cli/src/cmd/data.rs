@@ -388,7 +388,11 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
         representation: a.representation.clone(),
         poison_fraction: a.poison_fraction,
     };
-    let report = vigil_data::screen(&a.data, &opts).map_err(flat)?;
+    let bar = progress::count("screening", vigil_data::screen::steps(&opts));
+    let inc = |n: u64| bar.inc(n);
+    let report = vigil_data::screen::screen_with_progress(&a.data, &opts, &inc);
+    bar.finish();
+    let report = report.map_err(flat)?;
     if let Some(path) = &a.html {
         vigil_core::write_atomic(path, screen_html(&a.data, &report).as_bytes()).map_err(flat)?;
     }

@@ -364,6 +364,27 @@ fn representations(
 
 /// Screen the labelled CSV at `data`.
 pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
+    screen_with_progress(data, opts, &|_| {})
+}
+
+/// The steps [`screen_with_progress`] reports for `opts`: reading the data (and the
+/// probabilities), each cross-validation fold when no probabilities are given, confident
+/// learning, the outlier screen and the backdoor screen when asked for.
+pub fn steps(opts: &ScreenOptions) -> u64 {
+    let folds = if opts.pred_probs.is_none() {
+        crossval::FOLDS as u64
+    } else {
+        0
+    };
+    2 + folds + u64::from(opts.outliers) + u64::from(opts.model.is_some())
+}
+
+/// [`screen`], telling `progress` of each step done (1 each, [`steps`] in all).
+pub fn screen_with_progress(
+    data: &Path,
+    opts: &ScreenOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, DataError> {
     let file = data.display().to_string();
     if let Some(eps) = opts.poison_fraction {
         if !(eps > 0.0 && eps < 1.0) {
@@ -391,6 +412,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
         Some(p) => {
             let (names, probs) = read_probs(p, n)?;
             let (names, probs) = in_sorted_class_order(names, probs);
+            progress(1);
             (names, probs, "given".to_string())
         }
         None => {
@@ -419,10 +441,13 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 .collect();
             let x = ndarray::Array2::from_shape_vec((n, d.features.len()), d.x.clone())
                 .map_err(|e| input(&file, e.to_string()))?;
+            progress(1);
             let probs =
-                crossval::out_of_fold(&x, &y, distinct.len()).map_err(|reason| DataError::Fit {
-                    file: file.clone(),
-                    reason,
+                crossval::out_of_fold(&x, &y, distinct.len(), progress).map_err(|reason| {
+                    DataError::Fit {
+                        file: file.clone(),
+                        reason,
+                    }
                 })?;
             (
                 distinct.clone(),
@@ -460,6 +485,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
             score: confident::self_confidence(&y, &probs, row),
         })
         .collect();
+    progress(1);
     let (outliers, skipped) = if opts.outliers {
         let (found, skipped) = outliers::per_class(&d.x, d.features.len(), &y, classes.len());
         let found: Vec<Outlier> = found
@@ -471,6 +497,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
             })
             .collect();
         let present: Vec<usize> = skipped.into_iter().filter(|c| y.contains(c)).collect();
+        progress(1);
         (found, present.into_iter().map(name).collect())
     } else {
         (Vec::new(), Vec::new())
@@ -500,6 +527,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 clustered: s.clustered,
             })
             .collect();
+        progress(1);
     }
     let mut pairs = BTreeMap::new();
     for li in &label_issues {
@@ -564,4 +592,49 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
         backdoor_suspects,
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every step `steps` announces is reported once, with and without given probabilities,
+    /// and the report is the one `screen` gives.
+    #[test]
+    fn progress_counts_the_announced_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.csv");
+        let probs = dir.path().join("p.csv");
+        let mut text = String::from("a,b,label\n");
+        let mut p = String::from("x,y\n");
+        for i in 0..60 {
+            let y = i % 2;
+            text.push_str(&format!("{},{},{}\n", i % 7 + 10 * y, i % 5, ["x", "y"][y]));
+            p.push_str(if y == 0 { "0.8,0.2\n" } else { "0.3,0.7\n" });
+        }
+        std::fs::write(&data, text).unwrap();
+        std::fs::write(&probs, p).unwrap();
+        for (pred_probs, outliers, expected) in [
+            (None, true, 8),
+            (None, false, 7),
+            (Some(probs.clone()), true, 3),
+            (Some(probs.clone()), false, 2),
+        ] {
+            let opts = ScreenOptions {
+                label: "label".into(),
+                pred_probs,
+                outliers,
+                ..ScreenOptions::default()
+            };
+            assert_eq!(steps(&opts), expected);
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let report = screen_with_progress(&data, &opts, &|n| {
+                done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+            assert_eq!(done.into_inner(), expected, "{opts:?}");
+            assert_eq!(report, screen(&data, &opts).unwrap());
+            assert_eq!(report.summary.features, ["a", "b"]);
+        }
+    }
 }
