@@ -311,6 +311,54 @@ fn the_example_device_verifies_under_its_policy() {
     assert_eq!(text.matches("valid, signed by").count(), 2, "{text}");
 }
 
+/// Both example devices' signed vigil.toml name the roots of their training, calibration and
+/// validation manifests, and each manifest verifies its data with that root.
+#[test]
+fn the_example_devices_name_their_data_manifest_roots() {
+    for device in ["breast-cancer", "ecg-beats"] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/devices")
+            .join(device);
+        let v = Vigil::new();
+        let out = v.run(&[
+            "bundle",
+            "verify",
+            "--policy",
+            root.join("policy.toml").to_str().unwrap(),
+            "--json",
+            root.join("bundle").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+        let report: VerifyJson = serde_json::from_slice(&out.stdout).unwrap();
+        let splits: Vec<&str> = report.data.iter().map(|d| d.split.as_str()).collect();
+        assert_eq!(
+            splits,
+            ["calibration", "training", "validation"],
+            "{device}"
+        );
+        for d in &report.data {
+            let manifest = format!("../data/manifests/{}.manifest.json", d.split);
+            assert_eq!(d.manifest.as_deref(), Some(manifest.as_str()));
+            let merkle = d.manifest_root.as_deref().unwrap();
+            let out = v.run(&[
+                "data",
+                "verify",
+                "--key",
+                root.join("demo-keys/signing-key.pub.pem").to_str().unwrap(),
+                "--manifest",
+                root.join("bundle").join(&manifest).to_str().unwrap(),
+                root.join(format!("data/{}.csv", d.split)).to_str().unwrap(),
+            ]);
+            assert_eq!(code(&out), 0, "{device} {}: {}", d.split, show(&out));
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains(&format!("root {merkle})")),
+                "{device}: {text}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- issue 20 regressions
 
 /// Runs `vigil` with a deadline: a command that blocks on a FIFO is killed and reported, so a
