@@ -115,6 +115,11 @@ pub struct Summary {
     pub outliers: usize,
     /// Classes too small for the outlier screen.
     pub outliers_skipped: Vec<String>,
+    /// The most outliers clean data give by chance: each row of a screened class passes the
+    /// chi-squared 0.999 cut with probability 0.001, and this is the 0.999 quantile of the
+    /// Poisson count over the rows screened. Outliers count as a finding
+    /// ([`Report::found`]) only beyond it.
+    pub outliers_by_chance: usize,
     /// Backdoor suspects found.
     pub backdoor_suspects: usize,
     /// Per subgroup column, per value.
@@ -135,10 +140,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when the screen found anything.
+    /// True when the screen found anything: a label issue, a backdoor suspect, or more
+    /// outliers than clean data give by chance ([`Summary::outliers_by_chance`]); the outliers
+    /// are listed either way.
     pub fn found(&self) -> bool {
         !self.label_issues.is_empty()
-            || !self.outliers.is_empty()
+            || self.outliers.len() > self.summary.outliers_by_chance
             || !self.backdoor_suspects.is_empty()
     }
 }
@@ -486,8 +493,11 @@ pub fn screen_with_progress(
         })
         .collect();
     progress(1);
+    let mut by_chance = 0;
     let (outliers, skipped) = if opts.outliers {
         let (found, skipped) = outliers::per_class(&d.x, d.features.len(), &y, classes.len());
+        let screened = y.iter().filter(|c| !skipped.contains(c)).count();
+        by_chance = outliers::by_chance(screened);
         let found: Vec<Outlier> = found
             .into_iter()
             .map(|f| Outlier {
@@ -583,6 +593,7 @@ pub fn screen_with_progress(
         label_issue_pairs: pairs,
         outliers: outliers.len(),
         outliers_skipped: skipped,
+        outliers_by_chance: by_chance,
         backdoor_suspects: backdoor_suspects.len(),
         subgroups,
     };
