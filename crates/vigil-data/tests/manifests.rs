@@ -338,6 +338,12 @@ fn written_sidecar_is_the_documented_encoding() {
     names.sort();
     assert_eq!(
         names,
-        ["d.csv", "named.json", "named.samples", "plain.json", "plain.samples"]
+        [
+            "d.csv",
+            "named.json",
+            "named.samples",
+            "plain.json",
+            "plain.samples"
+        ]
     );
 }
