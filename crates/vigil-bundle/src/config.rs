@@ -1,7 +1,8 @@
 //! `vigil.toml`, the bundle's own description: identity, version, intended use, model file.
 //!
-//! Only the `[bundle]` table is read here; other tables (the guard's `[contract]`, detector
-//! settings, data references) are kept as raw TOML for the crates that own them.
+//! The `[bundle]` table is read here, and the `[data]` table on demand
+//! ([`BundleConfig::data_sets`]); other tables (the guard's `[contract]`, detector settings) are
+//! kept as raw TOML for the crates that own them.
 
 use std::path::Path;
 
@@ -76,6 +77,123 @@ impl BundleConfig {
             document,
         })
     }
+
+    /// The data sets `vigil.toml` names, one per split of the `[data]` table, in split name
+    /// order (informational: nothing here is checked against data).
+    ///
+    /// A split is either a string, the SHA-256 of its file, or a table:
+    ///
+    /// ```toml
+    /// [data.training]
+    /// manifest = "data/training.manifest.json"  # optional, informational
+    /// manifest_root = "<64 hex: the RFC 9162 root of the signed `vigil data manifest`>"
+    /// sha256 = "<64 hex: the SHA-256 of the file>"  # optional
+    /// ```
+    ///
+    /// A table needs `manifest_root` or `sha256`. Digests are 64 lowercase hex digits; other
+    /// keys are refused. Errors name the field (`data.training.manifest_root`).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use vigil_bundle::BundleConfig;
+    ///
+    /// let root = "ab".repeat(32);
+    /// let toml = format!("[bundle]\nname = \"m\"\nversion = \"1.0.0\"\n\
+    ///     [data.training]\nmanifest_root = \"{root}\"\n");
+    /// let config = BundleConfig::parse(toml.as_bytes(), Path::new("vigil.toml"))?;
+    /// let data = config.data_sets()?;
+    /// assert_eq!(data[0].split, "training");
+    /// assert_eq!(data[0].manifest_root.as_deref(), Some(root.as_str()));
+    /// # Ok::<(), vigil_bundle::BundleError>(())
+    /// ```
+    pub fn data_sets(&self) -> Result<Vec<DataSetRef>, BundleError> {
+        let bad = |reason: String| BundleError::Manifest {
+            path: CONFIG_FILE.into(),
+            reason,
+        };
+        let Some(data) = self.document.get("data") else {
+            return Ok(Vec::new());
+        };
+        let data = data
+            .as_table()
+            .ok_or_else(|| bad("data must be a table of data sets by split".into()))?;
+        let digest = |field: &str, v: &toml::Value| -> Result<String, BundleError> {
+            match v {
+                toml::Value::String(s) if is_digest(s) => Ok(s.clone()),
+                toml::Value::String(s) => Err(bad(format!(
+                    "{field} {s:?} is not 64 lowercase hex digits (a SHA-256)"
+                ))),
+                _ => Err(bad(format!("{field} must be a string of 64 hex digits"))),
+            }
+        };
+        let mut sets = Vec::with_capacity(data.len());
+        for (split, v) in data {
+            let field = |key: &str| format!("data.{split}.{key}");
+            let mut set = DataSetRef {
+                split: split.clone(),
+                sha256: None,
+                manifest: None,
+                manifest_root: None,
+            };
+            match v {
+                toml::Value::String(_) => set.sha256 = Some(digest(&format!("data.{split}"), v)?),
+                toml::Value::Table(t) => {
+                    for (key, v) in t {
+                        match key.as_str() {
+                            "sha256" => set.sha256 = Some(digest(&field(key), v)?),
+                            "manifest_root" => set.manifest_root = Some(digest(&field(key), v)?),
+                            "manifest" => match v {
+                                toml::Value::String(s) if !s.trim().is_empty() => {
+                                    set.manifest = Some(s.clone());
+                                }
+                                _ => {
+                                    return Err(bad(format!(
+                                        "{} must be a non-empty path",
+                                        field(key)
+                                    )))
+                                }
+                            },
+                            _ => {
+                                return Err(bad(format!(
+                                    "{}: unknown key (expected manifest, manifest_root or sha256)",
+                                    field(key)
+                                )))
+                            }
+                        }
+                    }
+                    if set.sha256.is_none() && set.manifest_root.is_none() {
+                        return Err(bad(format!("data.{split} needs manifest_root or sha256")));
+                    }
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "data.{split} must be a SHA-256 string or a table"
+                    )))
+                }
+            }
+            sets.push(set);
+        }
+        Ok(sets)
+    }
+}
+
+/// One data set a bundle names (`[data.<split>]` in `vigil.toml`, see
+/// [`BundleConfig::data_sets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DataSetRef {
+    /// The split: `training`, `calibration`, `validation`...
+    pub split: String,
+    /// The SHA-256 of the data file, 64 lowercase hex digits.
+    pub sha256: Option<String>,
+    /// Where the signed manifest is (inside the bundle or beside it; informational).
+    pub manifest: Option<String>,
+    /// The RFC 9162 Merkle root of the signed data manifest, 64 lowercase hex digits.
+    pub manifest_root: Option<String>,
+}
+
+fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
@@ -127,5 +245,79 @@ mod tests {
             .to_string()
             .contains("larger than"));
         assert!(BundleConfig::parse(&[0xff, 0xfe], Path::new("v")).is_err());
+    }
+
+    const HEAD: &str = "[bundle]\nname = \"m\"\nversion = \"1.0.0\"\n";
+
+    fn data_sets(text: &str) -> Result<Vec<DataSetRef>, BundleError> {
+        parse(&format!("{HEAD}{text}"))?.data_sets()
+    }
+
+    #[test]
+    fn data_sets_by_split_as_strings_or_tables() {
+        assert_eq!(data_sets("").unwrap(), []);
+        let (a, b) = ("a".repeat(64), "0123456789abcdef".repeat(4));
+        let sets = data_sets(&format!(
+            "[data]\ncalibration = \"{a}\"\n[data.training]\nmanifest = \"data/t.json\"\n\
+             manifest_root = \"{b}\"\nsha256 = \"{a}\"\n[data.validation]\nmanifest_root = \"{a}\"\n"
+        ))
+        .unwrap();
+        let splits: Vec<&str> = sets.iter().map(|s| s.split.as_str()).collect();
+        assert_eq!(splits, ["calibration", "training", "validation"]);
+        assert_eq!(sets[0].sha256.as_deref(), Some(a.as_str()));
+        assert_eq!(sets[0].manifest_root, None);
+        assert_eq!(sets[1].manifest.as_deref(), Some("data/t.json"));
+        assert_eq!(sets[1].manifest_root.as_deref(), Some(b.as_str()));
+        assert_eq!(sets[1].sha256.as_deref(), Some(a.as_str()));
+        assert_eq!(sets[2].manifest_root.as_deref(), Some(a.as_str()));
+    }
+
+    #[test]
+    fn bad_data_sets_are_refused_naming_the_field() {
+        let good = "b".repeat(64);
+        for (text, needle) in [
+            (
+                format!("[data.training]\nmanifest_root = \"{}\"", "B".repeat(64)),
+                "data.training.manifest_root \"BBBB",
+            ),
+            (
+                format!("[data.training]\nmanifest_root = \"{}\"", "b".repeat(63)),
+                "data.training.manifest_root",
+            ),
+            (
+                format!("[data.training]\nmanifest_root = \"{}g\"", "b".repeat(63)),
+                "not 64 lowercase hex",
+            ),
+            (
+                "[data.validation]\nmanifest_root = 7".to_string(),
+                "data.validation.manifest_root must be a string",
+            ),
+            (
+                format!("[data.training]\nmanifest_roots = \"{good}\""),
+                "data.training.manifest_roots: unknown key",
+            ),
+            (
+                "[data.training]\nmanifest = \"t.json\"".to_string(),
+                "data.training needs manifest_root or sha256",
+            ),
+            (
+                format!("[data.training]\nmanifest = 3\nmanifest_root = \"{good}\""),
+                "data.training.manifest must be",
+            ),
+            (
+                "[data]\ntraining = \"abc\"".to_string(),
+                "data.training \"abc\"",
+            ),
+            ("[data]\ntraining = 1".to_string(), "data.training must be"),
+        ] {
+            let err = data_sets(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(err.starts_with("vigil.toml: "), "{err}");
+        }
+        let err = parse(&format!("data = 1\n{HEAD}"))
+            .unwrap()
+            .data_sets()
+            .unwrap_err();
+        assert!(err.to_string().contains("data must be a table"), "{err}");
     }
 }

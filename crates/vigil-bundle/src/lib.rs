@@ -88,7 +88,7 @@ pub use vigil_attest::{PolicyError, TrustFailure, TrustPolicy, TrustedSigner};
 pub use error::{BundleError, Discrepancy};
 pub use vigil_attest::AttestError;
 // what is signed
-pub use config::{BundleConfig, CONFIG_FILE};
+pub use config::{BundleConfig, DataSetRef, CONFIG_FILE};
 pub use hash::Progress;
 pub use manifest::{HashMethod, Manifest, Resource, Serialization, DEFAULT_SHARD_SIZE};
 pub use path::ResourcePath;
@@ -146,6 +146,8 @@ pub mod internal {
 
     /// Parses bytes as `vigil.toml`.
     pub fn fuzz_config(data: &[u8]) {
-        let _ = crate::BundleConfig::parse(data, Path::new("vigil.toml"));
+        if let Ok(c) = crate::BundleConfig::parse(data, Path::new("vigil.toml")) {
+            let _ = c.data_sets();
+        }
     }
 }

@@ -30,6 +30,16 @@ struct VerifyJson {
     resources: Option<u64>,
     bundle: Option<serde_json::Value>,
     signatures: Vec<SigJson>,
+    data: Vec<DataJson>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct DataJson {
+    split: String,
+    manifest_root: Option<String>,
+    manifest: Option<String>,
+    sha256: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +169,75 @@ fn sign_verify_and_tamper_exit_codes() {
 }
 
 #[test]
+fn verify_reports_the_data_manifest_roots_vigil_toml_names() {
+    let v = Vigil::new();
+    model(&v);
+    keygen(&v, "ecdsa-p256", "k");
+    let (root, file) = ("0f".repeat(32), "e1".repeat(32));
+    fs::write(
+        v.path("m/vigil.toml"),
+        format!(
+            "[bundle]\nname = \"m\"\nversion = \"1.0.0\"\n\
+             [data.training]\nmanifest = \"../data/training.manifest.json\"\n\
+             manifest_root = \"{root}\"\n[data]\nvalidation = \"{file}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = v.run(&["bundle", "sign", "--key", "k.pem", "m"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let ok = v.run(&["bundle", "verify", "--key", "k.pub.pem", "--json", "m"]);
+    assert_eq!(code(&ok), 0, "{}", show(&ok));
+    let report: VerifyJson = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(
+        report.data,
+        [
+            DataJson {
+                split: "training".into(),
+                manifest_root: Some(root.clone()),
+                manifest: Some("../data/training.manifest.json".into()),
+                sha256: None,
+            },
+            DataJson {
+                split: "validation".into(),
+                manifest_root: None,
+                manifest: None,
+                sha256: Some(file.clone()),
+            },
+        ]
+    );
+    let text = v.run(&["bundle", "verify", "--key", "k.pub.pem", "m"]);
+    assert_eq!(code(&text), 0, "{}", show(&text));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "  data training: manifest root {root} (../data/training.manifest.json)\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  data validation: sha256:{file}\n")),
+        "{text}"
+    );
+
+    // A signed vigil.toml whose root is not a SHA-256 fails as a malformed vigil.toml does,
+    // naming the field.
+    fs::write(
+        v.path("m/vigil.toml"),
+        "[bundle]\nname = \"m\"\nversion = \"1.0.0\"\n[data.training]\nmanifest_root = \"00\"\n",
+    )
+    .unwrap();
+    let out = v.run(&["bundle", "sign", "--key", "k.pem", "m"]);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let bad = v.run(&["bundle", "verify", "--key", "k.pub.pem", "--json", "m"]);
+    assert_eq!(code(&bad), 1, "{}", show(&bad));
+    let report: VerifyJson = serde_json::from_slice(&bad.stdout).unwrap();
+    assert!(!report.verified);
+    assert!(report.data.is_empty());
+    let err = report.error.unwrap();
+    assert!(err.contains("data.training.manifest_root \"00\""), "{err}");
+}
+
+#[test]
 fn missing_signature_is_a_failed_check_and_missing_dir_an_error() {
     let v = Vigil::new();
     model(&v);
@@ -230,6 +309,54 @@ fn the_example_device_verifies_under_its_policy() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bundle breast-cancer 1.0.0"), "{text}");
     assert_eq!(text.matches("valid, signed by").count(), 2, "{text}");
+}
+
+/// Both example devices' signed vigil.toml name the roots of their training, calibration and
+/// validation manifests, and each manifest verifies its data with that root.
+#[test]
+fn the_example_devices_name_their_data_manifest_roots() {
+    for device in ["breast-cancer", "ecg-beats"] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/devices")
+            .join(device);
+        let v = Vigil::new();
+        let out = v.run(&[
+            "bundle",
+            "verify",
+            "--policy",
+            root.join("policy.toml").to_str().unwrap(),
+            "--json",
+            root.join("bundle").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", show(&out));
+        let report: VerifyJson = serde_json::from_slice(&out.stdout).unwrap();
+        let splits: Vec<&str> = report.data.iter().map(|d| d.split.as_str()).collect();
+        assert_eq!(
+            splits,
+            ["calibration", "training", "validation"],
+            "{device}"
+        );
+        for d in &report.data {
+            let manifest = format!("../data/manifests/{}.manifest.json", d.split);
+            assert_eq!(d.manifest.as_deref(), Some(manifest.as_str()));
+            let merkle = d.manifest_root.as_deref().unwrap();
+            let out = v.run(&[
+                "data",
+                "verify",
+                "--key",
+                root.join("demo-keys/signing-key.pub.pem").to_str().unwrap(),
+                "--manifest",
+                root.join("bundle").join(&manifest).to_str().unwrap(),
+                root.join(format!("data/{}.csv", d.split)).to_str().unwrap(),
+            ]);
+            assert_eq!(code(&out), 0, "{device} {}: {}", d.split, show(&out));
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains(&format!("root {merkle})")),
+                "{device}: {text}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------- issue 20 regressions

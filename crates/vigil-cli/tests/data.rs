@@ -253,6 +253,79 @@ fn errors_exit_2_naming_the_culprit() {
     );
 }
 
+/// Clean Gaussian rows: the outlier cut flags about one in a thousand by chance, which is no
+/// finding (exit 0, the outliers still listed); thirty planted far rows are (exit 1).
+#[test]
+fn outliers_count_as_a_finding_only_beyond_chance() {
+    let v = Vigil::new();
+    // A small deterministic generator (xorshift) and Box-Muller normals.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut normal = move || {
+        let (a, b) = (uniform(), uniform());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    };
+    let rows = 4000;
+    let mut clean = String::from("a,b,c,label\n");
+    let mut probs = String::from("0,1\n");
+    for i in 0..rows {
+        let y = i % 2;
+        let shift = 10.0 * y as f64;
+        clean.push_str(&format!(
+            "{:.6},{:.6},{:.6},{y}\n",
+            normal() + shift,
+            normal(),
+            normal()
+        ));
+        probs.push_str(if y == 0 { "0.99,0.01\n" } else { "0.01,0.99\n" });
+    }
+    let screen = |v: &Vigil, data: &str| {
+        write(v, "d.csv", data);
+        write(v, "p.csv", &probs);
+        let out = v.run(&[
+            "data",
+            "screen",
+            "--data",
+            "d.csv",
+            "--label",
+            "label",
+            "--pred-probs",
+            "p.csv",
+            "--json",
+        ]);
+        let s: Screen = serde_json::from_slice(&out.stdout).unwrap();
+        (code(&out), s)
+    };
+    let (exit, s) = screen(&v, &clean);
+    assert!(s.label_issues.is_empty(), "{:?}", s.label_issues);
+    let by_chance = s.summary["outliers_by_chance"].as_u64().unwrap();
+    assert_eq!(by_chance, 11, "the 0.999 Poisson quantile for a mean of 4");
+    // One clean row passes the cut (row 3309): under the old rule, exit 1 on clean data.
+    assert!(!s.outliers.is_empty());
+    assert!(s.outliers.len() as u64 <= by_chance, "{:?}", s.outliers);
+    assert_eq!(exit, 0, "{} outliers", s.outliers.len());
+
+    let mut planted = clean.clone();
+    let mut lines: Vec<&str> = clean.lines().collect();
+    // Rows 0, 100, ... 2900 (class 0, as their probabilities say) moved far away.
+    let far: Vec<String> = (0..30).map(|i| format!("{},9,-9,0", 40 + i)).collect();
+    for (i, row) in far.iter().enumerate() {
+        lines[1 + i * 100] = row;
+    }
+    planted.clear();
+    planted.push_str(&lines.join("\n"));
+    planted.push('\n');
+    let (exit, s) = screen(&v, &planted);
+    assert!(s.label_issues.is_empty(), "{:?}", s.label_issues);
+    assert!(s.outliers.len() >= 30, "{:?}", s.outliers);
+    assert_eq!(exit, 1);
+}
+
 #[test]
 fn screen_finds_a_flipped_label_with_given_probabilities() {
     let v = Vigil::new();

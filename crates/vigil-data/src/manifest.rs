@@ -29,7 +29,7 @@ use vigil_core::{PublicKey, Signer};
 use vigil_ledger::Hash;
 
 use crate::error::DataError;
-use crate::samples::{leaf_hashes, merkle_root, ColumnType, Format, GroupCount, Samples};
+use crate::samples::{samples_root, ColumnType, Format, GroupCount, Samples};
 
 /// The in-toto predicate type of a dataset manifest.
 pub const PREDICATE_TYPE: &str = "https://vigil.dev/dataset-manifest/v1";
@@ -152,17 +152,73 @@ pub fn sidecar_path(manifest: &Path) -> PathBuf {
 pub fn encode_sidecar(digests: &[Hash], names: Option<&[String]>) -> Vec<u8> {
     let extra: usize = names.map_or(0, |n| n.iter().map(|s| s.len() + 4).sum());
     let mut out = Vec::with_capacity(MAGIC.len() + 9 + digests.len() * 32 + extra);
-    out.extend_from_slice(MAGIC);
-    out.push(u8::from(names.is_some()));
-    out.extend_from_slice(&(digests.len() as u64).to_le_bytes());
+    // Writing to a vector cannot fail.
+    let _ = encode_sidecar_to(&mut out, digests, names);
+    out
+}
+
+/// Write the sidecar of samples to `w` (the bytes of [`encode_sidecar`]).
+fn encode_sidecar_to(
+    w: &mut impl std::io::Write,
+    digests: &[Hash],
+    names: Option<&[String]>,
+) -> std::io::Result<()> {
+    w.write_all(MAGIC)?;
+    w.write_all(&[u8::from(names.is_some())])?;
+    w.write_all(&(digests.len() as u64).to_le_bytes())?;
     for (i, d) in digests.iter().enumerate() {
-        out.extend_from_slice(d);
+        w.write_all(d)?;
         if let Some(n) = names.and_then(|n| n.get(i)) {
-            out.extend_from_slice(&(n.len() as u32).to_le_bytes());
-            out.extend_from_slice(n.as_bytes());
+            w.write_all(&(n.len() as u32).to_le_bytes())?;
+            w.write_all(n.as_bytes())?;
         }
     }
-    out
+    Ok(())
+}
+
+/// A writer that hashes (SHA-256) and counts what goes through it.
+struct Hashing<W> {
+    inner: W,
+    ctx: ring::digest::Context,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or_default();
+        self.ctx.update(done);
+        self.bytes += done.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Write the sidecar of `samples` to the temporary file `tmp` through one buffer, hashing it on
+/// the way, and fsync it once; returns its SHA-256 and length. The caller renames it.
+fn write_sidecar(tmp: &Path, samples: &Samples) -> Result<(Hash, u64), DataError> {
+    let io = |e: std::io::Error| {
+        DataError::Io(vigil_core::ReadError::Io {
+            path: tmp.to_owned(),
+            source: e,
+        })
+    };
+    let file = std::fs::File::create(tmp).map_err(io)?;
+    let mut w = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        ctx: ring::digest::Context::new(&ring::digest::SHA256),
+        bytes: 0,
+    };
+    encode_sidecar_to(&mut w, &samples.digests, samples.names.as_deref()).map_err(io)?;
+    let Hashing { inner, ctx, bytes } = w;
+    let file = inner.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(ctx.finish().as_ref());
+    Ok((digest, bytes))
 }
 
 /// Decode a sidecar (bounded: counts and lengths are checked against the bytes present).
@@ -218,8 +274,14 @@ pub fn decode_sidecar(bytes: &[u8]) -> Result<(Vec<Hash>, Option<Vec<String>>), 
     Ok((digests, names))
 }
 
-/// The predicate for `samples` (whose sidecar is `sidecar`, already encoded).
-pub(crate) fn build(samples: &Samples, identity: &Identity, sidecar: Sidecar) -> Manifest {
+/// The predicate for `samples`, whose Merkle root is `root` (whose sidecar is `sidecar`, already
+/// encoded).
+pub(crate) fn build(
+    samples: &Samples,
+    root: &Hash,
+    identity: &Identity,
+    sidecar: Sidecar,
+) -> Manifest {
     Manifest {
         name: identity.name.clone(),
         version: identity.version.clone(),
@@ -230,7 +292,7 @@ pub(crate) fn build(samples: &Samples, identity: &Identity, sidecar: Sidecar) ->
         },
         samples: samples.len() as u64,
         bytes: samples.bytes,
-        merkle_root: hex::encode(samples.merkle_root()),
+        merkle_root: hex::encode(root),
         header_sha256: samples.header_sha256.map(hex::encode),
         columns: samples.columns.clone(),
         id_column: identity.id_column.clone(),
@@ -259,32 +321,51 @@ pub fn write_signed(
             reason: "the manifest's file name is not UTF-8".into(),
         })?
         .to_owned();
-    let sidecar = encode_sidecar(&samples.digests, samples.names.as_deref());
-    let side_digest = crate::samples::sha256(&sidecar);
-    let manifest = build(
-        samples,
-        identity,
-        Sidecar {
-            path: side_name.clone(),
-            sha256: hex::encode(side_digest),
-            bytes: sidecar.len() as u64,
-        },
-    );
-    let root = samples.merkle_root();
-    let statement = Statement {
-        subject: vec![
-            Subject::sha256(identity.name.clone(), &root),
-            Subject::sha256(side_name, &side_digest),
-        ],
-        predicate_type: PREDICATE_TYPE.to_string(),
-        predicate: manifest.clone(),
-    };
-    let json = statement.to_json().map_err(DataError::Sign)?;
-    let bundle =
-        SigstoreBundle::sign_statement(json.into_bytes(), signer).map_err(DataError::Sign)?;
-    vigil_core::write_atomic(&side_path, &sidecar)?;
-    vigil_core::write_atomic(out, bundle.to_json().as_bytes())?;
-    Ok(manifest)
+    // The sidecar is written (to a temporary name) while the root is computed; it takes its
+    // name once the statement naming its digest is signed, and the manifest's atomic write
+    // then fsyncs the directory for both.
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(&side_name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = side_path.with_file_name(tmp_name);
+    let result = (|| {
+        let (written, root) =
+            rayon::join(|| write_sidecar(&tmp, samples), || samples.merkle_root());
+        let (side_digest, side_bytes) = written?;
+        let manifest = build(
+            samples,
+            &root,
+            identity,
+            Sidecar {
+                path: side_name.clone(),
+                sha256: hex::encode(side_digest),
+                bytes: side_bytes,
+            },
+        );
+        let statement = Statement {
+            subject: vec![
+                Subject::sha256(identity.name.clone(), &root),
+                Subject::sha256(side_name.clone(), &side_digest),
+            ],
+            predicate_type: PREDICATE_TYPE.to_string(),
+            predicate: manifest.clone(),
+        };
+        let json = statement.to_json().map_err(DataError::Sign)?;
+        let bundle =
+            SigstoreBundle::sign_statement(json.into_bytes(), signer).map_err(DataError::Sign)?;
+        std::fs::rename(&tmp, &side_path).map_err(|e| {
+            DataError::Io(vigil_core::ReadError::Io {
+                path: side_path.clone(),
+                source: e,
+            })
+        })?;
+        vigil_core::write_atomic(out, bundle.to_json().as_bytes())?;
+        Ok(manifest)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Read a manifest and its sidecar. With `key`, the signature must verify with it; without,
@@ -322,7 +403,7 @@ pub fn open(path: &Path, key: Option<&PublicKey>) -> Result<Opened, DataError> {
             manifest.samples
         )));
     }
-    let root = merkle_root(leaf_hashes(manifest.format, &digests, names.as_deref()));
+    let root = samples_root(manifest.format, &digests, names.as_deref());
     if hex::encode(root) != manifest.merkle_root {
         return Err(side_bad(
             "its samples do not give the manifest's Merkle root".into(),

@@ -133,8 +133,54 @@ impl Samples {
 
     /// The RFC 9162 Merkle root over the samples.
     pub fn merkle_root(&self) -> Hash {
-        merkle_root(self.leaf_hashes())
+        samples_root(self.format, &self.digests, self.names.as_deref())
     }
+}
+
+/// The RFC 9162 root over samples, as `merkle_root(leaf_hashes(..))` but without holding the
+/// leaf hashes: the first level of the tree is hashed from pairs of samples directly.
+pub(crate) fn samples_root(format: Format, digests: &[Hash], names: Option<&[String]>) -> Hash {
+    let leaf = |i: usize| -> Hash {
+        let d = digests.get(i).copied().unwrap_or_default();
+        match (format, names) {
+            (Format::Files, Some(names)) => {
+                let n = names.get(i).map_or("", String::as_str);
+                let mut leaf = Vec::with_capacity(n.len() + 33);
+                leaf.extend_from_slice(n.as_bytes());
+                leaf.push(0);
+                leaf.extend_from_slice(&d);
+                vigil_ledger::leaf_hash(&leaf)
+            }
+            _ => vigil_ledger::leaf_hash(&d),
+        }
+    };
+    let n = digests.len();
+    if n < 2 {
+        return if n == 1 {
+            leaf(0)
+        } else {
+            vigil_ledger::empty_root()
+        };
+    }
+    let parent = |p: usize| {
+        let i = 2 * p;
+        if i + 1 < n {
+            vigil_ledger::node_hash(&leaf(i), &leaf(i + 1))
+        } else {
+            leaf(i)
+        }
+    };
+    let pairs = n.div_ceil(2);
+    let level: Vec<Hash> = if pairs >= PARALLEL_LEVEL {
+        (0..pairs)
+            .into_par_iter()
+            .with_min_len(PARALLEL_LEVEL / 4)
+            .map(parent)
+            .collect()
+    } else {
+        (0..pairs).map(parent).collect()
+    };
+    merkle_root(level)
 }
 
 /// Leaf hashes of samples (`names` are used for [`Format::Files`] only).
@@ -158,29 +204,45 @@ pub(crate) fn leaf_hashes(format: Format, digests: &[Hash], names: Option<&[Stri
     }
 }
 
-/// RFC 9162 Merkle Tree Hash over leaf hashes, with `vigil-ledger`'s hashing; subtrees of more
-/// than 2^14 leaves are hashed in parallel.
+/// RFC 9162 Merkle Tree Hash over leaf hashes, with `vigil-ledger`'s hashing, in O(n) node
+/// hashes computed level by level: each level hashes adjacent pairs left to right and carries
+/// an odd last node up unchanged. That is the tree of RFC 9162's recursive split at the largest
+/// power of two below n (its left subtrees are complete, so only the rightmost node of a level
+/// can lack a partner). Large levels are hashed on every core.
 pub fn merkle_root(leaves: Vec<Hash>) -> Hash {
-    let n = leaves.len() as u64;
-    let tree = vigil_ledger::MemoryTree::new(leaves);
-    range_root(&tree, 0, n)
+    let mut level = leaves;
+    while level.len() > 1 {
+        level = if level.len() >= PARALLEL_LEVEL {
+            level
+                .par_chunks(2)
+                .with_min_len(PARALLEL_LEVEL / 4)
+                .map(pair)
+                .collect()
+        } else {
+            level.chunks(2).map(pair).collect()
+        };
+    }
+    level
+        .first()
+        .copied()
+        .unwrap_or_else(vigil_ledger::empty_root)
 }
 
-fn range_root(tree: &vigil_ledger::MemoryTree, start: u64, end: u64) -> Hash {
-    let n = end - start;
-    if n <= 1 << 14 {
-        // Complete subtrees are computed on demand; every range here is in bounds.
-        return vigil_ledger::range_hash(tree, start, end)
-            .unwrap_or_else(|_| vigil_ledger::empty_root());
+/// Levels with at least this many nodes are hashed in parallel.
+const PARALLEL_LEVEL: usize = 1 << 14;
+
+/// The parent of two adjacent nodes, or a lone last node carried up.
+fn pair(nodes: &[Hash]) -> Hash {
+    match nodes {
+        [left, right] => vigil_ledger::node_hash(left, right),
+        [last] => *last,
+        // `chunks(2)` yields one or two nodes.
+        _ => vigil_ledger::empty_root(),
     }
-    // The largest power of two below n (RFC 9162 section 2.1.1).
-    let k = 1u64 << (63 - (n - 1).leading_zeros());
-    let (left, right) = rayon::join(
-        || range_root(tree, start, start + k),
-        || range_root(tree, start + k, end),
-    );
-    vigil_ledger::node_hash(&left, &right)
 }
+
+/// Records hashed by one parallel task.
+const RECORDS_PER_TASK: usize = 4096;
 
 /// Limits for CSV data sets: those of [`Limits::default`] (1 GiB, 10 million rows).
 pub fn csv_limits() -> Limits {
@@ -210,23 +272,21 @@ pub fn hash_csv(
             });
         }
     }
-    let digests: Vec<Hash> = records
-        .rows
-        .par_chunks(4096)
-        .flat_map_iter(|chunk| {
+    // Each record's digest is written in place (no per-chunk vectors to join), a chunk of
+    // records per task.
+    let mut digests: Vec<Hash> = vec![[0u8; 32]; records.rows.len()];
+    digests
+        .par_chunks_mut(RECORDS_PER_TASK)
+        .zip(records.rows.par_chunks(RECORDS_PER_TASK))
+        .for_each(|(out, rows)| {
             let mut n = 0u64;
-            let out: Vec<Hash> = chunk
-                .iter()
-                .map(|r| {
-                    let b = bytes.get(r.start..r.end).unwrap_or_default();
-                    n += b.len() as u64 + 1;
-                    sha256(b)
-                })
-                .collect();
+            for (d, r) in out.iter_mut().zip(rows) {
+                let b = bytes.get(r.start..r.end).unwrap_or_default();
+                n += b.len() as u64 + 1;
+                *d = sha256(b);
+            }
             progress(n);
-            out
-        })
-        .collect();
+        });
     let header_sha256 = bytes.get(records.head.start..records.head.end).map(sha256);
     let columns = records
         .header
@@ -433,4 +493,59 @@ fn hash_file(path: &Path) -> Result<(Hash, u64), DataError> {
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());
     Ok((out, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n as u64)
+            .map(|i| vigil_ledger::leaf_hash(&i.to_le_bytes()))
+            .collect()
+    }
+
+    /// The level-by-level root is the RFC 9162 recursive root `vigil-ledger` computes, for every
+    /// size up to 600 and around the parallel threshold and powers of two.
+    #[test]
+    fn root_by_levels_is_the_recursive_root() {
+        let sizes = (0..600).chain([1 << 14, (1 << 14) + 1, (1 << 15) - 1, (1 << 15) + 3, 70_001]);
+        for n in sizes {
+            let l = leaves(n);
+            let tree = vigil_ledger::MemoryTree::new(l.clone());
+            let expected = vigil_ledger::root(&tree, n as u64).unwrap();
+            assert_eq!(merkle_root(l), expected, "{n} leaves");
+        }
+    }
+
+    /// The root over samples (leaves hashed on the fly) is the root over their leaf hashes.
+    #[test]
+    fn samples_root_is_the_root_over_leaf_hashes() {
+        for n in (0..70).chain([(1 << 15) + 1, (1 << 15) + 2]) {
+            let digests: Vec<Hash> = (0..n as u64).map(|i| sha256(&i.to_le_bytes())).collect();
+            let names: Vec<String> = (0..n).map(|i| format!("f{i}.bin")).collect();
+            for format in [Format::Csv, Format::Files] {
+                let names = (format == Format::Files).then_some(&names[..]);
+                assert_eq!(
+                    samples_root(format, &digests, names),
+                    merkle_root(leaf_hashes(format, &digests, names)),
+                    "{n} samples, {format:?}"
+                );
+            }
+        }
+    }
+
+    /// Golden values: the empty tree is SHA-256 of nothing, one leaf is its own root, and a
+    /// three-leaf tree is `node(node(a, b), c)`.
+    #[test]
+    fn root_golden_values() {
+        assert_eq!(
+            hex::encode(merkle_root(Vec::new())),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let l = leaves(3);
+        assert_eq!(merkle_root(l[..1].to_vec()), l[0]);
+        let ab = vigil_ledger::node_hash(&l[0], &l[1]);
+        assert_eq!(merkle_root(l.clone()), vigil_ledger::node_hash(&ab, &l[2]));
+    }
 }

@@ -295,3 +295,55 @@ fn fuzz_entry_points_survive_their_seeds() {
         (2, Some("id"))
     );
 }
+
+/// The sidecar written (streamed through a buffer, hashed on the way) is byte for byte
+/// `encode_sidecar`, its digest and length are the manifest's, and no temporary file is left.
+#[test]
+fn written_sidecar_is_the_documented_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    std::fs::write(&data, csv(&rows(5000))).unwrap();
+    for (roles, out) in [
+        (Roles::default(), "plain.json"),
+        (
+            Roles {
+                id: Some("id".into()),
+                ..Roles::default()
+            },
+            "named.json",
+        ),
+    ] {
+        let samples = vigil_data::hash_path(&data, &roles, &|_| {}).unwrap();
+        let m = sign(dir.path(), &data, &roles, out);
+        let written = std::fs::read(vigil_data::sidecar_path(&m)).unwrap();
+        assert_eq!(
+            written,
+            vigil_data::encode_sidecar(&samples.digests, samples.names.as_deref())
+        );
+        let opened = vigil_data::open(&m, Some(&key().public_key())).unwrap();
+        assert_eq!(opened.manifest.sidecar.bytes, written.len() as u64);
+        assert_eq!(
+            opened.manifest.sidecar.sha256,
+            hex::encode(Sha256::digest(&written))
+        );
+        assert_eq!(
+            opened.manifest.merkle_root,
+            hex::encode(samples.merkle_root())
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "d.csv",
+            "named.json",
+            "named.samples",
+            "plain.json",
+            "plain.samples"
+        ]
+    );
+}

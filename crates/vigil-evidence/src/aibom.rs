@@ -48,31 +48,32 @@ pub fn aibom(bundle: &VerifiedBundle, timestamp: &str) -> Result<cdx::CycloneDx,
     files.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
 
     // Data sets: `[data]` names each split with the SHA-256 of its file, or a table with the
-    // signed manifest's Merkle root (`vigil data manifest`).
-    let mut datasets = Vec::new();
-    if let Some(data) = table("data") {
-        for (split, v) in data {
-            let (digest, root) = match v {
-                toml::Value::String(s) => (Some(s.clone()), None),
-                toml::Value::Table(t) => (text(Some(t), "sha256"), text(Some(t), "manifest_root")),
-                _ => continue,
-            };
-            let mut c = json!({
-                "type": "data",
-                "name": split,
-                "bom-ref": format!("data:{split}"),
-                "data": [{"type": "dataset", "name": split}],
-            });
-            if let Some(d) =
-                digest.filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
-            {
-                c["hashes"] = json!([{"alg": "SHA-256", "content": d}]);
-            }
-            if let Some(r) = root {
-                c["properties"] = json!([{"name": "vigil:manifest-root", "value": r}]);
-            }
-            datasets.push(c);
+    // signed manifest's Merkle root (`vigil data manifest`), checked by vigil-bundle.
+    let sets = config.data_sets().map_err(|e| match e {
+        vigil_bundle::BundleError::Manifest { path, reason } => {
+            EvidenceError::Parse { path, reason }
         }
+        other => EvidenceError::Parse {
+            path: vigil_bundle::CONFIG_FILE.into(),
+            reason: other.to_string(),
+        },
+    })?;
+    let mut datasets = Vec::new();
+    for set in sets {
+        let split = &set.split;
+        let mut c = json!({
+            "type": "data",
+            "name": split,
+            "bom-ref": format!("data:{split}"),
+            "data": [{"type": "dataset", "name": split}],
+        });
+        if let Some(d) = &set.sha256 {
+            c["hashes"] = json!([{"alg": "SHA-256", "content": d}]);
+        }
+        if let Some(r) = &set.manifest_root {
+            c["properties"] = json!([{"name": "vigil:manifest-root", "value": r}]);
+        }
+        datasets.push(c);
     }
 
     // The model card.

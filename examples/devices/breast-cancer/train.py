@@ -49,6 +49,7 @@ HIDDEN = 16
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "common"))
 from onnx_mlp import export_mlp  # noqa: E402  (the examples' shared export)
+from data_root import csv_root  # noqa: E402  (the root `vigil data manifest` signs)
 LABELS = ["malignant", "benign"]
 
 # Units of the WDBC features (computed from digitised images of fine-needle aspirates):
@@ -223,10 +224,12 @@ def main() -> None:
         f"accuracy_calibration = {acc['calibration']:.4f}",
         f"accuracy_validation = {acc['validation']:.4f}",
         "",
-        "[data]",
-        "# SHA-256 of the CSV files in ../data (kept outside the bundle).",
+        "# The data sets (kept outside the bundle, in ../data): the RFC 9162 root of each signed",
+        "# manifest (vigil data manifest; verify with vigil data verify) and the file's SHA-256.",
     ]
-    lines += [f'{k} = "{v}"' for k, v in digests.items()]
+    for k, v in digests.items():
+        lines += [f"[data.{k}]", f'manifest = "../data/manifests/{k}.manifest.json"',
+                  f'manifest_root = "{csv_root(datadir / f"{k}.csv")}"', f'sha256 = "{v}"']
     lines += [
         "",
         "[contract]",

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Subcommand;
 use vigil_bundle::{
-    BundleError, BundlePolicy, BundleVerifier, HashMethod, Limits, SignOptions, SignatureStatus,
-    Trust, TrustReport, DEFAULT_SHARD_SIZE,
+    BundleError, BundlePolicy, BundleVerifier, DataSetRef, HashMethod, Limits, SignOptions,
+    SignatureStatus, Trust, TrustReport, DEFAULT_SHARD_SIZE,
 };
 use vigil_core::{PublicKey, SigningKey};
 
@@ -91,7 +91,9 @@ struct VerifyArgs {
     #[arg(long, value_name = "PATH")]
     signature: Option<PathBuf>,
     /// Print one JSON object: {"verified","dir","error","subject_digest","resources",
-    /// "bundle","signatures":[{"path","status","signer","role","key_id","reason"}]}.
+    /// "bundle","signatures":[{"path","status","signer","role","key_id","reason"}],
+    /// "data":[{"split","manifest_root","manifest","sha256"}]} (data: the data sets vigil.toml
+    /// names, see docs/bundle.md).
     #[arg(long)]
     json: bool,
     /// The bundle directory.
@@ -193,16 +195,27 @@ fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
     if let Some(sig) = &a.signature {
         verifier = verifier.signature_path(sig);
     }
-    let result = verifier.check();
+    // The data sets vigil.toml names are part of what is reported: a malformed `[data]` table
+    // fails as a malformed vigil.toml does.
+    let result = verifier.check().and_then(|report| {
+        let data = match &report.config {
+            Some(cfg) => cfg.data_sets()?,
+            None => Vec::new(),
+        };
+        Ok((report, data))
+    });
     bar.finish();
     let mut out = std::io::stdout().lock();
     match result {
-        Ok(report) => {
+        Ok((report, data)) => {
             if a.json {
-                serde_json::to_writer(&mut out, &json_report(&a.dir, Some(&report), None))?;
+                serde_json::to_writer(
+                    &mut out,
+                    &json_report(&a.dir, Some((&report, &data)), None),
+                )?;
                 writeln!(out)?;
             } else {
-                print_report(&mut out, &a.dir, &report)?;
+                print_report(&mut out, &a.dir, &report, &data)?;
             }
             Ok(Outcome::Ok)
         }
@@ -224,6 +237,7 @@ fn print_report(
     out: &mut impl std::io::Write,
     dir: &std::path::Path,
     report: &TrustReport,
+    data: &[DataSetRef],
 ) -> std::io::Result<()> {
     let files = report.manifest.files().len();
     write!(out, "verified {}: {} files match", dir.display(), files)?;
@@ -238,14 +252,40 @@ fn print_report(
         out,
         "  subject digest sha256:{}",
         hex::encode(report.manifest.root_digest())
-    )
+    )?;
+    for d in data {
+        write!(out, "  data {}:", d.split)?;
+        if let Some(r) = &d.manifest_root {
+            write!(out, " manifest root {r}")?;
+        }
+        if let Some(m) = &d.manifest {
+            write!(out, " ({m})")?;
+        }
+        if let Some(h) = &d.sha256 {
+            write!(out, " sha256:{h}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 fn json_report(
     dir: &std::path::Path,
-    report: Option<&TrustReport>,
+    verified: Option<(&TrustReport, &[DataSetRef])>,
     err: Option<&BundleError>,
 ) -> serde_json::Value {
+    let report = verified.map(|(r, _)| r);
+    let data: Vec<serde_json::Value> = verified
+        .map(|(_, d)| d)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "split": d.split, "manifest_root": d.manifest_root,
+                "manifest": d.manifest, "sha256": d.sha256,
+            })
+        })
+        .collect();
     let signatures: Vec<serde_json::Value> = report
         .map(|r| {
             r.signatures
@@ -302,5 +342,6 @@ fn json_report(
             "name": c.name, "version": c.version.to_string(),
         })),
         "signatures": signatures,
+        "data": data,
     })
 }

@@ -32,7 +32,8 @@ enum Verb {
     /// shifts. Exit 0 when they agree, 1 when they differ.
     Diff(DiffArgs),
     /// Screen a labelled CSV for label issues (confident learning, as cleanlab 2.9's
-    /// find_label_issues) and outliers per class; exit 1 when anything is found.
+    /// find_label_issues) and outliers per class; exit 1 when anything is found (outliers only
+    /// beyond those clean data give by chance).
     Screen(ScreenArgs),
 }
 
@@ -388,7 +389,11 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
         representation: a.representation.clone(),
         poison_fraction: a.poison_fraction,
     };
-    let report = vigil_data::screen(&a.data, &opts).map_err(flat)?;
+    let bar = progress::count("screening", vigil_data::screen::steps(&opts));
+    let inc = |n: u64| bar.inc(n);
+    let report = vigil_data::screen::screen_with_progress(&a.data, &opts, &inc);
+    bar.finish();
+    let report = report.map_err(flat)?;
     if let Some(path) = &a.html {
         vigil_core::write_atomic(path, screen_html(&a.data, &report).as_bytes()).map_err(flat)?;
     }
@@ -421,7 +426,12 @@ fn screen(a: ScreenArgs) -> anyhow::Result<Outcome> {
                 report.label_issues.len() - 20
             )?;
         }
-        writeln!(out, "outliers: {}", report.outliers.len())?;
+        writeln!(
+            out,
+            "outliers: {} (clean data give up to {} by chance; only more count as a finding)",
+            report.outliers.len(),
+            report.summary.outliers_by_chance
+        )?;
         for o in report.outliers.iter().take(20) {
             writeln!(
                 out,

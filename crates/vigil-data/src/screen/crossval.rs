@@ -67,8 +67,14 @@ pub fn stratified_folds(y: &[usize], n_splits: usize) -> Vec<usize> {
     folds
 }
 
-/// Out-of-fold probabilities for features `x` (rows) and labels `y` in `0..k`.
-pub fn out_of_fold(x: &Array2<f64>, y: &[usize], k: usize) -> Result<Probabilities, String> {
+/// Out-of-fold probabilities for features `x` (rows) and labels `y` in `0..k`; `progress` is
+/// told of each fold done (1 each, [`FOLDS`] in all).
+pub fn out_of_fold(
+    x: &Array2<f64>,
+    y: &[usize],
+    k: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Probabilities, String> {
     let n = y.len();
     let folds = stratified_folds(y, FOLDS);
     let mut values = vec![0.0; n * k];
@@ -76,6 +82,7 @@ pub fn out_of_fold(x: &Array2<f64>, y: &[usize], k: usize) -> Result<Probabiliti
         let train: Vec<usize> = (0..n).filter(|&i| folds.get(i) != Some(&fold)).collect();
         let test: Vec<usize> = (0..n).filter(|&i| folds.get(i) == Some(&fold)).collect();
         if test.is_empty() {
+            progress(1);
             continue;
         }
         let xt = x.select(Axis(0), &train);
@@ -139,6 +146,7 @@ pub fn out_of_fold(x: &Array2<f64>, y: &[usize], k: usize) -> Result<Probabiliti
                 }
             }
         }
+        progress(1);
     }
     Ok(Probabilities { k, values })
 }

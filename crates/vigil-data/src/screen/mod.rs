@@ -115,6 +115,11 @@ pub struct Summary {
     pub outliers: usize,
     /// Classes too small for the outlier screen.
     pub outliers_skipped: Vec<String>,
+    /// The most outliers clean data give by chance: each row of a screened class passes the
+    /// chi-squared 0.999 cut with probability 0.001, and this is the 0.999 quantile of the
+    /// Poisson count over the rows screened. Outliers count as a finding
+    /// ([`Report::found`]) only beyond it.
+    pub outliers_by_chance: usize,
     /// Backdoor suspects found.
     pub backdoor_suspects: usize,
     /// Per subgroup column, per value.
@@ -135,10 +140,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when the screen found anything.
+    /// True when the screen found anything: a label issue, a backdoor suspect, or more
+    /// outliers than clean data give by chance ([`Summary::outliers_by_chance`]); the outliers
+    /// are listed either way.
     pub fn found(&self) -> bool {
         !self.label_issues.is_empty()
-            || !self.outliers.is_empty()
+            || self.outliers.len() > self.summary.outliers_by_chance
             || !self.backdoor_suspects.is_empty()
     }
 }
@@ -172,7 +179,16 @@ struct Data {
     subgroups: Vec<(String, Vec<String>)>,
 }
 
-fn read_data(path: &Path, opts: &ScreenOptions, need_features: bool) -> Result<Data, DataError> {
+/// Read the data to screen. `need_features`: every column not named is a feature (no given
+/// probabilities), else only the number columns are. `need_values`: the features' values are
+/// read (cross-validation, outliers, the backdoor screen); without, only their names are
+/// reported and `x` is empty.
+fn read_data(
+    path: &Path,
+    opts: &ScreenOptions,
+    need_features: bool,
+    need_values: bool,
+) -> Result<Data, DataError> {
     let file = path.display().to_string();
     let limits = crate::samples::csv_limits();
     let bytes = vigil_core::read_bounded(path, limits.max_bytes)?;
@@ -192,7 +208,11 @@ fn read_data(path: &Path, opts: &ScreenOptions, need_features: bool) -> Result<D
         .filter(|(_, k)| need_features || **k == Kind::Number)
         .map(|(n, _)| n.clone())
         .collect();
-    let mut wanted = features.clone();
+    let mut wanted = if need_values {
+        features.clone()
+    } else {
+        Vec::new()
+    };
     wanted.extend(text.iter().cloned());
     let table = Table::parse(
         &bytes,
@@ -213,9 +233,9 @@ fn read_data(path: &Path, opts: &ScreenOptions, need_features: bool) -> Result<D
             ));
         }
     }
-    let d = features.len();
+    let d = if need_values { features.len() } else { 0 };
     let mut x = vec![0.0; n * d];
-    for (j, name) in features.iter().enumerate() {
+    for (j, name) in features.iter().enumerate().take(d) {
         let Some(Column::Numeric(col)) = table.column(name) else {
             continue;
         };
@@ -351,6 +371,27 @@ fn representations(
 
 /// Screen the labelled CSV at `data`.
 pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
+    screen_with_progress(data, opts, &|_| {})
+}
+
+/// The steps [`screen_with_progress`] reports for `opts`: reading the data (and the
+/// probabilities), each cross-validation fold when no probabilities are given, confident
+/// learning, the outlier screen and the backdoor screen when asked for.
+pub fn steps(opts: &ScreenOptions) -> u64 {
+    let folds = if opts.pred_probs.is_none() {
+        crossval::FOLDS as u64
+    } else {
+        0
+    };
+    2 + folds + u64::from(opts.outliers) + u64::from(opts.model.is_some())
+}
+
+/// [`screen`], telling `progress` of each step done (1 each, [`steps`] in all).
+pub fn screen_with_progress(
+    data: &Path,
+    opts: &ScreenOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, DataError> {
     let file = data.display().to_string();
     if let Some(eps) = opts.poison_fraction {
         if !(eps > 0.0 && eps < 1.0) {
@@ -360,7 +401,8 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
             ));
         }
     }
-    let d = read_data(data, opts, opts.pred_probs.is_none())?;
+    let need_values = opts.pred_probs.is_none() || opts.outliers || opts.model.is_some();
+    let d = read_data(data, opts, opts.pred_probs.is_none(), need_values)?;
     let n = d.labels.len();
     let distinct = sorted_classes(&d.labels);
     if distinct.len() < 2 {
@@ -377,6 +419,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
         Some(p) => {
             let (names, probs) = read_probs(p, n)?;
             let (names, probs) = in_sorted_class_order(names, probs);
+            progress(1);
             (names, probs, "given".to_string())
         }
         None => {
@@ -405,10 +448,13 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 .collect();
             let x = ndarray::Array2::from_shape_vec((n, d.features.len()), d.x.clone())
                 .map_err(|e| input(&file, e.to_string()))?;
+            progress(1);
             let probs =
-                crossval::out_of_fold(&x, &y, distinct.len()).map_err(|reason| DataError::Fit {
-                    file: file.clone(),
-                    reason,
+                crossval::out_of_fold(&x, &y, distinct.len(), progress).map_err(|reason| {
+                    DataError::Fit {
+                        file: file.clone(),
+                        reason,
+                    }
                 })?;
             (
                 distinct.clone(),
@@ -446,8 +492,12 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
             score: confident::self_confidence(&y, &probs, row),
         })
         .collect();
+    progress(1);
+    let mut by_chance = 0;
     let (outliers, skipped) = if opts.outliers {
         let (found, skipped) = outliers::per_class(&d.x, d.features.len(), &y, classes.len());
+        let screened = y.iter().filter(|c| !skipped.contains(c)).count();
+        by_chance = outliers::by_chance(screened);
         let found: Vec<Outlier> = found
             .into_iter()
             .map(|f| Outlier {
@@ -457,6 +507,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
             })
             .collect();
         let present: Vec<usize> = skipped.into_iter().filter(|c| y.contains(c)).collect();
+        progress(1);
         (found, present.into_iter().map(name).collect())
     } else {
         (Vec::new(), Vec::new())
@@ -486,6 +537,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
                 clustered: s.clustered,
             })
             .collect();
+        progress(1);
     }
     let mut pairs = BTreeMap::new();
     for li in &label_issues {
@@ -541,6 +593,7 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
         label_issue_pairs: pairs,
         outliers: outliers.len(),
         outliers_skipped: skipped,
+        outliers_by_chance: by_chance,
         backdoor_suspects: backdoor_suspects.len(),
         subgroups,
     };
@@ -550,4 +603,49 @@ pub fn screen(data: &Path, opts: &ScreenOptions) -> Result<Report, DataError> {
         backdoor_suspects,
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every step `steps` announces is reported once, with and without given probabilities,
+    /// and the report is the one `screen` gives.
+    #[test]
+    fn progress_counts_the_announced_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.csv");
+        let probs = dir.path().join("p.csv");
+        let mut text = String::from("a,b,label\n");
+        let mut p = String::from("x,y\n");
+        for i in 0..60 {
+            let y = i % 2;
+            text.push_str(&format!("{},{},{}\n", i % 7 + 10 * y, i % 5, ["x", "y"][y]));
+            p.push_str(if y == 0 { "0.8,0.2\n" } else { "0.3,0.7\n" });
+        }
+        std::fs::write(&data, text).unwrap();
+        std::fs::write(&probs, p).unwrap();
+        for (pred_probs, outliers, expected) in [
+            (None, true, 8),
+            (None, false, 7),
+            (Some(probs.clone()), true, 3),
+            (Some(probs.clone()), false, 2),
+        ] {
+            let opts = ScreenOptions {
+                label: "label".into(),
+                pred_probs,
+                outliers,
+                ..ScreenOptions::default()
+            };
+            assert_eq!(steps(&opts), expected);
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let report = screen_with_progress(&data, &opts, &|n| {
+                done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+            assert_eq!(done.into_inner(), expected, "{opts:?}");
+            assert_eq!(report, screen(&data, &opts).unwrap());
+            assert_eq!(report.summary.features, ["a", "b"]);
+        }
+    }
 }

@@ -9,6 +9,25 @@
 /// The chi-squared quantile cut.
 pub const OUTLIER_QUANTILE: f64 = 0.999;
 
+/// The most outliers `rows` clean rows give by chance at the [`OUTLIER_QUANTILE`] cut: the
+/// smallest `k` with `P(X <= k) >= 0.999` for `X ~ Poisson(0.001 rows)`, summed in log space
+/// (the first terms of a large mean underflow to zero and add nothing).
+pub fn by_chance(rows: usize) -> usize {
+    let mean = (1.0 - OUTLIER_QUANTILE) * rows as f64;
+    if mean <= 0.0 {
+        return 0;
+    }
+    let mut log_pmf = -mean;
+    let mut cdf = log_pmf.exp();
+    let mut k = 0usize;
+    while cdf < OUTLIER_QUANTILE && k < rows {
+        k += 1;
+        log_pmf += (mean / k as f64).ln();
+        cdf += log_pmf.exp();
+    }
+    k
+}
+
 /// One outlier: its row, its class (index) and its score (squared distance over the cut).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
@@ -263,6 +282,18 @@ fn normal_quantile(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Poisson 0.999 quantiles as scipy.stats.poisson.ppf(0.999, mean) gives them: none for no
+    /// rows, 5 for a mean of 1 (P(X <= 4) = 0.9963, P(X <= 5) = 0.9994), 21 for 10, 132 for 100,
+    /// 1099 for 1000.
+    #[test]
+    fn outliers_by_chance_are_the_poisson_quantile() {
+        assert_eq!(by_chance(0), 0);
+        assert_eq!(by_chance(1000), 5);
+        assert_eq!(by_chance(10_000), 21);
+        assert_eq!(by_chance(100_000), 132);
+        assert_eq!(by_chance(1_000_000), 1099);
+    }
 
     #[test]
     fn quantiles() {
