@@ -66,6 +66,7 @@ mod ledger;
 mod merkle;
 mod note;
 mod proof;
+mod signed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -89,6 +90,7 @@ pub use crate::note::{
     Verification,
 };
 pub use crate::proof::{ConsistencyProof, InclusionProof};
+pub use crate::signed::{ensure_checkpoint_key, open_or_create_signed};
 #[cfg(feature = "sqlite")]
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};

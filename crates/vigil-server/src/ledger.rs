@@ -49,30 +49,24 @@ impl AuditLog {
             path: path.to_path_buf(),
             source,
         };
-        let note_err = |e: vigil_ledger::NoteError| ServerError::Ledger {
-            path: path.to_path_buf(),
-            source: e.into(),
-        };
-        let ledger = if path.exists() {
-            // The start checks what the newest signed checkpoint does not cover; the full
-            // audit is `vigil log verify`'s job (issue 20 item 16).
-            Ledger::open_with(path, OpenCheck::TailSinceCheckpoint).map_err(ledger_err)?
-        } else {
-            let Some(key) = &key else {
-                return Err(ServerError::NoLedgerKey {
-                    path: path.to_path_buf(),
-                });
-            };
-            let signer = NoteSigner::from_signer(origin, key.clone()).map_err(note_err)?;
-            Ledger::create(path, origin, signer.verifier().key(), None).map_err(ledger_err)?
-        };
-        let signer = match key {
-            None => None,
+        // The start checks what the newest signed checkpoint does not cover; the full audit is
+        // `vigil log verify`'s job (issue 20 item 16).
+        let check = OpenCheck::TailSinceCheckpoint;
+        match key {
             Some(key) => {
-                Some(NoteSigner::from_signer(&ledger.info().key_name, key).map_err(note_err)?)
+                let (ledger, signer) =
+                    vigil_ledger::open_or_create_signed(path, origin, key, check)
+                        .map_err(ledger_err)?;
+                Ok(AuditLog::new(ledger, Some(signer)))
             }
-        };
-        Ok(AuditLog::new(ledger, signer))
+            None if path.exists() => Ok(AuditLog::new(
+                Ledger::open_with(path, check).map_err(ledger_err)?,
+                None,
+            )),
+            None => Err(ServerError::NoLedgerKey {
+                path: path.to_path_buf(),
+            }),
+        }
     }
 
     /// The ledger kept in a state directory (see [`crate::state_dir`]): `DIR/audit.db`, whose
@@ -89,18 +83,12 @@ impl AuditLog {
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(dir).map_err(io(dir))?;
         let key = dir.join("ledger-key.pem");
-        if !key.exists() {
-            let new = vigil_core::SigningKey::generate(vigil_core::KeyAlgorithm::Ed25519);
-            let pem = new
-                .to_pkcs8_pem(None)
-                .map_err(|e| io(&key)(std::io::Error::other(e.to_string())))?;
-            vigil_core::write_new(&key, pem.as_bytes(), true)?;
-            vigil_core::write_new(
-                &dir.join("ledger-key.pub.pem"),
-                new.public_key().to_pem().as_bytes(),
-                false,
-            )?;
-        }
+        vigil_ledger::ensure_checkpoint_key(&key, &dir.join("ledger-key.pub.pem")).map_err(
+            |source| ServerError::Ledger {
+                path: key.clone(),
+                source,
+            },
+        )?;
         AuditLog::open_or_create(&dir.join("audit.db"), Some(&key), origin)
     }
 

@@ -196,18 +196,7 @@ impl DeviceLog {
             Some(k) => k.to_path_buf(),
             None => {
                 let k = state.path("ledger-key.pem");
-                if !k.exists() {
-                    let new = vigil_core::SigningKey::generate(vigil_core::KeyAlgorithm::Ed25519);
-                    let pem = new.to_pkcs8_pem(None).map_err(|e| UpdateError::State {
-                        path: k.clone(),
-                        reason: e.to_string(),
-                    })?;
-                    vigil_core::write_new(&k, pem.as_bytes(), true)?;
-                    vigil_core::write_atomic(
-                        &state.path("ledger-key.pub.pem"),
-                        new.public_key().to_pem().as_bytes(),
-                    )?;
-                }
+                vigil_ledger::ensure_checkpoint_key(&k, &state.path("ledger-key.pub.pem"))?;
                 k
             }
         };
@@ -216,18 +205,12 @@ impl DeviceLog {
                 path: key_path.clone(),
                 reason: e.to_string(),
             })?;
-        let db = state.path("ledger.db");
-        let origin = "vigil-update";
-        let key: Arc<vigil_core::SigningKey> = Arc::new(key);
-        let ledger = if db.exists() {
-            Ledger::open(&db)?
-        } else {
-            let signer =
-                NoteSigner::from_signer(origin, key.clone()).map_err(vigil_ledger::Error::from)?;
-            Ledger::create(&db, origin, signer.verifier().key(), None)?
-        };
-        let signer = NoteSigner::from_signer(&ledger.info().key_name, key)
-            .map_err(vigil_ledger::Error::from)?;
+        let (ledger, signer) = vigil_ledger::open_or_create_signed(
+            &state.path("ledger.db"),
+            "vigil-update",
+            Arc::new(key),
+            vigil_ledger::OpenCheck::Full,
+        )?;
         Ok(DeviceLog {
             ledger,
             signer,
