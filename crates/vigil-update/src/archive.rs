@@ -274,17 +274,78 @@ enum Copy {
     Write(io::Error),
 }
 
-/// Copies `from` into `to`, hashing the bytes on the way; returns how many were copied.
+/// Bytes written between two requests to start writing a file back to disk.
+const WRITEBACK_EVERY: u64 = 32 << 20;
+
+/// Writes a large file back to disk while it is still being written, from another thread, so
+/// that the final sync finds little left to do. Without it the kernel keeps a whole release in
+/// dirty pages (its background threshold is a share of memory, gigabytes on a device with
+/// several) and writes it all at the final `fsync`, after the download. `fdatasync` on a second
+/// descriptor of the file runs beside the writes; a request made while one runs is dropped.
+struct Writeback {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    worker: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Writeback {
+    fn start(file: &File) -> io::Result<Writeback> {
+        let f = file.try_clone()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let worker = std::thread::Builder::new()
+            .name("vigil-writeback".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    f.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Writeback {
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    fn request(&self) {
+        if let Some(tx) = &self.tx {
+            // Full: a sync is pending, which will cover these bytes too.
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// Waits for the worker; its error, if any, is the write's.
+    fn finish(mut self) -> io::Result<()> {
+        self.tx = None;
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the writeback thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writeback {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Copies `from` into `to`, hashing the bytes on the way and having them written back to disk
+/// as they go (every [`WRITEBACK_EVERY`] bytes); returns how many were copied.
 fn copy_hashing(
     from: &mut impl Read,
-    to: &mut impl Write,
+    to: &mut File,
     hasher: &mut ring::digest::Context,
 ) -> Result<u64, Copy> {
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
+    let mut writeback: Option<Writeback> = None;
+    let mut next = WRITEBACK_EVERY;
     loop {
         let got = match from.read(&mut buf) {
-            Ok(0) => return Ok(n),
+            Ok(0) => break,
             Ok(got) => got,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Copy::Read(e)),
@@ -293,7 +354,20 @@ fn copy_hashing(
         hasher.update(chunk);
         to.write_all(chunk).map_err(Copy::Write)?;
         n += got as u64;
+        if n >= next {
+            next = n + WRITEBACK_EVERY;
+            if writeback.is_none() {
+                writeback = Some(Writeback::start(to).map_err(Copy::Write)?);
+            }
+            if let Some(w) = &writeback {
+                w.request();
+            }
+        }
     }
+    if let Some(w) = writeback {
+        w.finish().map_err(Copy::Write)?;
+    }
+    Ok(n)
 }
 
 fn make_dirs(path: &Path, made: &mut BTreeSet<PathBuf>) -> io::Result<()> {
