@@ -331,10 +331,13 @@ pub fn robustness(
                     .zip(scale)
                     .map(|(v, s)| f64::from(*v) / s)
                     .collect();
-                let starts = if options.adaptive {
-                    nearest_other(data, &x0, y, scale)
+                // The nearest rows of other classes: first in adaptive mode (uniform draws
+                // rarely pass the guard), else only where ART's uniform draws all fail.
+                let nearest = nearest_other(data, &x0, y, scale);
+                let (starts, fallback) = if options.adaptive {
+                    (nearest, Vec::new())
                 } else {
-                    Vec::new()
+                    (Vec::new(), nearest)
                 };
                 let space = Space {
                     x0,
@@ -343,6 +346,7 @@ pub fn robustness(
                     scale,
                     bounds,
                     starts,
+                    fallback,
                 };
                 let r = attack_row(
                     attack, options, oracle, &space, y, i as u64, &sorted, &inner,
@@ -369,6 +373,7 @@ pub fn robustness(
                 scale,
                 bounds,
                 starts: Vec::new(),
+                fallback: Vec::new(),
             };
             for (b, hit) in f.iter().enumerate() {
                 let Some(hit) = hit else { continue };

@@ -61,8 +61,8 @@ pub(crate) fn binary_search(
 }
 
 /// A first adversarial point: the given starting points (ART's `x_adv_init`), then uniform
-/// draws in the box, then an L2 binary search toward the row (ART's `_init_sample`,
-/// untargeted).
+/// draws in the box, then (where ART would give up on the row) the fallback points; then an L2
+/// binary search toward the row (ART's `_init_sample`, untargeted).
 pub(crate) fn initial(
     p: &mut Probe<'_>,
     init_size: usize,
@@ -85,6 +85,15 @@ pub(crate) fn initial(
         let r = p.space.random_point(rng);
         if p.adversarial1(&r)? {
             return binary_search(p, &r, Norm::L2, Some(0.001), theta).map(Some);
+        }
+    }
+    let fallback = p.space.fallback.clone();
+    for s in fallback {
+        if p.left() == 0 {
+            return Ok(None);
+        }
+        if p.adversarial1(&s)? {
+            return binary_search(p, &s, Norm::L2, Some(0.001), theta).map(Some);
         }
     }
     Ok(None)

@@ -165,6 +165,9 @@ pub(crate) struct Space<'a> {
     /// Starting points tried before uniform draws by the decision-based attacks (ART's
     /// `x_adv_init`), standardised.
     pub(crate) starts: Vec<Vec<f64>>,
+    /// Starting points tried after the uniform draws all failed (rows of other classes,
+    /// nearest first), standardised: where ART gives up on a row, Vigil goes on from these.
+    pub(crate) fallback: Vec<Vec<f64>>,
 }
 
 /// The smallest float32 not below `v`.
