@@ -324,6 +324,24 @@ fn the_threat_model_covers_every_row_and_removing_a_control_turns_its_rows_missi
     let (_, j) = threats(&v, None, &v.path("wrongkey.toml"));
     assert_eq!(status(&j, "T01"), "missing");
     assert_eq!(status(&j, "T02"), "missing");
+    // The bundle names three data sets' roots; a deployment naming only one manifest cannot
+    // show where the other two came from.
+    let one = absolute
+        .lines()
+        .filter(|l| !l.contains("calibration.manifest") && !l.contains("validation.manifest"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    std::fs::write(v.path("one.toml"), one).unwrap();
+    let (_, j) = threats(&v, None, &v.path("one.toml"));
+    assert_eq!(status(&j, "T01"), "missing");
+    let row = j["threats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "T01")
+        .unwrap();
+    let evidence = row["checks"][0]["evidence"].as_str().unwrap();
+    assert!(evidence.contains("[data.validation]"), "{evidence}");
 
     // A bundle that does not verify: a finding, not an error.
     let wrong = util::device("ecg-beats").join("demo-keys/signing-key.pub.pem");

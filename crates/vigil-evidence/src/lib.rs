@@ -1,12 +1,16 @@
 //! Evidence for a premarket submission, generated from checks that ran.
 //!
-//! This first part is offline vulnerability matching (`vigil evidence vulns`): the purls of a
-//! CycloneDX SBOM are matched against a directory of OSV records (an offline export) with the
-//! OSV schema's evaluation algorithm (schema 1.6: `SEMVER` and `ECOSYSTEM` ranges with
-//! `introduced`, `fixed`, `last_affected` and `limit` events, `versions` lists, withdrawn
-//! records never matching, other ecosystems never matching), and a triage file assigns
-//! CycloneDX analysis states. The threat model, AIBOM, SBOM and the evidence pack of issue 18
-//! build on it.
+//! - [`Deployment`]: `deploy.toml`, how a device is deployed and where the reports of checks
+//!   that ran elsewhere are.
+//! - [`threat_model`]: every row of the threat catalog (`docs/threats.toml`) evaluated against
+//!   live checks of the bundle and the deployment; [`threat_dragon`] exports it.
+//! - [`aibom`] and [`sbom`]: CycloneDX 1.6 documents of the verified model and of Vigil itself.
+//! - [`match_packages`]: offline vulnerability matching of an SBOM's purls against OSV records
+//!   (schema 1.6: `SEMVER` and `ECOSYSTEM` ranges with `introduced`, `fixed`, `last_affected`
+//!   and `limit` events, `versions` lists, withdrawn records and other ecosystems never
+//!   matching), with a triage file giving CycloneDX analysis states.
+//! - [`PackFacts`], [`index_html`], [`readme`]: the evidence pack, with the test records, ledger
+//!   facts and refusal counts it reports.
 //!
 //! # Example
 //! ```

@@ -559,15 +559,19 @@ fn data_manifests(d: &Deployment, bundle: Option<&VerifiedBundle>) -> (bool, Str
             Err(e) => problems.push(e.to_string()),
         }
     }
-    let named: Vec<(String, String)> = bundle
-        .and_then(|b| table(b, "data"))
-        .into_iter()
-        .flatten()
-        .filter_map(|(split, v)| {
-            let root = v.as_table()?.get("manifest_root")?.as_str()?;
-            Some((split.clone(), root.to_ascii_lowercase()))
-        })
-        .collect();
+    let named: Vec<(String, String)> = match bundle.and_then(VerifiedBundle::config) {
+        None => Vec::new(),
+        Some(config) => match config.data_sets() {
+            Ok(sets) => sets
+                .into_iter()
+                .filter_map(|s| Some((s.split, s.manifest_root?)))
+                .collect(),
+            Err(e) => {
+                problems.push(format!("the bundle's vigil.toml: {e}"));
+                Vec::new()
+            }
+        },
+    };
     for (split, root) in &named {
         if !roots.contains(root) {
             problems.push(format!(
