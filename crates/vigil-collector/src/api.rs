@@ -234,10 +234,10 @@ async fn device_state(State(s): State<AppState>, caller: Option<Extension<Caller
     };
     let c = s.collector.clone();
     let name = caller.name.clone();
-    match blocking(move || c.store().devices()).await {
-        Ok(devices) => {
-            let row = devices.into_iter().find(|d| d.id == name);
-            let (size, root) = row.map_or((0, None), |d| (d.size, Some(d.root)));
+    match blocking(move || c.store().accepted_head(&name)).await {
+        Ok(head) => {
+            let (size, root) =
+                head.map_or((0, None), |(size, root)| (size, Some(hex::encode(root))));
             Json(serde_json::json!({"device": caller.name, "size": size, "root": root}))
                 .into_response()
         }

@@ -19,6 +19,7 @@ use crate::store::{
     StoreError,
 };
 use crate::witness::Accepted;
+use vigil_ledger::Hash;
 
 /// The advisory lock key that serialises migrations ("vigil" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
@@ -403,6 +404,25 @@ impl CollectorStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    fn accepted_head(&self, device: &str) -> Result<Option<(u64, Hash)>, StoreError> {
+        let row = self
+            .get()?
+            .client()?
+            .query_opt(
+                "SELECT size, root FROM vc_devices WHERE id = $1",
+                &[&device],
+            )
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let root: Vec<u8> = row.try_get(1).map_err(db)?;
+        Ok(Some((
+            to_u64(row.try_get(0).map_err(db)?, "device size")?,
+            to_hash(&root, "device root")?,
+        )))
     }
 
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {

@@ -31,6 +31,7 @@ use crate::store::{
     StoreError,
 };
 use crate::witness::Accepted;
+use vigil_ledger::Hash;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices(id TEXT PRIMARY KEY, model TEXT, version TEXT,
@@ -340,6 +341,20 @@ impl CollectorStore for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn accepted_head(&self, device: &str) -> Result<Option<(u64, Hash)>, StoreError> {
+        let row = self
+            .conn()?
+            .query_row(
+                "SELECT size, root FROM devices WHERE id = ?1",
+                params![device],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        row.map(|(size, root)| Ok((to_u64(size, "device size")?, to_hash(&root, "device root")?)))
+            .transpose()
     }
 
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {

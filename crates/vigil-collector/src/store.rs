@@ -323,6 +323,10 @@ pub trait CollectorStore: Send + Sync {
     /// Every device, by id.
     fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
 
+    /// One device's accepted size and root (`None` before its first accepted push): what
+    /// `GET /v1/state` answers, one indexed row instead of the whole fleet.
+    fn accepted_head(&self, device: &str) -> Result<Option<(u64, Hash)>, StoreError>;
+
     /// A device's checkpoints, accepted and refused, in the order received.
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError>;
 

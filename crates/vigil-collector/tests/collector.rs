@@ -120,6 +120,15 @@ fn fork_on_one_device(db: &Db) {
     );
     let f = devices.iter().find(|d| d.id == forked.id()).unwrap();
     assert_eq!((f.size, f.open_alarms), (10, 1));
+
+    // What `GET /v1/state` answers: one device's accepted head, the fork not taken.
+    let head = |id: &str| c.store().accepted_head(id).unwrap();
+    assert_eq!(
+        head(&honest.id()).map(|(s, r)| (s, hex::encode(r))),
+        Some((17, h.root.clone()))
+    );
+    assert_eq!(head(&forked.id()).map(|(s, _)| s), Some(10));
+    assert_eq!(head("device-9.example"), None);
 }
 
 #[test]
