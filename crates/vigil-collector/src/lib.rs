@@ -59,7 +59,9 @@ mod witness;
 // The public interface.
 // The decision on one push, with no I/O.
 pub use vigil_ledger::Frontier;
-pub use witness::{cosign, judge, Accepted, ForkKind, Push, PushError, Verdict};
+pub use witness::{
+    cosign, judge, judge_prepared, prepare, Accepted, ForkKind, Prepared, Push, PushError, Verdict,
+};
 // The canonical-form check every pushed entry passes.
 pub use canonical::{check_event, NotCanonical};
 // Storage: the trait both stores implement, its rows, the single-site SQLite store and the

@@ -223,12 +223,12 @@ fn read_accepted(tx: &mut Transaction<'_>, device: &str) -> Result<Option<Accept
 }
 
 impl CollectorStore for PostgresStore {
-    fn push(
+    fn push<'a>(
         &self,
         device: &str,
         model: Option<(&str, &str)>,
         now: u64,
-        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change<'a>,
     ) -> Result<(), StoreError> {
         let now_i = to_i64(now)?;
         let mut conn = self.get()?;
@@ -251,8 +251,16 @@ impl CollectorStore for PostgresStore {
                 accepted,
                 first,
                 entries,
+                leaves,
             } => {
-                for (kind, detail) in entry_alarms(first, &entries) {
+                if entries.len() != leaves.len() {
+                    return Err(StoreError::Database(format!(
+                        "{} entries but {} leaf hashes",
+                        entries.len(),
+                        leaves.len()
+                    )));
+                }
+                for (kind, detail) in entry_alarms(first, entries) {
                     tx.execute(
                         "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, $2, $3, TRUE, $4)",
                         &[&device, &kind.code(), &now_i, &detail],
@@ -270,7 +278,7 @@ impl CollectorStore for PostgresStore {
                     sink,
                     &[Type::TEXT, Type::INT8, Type::BYTEA, Type::BYTEA],
                 );
-                for (i, (entry, leaf)) in entries.iter().enumerate() {
+                for (i, (entry, leaf)) in entries.iter().zip(leaves).enumerate() {
                     let idx = to_i64(first + i as u64)?;
                     writer
                         .write(&[&device, &idx, &entry.as_slice(), &leaf.as_slice()])

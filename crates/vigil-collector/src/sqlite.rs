@@ -154,12 +154,12 @@ fn read_accepted(
 }
 
 impl CollectorStore for SqliteStore {
-    fn push(
+    fn push<'a>(
         &self,
         device: &str,
         model: Option<(&str, &str)>,
         now: u64,
-        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change<'a>,
     ) -> Result<(), StoreError> {
         let now_i = to_i64(now)?;
         let mut conn = self.conn()?;
@@ -178,19 +178,27 @@ impl CollectorStore for SqliteStore {
                 accepted,
                 first,
                 entries,
+                leaves,
             } => {
+                if entries.len() != leaves.len() {
+                    return Err(StoreError::Database(format!(
+                        "{} entries but {} leaf hashes",
+                        entries.len(),
+                        leaves.len()
+                    )));
+                }
                 {
                     let mut ins = tx
                         .prepare_cached(
                             "INSERT INTO entries(device, idx, entry, leaf_hash) VALUES (?1, ?2, ?3, ?4)",
                         )
                         .map_err(db)?;
-                    for (i, (entry, leaf)) in entries.iter().enumerate() {
+                    for (i, (entry, leaf)) in entries.iter().zip(leaves).enumerate() {
                         ins.execute(params![device, to_i64(first + i as u64)?, entry, &leaf[..]])
                             .map_err(db)?;
                     }
                 }
-                for (kind, detail) in entry_alarms(first, &entries) {
+                for (kind, detail) in entry_alarms(first, entries) {
                     tx.execute(
                         "INSERT INTO alarms(device, kind, time, open, detail) VALUES (?1, ?2, ?3, 1, ?4)",
                         params![device, kind.code(), now_i, detail],

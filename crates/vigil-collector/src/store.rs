@@ -69,12 +69,12 @@ pub(crate) fn drift_detail(p: &DriftPoint) -> String {
 /// `guard.alarm` with extraction detail raises an `extraction` alarm, a `drift.alarm` a
 /// `drift` alarm. Entries that are not Vigil events (or other events) raise nothing. `first` is
 /// the index of the first entry.
-pub(crate) fn entry_alarms(first: u64, entries: &[(Vec<u8>, Hash)]) -> Vec<(AlarmKind, String)> {
+pub(crate) fn entry_alarms(first: u64, entries: &[Vec<u8>]) -> Vec<(AlarmKind, String)> {
     let mut out = Vec::new();
-    for (i, (entry, _)) in entries.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
         // Canonical JSON: an alarm event names its type as `"guard.alarm"` or `"drift.alarm"`;
         // the many inference events are not parsed at all.
-        if !entry.windows(7).any(|w| w == b".alarm\"") {
+        if !may_be_alarm(entry) {
             continue;
         }
         let index = first.saturating_add(i as u64);
@@ -119,6 +119,16 @@ pub(crate) fn entry_alarms(first: u64, entries: &[(Vec<u8>, Hash)]) -> Vec<(Alar
         }
     }
     out
+}
+
+/// Whether an entry holds `.alarm"` (cheaper than comparing every 7-byte window: only the
+/// positions of `.` are looked at).
+fn may_be_alarm(entry: &[u8]) -> bool {
+    entry
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'.')
+        .any(|(i, _)| entry.get(i..).is_some_and(|r| r.starts_with(b".alarm\"")))
 }
 
 /// Why the store failed. A failed push stores nothing (its transaction is rolled back).
@@ -255,17 +265,20 @@ pub struct DriftPoint {
     pub time: u64,
 }
 
-/// What a push changes, decided by the witness inside the store's transaction.
+/// What a push changes, decided by the witness inside the store's transaction. The entries
+/// are borrowed from the push: nothing is copied between the decision and the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum Change<'a> {
     /// Store the new entries and make `accepted` the device's state.
     Extend {
         /// The new state.
         accepted: Accepted,
         /// Index of the first new entry.
         first: u64,
-        /// The new entries and their leaf hashes.
-        entries: Vec<(Vec<u8>, Hash)>,
+        /// The new entries, exactly the bytes hashed, in index order.
+        entries: &'a [Vec<u8>],
+        /// Their leaf hashes (as many as `entries`).
+        leaves: &'a [Hash],
     },
     /// Nothing new: only `last_seen` (and the model, if given) move.
     Seen,
@@ -300,12 +313,12 @@ pub trait CollectorStore: Send + Sync {
     /// Runs one push of `device` at `now` (Unix milliseconds): reads the device's state,
     /// calls `decide`, applies what it returns, all in one transaction that is durable before
     /// this returns. `model` is `(name, version)` if the push said.
-    fn push(
+    fn push<'a>(
         &self,
         device: &str,
         model: Option<(&str, &str)>,
         now: u64,
-        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change<'a>,
     ) -> Result<(), StoreError>;
 
     /// Records drift results reported with a push; a result with `drift` raises a drift alarm.
