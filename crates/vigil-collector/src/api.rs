@@ -14,7 +14,9 @@
 //!   `GET /api/devices/{id}/entries?from=&to=` (from inclusive, to exclusive, at most 10,000 a
 //!   page, 1,000 when `to` is left out), `GET /api/devices/{id}/proof?index=I&size=N` (N the
 //!   size of an accepted checkpoint; the answer is what `vigil log prove --json` prints),
-//!   `GET /api/alarms?since=` (RFC 3339 or Unix milliseconds), `GET /api/drift?device=&feature=`.
+//!   `GET /api/alarms?since=` (RFC 3339 or Unix milliseconds), `POST /api/alarms/{id}/close`
+//!   (with `Content-Type: application/json`; answers `{"id","open":false}`, 404 when unknown),
+//!   `GET /api/drift?device=&feature=`.
 //! - `GET /metrics` (operators too): Prometheus text (pushes by outcome, entries stored, forks, push latency).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -209,6 +211,7 @@ pub(crate) fn api_routes(collector: Arc<Collector>, metrics: Arc<Metrics>) -> Ro
         .route("/api/devices/{id}/entries", get(entries))
         .route("/api/devices/{id}/proof", get(proof))
         .route("/api/alarms", get(alarms))
+        .route("/api/alarms/{id}/close", post(close_alarm))
         .route("/api/drift", get(drift))
         .route("/metrics", get(metrics_text))
         .with_state(state)
@@ -448,6 +451,43 @@ async fn entries(
             }
             Json(serde_json::json!({ "entries": out })).into_response()
         }
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/alarms/{id}/close`: an operator acknowledges an alarm. The request must say
+/// `Content-Type: application/json` (a cross-site HTML form cannot, so a page elsewhere cannot
+/// close alarms with the operator's browser certificate).
+async fn close_alarm(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Role::Operator) {
+        return r.into_response();
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        });
+    if !json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "closing an alarm needs Content-Type: application/json",
+        );
+    }
+    let Ok(id) = id.parse::<u64>() else {
+        return error(StatusCode::NOT_FOUND, format!("no alarm {id:?}"));
+    };
+    let c = s.collector.clone();
+    match blocking(move || c.store().close_alarm(id)).await {
+        Ok(true) => Json(serde_json::json!({"id": id, "open": false})).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no alarm {id}")),
         Err(r) => r,
     }
 }

@@ -433,6 +433,18 @@ impl CollectorStore for PostgresStore {
         )))
     }
 
+    fn close_alarm(&self, id: u64) -> Result<bool, StoreError> {
+        let n = self
+            .get()?
+            .client()?
+            .execute(
+                "UPDATE vc_alarms SET open = FALSE WHERE id = $1",
+                &[&to_i64(id)?],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {
         let rows = self
             .get()?

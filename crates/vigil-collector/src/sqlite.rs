@@ -365,6 +365,17 @@ impl CollectorStore for SqliteStore {
             .transpose()
     }
 
+    fn close_alarm(&self, id: u64) -> Result<bool, StoreError> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE alarms SET open = 0 WHERE id = ?1",
+                params![to_i64(id)?],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {
         let conn = self.conn()?;
         let mut st = conn

@@ -346,6 +346,10 @@ pub trait CollectorStore: Send + Sync {
     /// A device's entries with `from <= index < to`, in index order.
     fn entries(&self, device: &str, from: u64, to: u64) -> Result<Vec<EntryRow>, StoreError>;
 
+    /// Closes (acknowledges) alarm `id`; closing a closed one again changes nothing. `false`
+    /// when there is no such alarm.
+    fn close_alarm(&self, id: u64) -> Result<bool, StoreError>;
+
     /// Alarms raised at or after `since` (Unix milliseconds), newest first.
     fn alarms(&self, since: u64) -> Result<Vec<AlarmRow>, StoreError>;
 
