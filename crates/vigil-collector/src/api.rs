@@ -261,40 +261,79 @@ fn decode_hashes(hexes: &[String]) -> Result<Vec<vigil_ledger::Hash>, String> {
         .collect()
 }
 
+/// Whether the request says `Content-Type: application/json` (or another `+json` type).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| {
+            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+        })
+}
+
+/// What a push body holds, parsed.
+type ParsedPush = (Push, Option<ModelRef>, Option<DriftSummary>);
+
+/// Parses a push body: serde_json straight from the bytes (tens of MiB; run off the async
+/// workers). A syntax error is 400, JSON of the wrong shape 422, a proof hash that is not 32
+/// bytes of hex 400.
+fn parse_push(body: &[u8]) -> Result<ParsedPush, (StatusCode, String)> {
+    let b: PushBody = serde_json::from_slice(body).map_err(|e| {
+        let status = match e.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, format!("bad push: {e}"))
+    })?;
+    let proof = decode_hashes(&b.proof).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    let push = Push {
+        checkpoint: b.checkpoint,
+        first: b.first,
+        entries: b.entries.into_iter().map(String::into_bytes).collect(),
+        proof,
+    };
+    Ok((push, b.model, b.drift))
+}
+
 async fn push(
     State(s): State<AppState>,
     caller: Option<Extension<Caller>>,
-    body: Result<Json<PushBody>, axum::extract::rejection::JsonRejection>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let caller = match require(caller.as_deref(), Role::Device) {
         Ok(c) => c.clone(),
         Err(r) => return r.into_response(),
     };
+    let refused = |status: StatusCode, message: String| {
+        s.metrics.refused.fetch_add(1, Ordering::Relaxed);
+        error(status, message)
+    };
+    if !is_json(&headers) {
+        return refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad push: expected Content-Type: application/json".into(),
+        );
+    }
     let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => {
-            s.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return error(e.status(), format!("bad push: {}", e.body_text()));
-        }
+        Ok(b) => b,
+        Err(e) => return refused(e.status(), format!("bad push: {}", e.body_text())),
     };
-    let proof = match decode_hashes(&body.proof) {
-        Ok(p) => p,
+    let (push, model, drift) = match tokio::task::spawn_blocking(move || parse_push(&body)).await {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err((status, message))) => return refused(status, message),
         Err(e) => {
-            s.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return error(StatusCode::BAD_REQUEST, e);
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("internal error: {e}"),
+            )
         }
-    };
-    let push = Push {
-        checkpoint: body.checkpoint,
-        first: body.first,
-        entries: body.entries.into_iter().map(String::into_bytes).collect(),
-        proof,
     };
     let c = s.collector.clone();
     let device = caller.name.clone();
-    let model = body.model.clone();
-    let drift = body.drift.clone();
     let result = blocking(move || {
         let now = now_ms();
         let reply = c.push(
@@ -467,15 +506,7 @@ async fn close_alarm(
     if let Err(r) = require(caller.as_deref(), Role::Operator) {
         return r.into_response();
     }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim() == "application/json")
-        });
-    if !json {
+    if !is_json(&headers) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "closing an alarm needs Content-Type: application/json",

@@ -194,9 +194,24 @@ async fn roles_are_enforced() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert_eq!(answer["code"], "wrong_origin");
-    // Malformed bodies.
+    // Malformed bodies: not JSON 400, JSON of another shape 422, not said to be JSON 415.
     let (status, _) = call(&app, me, "POST", "/v1/push", Some("{".into())).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = call(&app, me, "POST", "/v1/push", Some("{\"first\":0}".into())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("bad push"));
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/v1/push")
+        .header("content-type", "text/plain")
+        .body(Body::from(serde_json::to_string(&d.body(0)).unwrap()))
+        .unwrap();
+    req.extensions_mut().insert(Caller {
+        name: "icu-8".into(),
+        role: Role::Device,
+    });
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 /// A push of 20,000 entries (over 16 MiB of JSON) is accepted.
