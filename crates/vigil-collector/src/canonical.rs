@@ -179,6 +179,18 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let mut plain = true;
         loop {
+            // Plain ASCII runs, eight bytes at a time: stop at a word holding '"', '\\', a
+            // control character or a non-ASCII byte, and look at that word byte by byte.
+            while let Some(word) = self
+                .s
+                .get(self.pos..self.pos + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            {
+                if special(u64::from_le_bytes(word)) {
+                    break;
+                }
+                self.pos += 8;
+            }
             let Some(c) = self.peek() else {
                 return Err(nc(self.pos, "unterminated string"));
             };
@@ -282,6 +294,17 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Whether any byte of `w` is '"', '\\', below 0x20 or above 0x7f (exact: the classic
+/// "has zero byte" and "has byte less than" word tricks).
+fn special(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let control = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
+    (w & HIGH) | control | zero(w ^ (u64::from(b'"') * ONES)) | zero(w ^ (u64::from(b'\\') * ONES))
+        != 0
+}
+
 /// The UTF-16 code units of a canonical string's content (already checked).
 fn utf16(raw: &[u8]) -> Vec<u16> {
     let mut out = Vec::with_capacity(raw.len());
@@ -335,6 +358,19 @@ mod tests {
 
     fn ours(b: &[u8]) -> bool {
         check_event(b, &Limits::default()).is_ok()
+    }
+
+    #[test]
+    fn the_word_test_finds_exactly_the_special_bytes() {
+        for b in 0..=255u8 {
+            let want = b == b'"' || b == b'\\' || !(0x20..=0x7f).contains(&b);
+            for at in 0..8 {
+                let mut w = [b'a'; 8];
+                w[at] = b;
+                assert_eq!(special(u64::from_le_bytes(w)), want, "{b:#x} at {at}");
+            }
+        }
+        assert!(!special(u64::from_le_bytes(*b"plain tx")));
     }
 
     #[test]

@@ -121,14 +121,10 @@ pub(crate) fn entry_alarms(first: u64, entries: &[Vec<u8>]) -> Vec<(AlarmKind, S
     out
 }
 
-/// Whether an entry holds `.alarm"` (cheaper than comparing every 7-byte window: only the
-/// positions of `.` are looked at).
+/// Whether an entry holds `.alarm"` (the standard library's substring search, vectorised;
+/// entries are UTF-8, checked by the canonical-form scan).
 fn may_be_alarm(entry: &[u8]) -> bool {
-    entry
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .any(|(i, _)| entry.get(i..).is_some_and(|r| r.starts_with(b".alarm\"")))
+    std::str::from_utf8(entry).is_ok_and(|t| t.contains(".alarm\""))
 }
 
 /// Why the store failed. A failed push stores nothing (its transaction is rolled back).
