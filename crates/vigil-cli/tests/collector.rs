@@ -364,7 +364,8 @@ fn devices_push_and_are_cosigned_forks_are_caught_and_roles_hold() {
     ));
     append(&v, "icu-7.db", &more);
     checkpoint(&v, "icu-7");
-    let (c, j) = push(&v, &s, "icu-7", "icu-7.db", &[]);
+    let witness = ["--witness", "vigil-collector=witness.pub.pem"];
+    let (c, j) = push(&v, &s, "icu-7", "icu-7.db", &witness);
     assert_eq!(c, 0, "{j}");
     assert_eq!((&j["size"], &j["entries_sent"]), (&9.into(), &4.into()));
     // Nothing new: a repeat, still co-signed.
@@ -375,6 +376,69 @@ fn devices_push_and_are_cosigned_forks_are_caught_and_roles_hold() {
         "{j}"
     );
     assert!(j["cosigned_checkpoint"].is_string());
+    // With a witness key the collector does not sign with, the push is refused (exit 1).
+    let (c, j) = push(
+        &v,
+        &s,
+        "icu-7",
+        "icu-7.db",
+        &["--witness", "vigil-collector=other.pub.pem"],
+    );
+    assert_eq!(
+        (c, &j["ok"], &j["status"]),
+        (1, &false.into(), &200.into()),
+        "{j}"
+    );
+    assert!(
+        j["error"].as_str().unwrap().starts_with("bad_cosignature"),
+        "{j}"
+    );
+    assert!(j["cosigned_checkpoint"].is_null());
+    let out = v.run(&[
+        "collector",
+        "push",
+        "--collector",
+        &s.url,
+        "--ledger",
+        "icu-7.db",
+        "--tls-cert",
+        "icu-7.crt",
+        "--tls-key",
+        "icu-7.key",
+        "--ca",
+        "ca.crt",
+        "--witness",
+        "no-equals-sign",
+    ]);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+
+    // Each accepted size's cosigned checkpoint is kept beside the ledger once (the repeat and
+    // the refused push add nothing), and verifies with `vigil log verify-proof --witness`.
+    let kept = std::fs::read_to_string(v.path("icu-7.db.cosignatures.jsonl")).unwrap();
+    let kept: Vec<serde_json::Value> = kept
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        kept.iter()
+            .map(|k| k["size"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [5, 9]
+    );
+    std::fs::write(v.path("kept.note"), kept[1]["note"].as_str().unwrap()).unwrap();
+    ok(
+        &v,
+        &[
+            "log",
+            "verify-proof",
+            "--checkpoint",
+            "kept.note",
+            "--pubkey",
+            "icu-7-log.pub.pem",
+            "--witness",
+            "vigil-collector=witness.pub.pem",
+        ],
+    );
 
     let (st, alarms) = get_json(&v, &s, "ops", "/api/alarms");
     assert_eq!(st, 200);

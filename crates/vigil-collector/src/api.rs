@@ -14,7 +14,9 @@
 //!   `GET /api/devices/{id}/entries?from=&to=` (from inclusive, to exclusive, at most 10,000 a
 //!   page, 1,000 when `to` is left out), `GET /api/devices/{id}/proof?index=I&size=N` (N the
 //!   size of an accepted checkpoint; the answer is what `vigil log prove --json` prints),
-//!   `GET /api/alarms?since=` (RFC 3339 or Unix milliseconds), `GET /api/drift?device=&feature=`.
+//!   `GET /api/alarms?since=` (RFC 3339 or Unix milliseconds), `POST /api/alarms/{id}/close`
+//!   (with `Content-Type: application/json`; answers `{"id","open":false}`, 404 when unknown),
+//!   `GET /api/drift?device=&feature=`.
 //! - `GET /metrics` (operators too): Prometheus text (pushes by outcome, entries stored, forks, push latency).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -209,6 +211,7 @@ pub(crate) fn api_routes(collector: Arc<Collector>, metrics: Arc<Metrics>) -> Ro
         .route("/api/devices/{id}/entries", get(entries))
         .route("/api/devices/{id}/proof", get(proof))
         .route("/api/alarms", get(alarms))
+        .route("/api/alarms/{id}/close", post(close_alarm))
         .route("/api/drift", get(drift))
         .route("/metrics", get(metrics_text))
         .with_state(state)
@@ -234,10 +237,10 @@ async fn device_state(State(s): State<AppState>, caller: Option<Extension<Caller
     };
     let c = s.collector.clone();
     let name = caller.name.clone();
-    match blocking(move || c.store().devices()).await {
-        Ok(devices) => {
-            let row = devices.into_iter().find(|d| d.id == name);
-            let (size, root) = row.map_or((0, None), |d| (d.size, Some(d.root)));
+    match blocking(move || c.store().accepted_head(&name)).await {
+        Ok(head) => {
+            let (size, root) =
+                head.map_or((0, None), |(size, root)| (size, Some(hex::encode(root))));
             Json(serde_json::json!({"device": caller.name, "size": size, "root": root}))
                 .into_response()
         }
@@ -258,40 +261,79 @@ fn decode_hashes(hexes: &[String]) -> Result<Vec<vigil_ledger::Hash>, String> {
         .collect()
 }
 
+/// Whether the request says `Content-Type: application/json` (or another `+json` type).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| {
+            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+        })
+}
+
+/// What a push body holds, parsed.
+type ParsedPush = (Push, Option<ModelRef>, Option<DriftSummary>);
+
+/// Parses a push body: serde_json straight from the bytes (tens of MiB; run off the async
+/// workers). A syntax error is 400, JSON of the wrong shape 422, a proof hash that is not 32
+/// bytes of hex 400.
+fn parse_push(body: &[u8]) -> Result<ParsedPush, (StatusCode, String)> {
+    let b: PushBody = serde_json::from_slice(body).map_err(|e| {
+        let status = match e.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (status, format!("bad push: {e}"))
+    })?;
+    let proof = decode_hashes(&b.proof).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    let push = Push {
+        checkpoint: b.checkpoint,
+        first: b.first,
+        entries: b.entries.into_iter().map(String::into_bytes).collect(),
+        proof,
+    };
+    Ok((push, b.model, b.drift))
+}
+
 async fn push(
     State(s): State<AppState>,
     caller: Option<Extension<Caller>>,
-    body: Result<Json<PushBody>, axum::extract::rejection::JsonRejection>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let caller = match require(caller.as_deref(), Role::Device) {
         Ok(c) => c.clone(),
         Err(r) => return r.into_response(),
     };
+    let refused = |status: StatusCode, message: String| {
+        s.metrics.refused.fetch_add(1, Ordering::Relaxed);
+        error(status, message)
+    };
+    if !is_json(&headers) {
+        return refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad push: expected Content-Type: application/json".into(),
+        );
+    }
     let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => {
-            s.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return error(e.status(), format!("bad push: {}", e.body_text()));
-        }
+        Ok(b) => b,
+        Err(e) => return refused(e.status(), format!("bad push: {}", e.body_text())),
     };
-    let proof = match decode_hashes(&body.proof) {
-        Ok(p) => p,
+    let (push, model, drift) = match tokio::task::spawn_blocking(move || parse_push(&body)).await {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err((status, message))) => return refused(status, message),
         Err(e) => {
-            s.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return error(StatusCode::BAD_REQUEST, e);
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("internal error: {e}"),
+            )
         }
-    };
-    let push = Push {
-        checkpoint: body.checkpoint,
-        first: body.first,
-        entries: body.entries.into_iter().map(String::into_bytes).collect(),
-        proof,
     };
     let c = s.collector.clone();
     let device = caller.name.clone();
-    let model = body.model.clone();
-    let drift = body.drift.clone();
     let result = blocking(move || {
         let now = now_ms();
         let reply = c.push(
@@ -448,6 +490,35 @@ async fn entries(
             }
             Json(serde_json::json!({ "entries": out })).into_response()
         }
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/alarms/{id}/close`: an operator acknowledges an alarm. The request must say
+/// `Content-Type: application/json` (a cross-site HTML form cannot, so a page elsewhere cannot
+/// close alarms with the operator's browser certificate).
+async fn close_alarm(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Role::Operator) {
+        return r.into_response();
+    }
+    if !is_json(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "closing an alarm needs Content-Type: application/json",
+        );
+    }
+    let Ok(id) = id.parse::<u64>() else {
+        return error(StatusCode::NOT_FOUND, format!("no alarm {id:?}"));
+    };
+    let c = s.collector.clone();
+    match blocking(move || c.store().close_alarm(id)).await {
+        Ok(true) => Json(serde_json::json!({"id": id, "open": false})).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no alarm {id}")),
         Err(r) => r,
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use vigil_ledger::{NoteSigner, NoteVerifier};
 
 use crate::store::{Change, CollectorStore, StoreError};
-use crate::witness::{cosign, judge, Push, PushError, Verdict};
+use crate::witness::{cosign, judge_prepared, prepare, Push, PushError, Verdict};
 
 /// How a push ended, as the device is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,21 +84,33 @@ impl Collector {
                 format!("{device} is not a registered device"),
             ));
         };
+        // The signature first (cheap, no store); then the entries are checked and hashed on
+        // several threads before the store's transaction, so the per-device lock is held only
+        // for the decision and the writes.
+        if let Err(e) = vigil_ledger::open_checkpoint(
+            push.checkpoint.as_bytes(),
+            std::slice::from_ref(key),
+            Some(key.name()),
+        ) {
+            let e = PushError::Checkpoint(e);
+            return Ok(refused(e.status(), e.code(), e.to_string()));
+        }
+        let prepared = prepare(&push.entries);
         let mut outcome: Option<Result<Verdict, PushError>> = None;
         let mut size = 0;
         self.store.push(device, model, now_ms, &mut |view| {
             size = view.accepted().map_or(0, |a| a.size);
-            let verdict = judge(key, view.accepted(), push, |n| view.accepted_before(n));
+            let verdict = judge_prepared(key, view.accepted(), push, &prepared, |n| {
+                view.accepted_before(n)
+            });
             let change = match &verdict {
                 Ok(Verdict::Extend {
-                    accepted,
-                    first,
-                    entries,
-                    ..
+                    accepted, first, ..
                 }) => Change::Extend {
                     accepted: accepted.clone(),
                     first: *first,
-                    entries: entries.clone(),
+                    entries: &push.entries,
+                    leaves: prepared.leaves(),
                 },
                 Ok(Verdict::Repeat { .. } | Verdict::Replay { .. }) => Change::Seen,
                 Ok(Verdict::Fork { kind, checkpoint }) => Change::Fork {
@@ -120,12 +132,12 @@ impl Collector {
         let time = now_ms / 1000;
         let reply = match outcome {
             Ok(Verdict::Extend {
-                accepted, entries, ..
+                accepted, count, ..
             }) => PushReply {
                 status: 200,
                 code: "accepted",
                 size: accepted.size,
-                stored: entries.len() as u64,
+                stored: count,
                 cosigned: cosign(&accepted.note, &self.witness, time).ok(),
                 error: None,
             },

@@ -4,7 +4,8 @@
 //!
 //! Pages (role `operator`; a device certificate gets 403):
 //! - `/`: the fleet table (`table#fleet`, one `tr[data-device]` per device linking to its
-//!   page), the alarm feed (`#alarms li[data-kind][data-device]`, newest first) and drift per
+//!   page), the open alarms (`#alarms li[data-kind][data-device]`, newest first; closed ones
+//!   are counted) and drift per
 //!   feature over time (`svg[data-drift-feature]`, one line per device and test).
 //! - `/devices/{id}`: the device's newest accepted checkpoint (`pre#checkpoint`), every
 //!   checkpoint it pushed (refused ones too), and its audit trail, a page of entries each with
@@ -185,12 +186,20 @@ fn fleet_table(devices: &[DeviceRow]) -> String {
     s
 }
 
-fn alarm_feed(alarms: &[AlarmRow]) -> String {
+/// The open alarms, newest first (closed ones are counted, not listed).
+fn alarm_feed(all: &[AlarmRow]) -> String {
+    let alarms: Vec<&AlarmRow> = all.iter().filter(|a| a.open).collect();
+    let closed = all.len() - alarms.len();
     let mut s = format!(
-        "<h2>Alarms</h2><p class=\"note\">{} alarms{}.</p><ul id=\"alarms\">",
+        "<h2>Alarms</h2><p class=\"note\">{} open alarms{}{}.</p><ul id=\"alarms\">",
         alarms.len(),
         if alarms.len() > FEED {
             format!(", the newest {FEED} shown")
+        } else {
+            String::new()
+        },
+        if closed > 0 {
+            format!("; {closed} closed")
         } else {
             String::new()
         }
@@ -211,7 +220,7 @@ fn alarm_feed(alarms: &[AlarmRow]) -> String {
     }
     s.push_str("</ul>");
     if alarms.is_empty() {
-        s.push_str("<p class=\"note\">No alarms.</p>");
+        s.push_str("<p class=\"note\">No open alarms.</p>");
     }
     s
 }

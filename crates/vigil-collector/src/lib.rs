@@ -41,6 +41,7 @@
 
 mod api;
 mod app;
+mod canonical;
 mod clients;
 mod collector;
 mod dashboard;
@@ -58,7 +59,11 @@ mod witness;
 // The public interface.
 // The decision on one push, with no I/O.
 pub use vigil_ledger::Frontier;
-pub use witness::{cosign, judge, Accepted, ForkKind, Push, PushError, Verdict};
+pub use witness::{
+    cosign, judge, judge_prepared, prepare, Accepted, ForkKind, Prepared, Push, PushError, Verdict,
+};
+// The canonical-form check every pushed entry passes.
+pub use canonical::{check_event, NotCanonical};
 // Storage: the trait both stores implement, its rows, the single-site SQLite store and the
 // fleet's PostgreSQL store.
 pub use postgres::PostgresStore;
@@ -124,5 +129,14 @@ pub mod internal {
             proof,
         };
         let _ = crate::judge(&key, None, &push, |_| false);
+    }
+
+    /// The validating scanner must agree with the canonicalizer on arbitrary bytes: accepted
+    /// exactly when canonicalizing gives the same bytes back.
+    pub fn fuzz_canonical(data: &[u8]) {
+        let limits = vigil_ledger::Limits::default();
+        let ours = crate::check_event(data, &limits).is_ok();
+        let reference = vigil_ledger::canonicalize_event(data, &limits).is_ok_and(|c| c == data);
+        assert_eq!(ours, reference, "{:?}", String::from_utf8_lossy(data));
     }
 }

@@ -19,6 +19,7 @@ use crate::store::{
     StoreError,
 };
 use crate::witness::Accepted;
+use vigil_ledger::Hash;
 
 /// The advisory lock key that serialises migrations ("vigil" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
@@ -222,12 +223,12 @@ fn read_accepted(tx: &mut Transaction<'_>, device: &str) -> Result<Option<Accept
 }
 
 impl CollectorStore for PostgresStore {
-    fn push(
+    fn push<'a>(
         &self,
         device: &str,
         model: Option<(&str, &str)>,
         now: u64,
-        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change<'a>,
     ) -> Result<(), StoreError> {
         let now_i = to_i64(now)?;
         let mut conn = self.get()?;
@@ -250,8 +251,16 @@ impl CollectorStore for PostgresStore {
                 accepted,
                 first,
                 entries,
+                leaves,
             } => {
-                for (kind, detail) in entry_alarms(first, &entries) {
+                if entries.len() != leaves.len() {
+                    return Err(StoreError::Database(format!(
+                        "{} entries but {} leaf hashes",
+                        entries.len(),
+                        leaves.len()
+                    )));
+                }
+                for (kind, detail) in entry_alarms(first, entries) {
                     tx.execute(
                         "INSERT INTO vc_alarms(device, kind, time, open, detail) VALUES ($1, $2, $3, TRUE, $4)",
                         &[&device, &kind.code(), &now_i, &detail],
@@ -269,7 +278,7 @@ impl CollectorStore for PostgresStore {
                     sink,
                     &[Type::TEXT, Type::INT8, Type::BYTEA, Type::BYTEA],
                 );
-                for (i, (entry, leaf)) in entries.iter().enumerate() {
+                for (i, (entry, leaf)) in entries.iter().zip(leaves).enumerate() {
                     let idx = to_i64(first + i as u64)?;
                     writer
                         .write(&[&device, &idx, &entry.as_slice(), &leaf.as_slice()])
@@ -403,6 +412,37 @@ impl CollectorStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    fn accepted_head(&self, device: &str) -> Result<Option<(u64, Hash)>, StoreError> {
+        let row = self
+            .get()?
+            .client()?
+            .query_opt(
+                "SELECT size, root FROM vc_devices WHERE id = $1",
+                &[&device],
+            )
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let root: Vec<u8> = row.try_get(1).map_err(db)?;
+        Ok(Some((
+            to_u64(row.try_get(0).map_err(db)?, "device size")?,
+            to_hash(&root, "device root")?,
+        )))
+    }
+
+    fn close_alarm(&self, id: u64) -> Result<bool, StoreError> {
+        let n = self
+            .get()?
+            .client()?
+            .execute(
+                "UPDATE vc_alarms SET open = FALSE WHERE id = $1",
+                &[&to_i64(id)?],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
     }
 
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {

@@ -31,6 +31,7 @@ use crate::store::{
     StoreError,
 };
 use crate::witness::Accepted;
+use vigil_ledger::Hash;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices(id TEXT PRIMARY KEY, model TEXT, version TEXT,
@@ -153,12 +154,12 @@ fn read_accepted(
 }
 
 impl CollectorStore for SqliteStore {
-    fn push(
+    fn push<'a>(
         &self,
         device: &str,
         model: Option<(&str, &str)>,
         now: u64,
-        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change<'a>,
     ) -> Result<(), StoreError> {
         let now_i = to_i64(now)?;
         let mut conn = self.conn()?;
@@ -177,19 +178,27 @@ impl CollectorStore for SqliteStore {
                 accepted,
                 first,
                 entries,
+                leaves,
             } => {
+                if entries.len() != leaves.len() {
+                    return Err(StoreError::Database(format!(
+                        "{} entries but {} leaf hashes",
+                        entries.len(),
+                        leaves.len()
+                    )));
+                }
                 {
                     let mut ins = tx
                         .prepare_cached(
                             "INSERT INTO entries(device, idx, entry, leaf_hash) VALUES (?1, ?2, ?3, ?4)",
                         )
                         .map_err(db)?;
-                    for (i, (entry, leaf)) in entries.iter().enumerate() {
+                    for (i, (entry, leaf)) in entries.iter().zip(leaves).enumerate() {
                         ins.execute(params![device, to_i64(first + i as u64)?, entry, &leaf[..]])
                             .map_err(db)?;
                     }
                 }
-                for (kind, detail) in entry_alarms(first, &entries) {
+                for (kind, detail) in entry_alarms(first, entries) {
                     tx.execute(
                         "INSERT INTO alarms(device, kind, time, open, detail) VALUES (?1, ?2, ?3, 1, ?4)",
                         params![device, kind.code(), now_i, detail],
@@ -340,6 +349,31 @@ impl CollectorStore for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn accepted_head(&self, device: &str) -> Result<Option<(u64, Hash)>, StoreError> {
+        let row = self
+            .conn()?
+            .query_row(
+                "SELECT size, root FROM devices WHERE id = ?1",
+                params![device],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        row.map(|(size, root)| Ok((to_u64(size, "device size")?, to_hash(&root, "device root")?)))
+            .transpose()
+    }
+
+    fn close_alarm(&self, id: u64) -> Result<bool, StoreError> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE alarms SET open = 0 WHERE id = ?1",
+                params![to_i64(id)?],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
     }
 
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError> {

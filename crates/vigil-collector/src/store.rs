@@ -69,12 +69,12 @@ pub(crate) fn drift_detail(p: &DriftPoint) -> String {
 /// `guard.alarm` with extraction detail raises an `extraction` alarm, a `drift.alarm` a
 /// `drift` alarm. Entries that are not Vigil events (or other events) raise nothing. `first` is
 /// the index of the first entry.
-pub(crate) fn entry_alarms(first: u64, entries: &[(Vec<u8>, Hash)]) -> Vec<(AlarmKind, String)> {
+pub(crate) fn entry_alarms(first: u64, entries: &[Vec<u8>]) -> Vec<(AlarmKind, String)> {
     let mut out = Vec::new();
-    for (i, (entry, _)) in entries.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
         // Canonical JSON: an alarm event names its type as `"guard.alarm"` or `"drift.alarm"`;
         // the many inference events are not parsed at all.
-        if !entry.windows(7).any(|w| w == b".alarm\"") {
+        if !may_be_alarm(entry) {
             continue;
         }
         let index = first.saturating_add(i as u64);
@@ -119,6 +119,12 @@ pub(crate) fn entry_alarms(first: u64, entries: &[(Vec<u8>, Hash)]) -> Vec<(Alar
         }
     }
     out
+}
+
+/// Whether an entry holds `.alarm"` (the standard library's substring search, vectorised;
+/// entries are UTF-8, checked by the canonical-form scan).
+fn may_be_alarm(entry: &[u8]) -> bool {
+    std::str::from_utf8(entry).is_ok_and(|t| t.contains(".alarm\""))
 }
 
 /// Why the store failed. A failed push stores nothing (its transaction is rolled back).
@@ -255,17 +261,20 @@ pub struct DriftPoint {
     pub time: u64,
 }
 
-/// What a push changes, decided by the witness inside the store's transaction.
+/// What a push changes, decided by the witness inside the store's transaction. The entries
+/// are borrowed from the push: nothing is copied between the decision and the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum Change<'a> {
     /// Store the new entries and make `accepted` the device's state.
     Extend {
         /// The new state.
         accepted: Accepted,
         /// Index of the first new entry.
         first: u64,
-        /// The new entries and their leaf hashes.
-        entries: Vec<(Vec<u8>, Hash)>,
+        /// The new entries, exactly the bytes hashed, in index order.
+        entries: &'a [Vec<u8>],
+        /// Their leaf hashes (as many as `entries`).
+        leaves: &'a [Hash],
     },
     /// Nothing new: only `last_seen` (and the model, if given) move.
     Seen,
@@ -300,12 +309,12 @@ pub trait CollectorStore: Send + Sync {
     /// Runs one push of `device` at `now` (Unix milliseconds): reads the device's state,
     /// calls `decide`, applies what it returns, all in one transaction that is durable before
     /// this returns. `model` is `(name, version)` if the push said.
-    fn push(
+    fn push<'a>(
         &self,
         device: &str,
         model: Option<(&str, &str)>,
         now: u64,
-        decide: &mut dyn FnMut(&dyn PushView) -> Change,
+        decide: &mut dyn FnMut(&dyn PushView) -> Change<'a>,
     ) -> Result<(), StoreError>;
 
     /// Records drift results reported with a push; a result with `drift` raises a drift alarm.
@@ -323,11 +332,19 @@ pub trait CollectorStore: Send + Sync {
     /// Every device, by id.
     fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
 
+    /// One device's accepted size and root (`None` before its first accepted push): what
+    /// `GET /v1/state` answers, one indexed row instead of the whole fleet.
+    fn accepted_head(&self, device: &str) -> Result<Option<(u64, Hash)>, StoreError>;
+
     /// A device's checkpoints, accepted and refused, in the order received.
     fn checkpoints(&self, device: &str) -> Result<Vec<CheckpointRow>, StoreError>;
 
     /// A device's entries with `from <= index < to`, in index order.
     fn entries(&self, device: &str, from: u64, to: u64) -> Result<Vec<EntryRow>, StoreError>;
+
+    /// Closes (acknowledges) alarm `id`; closing a closed one again changes nothing. `false`
+    /// when there is no such alarm.
+    fn close_alarm(&self, id: u64) -> Result<bool, StoreError>;
 
     /// Alarms raised at or after `since` (Unix milliseconds), newest first.
     fn alarms(&self, since: u64) -> Result<Vec<AlarmRow>, StoreError>;

@@ -66,10 +66,11 @@ pub enum Verdict {
         checkpoint: Checkpoint,
         /// The device's new state.
         accepted: Accepted,
-        /// Index of the first new entry.
+        /// Index of the first new entry: the push's entries `first..` are to be stored, with
+        /// the leaf hashes of its [`Prepared`].
         first: u64,
-        /// The new entries with their leaf hashes, in index order.
-        entries: Vec<(Vec<u8>, Hash)>,
+        /// How many new entries (all of the push's).
+        count: u64,
     },
     /// The newest accepted checkpoint again (byte-identical, or the same size and root signed
     /// anew): nothing new to store; co-sign it again. HTTP 200.
@@ -190,6 +191,96 @@ pub fn judge(
     push: &Push,
     accepted_before: impl Fn(&str) -> bool,
 ) -> Result<Verdict, PushError> {
+    judge_prepared(device, last, push, &prepare(&push.entries), accepted_before)
+}
+
+/// A push's entries checked for RFC 8785 canonical form and hashed, before the decision and
+/// outside the store's transaction ([`prepare`]); [`judge_prepared`] uses them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// `leaf_hash` of each entry, up to the first one that is not canonical.
+    leaves: Vec<Hash>,
+    /// The first entry that is not canonical: its position in the push, and why.
+    bad: Option<(usize, String)>,
+}
+
+impl Prepared {
+    /// The leaf hashes, in entry order (all of them when every entry is canonical).
+    pub fn leaves(&self) -> &[Hash] {
+        &self.leaves
+    }
+}
+
+/// Entries per thread below which a push is checked on one thread.
+const PARALLEL_CHUNK: usize = 2048;
+
+/// Checks that each entry is canonical (a validating scan, no value tree) and hashes it; a
+/// large push is split over the machine's cores.
+pub fn prepare(entries: &[Vec<u8>]) -> Prepared {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(entries.len() / PARALLEL_CHUNK)
+        .max(1);
+    if threads == 1 {
+        return prepare_chunk(entries, 0);
+    }
+    let chunk = entries.len().div_ceil(threads);
+    let parts: Vec<Prepared> = std::thread::scope(|s| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| s.spawn(move || prepare_chunk(part, n * chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                // A thread that panicked fails the whole push closed.
+                h.join().unwrap_or_else(|_| Prepared {
+                    leaves: Vec::new(),
+                    bad: Some((0, "internal error while checking entries".into())),
+                })
+            })
+            .collect()
+    });
+    let mut out = Prepared {
+        leaves: Vec::with_capacity(entries.len()),
+        bad: None,
+    };
+    for part in parts {
+        out.leaves.extend_from_slice(&part.leaves);
+        if part.bad.is_some() {
+            out.bad = part.bad;
+            break;
+        }
+    }
+    out
+}
+
+fn prepare_chunk(entries: &[Vec<u8>], offset: usize) -> Prepared {
+    let limits = Limits::default();
+    let mut leaves = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        if let Err(e) = crate::canonical::check_event(entry, &limits) {
+            return Prepared {
+                leaves,
+                bad: Some((offset + i, format!("not an RFC 8785 canonical event: {e}"))),
+            };
+        }
+        leaves.push(leaf_hash(entry));
+    }
+    Prepared { leaves, bad: None }
+}
+
+/// [`judge`] with the push's entries already checked and hashed by [`prepare`] (on several
+/// threads, before the store's transaction). `prepared` must be `prepare(&push.entries)`; one
+/// of another length is refused.
+pub fn judge_prepared(
+    device: &NoteVerifier,
+    last: Option<&Accepted>,
+    push: &Push,
+    prepared: &Prepared,
+    accepted_before: impl Fn(&str) -> bool,
+) -> Result<Verdict, PushError> {
     let opened = open_checkpoint(
         push.checkpoint.as_bytes(),
         std::slice::from_ref(device),
@@ -200,7 +291,7 @@ pub fn judge(
     let (size, root) = (checkpoint.size, checkpoint.root);
 
     let Some(last) = last else {
-        return extend(checkpoint, push, &Frontier::new(), &push.checkpoint);
+        return extend(checkpoint, push, prepared, &Frontier::new());
     };
     if push.checkpoint == last.note || (size == last.size && root == last.root) {
         return Ok(Verdict::Repeat { checkpoint });
@@ -233,7 +324,7 @@ pub fn judge(
             other => Some(other),
         }
     };
-    match extend(checkpoint.clone(), push, &last.frontier, &push.checkpoint) {
+    match extend(checkpoint.clone(), push, prepared, &last.frontier) {
         Ok(v) => Ok(v),
         Err(PushError::EntriesMismatch { computed, signed }) => match proof_result {
             Some(Ok(())) => Err(PushError::EntriesMismatch { computed, signed }),
@@ -250,8 +341,8 @@ pub fn judge(
 fn extend(
     checkpoint: Checkpoint,
     push: &Push,
+    prepared: &Prepared,
     frontier: &Frontier,
-    note: &str,
 ) -> Result<Verdict, PushError> {
     let have = frontier.size();
     if push.first != have {
@@ -273,31 +364,22 @@ fn extend(
             checkpoint.size
         )));
     }
-    let limits = Limits::default();
+    if let Some((i, reason)) = &prepared.bad {
+        return Err(PushError::NotCanonical {
+            index: have + *i as u64,
+            reason: reason.clone(),
+        });
+    }
+    if prepared.leaves.len() != push.entries.len() {
+        return Err(PushError::Entries(
+            "the entries' hashes were prepared for another push".into(),
+        ));
+    }
     let mut next = frontier.clone();
     let mut created = Vec::new();
-    let mut entries = Vec::with_capacity(push.entries.len());
-    for (i, entry) in push.entries.iter().enumerate() {
-        let index = have + i as u64;
-        match vigil_ledger::canonicalize_event(entry, &limits) {
-            Ok(c) if c == *entry => {}
-            Ok(_) => {
-                return Err(PushError::NotCanonical {
-                    index,
-                    reason: "not in RFC 8785 canonical form".into(),
-                })
-            }
-            Err(e) => {
-                return Err(PushError::NotCanonical {
-                    index,
-                    reason: e.to_string(),
-                })
-            }
-        }
-        let leaf = leaf_hash(entry);
+    for leaf in &prepared.leaves {
         created.clear();
-        next.push(leaf, &mut created);
-        entries.push((entry.clone(), leaf));
+        next.push(*leaf, &mut created);
     }
     let computed = next.root();
     if computed != checkpoint.root {
@@ -308,14 +390,14 @@ fn extend(
     }
     Ok(Verdict::Extend {
         accepted: Accepted {
-            note: note.to_string(),
+            note: push.checkpoint.clone(),
             size: checkpoint.size,
             root: checkpoint.root,
             frontier: next,
         },
         checkpoint,
         first: have,
-        entries,
+        count: want,
     })
 }
 
@@ -400,6 +482,42 @@ mod tests {
             Verdict::Extend { accepted, .. } => accepted,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A large push is checked on several threads (where there are cores): the leaf hashes come
+    /// back in entry order, and the first entry that is not canonical is named by its index in
+    /// the log, whichever thread saw it.
+    #[test]
+    fn large_pushes_are_prepared_in_order_and_the_first_bad_entry_is_named() {
+        let mut d = Device::new(5);
+        d.append(3 * PARALLEL_CHUNK + 7);
+        let push = d.push_since(None);
+        let prepared = prepare(&push.entries);
+        assert_eq!(prepared.bad, None);
+        let want: Vec<Hash> = push.entries.iter().map(|e| leaf_hash(e)).collect();
+        assert_eq!(prepared.leaves(), want.as_slice());
+        match judge_prepared(&d.signer.verifier(), None, &push, &prepared, |_| false).unwrap() {
+            Verdict::Extend { count, first, .. } => {
+                assert_eq!((first, count), (0, want.len() as u64))
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let mut bad = push.clone();
+        let late = 2 * PARALLEL_CHUNK + 3;
+        bad.entries[late] = b"{\"i\": 1}".to_vec();
+        bad.entries[late + 1] = b"[1]".to_vec();
+        let prepared = prepare(&bad.entries);
+        assert_eq!(prepared.leaves().len(), late);
+        let err = judge_prepared(&d.signer.verifier(), None, &bad, &prepared, |_| false);
+        assert!(
+            matches!(err, Err(PushError::NotCanonical { index, .. }) if index == late as u64),
+            "{err:?}"
+        );
+        // Hashes prepared for another push are refused, not trusted.
+        let other = prepare(&push.entries[1..]);
+        let err = judge_prepared(&d.signer.verifier(), None, &push, &other, |_| false);
+        assert!(matches!(err, Err(PushError::Entries(_))), "{err:?}");
     }
 
     #[test]

@@ -194,9 +194,24 @@ async fn roles_are_enforced() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert_eq!(answer["code"], "wrong_origin");
-    // Malformed bodies.
+    // Malformed bodies: not JSON 400, JSON of another shape 422, not said to be JSON 415.
     let (status, _) = call(&app, me, "POST", "/v1/push", Some("{".into())).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = call(&app, me, "POST", "/v1/push", Some("{\"first\":0}".into())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("bad push"));
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/v1/push")
+        .header("content-type", "text/plain")
+        .body(Body::from(serde_json::to_string(&d.body(0)).unwrap()))
+        .unwrap();
+    req.extensions_mut().insert(Caller {
+        name: "icu-8".into(),
+        role: Role::Device,
+    });
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 /// A push of 20,000 entries (over 16 MiB of JSON) is accepted.
@@ -344,6 +359,7 @@ async fn the_dashboard_escapes_what_devices_send_and_is_for_operators() {
     }
     let (_, _, _, fleet) = page(&app, OP, "/").await;
     assert!(fleet.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(fleet.contains("1 open alarms."), "the drift alarm");
     assert!(fleet.contains("<tr data-device=\"icu-7\""));
     assert!(fleet.contains("data-kind=\"drift\" data-device=\"icu-7\""));
     assert!(fleet.contains("data-drift-feature=\"&lt;svg onload=alert(3)&gt;\""));
@@ -370,4 +386,78 @@ async fn the_dashboard_escapes_what_devices_send_and_is_for_operators() {
     assert!(ct.starts_with("text/javascript") && js.contains("crypto.subtle.digest"));
     let (status, ct, _, _) = page(&app, OP, "/favicon.ico").await;
     assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/svg+xml"));
+}
+
+/// Operators close (acknowledge) alarms; devices may not; the dashboard lists open ones only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_close_alarms() {
+    let mut d = Device::named("icu-7", 7);
+    d.append_padded(2, 0);
+    d.entries.push(
+        format!(
+            r#"{{"alarm":"extraction","client":"c","detail":{{"queries":150,"signal":"prada","statistic":0.8}},"event_id":2,"model":"{}","time_ms":1700000000000,"type":"guard.alarm"}}"#,
+            "ab".repeat(32)
+        )
+        .into_bytes(),
+    );
+    let app = app(&[&d]);
+    let me = Some(("icu-7", Role::Device));
+    let body = serde_json::to_string(&d.body(0)).unwrap();
+    let (status, answer) = call(&app, me, "POST", "/v1/push", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, alarms) = call(&app, OP, "GET", "/api/alarms", None).await;
+    let a = &alarms["alarms"][0];
+    assert_eq!(
+        (&a["kind"], &a["open"]),
+        (&"extraction".into(), &true.into()),
+        "{alarms}"
+    );
+    let id = a["id"].as_u64().unwrap();
+    let (_, _, _, fleet) = page(&app, OP, "/").await;
+    assert!(fleet.contains("data-kind=\"extraction\" data-device=\"icu-7\""));
+
+    let uri = format!("/api/alarms/{id}/close");
+    // A device may not; nor a caller-less request; nor a request that is not JSON (a form).
+    let (status, body) = call(&app, me, "POST", &uri, Some("{}".into())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        call(&app, None, "POST", &uri, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let form = Request::builder()
+        .method("POST")
+        .uri(&uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .extension(Caller {
+            name: "ops".into(),
+            role: Role::Operator,
+        })
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(form).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (_, alarms) = call(&app, OP, "GET", "/api/alarms", None).await;
+    assert_eq!(alarms["alarms"][0]["open"], true, "still open");
+
+    let (status, body) = call(&app, OP, "POST", &uri, Some("{}".into())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, serde_json::json!({"id": id, "open": false}));
+    // Again: still closed, still 200.
+    assert_eq!(call(&app, OP, "POST", &uri, None).await.0, StatusCode::OK);
+    let (_, alarms) = call(&app, OP, "GET", "/api/alarms", None).await;
+    assert_eq!(alarms["alarms"][0]["open"], false);
+    let (_, _, _, fleet) = page(&app, OP, "/").await;
+    assert!(
+        !fleet.contains("data-kind=\"extraction\""),
+        "closed alarms leave the feed"
+    );
+    assert!(fleet.contains("0 open alarms; 1 closed."));
+    let (_, devices) = call(&app, OP, "GET", "/api/devices", None).await;
+    assert_eq!(devices["devices"][0]["open_alarms"], 0);
+
+    for missing in ["/api/alarms/999/close", "/api/alarms/x/close"] {
+        let (status, body) = call(&app, OP, "POST", missing, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}: {body}");
+        assert!(body["error"].is_string());
+    }
 }

@@ -120,6 +120,26 @@ fn fork_on_one_device(db: &Db) {
     );
     let f = devices.iter().find(|d| d.id == forked.id()).unwrap();
     assert_eq!((f.size, f.open_alarms), (10, 1));
+
+    // What `GET /v1/state` answers: one device's accepted head, the fork not taken.
+    let head = |id: &str| c.store().accepted_head(id).unwrap();
+    assert_eq!(
+        head(&honest.id()).map(|(s, r)| (s, hex::encode(r))),
+        Some((17, h.root.clone()))
+    );
+    assert_eq!(head(&forked.id()).map(|(s, _)| s), Some(10));
+    assert_eq!(head("device-9.example"), None);
+
+    // An operator closes the fork alarm: still listed, no longer open; twice is no error.
+    let id = c.store().alarms(0).unwrap()[0].id;
+    assert!(c.store().close_alarm(id).unwrap());
+    assert!(c.store().close_alarm(id).unwrap());
+    assert!(!c.store().close_alarm(id + 1000).unwrap());
+    let alarms = c.store().alarms(0).unwrap();
+    assert_eq!((alarms.len(), alarms[0].open), (1, false));
+    let devices = c.store().devices().unwrap();
+    let f = devices.iter().find(|d| d.id == forked.id()).unwrap();
+    assert_eq!(f.open_alarms, 0);
 }
 
 #[test]

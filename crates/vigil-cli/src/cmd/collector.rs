@@ -3,11 +3,15 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use vigil_collector::{CollectorUrl, Database, ModelRef, PushOptions, ServeOptions, Server};
+use vigil_collector::{
+    append_cosignature, cosignatures_path, read_cosignatures, CollectorUrl, Database, ModelRef,
+    PushOptions, PushReport, ServeOptions, Server, StoredCosignature,
+};
+use vigil_ledger::{open_checkpoint, NoteVerifier};
 
 use crate::outcome::Outcome;
 
@@ -89,6 +93,11 @@ struct PushArgs {
     /// Drift results to report (what `vigil drift test --json` prints).
     #[arg(long, value_name = "SUMMARY.json")]
     drift: Option<PathBuf>,
+    /// The collector's witness key, as NAME=PUB.pem: an accepted push whose cosigned
+    /// checkpoint does not carry a valid cosignature by it (for the size pushed) is refused
+    /// (exit 1) and not kept.
+    #[arg(long, value_name = "NAME=PUB.pem")]
+    witness: Option<String>,
     /// Seconds the whole push may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     timeout: u64,
@@ -214,8 +223,79 @@ fn push(a: PushArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Reads the flags' files and pushes once.
-fn push_report(a: &PushArgs) -> anyhow::Result<vigil_collector::PushReport> {
+/// The `--witness NAME=PUB.pem` verifier (cosignature/v1 accepted).
+fn witness_verifier(spec: &str) -> anyhow::Result<NoteVerifier> {
+    let (name, path) = spec
+        .split_once('=')
+        .with_context(|| format!("--witness {spec:?}: expected NAME=PUB.pem"))?;
+    let key = vigil_core::PublicKey::load(Path::new(path))?;
+    Ok(NoteVerifier::from_public_key(name, &key)
+        .with_context(|| format!("--witness {spec:?}"))?
+        .accepting_cosignature_v1())
+}
+
+/// Fails closed: an accepted report stays accepted only if its cosigned checkpoint carries a
+/// valid signature by `witness` and is of the size the collector reported.
+fn check_witness(report: &mut PushReport, witness: &NoteVerifier) {
+    if !report.ok {
+        return;
+    }
+    let verdict = match report.cosigned_checkpoint.as_deref() {
+        None => Err("the collector sent no cosigned checkpoint".to_string()),
+        Some(note) => match open_checkpoint(note.as_bytes(), std::slice::from_ref(witness), None) {
+            Ok(v) if v.checkpoint.size == report.size => Ok(()),
+            Ok(v) => Err(format!(
+                "the cosigned checkpoint is of size {}, the collector reported {}",
+                v.checkpoint.size, report.size
+            )),
+            Err(e) => Err(format!("witness {}: {e}", witness.name())),
+        },
+    };
+    if let Err(e) = verdict {
+        report.ok = false;
+        report.cosigned_checkpoint = None;
+        report.error = Some(format!("bad_cosignature: {e}"));
+    }
+}
+
+/// Keeps an accepted push's cosigned checkpoint beside the ledger
+/// (`LEDGER.cosignatures.jsonl`, as `vigil serve --collector` does), unless the newest one kept
+/// is already of that size.
+fn keep_cosignature(a: &PushArgs, report: &PushReport) -> anyhow::Result<()> {
+    let (true, Some(note)) = (report.ok, report.cosigned_checkpoint.as_deref()) else {
+        return Ok(());
+    };
+    let path = cosignatures_path(&a.ledger);
+    let kept = read_cosignatures(&path).with_context(|| path.display().to_string())?;
+    if kept.last().is_some_and(|c| c.size == report.size) {
+        return Ok(());
+    }
+    let collector = CollectorUrl::parse(&a.collector)?;
+    append_cosignature(
+        &path,
+        &StoredCosignature {
+            time: vigil_core::time::rfc3339(vigil_core::time::now_ms()),
+            collector: collector.authority(),
+            size: report.size,
+            note: note.to_string(),
+        },
+    )
+    .with_context(|| path.display().to_string())
+}
+
+/// Reads the flags' files and pushes once; checks the witness's cosignature if asked and keeps
+/// the cosigned checkpoint beside the ledger.
+fn push_report(a: &PushArgs) -> anyhow::Result<PushReport> {
+    let witness = a.witness.as_deref().map(witness_verifier).transpose()?;
+    let mut report = push_network(a)?;
+    if let Some(w) = &witness {
+        check_witness(&mut report, w);
+    }
+    keep_cosignature(a, &report)?;
+    Ok(report)
+}
+
+fn push_network(a: &PushArgs) -> anyhow::Result<PushReport> {
     let collector = CollectorUrl::parse(&a.collector)?;
     let model = a.model.as_deref().map(parse_model).transpose()?;
     let drift = a
