@@ -4,13 +4,19 @@
 use vigil_bundle::{sign, BundleVerifier, SignOptions, Trust};
 use vigil_core::{KeyAlgorithm, SigningKey};
 
-#[test]
-fn unkept_files_are_verified_but_not_held() {
+/// A signed bundle of a small `model.onnx` and a 1 MiB `big.bin` of sevens.
+fn signed_bundle() -> (tempfile::TempDir, SigningKey) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("model.onnx"), b"weights").unwrap();
     std::fs::write(dir.path().join("big.bin"), vec![7u8; 1 << 20]).unwrap();
     let key = SigningKey::generate(KeyAlgorithm::EcdsaP256);
     sign(dir.path(), &key, &SignOptions::default(), None).unwrap();
+    (dir, key)
+}
+
+#[test]
+fn unkept_files_are_verified_but_not_held() {
+    let (dir, key) = signed_bundle();
     let keep = |name: &str| name == "model.onnx";
     let bundle = BundleVerifier::new(dir.path(), Trust::Key(key.public_key()))
         .keep(&keep)
@@ -31,11 +37,7 @@ fn unkept_files_are_verified_but_not_held() {
 #[test]
 fn known_digests_stand_for_unkept_files_only() {
     use sha2::Digest;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("model.onnx"), b"weights").unwrap();
-    std::fs::write(dir.path().join("big.bin"), vec![7u8; 1 << 20]).unwrap();
-    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256);
-    sign(dir.path(), &key, &SignOptions::default(), None).unwrap();
+    let (dir, key) = signed_bundle();
     let keep = |name: &str| name == "model.onnx";
     let verify = |known: &std::collections::HashMap<String, [u8; 32]>| {
         BundleVerifier::new(dir.path(), Trust::Key(key.public_key()))

@@ -69,31 +69,22 @@ pub(crate) fn initial(
     rng: &mut Rng,
 ) -> Result<Option<Vec<f64>>, AssessError> {
     let theta = 0.01 / (p.space.dim() as f64).sqrt();
-    let starts = p.space.starts.clone();
-    for s in starts {
+    // `None` stands for a uniform draw, made when its turn comes.
+    let order = p
+        .space
+        .starts
+        .clone()
+        .into_iter()
+        .map(Some)
+        .chain((0..init_size).map(|_| None))
+        .chain(p.space.fallback.clone().into_iter().map(Some));
+    for candidate in order {
         if p.left() == 0 {
             return Ok(None);
         }
-        if p.adversarial1(&s)? {
-            return binary_search(p, &s, Norm::L2, Some(0.001), theta).map(Some);
-        }
-    }
-    for _ in 0..init_size {
-        if p.left() == 0 {
-            return Ok(None);
-        }
-        let r = p.space.random_point(rng);
-        if p.adversarial1(&r)? {
-            return binary_search(p, &r, Norm::L2, Some(0.001), theta).map(Some);
-        }
-    }
-    let fallback = p.space.fallback.clone();
-    for s in fallback {
-        if p.left() == 0 {
-            return Ok(None);
-        }
-        if p.adversarial1(&s)? {
-            return binary_search(p, &s, Norm::L2, Some(0.001), theta).map(Some);
+        let point = candidate.unwrap_or_else(|| p.space.random_point(rng));
+        if p.adversarial1(&point)? {
+            return binary_search(p, &point, Norm::L2, Some(0.001), theta).map(Some);
         }
     }
     Ok(None)
