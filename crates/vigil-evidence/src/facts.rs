@@ -135,6 +135,11 @@ pub fn read_test_records(paths: &[PathBuf]) -> (Vec<TestRecord>, Vec<String>) {
 pub fn metrics_refusals(path: &Path) -> Result<Vec<(String, u64)>, String> {
     let text =
         vigil_core::read_bounded_string(path, MAX_METRICS_BYTES).map_err(|e| e.to_string())?;
+    parse_refusals(&text, path)
+}
+
+/// [`metrics_refusals`] of `text`, named `path` in errors.
+pub(crate) fn parse_refusals(text: &str, path: &Path) -> Result<Vec<(String, u64)>, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("vigil_refusals_total{") else {

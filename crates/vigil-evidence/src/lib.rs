@@ -141,4 +141,12 @@ pub mod internal {
             );
         }
     }
+
+    /// Parses arbitrary bytes as a test record and as a `/metrics` snapshot; must never panic.
+    pub fn fuzz_records(data: &[u8]) {
+        let _ = crate::TestRecord::parse(data);
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::facts::parse_refusals(text, std::path::Path::new("metrics.txt"));
+        }
+    }
 }
