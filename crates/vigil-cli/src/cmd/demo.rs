@@ -559,6 +559,13 @@ fn demo_evidence(
     if let Some(toml::Value::Table(d)) = doc.get_mut("device") {
         d.insert("bundle".into(), toml::Value::String(abs(bundle)?));
     }
+    // The clients file the demo's gateway ran with.
+    if let Some(toml::Value::Table(g)) = doc.get_mut("gateway") {
+        g.insert(
+            "clients".into(),
+            toml::Value::String(abs(&out.join("pki/clients.toml"))?),
+        );
+    }
     let mut ledger = toml::Table::new();
     ledger.insert(
         "path".into(),
