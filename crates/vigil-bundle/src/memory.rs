@@ -139,13 +139,12 @@ impl ByteSource for Memory<'_> {
         if let Some(keep) = self.keep {
             if !keep(file.name.as_str()) {
                 let whole = start == 0 && end.is_none();
-                if let Some(d) = self.known.and_then(|k| k.get(file.name.as_str())) {
-                    if whole {
-                        if let Some(p) = progress {
-                            p(file.size);
-                        }
-                        return Ok(*d);
+                let known = self.known.filter(|_| whole);
+                if let Some(d) = known.and_then(|k| k.get(file.name.as_str())) {
+                    if let Some(p) = progress {
+                        p(file.size);
                     }
+                    return Ok(*d);
                 }
                 return hash::digest_file(&file.path, start, end, progress);
             }

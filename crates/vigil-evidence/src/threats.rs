@@ -188,8 +188,11 @@ fn read_json(path: &Path) -> Result<serde_json::Value, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", path.display()))
 }
 
-fn run_check(name: &str, inp: &Inputs<'_>) -> Check {
-    let (ok, evidence) = evaluate(name, inp);
+/// The deployment's test records and the errors reading them, read once per threat model.
+type Records = (Vec<TestRecord>, Vec<String>);
+
+fn run_check(name: &str, inp: &Inputs<'_>, records: &Records) -> Check {
+    let (ok, evidence) = evaluate(name, inp, records);
     Check {
         check: name.to_string(),
         ok,
@@ -197,7 +200,7 @@ fn run_check(name: &str, inp: &Inputs<'_>) -> Check {
     }
 }
 
-fn evaluate(name: &str, inp: &Inputs<'_>) -> (bool, String) {
+fn evaluate(name: &str, inp: &Inputs<'_>, (records, unreadable): &Records) -> (bool, String) {
     let d = inp.deployment;
     let bundle = inp.bundle.as_ref();
     let need_bundle = |f: &dyn Fn(&VerifiedBundle) -> (bool, String)| match bundle {
@@ -274,7 +277,6 @@ fn evaluate(name: &str, inp: &Inputs<'_>) -> (bool, String) {
             } else {
                 TestKind::CrashTrials
             };
-            let (records, errors) = read_test_records(&d.evidence.test_records);
             let mine: Vec<&TestRecord> = records.iter().filter(|r| r.kind == kind).collect();
             let runs: u64 = mine.iter().map(|r| r.runs).sum();
             let failed: Vec<&str> = mine
@@ -289,13 +291,13 @@ fn evaluate(name: &str, inp: &Inputs<'_>) -> (bool, String) {
             };
             if mine.is_empty() {
                 let mut why = format!("deploy.toml [evidence] test_records hold no {what}");
-                if !errors.is_empty() {
-                    why.push_str(&format!(" ({})", errors.join("; ")));
+                if !unreadable.is_empty() {
+                    why.push_str(&format!(" ({})", unreadable.join("; ")));
                 }
                 (false, why)
             } else {
                 (
-                    failed.is_empty() && errors.is_empty(),
+                    failed.is_empty() && unreadable.is_empty(),
                     format!(
                         "{} {what}, {runs} runs, failures in: {}{}",
                         mine.len(),
@@ -304,10 +306,10 @@ fn evaluate(name: &str, inp: &Inputs<'_>) -> (bool, String) {
                         } else {
                             failed.join(", ")
                         },
-                        if errors.is_empty() {
+                        if unreadable.is_empty() {
                             String::new()
                         } else {
-                            format!("; unreadable: {}", errors.join("; "))
+                            format!("; unreadable: {}", unreadable.join("; "))
                         }
                     ),
                 )
@@ -596,6 +598,7 @@ fn data_manifests(d: &Deployment, bundle: Option<&VerifiedBundle>) -> (bool, Str
 /// Evaluates every row of the catalog.
 pub fn threat_model(inputs: &Inputs<'_>) -> Result<ThreatModel, EvidenceError> {
     let mut cache: BTreeMap<&str, Check> = BTreeMap::new();
+    let records = read_test_records(&inputs.deployment.evidence.test_records);
     let mut rows = Vec::new();
     for t in catalog()? {
         let spec = checks_for(&t.id);
@@ -603,7 +606,7 @@ pub fn threat_model(inputs: &Inputs<'_>) -> Result<ThreatModel, EvidenceError> {
         for (name, _) in spec {
             let c = cache
                 .entry(name)
-                .or_insert_with(|| run_check(name, inputs))
+                .or_insert_with(|| run_check(name, inputs, &records))
                 .clone();
             checks.push(c);
         }
