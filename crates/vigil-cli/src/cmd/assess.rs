@@ -277,31 +277,32 @@ fn run_extraction(a: ExtractionArgs) -> anyhow::Result<Outcome> {
         StrategyArg::Jbda => Strategy::Jbda,
     };
     let r = extraction(&target, &pool, &heldout, a.queries, strategy, a.seed)?;
-    if let Some(path) = &a.html {
-        write_html(path, &extraction_html(&r), &serde_json::to_string(&r)?)?;
-    }
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        writeln!(out, "{}", serde_json::to_string(&r)?)?;
-    } else {
-        writeln!(
-            out,
-            "{} queries ({}): {} answered, {} refused; first extraction alarm: {}",
-            r.queries,
-            r.strategy,
-            r.answered,
-            r.refused,
-            r.first_alarm
-                .map_or("never".to_string(), |q| format!("at query {q}"))
-        )?;
-        writeln!(
-            out,
-            "surrogate agrees with the model on {} of {} held-out rows",
-            r.agreement
-                .map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x)),
-            r.heldout
-        )?;
-    }
+    emit(
+        &r,
+        a.html.as_deref(),
+        || extraction_html(&r),
+        a.json,
+        |out| {
+            writeln!(
+                out,
+                "{} queries ({}): {} answered, {} refused; first extraction alarm: {}",
+                r.queries,
+                r.strategy,
+                r.answered,
+                r.refused,
+                r.first_alarm
+                    .map_or("never".to_string(), |q| format!("at query {q}"))
+            )?;
+            writeln!(
+                out,
+                "surrogate agrees with the model on {} of {} held-out rows",
+                r.agreement
+                    .map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x)),
+                r.heldout
+            )?;
+            Ok(())
+        },
+    )?;
     Ok(Outcome::Ok)
 }
 
@@ -316,33 +317,34 @@ fn run_membership(a: MembershipArgs) -> anyhow::Result<Outcome> {
         std::fs::write(path, buf).with_context(|| path.display().to_string())?;
     }
     let r = &result.report;
-    if let Some(path) = &a.html {
-        write_html(path, &membership_html(&result), &serde_json::to_string(r)?)?;
-    }
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        writeln!(out, "{}", serde_json::to_string(r)?)?;
-    } else {
-        writeln!(
-            out,
-            "{} members, {} non-members (AUC 0.5: the attack learns nothing)",
-            r.members, r.nonmembers
-        )?;
-        writeln!(
-            out,
-            "{:<8} {:<11} {:>7} {:>15}",
-            "policy", "attack", "AUC", "TPR at 1% FPR"
-        )?;
-        for p in &r.policies {
-            for x in &p.attacks {
-                writeln!(
-                    out,
-                    "{:<8} {:<11} {:>7.4} {:>15.4}",
-                    p.policy, x.attack, x.auc, x.tpr_at_1pct_fpr
-                )?;
+    emit(
+        r,
+        a.html.as_deref(),
+        || membership_html(&result),
+        a.json,
+        |out| {
+            writeln!(
+                out,
+                "{} members, {} non-members (AUC 0.5: the attack learns nothing)",
+                r.members, r.nonmembers
+            )?;
+            writeln!(
+                out,
+                "{:<8} {:<11} {:>7} {:>15}",
+                "policy", "attack", "AUC", "TPR at 1% FPR"
+            )?;
+            for p in &r.policies {
+                for x in &p.attacks {
+                    writeln!(
+                        out,
+                        "{:<8} {:<11} {:>7.4} {:>15.4}",
+                        p.policy, x.attack, x.auc, x.tpr_at_1pct_fpr
+                    )?;
+                }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(Outcome::Ok)
 }
 
@@ -359,50 +361,71 @@ fn run_performance(a: PerformanceArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("--positive {p:?}: not one of the labels {labels:?}"))?,
     };
     let r = performance(&target, &data, positive, a.bootstrap, a.seed)?;
-    if let Some(path) = &a.html {
-        write_html(path, &performance_html(&r), &serde_json::to_string(&r)?)?;
-    }
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        writeln!(out, "{}", serde_json::to_string(&r)?)?;
-    } else {
-        writeln!(
-            out,
-            "{} rows, positive class {:?}, 95% bootstrap intervals ({} resamples, seed {})",
-            r.rows, r.positive, r.bootstrap, r.seed
-        )?;
-        let show = |e: &vigil_assess::Estimate| match (e.value, e.ci) {
-            (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
-            (Some(v), None) => format!("{v:.3}"),
-            _ => "-".to_string(),
-        };
-        writeln!(
-            out,
-            "{:<16} {:>6} {:>22} {:>22} {:>22} {:>22}",
-            "subgroup", "rows", "accuracy", "sensitivity", "specificity", "calibration error"
-        )?;
-        for g in &r.groups {
+    emit(
+        &r,
+        a.html.as_deref(),
+        || performance_html(&r),
+        a.json,
+        |out| {
+            writeln!(
+                out,
+                "{} rows, positive class {:?}, 95% bootstrap intervals ({} resamples, seed {})",
+                r.rows, r.positive, r.bootstrap, r.seed
+            )?;
+            let show = |e: &vigil_assess::Estimate| match (e.value, e.ci) {
+                (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+                (Some(v), None) => format!("{v:.3}"),
+                _ => "-".to_string(),
+            };
             writeln!(
                 out,
                 "{:<16} {:>6} {:>22} {:>22} {:>22} {:>22}",
-                g.subgroup,
-                g.rows,
-                show(&g.accuracy),
-                show(&g.sensitivity),
-                show(&g.specificity),
-                show(&g.calibration_error)
+                "subgroup", "rows", "accuracy", "sensitivity", "specificity", "calibration error"
             )?;
-        }
-    }
+            for g in &r.groups {
+                writeln!(
+                    out,
+                    "{:<16} {:>6} {:>22} {:>22} {:>22} {:>22}",
+                    g.subgroup,
+                    g.rows,
+                    show(&g.accuracy),
+                    show(&g.sensitivity),
+                    show(&g.specificity),
+                    show(&g.calibration_error)
+                )?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(Outcome::Ok)
 }
 
-/// Writes the HTML report and its JSON beside it (REPORT.json).
-fn write_html(path: &Path, html: &str, json: &str) -> anyhow::Result<()> {
-    std::fs::write(path, html).with_context(|| path.display().to_string())?;
-    let beside = path.with_extension("json");
-    std::fs::write(&beside, format!("{json}\n")).with_context(|| beside.display().to_string())?;
-    Ok(())
+/// Writes a report: with `html`, the page `page` makes and the report's JSON beside it
+/// (REPORT.json); then on standard output the JSON with `--json`, else what `text` writes.
+fn emit<R: serde::Serialize>(
+    report: &R,
+    html: Option<&Path>,
+    page: impl FnOnce() -> String,
+    json: bool,
+    text: impl FnOnce(&mut std::io::StdoutLock<'static>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if html.is_none() && !json {
+        return text(&mut out);
+    }
+    let body = serde_json::to_string(report)?;
+    if let Some(path) = html {
+        std::fs::write(path, page()).with_context(|| path.display().to_string())?;
+        let beside = path.with_extension("json");
+        std::fs::write(&beside, format!("{body}\n"))
+            .with_context(|| beside.display().to_string())?;
+    }
+    if json {
+        writeln!(out, "{body}")?;
+        Ok(())
+    } else {
+        text(&mut out)
+    }
 }
 
 fn run_robustness(a: RobustnessArgs) -> anyhow::Result<Outcome> {
@@ -460,64 +483,68 @@ fn run_robustness(a: RobustnessArgs) -> anyhow::Result<Outcome> {
         write_csv(path, &target, &result.adversarial)?;
     }
     let r = &result.report;
-    if let Some(path) = &a.html {
-        write_html(
-            path,
-            &robustness_html(r, options.adaptive),
-            &serde_json::to_string(r)?,
-        )?;
-    }
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        writeln!(out, "{}", serde_json::to_string(r)?)?;
-    } else {
-        writeln!(
-            out,
-            "{} rows, clean accuracy {:.4}; budgets in standard deviations ({}){}",
-            r.rows,
-            r.clean_accuracy,
-            options.norm.name(),
-            if options.adaptive {
-                "; adaptive: the attacker queries the guard"
-            } else {
-                ""
-            }
-        )?;
-        writeln!(
-            out,
-            "{:<12} {:>8} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9}",
-            "attack", "budget", "accuracy", "success", "median", "queries", "abstained", "through"
-        )?;
-        let show = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
-        for x in &r.attacks {
+    emit(
+        r,
+        a.html.as_deref(),
+        || robustness_html(r, options.adaptive),
+        a.json,
+        |out| {
             writeln!(
                 out,
-                "{:<12} {:>8} {:>9.4} {:>8.4} {:>9} {:>8} {:>9} {:>9}",
-                x.attack,
-                x.budget,
-                x.accuracy_under_attack,
-                x.success_rate,
-                show(x.median_perturbation),
-                x.median_queries.map_or("-".to_string(), |q| q.to_string()),
-                show(x.guard.abstained),
-                show(x.guard.success_rate_through_guard)
+                "{} rows, clean accuracy {:.4}; budgets in standard deviations ({}){}",
+                r.rows,
+                r.clean_accuracy,
+                options.norm.name(),
+                if options.adaptive {
+                    "; adaptive: the attacker queries the guard"
+                } else {
+                    ""
+                }
             )?;
-        }
-        for g in r.subgroups.iter().flatten() {
             writeln!(
                 out,
-                "subgroup {:?}: {} rows, clean accuracy {:.4}",
-                g.subgroup, g.rows, g.clean_accuracy
+                "{:<12} {:>8} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9}",
+                "attack",
+                "budget",
+                "accuracy",
+                "success",
+                "median",
+                "queries",
+                "abstained",
+                "through"
             )?;
-            for x in &g.attacks {
+            let show = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
+            for x in &r.attacks {
                 writeln!(
                     out,
-                    "  {:<12} {:>8} {:>9.4} {:>8.4}",
-                    x.attack, x.budget, x.accuracy_under_attack, x.success_rate
+                    "{:<12} {:>8} {:>9.4} {:>8.4} {:>9} {:>8} {:>9} {:>9}",
+                    x.attack,
+                    x.budget,
+                    x.accuracy_under_attack,
+                    x.success_rate,
+                    show(x.median_perturbation),
+                    x.median_queries.map_or("-".to_string(), |q| q.to_string()),
+                    show(x.guard.abstained),
+                    show(x.guard.success_rate_through_guard)
                 )?;
             }
-        }
-    }
+            for g in r.subgroups.iter().flatten() {
+                writeln!(
+                    out,
+                    "subgroup {:?}: {} rows, clean accuracy {:.4}",
+                    g.subgroup, g.rows, g.clean_accuracy
+                )?;
+                for x in &g.attacks {
+                    writeln!(
+                        out,
+                        "  {:<12} {:>8} {:>9.4} {:>8.4}",
+                        x.attack, x.budget, x.accuracy_under_attack, x.success_rate
+                    )?;
+                }
+            }
+            Ok(())
+        },
+    )?;
     Ok(Outcome::Ok)
 }
 
