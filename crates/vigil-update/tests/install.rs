@@ -7,7 +7,7 @@ mod common;
 
 use common::World;
 use vigil_update::publish::PublisherConfig;
-use vigil_update::{Install, Reason, UpdateResult};
+use vigil_update::{Reason, UpdateResult};
 
 fn refused(report: &vigil_update::UpdateReport, reason: Reason) {
     assert_eq!(report.result, UpdateResult::Refused, "{report:?}");
@@ -52,16 +52,7 @@ fn honest_updates_activate_and_roll_back() {
     // The release rolled back from is not picked again on its own...
     assert_eq!(w.install().result, UpdateResult::UpToDate);
     // ...but can be asked for by version.
-    let state = w.state();
-    let r = Install::new(
-        &w.repo().display().to_string(),
-        &state,
-        "breast-cancer",
-        w.trust(),
-    )
-    .version(semver::Version::new(1, 1, 0))
-    .run()
-    .unwrap();
+    let r = w.install_with(|i| i.version(semver::Version::new(1, 1, 0)));
     assert_eq!(r.result, UpdateResult::Activated, "{r:?}");
 
     // Every step is in the ledger, and the ledger verifies.
@@ -270,17 +261,8 @@ fn bundle_checks_after_tuf() {
     let w = World::new();
     w.publish("1.1.0");
     assert_eq!(w.install().result, UpdateResult::Activated);
-    let state = w.state();
     w.publish("1.0.0");
-    let r = Install::new(
-        &w.repo().display().to_string(),
-        &state,
-        "breast-cancer",
-        w.trust(),
-    )
-    .version(semver::Version::new(1, 0, 0))
-    .run()
-    .unwrap();
+    let r = w.install_with(|i| i.version(semver::Version::new(1, 0, 0)));
     refused(&r, Reason::BundleRollback);
     assert_eq!(w.current().as_deref(), Some("1.1.0"));
 }
@@ -291,16 +273,7 @@ fn a_failed_health_check_brings_the_previous_release_back() {
     w.publish("1.0.0");
     assert_eq!(w.install().result, UpdateResult::Activated);
     w.publish("1.1.0");
-    let state = w.state();
-    let r = Install::new(
-        &w.repo().display().to_string(),
-        &state,
-        "breast-cancer",
-        w.trust(),
-    )
-    .health_cmd("test \"$(basename \"$VIGIL_RELEASE\")\" = 1.0.0")
-    .run()
-    .unwrap();
+    let r = w.install_with(|i| i.health_cmd("test \"$(basename \"$VIGIL_RELEASE\")\" = 1.0.0"));
     refused(&r, Reason::HealthCheckFailed);
     assert_eq!(r.previous.as_deref(), Some("1.0.0"));
     assert_eq!(w.current().as_deref(), Some("1.0.0"));

@@ -78,10 +78,26 @@ impl World {
     }
 
     pub fn install_from(&self, repo: &str) -> UpdateReport {
+        self.install_set(repo, |i| i)
+    }
+
+    /// An install from the world's repository, set up further by `setup` (a version, a
+    /// health command...).
+    pub fn install_with(
+        &self,
+        setup: impl for<'b> FnOnce(Install<'b>) -> Install<'b>,
+    ) -> UpdateReport {
+        self.install_set(&self.repo().display().to_string(), setup)
+    }
+
+    fn install_set(
+        &self,
+        repo: &str,
+        setup: impl for<'b> FnOnce(Install<'b>) -> Install<'b>,
+    ) -> UpdateReport {
         let root = self.root();
         let state = self.state();
-        Install::new(repo, &state, "breast-cancer", self.trust())
-            .root(&root)
+        setup(Install::new(repo, &state, "breast-cancer", self.trust()).root(&root))
             .run()
             .unwrap()
     }
