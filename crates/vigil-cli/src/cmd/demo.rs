@@ -624,9 +624,14 @@ fn release_checks(
     let trust = vigil_bundle::Trust::Policy(vigil_bundle::BundlePolicy::load(policy)?);
     let target = vigil_assess::Target::open(bundle, &trust)?;
     let data = device.join("data");
-    let mut rows =
-        vigil_assess::Labelled::read(&data.join("validation.csv"), target.contract(), None)?;
-    rows.truncate(20);
+    let read = |file: &str| vigil_assess::Labelled::read(&data.join(file), target.contract(), None);
+    // Membership: training rows against all validation rows; robustness: the first 20 of
+    // those.
+    let mut validation = read("validation.csv")?;
+    let m = vigil_assess::membership(&target, &read("training.csv")?, &validation, 7)?;
+    let membership = reports.join("membership.json");
+    std::fs::write(&membership, serde_json::to_vec_pretty(&m.report)?)?;
+    validation.truncate(20);
     let options = vigil_assess::RobustnessOptions {
         attacks: vec![
             vigil_assess::Attack::Noise,
@@ -638,16 +643,9 @@ fn release_checks(
         seed: 7,
         ..vigil_assess::RobustnessOptions::default()
     };
-    let robust = vigil_assess::robustness(&target, &rows, &options, &|_| {})?;
+    let robust = vigil_assess::robustness(&target, &validation, &options, &|_| {})?;
     let robustness = reports.join("robustness.json");
     std::fs::write(&robustness, serde_json::to_vec_pretty(&robust.report)?)?;
-    let members =
-        vigil_assess::Labelled::read(&data.join("training.csv"), target.contract(), None)?;
-    let nonmembers =
-        vigil_assess::Labelled::read(&data.join("validation.csv"), target.contract(), None)?;
-    let m = vigil_assess::membership(&target, &members, &nonmembers, 7)?;
-    let membership = reports.join("membership.json");
-    std::fs::write(&membership, serde_json::to_vec_pretty(&m.report)?)?;
 
     let repo = out.join("update/repo");
     let state = out.join("update/state");
