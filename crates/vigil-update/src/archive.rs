@@ -314,6 +314,11 @@ impl Writeback {
 
     /// Waits for the worker; its error, if any, is the write's.
     fn finish(mut self) -> io::Result<()> {
+        self.stop()
+    }
+
+    /// Ends the worker's loop and waits for it (once; later calls find nothing to wait for).
+    fn stop(&mut self) -> io::Result<()> {
         self.tx = None;
         match self.worker.take().map(std::thread::JoinHandle::join) {
             Some(Ok(r)) => r,
@@ -324,11 +329,9 @@ impl Writeback {
 }
 
 impl Drop for Writeback {
+    /// A copy that failed midway still waits for its worker; the copy's own error is reported.
     fn drop(&mut self) {
-        self.tx = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
+        let _ = self.stop();
     }
 }
 
@@ -515,6 +518,26 @@ mod tests {
             assert_eq!(&got.digests[name][..], want.as_ref(), "{name}");
         }
         assert_eq!(got.digests.len(), packed.len());
+    }
+
+    #[test]
+    fn a_large_copy_is_written_back_as_it_goes_and_hashed_whole() {
+        // Past two writeback requests: the helper thread runs, and the bytes and digest are
+        // those of the whole stream.
+        let n = 2 * WRITEBACK_EVERY + 5;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let mut file = File::create(&path).unwrap();
+        let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+        let copied = copy_hashing(&mut io::repeat(7).take(n), &mut file, &mut hasher)
+            .map_err(|_| "copy failed")
+            .unwrap();
+        assert_eq!(copied, n);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), n);
+        let mut want = ring::digest::Context::new(&ring::digest::SHA256);
+        let len = usize::try_from(n).unwrap();
+        want.update(&vec![7u8; len]);
+        assert_eq!(hasher.finish().as_ref(), want.finish().as_ref());
     }
 
     #[test]
