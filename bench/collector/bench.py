@@ -1,6 +1,8 @@
 """vigil-collector benchmark (see ./run): N devices push M-entry ledgers at once through
 `vigil collector push` into a collector on a throwaway PostgreSQL cluster, beside psycopg
-`executemany` of the same rows into a same-shaped table on the same cluster."""
+`executemany` of the same rows into a same-shaped table on the same cluster: one row per entry
+(device, idx, entry, leaf_hash) with the primary key (device, idx), the plain way to store
+them; the collector itself keeps them in entry bundles of up to 256 (docs/collector.md)."""
 
 import argparse
 import concurrent.futures
@@ -182,13 +184,23 @@ def main():
                 sys.exit(f"push of {n} failed ({p.returncode}): {out!r} {err!r}")
 
         with psycopg.connect(url) as c:
-            stored, nbytes = c.execute(
-                "SELECT count(*), sum(length(entry)) FROM vc_entries").fetchone()
-            if stored != a.devices * a.entries:
-                sys.exit(f"{stored} entries stored, not {a.devices * a.entries}")
-            rows = c.execute(
-                "SELECT device, idx, entry, leaf_hash FROM vc_entries ORDER BY device, idx"
-            ).fetchall()
+            # The collector keeps entries in bundles (docs/collector.md): unpack them into the
+            # one-row-per-entry rows the baseline inserts, checking that they add up.
+            rows = []
+            for device, start, count, blob, leaves in c.execute(
+                    "SELECT device, start, count, entries, leaf_hashes FROM vc_entry_bundles "
+                    "ORDER BY device, start"):
+                blob, leaves, at = bytes(blob), bytes(leaves), 0
+                for k in range(count):
+                    n = int.from_bytes(blob[at:at + 4], "big")
+                    rows.append((device, start + k, blob[at + 4:at + 4 + n],
+                                 leaves[32 * k:32 * k + 32]))
+                    at += 4 + n
+                if at != len(blob) or len(leaves) != 32 * count:
+                    sys.exit(f"{device}: the bundle at {start} does not add up")
+            stored, nbytes = len(rows), sum(len(r[2]) for r in rows)
+            if stored != a.devices * a.entries or len({(r[0], r[1]) for r in rows}) != stored:
+                sys.exit(f"{stored} entries stored, not {a.devices * a.entries} once each")
             c.execute("CREATE TABLE base_entries(device TEXT NOT NULL, idx BIGINT NOT NULL, "
                       "entry BYTEA NOT NULL, leaf_hash BYTEA NOT NULL, PRIMARY KEY(device, idx))")
             c.commit()

@@ -3,9 +3,9 @@
 //! database; once half of the planned pushes are acknowledged one collector is killed with
 //! SIGKILL (and started again on the same port); devices retry on the other. At the end, for
 //! every device, what the collectors acknowledged (the size of the newest cosigned checkpoint)
-//! must be in `vc_entries` exactly once: rows `0..size` with no gap and no extra row, each
-//! the device's own entry, its leaf hash right, and the acknowledged checkpoint's root computed
-//! from the stored rows.
+//! must be stored exactly once (read back through the store, from its entry bundles): entries
+//! `0..size` with no gap and nothing more, each the device's own entry with its leaf hash
+//! right, and the acknowledged checkpoint's root computed from the stored entries.
 //!
 //! Used by `examples/fleet_load` (interop/collector-load) and by `tests/load.rs` (a short run).
 
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vigil_collector::{push_once, CollectorUrl, ModelRef, PushOptions};
+use vigil_collector::{push_once, CollectorStore, CollectorUrl, ModelRef, PushOptions};
 use vigil_ledger::{leaf_hash, open_checkpoint, Frontier, Ledger, NoteSigner, NoteVerifier};
 use vigil_net::DemoCa;
 
@@ -396,21 +396,27 @@ type Rows = Vec<(i64, Vec<u8>, Vec<u8>)>;
 /// What the store holds: each device's rows, and each device's stored size.
 type Stored = (HashMap<String, Rows>, HashMap<String, i64>);
 
-/// Reads every stored entry and each device's stored size.
+/// Reads every stored entry and each device's stored size. Entries are read through the
+/// store, which checks that each device's entry bundles follow each other from index 0 with no
+/// gap or overlap; every device that has a bundle is read, registered or not.
 fn read_store(db: &str) -> Result<Stored, Error> {
     let mut client = postgres::Client::connect(db, postgres::NoTls)?;
-    let mut rows: HashMap<String, Rows> = HashMap::new();
-    for r in client.query(
-        "SELECT device, idx, entry, leaf_hash FROM vc_entries ORDER BY device, idx",
-        &[],
-    )? {
-        rows.entry(r.try_get(0)?)
-            .or_default()
-            .push((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
-    }
     let mut sizes = HashMap::new();
     for r in client.query("SELECT id, size FROM vc_devices", &[])? {
         sizes.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    let store = vigil_collector::PostgresStore::connect(db, 1)?;
+    let mut rows: HashMap<String, Rows> = HashMap::new();
+    for r in client.query("SELECT DISTINCT device FROM vc_entry_bundles", &[])? {
+        let device: String = r.try_get(0)?;
+        let stored = store.entries(&device, 0, i64::MAX as u64)?;
+        rows.insert(
+            device,
+            stored
+                .into_iter()
+                .map(|e| (e.index as i64, e.entry, e.leaf_hash.to_vec()))
+                .collect(),
+        );
     }
     Ok((rows, sizes))
 }
@@ -433,8 +439,9 @@ fn check_device(
         return Err(format!("acknowledged size {acked}, expected {want}"));
     }
     let rows = rows.map(Vec::as_slice).unwrap_or_default();
-    // The primary key (device, idx) makes two rows of one index impossible; rows 0..n in order
-    // with n the stored size means no gap and nothing beyond what was accepted.
+    // Reading checked that the device's bundles follow each other from 0 (two copies of an
+    // index would be an overlap); entries 0..n with n the stored size means no gap and
+    // nothing beyond what was accepted.
     if rows.len() as u64 != *acked {
         return Err(format!("{} rows stored, {acked} acknowledged", rows.len()));
     }
