@@ -67,6 +67,45 @@ fn parse_ascii(core: &[u8]) -> Number {
     }
 }
 
+/// Whether `cell` is, by its syntax alone, a decimal that parses to a finite `f64`: an optional
+/// sign, 1 to 200 digits with at most one point among them, and an optional exponent of one or
+/// two digits. Such a value is below 10^200 x 10^99, well under `f64::MAX` (about 1.8e308).
+/// `false` means "look closer" ([`parse_number`]), not "not a number": white space, `inf`,
+/// longer exponents and the like answer `false`. Cheaper than computing the value, for the
+/// record scan that only needs each column's kind.
+pub(crate) fn is_plain_finite(cell: &[u8]) -> bool {
+    let rest = match cell.split_first() {
+        Some((b'-' | b'+', r)) => r,
+        Some(_) => cell,
+        None => return false,
+    };
+    let mut digits = 0usize;
+    let mut point = false;
+    let mut i = 0;
+    while let Some(&b) = rest.get(i) {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' if !point => point = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if digits == 0 || digits > 200 {
+        return false;
+    }
+    match rest.get(i..).unwrap_or_default() {
+        [] => true,
+        [b'e' | b'E', exp @ ..] => {
+            let exp = match exp.split_first() {
+                Some((b'-' | b'+', e)) => e,
+                _ => exp,
+            };
+            (1..=2).contains(&exp.len()) && exp.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
 /// Powers of ten that are exact as `f64`.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -180,6 +219,59 @@ mod tests {
             assert_eq!(parse_number(s.as_bytes()), Number::Bad, "{s:?}");
         }
         assert_eq!(parse_number("\u{a0}3\u{a0}".as_bytes()), Number::Value(3.0));
+    }
+
+    /// What the syntax check calls finite parses to a finite number; everything it sends on
+    /// to a closer look still gets the same answer from [`parse_number`].
+    #[test]
+    fn plain_finite_cells_parse_finite() {
+        for s in [
+            "0",
+            "-1.5",
+            "+2",
+            ".5",
+            "5.",
+            "1e3",
+            "1E-3",
+            "9e99",
+            &"9".repeat(200),
+        ] {
+            assert!(is_plain_finite(s.as_bytes()), "{s}");
+        }
+        for s in [
+            "",
+            "-",
+            ".",
+            "1e",
+            "1e+",
+            "1e123",
+            "inf",
+            "NaN",
+            " 7",
+            "7 ",
+            "1.2.3",
+            "0x1",
+            &"9".repeat(201),
+        ] {
+            assert!(!is_plain_finite(s.as_bytes()), "{s:?}");
+        }
+        // The largest the check allows is still finite.
+        let edge = format!("{}e99", "9".repeat(200));
+        assert!(is_plain_finite(edge.as_bytes()));
+        assert!(matches!(parse_number(edge.as_bytes()), Number::Value(x) if x.is_finite()));
+    }
+
+    proptest::proptest! {
+        /// Bytes the syntax check accepts always parse to a finite value.
+        #[test]
+        fn plain_finite_implies_finite(s in "[+-]?[0-9]{0,210}[.]?[0-9]{0,20}([eE][+-]?[0-9]{0,3})?") {
+            if is_plain_finite(s.as_bytes()) {
+                proptest::prop_assert!(
+                    matches!(parse_number(s.as_bytes()), Number::Value(x) if x.is_finite()),
+                    "{}", s
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::error::{Fault, TableError};
 use crate::lex::{Lexer, Span};
 use crate::limits::Limits;
-use crate::number::{parse_number, Number};
+use crate::number::{is_plain_finite, parse_number, Number};
 use crate::schema::Kind;
 
 /// One data record: the bytes `start..end` of the input it was read from, and the physical line
@@ -283,7 +283,13 @@ fn scan_part(
             if *t {
                 continue;
             }
-            match parse_number(&span.bytes(body)) {
+            let cell = span.bytes(body);
+            // Most cells are plain decimals: their syntax alone says they are finite numbers.
+            if is_plain_finite(&cell) {
+                *n += 1;
+                continue;
+            }
+            match parse_number(&cell) {
                 Number::Empty => {}
                 Number::Value(x) if x.is_finite() => *n += 1,
                 _ => *t = true,
