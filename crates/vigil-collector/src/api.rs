@@ -555,19 +555,7 @@ async fn proof(
         if !accepted {
             return Ok(None);
         }
-        let mut leaves = Vec::new();
-        let mut from = 0;
-        while from < q.size {
-            let to = from.saturating_add(MAX_PAGE).min(q.size);
-            leaves.extend(
-                c.store()
-                    .entries(&id, from, to)?
-                    .into_iter()
-                    .map(|e| e.leaf_hash),
-            );
-            from = to;
-        }
-        Ok(Some(MemoryTree::new(leaves)))
+        Ok(Some(MemoryTree::new(c.store().leaf_hashes(&id, q.size)?)))
     })
     .await;
     let tree = match result {

@@ -213,6 +213,61 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// Calls `each(start, count, entries, leaf_hashes)` for the device's bundles from the one
+    /// holding `from` (the last starting at or before it) to the last starting before `to`, in
+    /// order, and returns the device's stored size (or, for entries of a device without a
+    /// row, the end of its last bundle), all in one statement, so one snapshot. `entries` is
+    /// empty unless `with_entries` (the column is then never decompressed).
+    fn read_bundles(
+        &self,
+        device: &str,
+        from: u64,
+        to: u64,
+        with_entries: bool,
+        mut each: impl FnMut(u64, usize, &[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        if from >= to {
+            return Ok(0);
+        }
+        let (from_i, to_i) = (to_i64(from)?, to_i64(to)?);
+        let rows = self
+            .get()?
+            .client()?
+            .query(
+                "SELECT s.stored, b.start, b.count,
+                        CASE WHEN $4 THEN b.entries ELSE ''::BYTEA END, b.leaf_hashes
+                 FROM (SELECT COALESCE((SELECT size FROM vc_devices WHERE id = $1),
+                         (SELECT max(start + count) FROM vc_entry_bundles WHERE device = $1),
+                         0) AS stored) s
+                 LEFT JOIN vc_entry_bundles b ON b.device = $1 AND b.start < $3
+                   AND b.start >= COALESCE(
+                     (SELECT max(start) FROM vc_entry_bundles WHERE device = $1 AND start <= $2), 0)
+                 ORDER BY b.start",
+                &[&device, &from_i, &to_i, &with_entries],
+            )
+            .map_err(db)?;
+        let mut stored = 0u64;
+        for r in &rows {
+            stored = to_u64(r.try_get(0).map_err(db)?, "device size")?;
+            let Some(start) = r.try_get::<_, Option<i64>>(1).map_err(db)? else {
+                continue;
+            };
+            let start = to_u64(start, "bundle start")?;
+            let count: i32 = r.try_get(2).map_err(db)?;
+            let count = usize::try_from(count)
+                .map_err(|_| StoreError::Corrupt(format!("bundle at {start}: count {count}")))?;
+            each(
+                start,
+                count,
+                r.try_get(3).map_err(db)?,
+                r.try_get(4).map_err(db)?,
+            )?;
+        }
+        Ok(stored)
+    }
+}
+
 impl Pooled<'_> {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
         self.client
@@ -521,57 +576,44 @@ impl CollectorStore for PostgresStore {
     }
 
     fn entries(&self, device: &str, from: u64, to: u64) -> Result<Vec<EntryRow>, StoreError> {
-        if from >= to {
-            return Ok(Vec::new());
-        }
-        let (from_i, to_i) = (to_i64(from)?, to_i64(to)?);
-        // One statement, so one snapshot: the device's stored size (or, for entries of a
-        // device without a row, the end of its last bundle), and the bundles from the one
-        // holding `from` (the last starting at or before it) to the last starting before `to`.
-        let rows = self
-            .get()?
-            .client()?
-            .query(
-                "SELECT s.stored, b.start, b.count, b.entries, b.leaf_hashes
-                 FROM (SELECT COALESCE((SELECT size FROM vc_devices WHERE id = $1),
-                         (SELECT max(start + count) FROM vc_entry_bundles WHERE device = $1),
-                         0) AS stored) s
-                 LEFT JOIN vc_entry_bundles b ON b.device = $1 AND b.start < $3
-                   AND b.start >= COALESCE(
-                     (SELECT max(start) FROM vc_entry_bundles WHERE device = $1 AND start <= $2), 0)
-                 ORDER BY b.start",
-                &[&device, &from_i, &to_i],
-            )
-            .map_err(db)?;
         let mut out = Vec::new();
-        let mut stored = 0u64;
-        for r in &rows {
-            stored = to_u64(r.try_get(0).map_err(db)?, "device size")?;
-            let Some(start) = r.try_get::<_, Option<i64>>(1).map_err(db)? else {
-                continue;
-            };
-            let start = to_u64(start, "bundle start")?;
-            let count: i32 = r.try_get(2).map_err(db)?;
-            let count = usize::try_from(count)
-                .map_err(|_| StoreError::Corrupt(format!("bundle at {start}: count {count}")))?;
-            let entries: &[u8] = r.try_get(3).map_err(db)?;
-            let leaves: &[u8] = r.try_get(4).map_err(db)?;
-            out.extend(
-                unbundle(start, count, entries, leaves)?
-                    .into_iter()
-                    .filter(|e| e.index >= from && e.index < to),
-            );
-        }
-        // Exactly `from..min(to, stored)`, in order: a gap or an overlap between bundles, or
-        // bundles missing below the stored size, is a corrupt store, never a short read.
-        let end = to.min(stored).max(from);
-        let whole = out.len() as u64 == end - from
-            && out.iter().zip(from..).all(|(e, want)| e.index == want);
-        if !whole {
+        let stored =
+            self.read_bundles(device, from, to, true, |start, count, entries, leaves| {
+                out.extend(
+                    unbundle(start, count, entries, leaves)?
+                        .into_iter()
+                        .filter(|e| e.index >= from && e.index < to),
+                );
+                Ok(())
+            })?;
+        whole(device, from, to.min(stored), out.iter().map(|e| e.index))?;
+        Ok(out)
+    }
+
+    fn leaf_hashes(&self, device: &str, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let mut indices = Vec::new();
+        let mut out = Vec::new();
+        let stored = self.read_bundles(device, 0, size, false, |start, count, _, leaves| {
+            if leaves.len() != count.saturating_mul(32) {
+                return Err(StoreError::Corrupt(format!(
+                    "entry bundle at {start}: leaf hashes do not match the count"
+                )));
+            }
+            for (i, leaf) in leaves.chunks_exact(32).enumerate() {
+                let index = start + i as u64;
+                if index < size {
+                    indices.push(index);
+                    out.push(to_hash(leaf, "leaf hash")?);
+                }
+            }
+            Ok(())
+        })?;
+        if stored < size {
             return Err(StoreError::Corrupt(format!(
-                "device {device}: stored entries {from}..{end} are not all in its entry bundles once"
+                "device {device}: {size} leaf hashes asked for, {stored} entries stored"
             )));
         }
+        whole(device, 0, size, indices.into_iter())?;
         Ok(out)
     }
 
@@ -630,6 +672,26 @@ impl CollectorStore for PostgresStore {
             })
             .collect()
     }
+}
+
+/// Checks that a read of a device's entries got exactly the indices `from..end` in order: a gap
+/// or an overlap between bundles, or bundles missing below the stored size, is a corrupt store,
+/// never a short read.
+fn whole(
+    device: &str,
+    from: u64,
+    end: u64,
+    indices: impl ExactSizeIterator<Item = u64>,
+) -> Result<(), StoreError> {
+    let end = end.max(from);
+    let mut indices = indices;
+    if indices.len() as u64 == end - from && indices.by_ref().zip(from..).all(|(i, want)| i == want)
+    {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt(format!(
+        "device {device}: stored entries {from}..{end} are not all in its entry bundles once"
+    )))
 }
 
 /// Most entries in one bundle (as `tlog-tiles` entry bundles).

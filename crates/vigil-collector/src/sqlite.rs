@@ -436,6 +436,35 @@ impl CollectorStore for SqliteStore {
         Ok(out)
     }
 
+    fn leaf_hashes(&self, device: &str, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let conn = self.conn()?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT idx, leaf_hash FROM entries WHERE device = ?1 AND idx < ?2 ORDER BY idx",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![device, to_i64(size)?], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (index, leaf) = row.map_err(db)?;
+            if to_u64(index, "entry index")? != out.len() as u64 {
+                break;
+            }
+            out.push(to_hash(&leaf, "leaf hash")?);
+        }
+        if out.len() as u64 != size {
+            return Err(StoreError::Corrupt(format!(
+                "device {device}: {size} leaf hashes asked for, the first {} stored in order",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+
     fn alarms(&self, since: u64) -> Result<Vec<AlarmRow>, StoreError> {
         let conn = self.conn()?;
         let mut st = conn

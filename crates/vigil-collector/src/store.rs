@@ -342,6 +342,10 @@ pub trait CollectorStore: Send + Sync {
     /// A device's entries with `from <= index < to`, in index order.
     fn entries(&self, device: &str, from: u64, to: u64) -> Result<Vec<EntryRow>, StoreError>;
 
+    /// The leaf hashes of a device's first `size` entries, in index order (what a proof is
+    /// computed from), without the entries; an error unless all `size` are stored.
+    fn leaf_hashes(&self, device: &str, size: u64) -> Result<Vec<Hash>, StoreError>;
+
     /// Closes (acknowledges) alarm `id`; closing a closed one again changes nothing. `false`
     /// when there is no such alarm.
     fn close_alarm(&self, id: u64) -> Result<bool, StoreError>;

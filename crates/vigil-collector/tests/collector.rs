@@ -224,7 +224,13 @@ fn concurrent_pushes(db: &Db) {
         3,
         "{replies:?}"
     );
-    assert_eq!(a.store().entries(&id, 0, 10_000).unwrap().len(), 2000);
+    let stored = a.store().entries(&id, 0, 10_000).unwrap();
+    assert_eq!(stored.len(), 2000);
+    // Proofs read the leaf hashes alone: the same hashes, and all that are asked for or none.
+    let leaves: Vec<_> = stored.iter().map(|e| e.leaf_hash).collect();
+    assert_eq!(a.store().leaf_hashes(&id, 2000).unwrap(), leaves);
+    assert_eq!(a.store().leaf_hashes(&id, 700).unwrap(), leaves[..700]);
+    assert!(a.store().leaf_hashes(&id, 2001).is_err());
 }
 
 /// Collectors started at once on an empty PostgreSQL database all come up: the migrations
@@ -406,4 +412,6 @@ fn postgres_entry_bundles_read_any_range_and_old_databases_convert() {
     .unwrap();
     assert!(store.entries("a", 0, 600).is_err());
     assert!(store.entries("a", 300, 400).is_err());
+    assert!(store.leaf_hashes("a", 600).is_err());
+    assert_eq!(store.leaf_hashes("a", 256).unwrap().len(), 256);
 }
