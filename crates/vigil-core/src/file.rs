@@ -149,6 +149,13 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     if len > max {
         return Err(too_large());
     }
+    if len >= PARALLEL_READ_BYTES {
+        if let Some(bytes) = read_in_parallel(&file, len) {
+            return Ok(bytes);
+        }
+        // The file changed size while it was read, or a read failed: read it again in one
+        // pass, which reports the failure or the bound.
+    }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -157,6 +164,33 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// Files at least this large are read by several threads at once (each a part, straight into
+/// its place): copying from the page cache and faulting in fresh pages is then shared by the
+/// cores instead of taking one of them for the whole file.
+const PARALLEL_READ_BYTES: u64 = 16 << 20;
+
+/// Reads the `len` bytes of `file` with a few threads, each its own range; `None` unless every
+/// range was read whole and the file then ends at `len` (it did not grow or shrink).
+fn read_in_parallel(file: &File, len: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let len = usize::try_from(len).ok()?;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZeroUsize::get)
+        .clamp(2, 8);
+    let mut bytes = vec![0u8; len];
+    let part = len.div_ceil(threads);
+    let whole = std::thread::scope(|scope| {
+        let reads: Vec<_> = bytes
+            .chunks_mut(part)
+            .enumerate()
+            .map(|(i, chunk)| scope.spawn(move || file.read_exact_at(chunk, (i * part) as u64)))
+            .collect();
+        reads.into_iter().all(|r| matches!(r.join(), Ok(Ok(()))))
+    });
+    let mut probe = [0u8; 1];
+    (whole && matches!(file.read_at(&mut probe, len as u64), Ok(0))).then_some(bytes)
 }
 
 /// [`read_bounded`], then UTF-8: a file that is not text is an I/O error of kind `InvalidData`
@@ -293,6 +327,24 @@ mod tests {
         assert!(err.is_not_found());
         let text = err.to_string();
         assert_eq!(text.matches("/nonexistent/vigil").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_large_file_is_read_whole_by_several_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let len = (PARALLEL_READ_BYTES + 12_345) as usize;
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        assert!(read_bounded(&path, len as u64).unwrap() == data);
+        assert!(matches!(
+            read_bounded(&path, len as u64 - 1),
+            Err(ReadError::TooLarge { .. })
+        ));
+        let file = File::open(&path).unwrap();
+        // A file that is longer than it was said to be is read again, not cut short.
+        assert!(read_in_parallel(&file, len as u64 - 1).is_none());
+        assert!(read_in_parallel(&file, len as u64 + 1).is_none());
     }
 
     #[test]
