@@ -237,45 +237,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-        self.pos - start
-    }
-
     fn number(&mut self) -> Result<(), NotCanonical> {
         let start = self.pos;
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(nc(self.pos, "invalid number")),
-        }
-        let int_digits = self.pos - start - usize::from(self.s.get(start) == Some(&b'-'));
-        let mut integer = true;
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            integer = false;
-            if self.digits() == 0 {
-                return Err(nc(self.pos, "invalid number"));
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            integer = false;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(nc(self.pos, "invalid number"));
-            }
-        }
+        let lexeme =
+            vigil_ledger::internal::lex_number(self.s, start).map_err(|(at, why)| nc(at, why))?;
+        self.pos = lexeme.end;
+        let (int_digits, integer) = (lexeme.int_end - lexeme.int_start, lexeme.integer);
         let text = self.s.get(start..self.pos).unwrap_or_default();
         // An integer of at most 15 digits is exactly a double and ECMAScript writes it as
         // itself; only -0 is written otherwise ("0").

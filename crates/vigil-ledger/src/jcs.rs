@@ -334,46 +334,11 @@ impl Parser<'_> {
         }
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-        self.pos - start
-    }
-
     fn number(&mut self) -> Result<Value, JcsError> {
         let start = self.pos;
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        let int_start = self.pos;
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(err(self.pos, "invalid number")),
-        }
-        let int_end = self.pos;
-        let mut integer = true;
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            integer = false;
-            if self.digits() == 0 {
-                return Err(err(self.pos, "invalid number: no digits after '.'"));
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            integer = false;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(err(self.pos, "invalid number: no digits in exponent"));
-            }
-        }
+        let lexeme = lex_number(self.s, start).map_err(|(at, why)| err(at, why))?;
+        self.pos = lexeme.end;
+        let (int_start, int_end, integer) = (lexeme.int_start, lexeme.int_end, lexeme.integer);
         let text = self.s.get(start..self.pos).unwrap_or_default();
         let n: f64 = std::str::from_utf8(text)
             .ok()
@@ -405,6 +370,70 @@ impl Parser<'_> {
         }
         Ok(Value::Number(n))
     }
+}
+
+/// Where a JSON number (RFC 8259 grammar) lies in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberLexeme {
+    /// Just after its last byte.
+    pub end: usize,
+    /// Where its integer digits start (after any `-`).
+    pub int_start: usize,
+    /// Just after its integer digits.
+    pub int_end: usize,
+    /// True when it has neither a fraction nor an exponent.
+    pub integer: bool,
+}
+
+/// Reads the JSON number starting at `start` of `s` (`-`, then `0` or a digit 1-9 and more
+/// digits, then an optional fraction and exponent, each with at least one digit). Its value is
+/// not computed. The error gives the offset and what is wrong.
+pub fn lex_number(s: &[u8], start: usize) -> Result<NumberLexeme, (usize, &'static str)> {
+    let at = |i: usize| s.get(i).copied();
+    let digits = |mut i: usize| {
+        while let Some(b'0'..=b'9') = at(i) {
+            i += 1;
+        }
+        i
+    };
+    let int_start = if at(start) == Some(b'-') {
+        start + 1
+    } else {
+        start
+    };
+    let int_end = match at(int_start) {
+        Some(b'0') => int_start + 1,
+        Some(b'1'..=b'9') => digits(int_start + 1),
+        _ => return Err((int_start, "invalid number")),
+    };
+    let mut end = int_end;
+    let mut integer = true;
+    if at(end) == Some(b'.') {
+        integer = false;
+        let after = digits(end + 1);
+        if after == end + 1 {
+            return Err((after, "invalid number: no digits after '.'"));
+        }
+        end = after;
+    }
+    if let Some(b'e' | b'E') = at(end) {
+        integer = false;
+        end += 1;
+        if let Some(b'+' | b'-') = at(end) {
+            end += 1;
+        }
+        let after = digits(end);
+        if after == end {
+            return Err((after, "invalid number: no digits in exponent"));
+        }
+        end = after;
+    }
+    Ok(NumberLexeme {
+        end,
+        int_start,
+        int_end,
+        integer,
+    })
 }
 
 /// The exact decimal digits of an integral double's magnitude (Rust formats floats with a given
@@ -549,6 +578,29 @@ mod tests {
             let out = canonicalize_event(text.as_bytes(), &l).unwrap();
             proptest::prop_assert_eq!(canonicalize_event(&out, &l).unwrap(), out);
         }
+    }
+
+    /// The shared number lexer: where each part ends, and the offset of what is wrong.
+    #[test]
+    fn numbers_are_lexed_without_their_values() {
+        let l = lex_number(b"[-120.5e+3,", 1).unwrap();
+        assert_eq!(
+            (l.end, l.int_start, l.int_end, l.integer),
+            (10, 2, 5, false)
+        );
+        let l = lex_number(b"0]", 0).unwrap();
+        assert_eq!((l.end, l.integer), (1, true));
+        assert_eq!(lex_number(b"-x", 0), Err((1, "invalid number")));
+        assert_eq!(
+            lex_number(b"1.e5", 0),
+            Err((2, "invalid number: no digits after '.'"))
+        );
+        assert_eq!(
+            lex_number(b"1e+", 0),
+            Err((3, "invalid number: no digits in exponent"))
+        );
+        // A leading zero ends the integer part: "01" is a number "0" followed by "1".
+        assert_eq!(lex_number(b"01", 0).map(|l| l.end), Ok(1));
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub use crate::store::{EntryVisitor, LogInfo, NodeRow, Store, StoredCheckpoint};
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 #[doc(hidden)]
 pub mod internal {
-    pub use crate::jcs::{format_number, recanonicalize};
+    pub use crate::jcs::{format_number, lex_number, recanonicalize, NumberLexeme};
 
     /// Parses bytes as an audit event, as the collector parses every pushed entry; must never
     /// panic, and what parses must write back to an equal event.
