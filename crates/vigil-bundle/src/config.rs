@@ -1,7 +1,7 @@
 //! `vigil.toml`, the bundle's own description: identity, version, intended use, model file.
 //!
-//! The `[bundle]` table is read here, and the `[data]` table on demand
-//! ([`BundleConfig::data_sets`]); other tables (the guard's `[contract]`, detector settings) are
+//! The `[bundle]` table is read here, and the `[data]` and `[acceptance]` tables on demand
+//! ([`BundleConfig::data_sets`], [`BundleConfig::acceptance`]); other tables (the guard's `[contract]`, detector settings) are
 //! kept as raw TOML for the crates that own them.
 
 use std::path::Path;
@@ -175,6 +175,82 @@ impl BundleConfig {
         }
         Ok(sets)
     }
+
+    /// The `[acceptance]` table: the acceptance set a release must pass on the device before
+    /// it is activated (`vigil-update` runs it); `Ok(None)` when there is none.
+    ///
+    /// ```toml
+    /// [acceptance]
+    /// data = "acceptance/acceptance.csv"  # in the bundle, signed: contract features and `label`
+    /// min_accuracy = 0.90                 # correct answers over all rows (an abstention is a miss)
+    /// max_abstain_share = 0.10            # optional: most rows the guard may abstain on
+    /// subgroup = "sex"                    # optional: a column of the CSV
+    /// min_subgroup_accuracy = 0.85        # required with `subgroup`: the floor for every group
+    /// ```
+    ///
+    /// Shares are between 0 and 1; unknown keys are refused; errors name the field.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use vigil_bundle::BundleConfig;
+    ///
+    /// let toml = "[bundle]\nname = \"m\"\nversion = \"1.0.0\"\n\
+    ///     [acceptance]\ndata = \"acceptance.csv\"\nmin_accuracy = 0.9\n";
+    /// let config = BundleConfig::parse(toml.as_bytes(), Path::new("vigil.toml"))?;
+    /// let spec = config.acceptance()?.expect("an acceptance set");
+    /// assert_eq!(spec.data, "acceptance.csv");
+    /// assert_eq!(spec.max_abstain_share, None);
+    /// # Ok::<(), vigil_bundle::BundleError>(())
+    /// ```
+    pub fn acceptance(&self) -> Result<Option<AcceptanceSpec>, BundleError> {
+        let bad = |reason: String| BundleError::Manifest {
+            path: CONFIG_FILE.into(),
+            reason: format!("[acceptance]: {reason}"),
+        };
+        let Some(value) = self.document.get("acceptance") else {
+            return Ok(None);
+        };
+        let spec: AcceptanceSpec = value
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
+        let share = |name: &str, x: f64| {
+            if (0.0..=1.0).contains(&x) {
+                Ok(())
+            } else {
+                Err(bad(format!("{name} = {x}: must be between 0 and 1")))
+            }
+        };
+        share("min_accuracy", spec.min_accuracy)?;
+        if let Some(x) = spec.max_abstain_share {
+            share("max_abstain_share", x)?;
+        }
+        match (&spec.subgroup, spec.min_subgroup_accuracy) {
+            (Some(_), Some(x)) => share("min_subgroup_accuracy", x)?,
+            (None, None) => {}
+            _ => return Err(bad("subgroup and min_subgroup_accuracy go together".into())),
+        }
+        Ok(Some(spec))
+    }
+}
+
+/// `[acceptance]` in `vigil.toml` (see [`BundleConfig::acceptance`]).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptanceSpec {
+    /// The CSV in the bundle (a signed file).
+    pub data: String,
+    /// The least accuracy over all rows.
+    pub min_accuracy: f64,
+    /// The most rows the guard may abstain on, as a share.
+    #[serde(default)]
+    pub max_abstain_share: Option<f64>,
+    /// A subgroup column of the CSV.
+    #[serde(default)]
+    pub subgroup: Option<String>,
+    /// The least accuracy in every subgroup.
+    #[serde(default)]
+    pub min_subgroup_accuracy: Option<f64>,
 }
 
 /// One data set a bundle names (`[data.<split>]` in `vigil.toml`, see
@@ -251,6 +327,34 @@ mod tests {
 
     fn data_sets(text: &str) -> Result<Vec<DataSetRef>, BundleError> {
         parse(&format!("{HEAD}{text}"))?.data_sets()
+    }
+
+    /// `[acceptance]`: read whole, and every bad field refused by name.
+    #[test]
+    fn acceptance_sets_are_read_and_checked() {
+        let spec = |text: &str| parse(&format!("{HEAD}{text}"))?.acceptance();
+        assert_eq!(spec("").unwrap(), None);
+        let full = spec(
+            "[acceptance]\ndata = \"a.csv\"\nmin_accuracy = 0.9\nmax_abstain_share = 0.1\n\
+             subgroup = \"sex\"\nmin_subgroup_accuracy = 0.85\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(full.subgroup.as_deref(), Some("sex"));
+        assert_eq!(full.min_subgroup_accuracy, Some(0.85));
+        for (text, says) in [
+            ("min_accuracy = 1.5", "min_accuracy = 1.5: must be between 0 and 1"),
+            ("min_accuracy = 0.9\nmax_abstain_share = -0.1", "max_abstain_share"),
+            ("min_accuracy = 0.9\nsubgroup = \"sex\"", "go together"),
+            ("min_accuracy = 0.9\nmin_subgroup_accuracy = 0.8", "go together"),
+            ("min_accuracy = 0.9\nthreshold = 2", "threshold"),
+            ("", "min_accuracy"),
+        ] {
+            let err = spec(&format!("[acceptance]\ndata = \"a.csv\"\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("[acceptance]") && err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub use vigil_attest::{PolicyError, TrustFailure, TrustPolicy, TrustedSigner};
 pub use error::{BundleError, Discrepancy};
 pub use vigil_attest::AttestError;
 // what is signed
-pub use config::{BundleConfig, DataSetRef, CONFIG_FILE};
+pub use config::{AcceptanceSpec, BundleConfig, DataSetRef, CONFIG_FILE};
 pub use hash::Progress;
 pub use manifest::{HashMethod, Manifest, Resource, Serialization, DEFAULT_SHARD_SIZE};
 pub use path::ResourcePath;

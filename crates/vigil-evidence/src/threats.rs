@@ -425,20 +425,23 @@ fn evaluate(name: &str, inp: &Inputs<'_>, (records, unreadable): &Records) -> (b
                 "deploy.toml has no [collector]: no fleet witness or monitoring".into(),
             ),
         },
-        "acceptance_set" => need_bundle(&|b| {
-            let data = table(b, "acceptance")
-                .and_then(|a| a.get("data"))
-                .and_then(toml::Value::as_str);
-            match data {
-                Some(f) if b.file(f).is_some() => {
-                    (true, format!("vigil.toml [acceptance]: {f} (signed)"))
-                }
-                Some(f) => (
-                    false,
-                    format!("vigil.toml [acceptance] names {f}, which is not a signed file"),
+        "acceptance_set" => need_bundle(&|b| match b.config().map(|c| c.acceptance()) {
+            Some(Ok(Some(spec))) if b.file(&spec.data).is_some() => (
+                true,
+                format!(
+                    "vigil.toml [acceptance]: {} (signed), accuracy at least {}",
+                    spec.data, spec.min_accuracy
                 ),
-                None => (false, "vigil.toml has no [acceptance] set".into()),
-            }
+            ),
+            Some(Ok(Some(spec))) => (
+                false,
+                format!(
+                    "vigil.toml [acceptance] names {}, which is not a signed file",
+                    spec.data
+                ),
+            ),
+            Some(Err(e)) => (false, e.to_string()),
+            Some(Ok(None)) | None => (false, "vigil.toml has no [acceptance] set".into()),
         }),
         "update_tuf" => match d.update.as_ref().and_then(|u| u.state.as_ref()) {
             None => (

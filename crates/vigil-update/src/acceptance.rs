@@ -1,14 +1,6 @@
-//! The bundle's acceptance set: `[acceptance]` in `vigil.toml`, run through the guard before a
-//! release may be activated.
-//!
-//! ```toml
-//! [acceptance]
-//! data = "acceptance/acceptance.csv"  # in the bundle, signed: contract features and `label`
-//! min_accuracy = 0.90                 # correct answers over all rows (an abstention is a miss)
-//! max_abstain_share = 0.10            # optional: most rows the guard may abstain on
-//! subgroup = "sex"                    # optional: a column of the CSV
-//! min_subgroup_accuracy = 0.85        # required with `subgroup`: the floor for every group
-//! ```
+//! The bundle's acceptance set: `[acceptance]` in `vigil.toml` (read by
+//! [`vigil_bundle::BundleConfig::acceptance`]), run through the guard before a release may be
+//! activated.
 //!
 //! Accuracy counts an abstention as a miss: the number is what a patient behind the device
 //! gets. The set runs through [`Guard::screen`] (contract, detectors and model; no client state),
@@ -16,31 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use vigil_bundle::VerifiedBundle;
+use serde::Serialize;
+use vigil_bundle::{AcceptanceSpec, VerifiedBundle};
 use vigil_guard::{parse_csv, CsvLimits, Guard};
 use vigil_table::{Column, Schema, Table};
 
 use crate::reason::{Reason, Refusal};
-
-/// `[acceptance]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptanceSpec {
-    /// The CSV in the bundle.
-    pub data: String,
-    /// The least accuracy over all rows.
-    pub min_accuracy: f64,
-    /// The most rows the guard may abstain on, as a share.
-    #[serde(default)]
-    pub max_abstain_share: Option<f64>,
-    /// A subgroup column of the CSV.
-    #[serde(default)]
-    pub subgroup: Option<String>,
-    /// The least accuracy in every subgroup.
-    #[serde(default)]
-    pub min_subgroup_accuracy: Option<f64>,
-}
 
 /// What the acceptance run found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,40 +32,10 @@ fn refuse(detail: impl Into<String>) -> Refusal {
     Refusal::new(Reason::AcceptanceFailed, detail)
 }
 
-impl AcceptanceSpec {
-    /// The `[acceptance]` table of a bundle's `vigil.toml`; `Ok(None)` if it has none.
-    pub fn from_config(document: &toml::Table) -> Result<Option<AcceptanceSpec>, Refusal> {
-        let Some(value) = document.get("acceptance") else {
-            return Ok(None);
-        };
-        let spec: AcceptanceSpec = value
-            .clone()
-            .try_into()
-            .map_err(|e| refuse(format!("vigil.toml [acceptance]: {e}")))?;
-        let share = |name: &str, x: f64| {
-            if (0.0..=1.0).contains(&x) {
-                Ok(())
-            } else {
-                Err(refuse(format!(
-                    "vigil.toml [acceptance] {name} = {x}: must be between 0 and 1"
-                )))
-            }
-        };
-        share("min_accuracy", spec.min_accuracy)?;
-        if let Some(x) = spec.max_abstain_share {
-            share("max_abstain_share", x)?;
-        }
-        match (&spec.subgroup, spec.min_subgroup_accuracy) {
-            (Some(_), Some(x)) => share("min_subgroup_accuracy", x)?,
-            (None, None) => {}
-            _ => {
-                return Err(refuse(
-                    "vigil.toml [acceptance]: subgroup and min_subgroup_accuracy go together",
-                ))
-            }
-        }
-        Ok(Some(spec))
-    }
+/// The acceptance set `vigil.toml` names ([`vigil_bundle::BundleConfig::acceptance`]);
+/// `Ok(None)` if it has none, a refusal naming the field if it is invalid.
+pub fn spec(config: &vigil_bundle::BundleConfig) -> Result<Option<AcceptanceSpec>, Refusal> {
+    config.acceptance().map_err(|e| refuse(e.to_string()))
 }
 
 /// Runs the acceptance set of `bundle` through `guard`; a refusal says which bar was missed.

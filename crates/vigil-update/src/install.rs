@@ -8,7 +8,7 @@ use vigil_bundle::{BundleVerifier, Trust, VerifiedBundle};
 use vigil_guard::{DangerousNoAudit, Guard, GuardOptions};
 use vigil_ledger::{now_ms, Event, Ledger, NoteSigner, UpdatePhase, UpdateStep};
 
-use crate::acceptance::{self, AcceptanceSpec};
+use crate::acceptance;
 use crate::archive;
 use crate::reason::{Reason, Refusal, UpdateError};
 use crate::state::{sync_dir, State};
@@ -590,7 +590,7 @@ fn wanted_files(stage: &Path) -> Vec<String> {
         return Vec::new();
     };
     let mut names = vec![config.model.clone()];
-    if let Ok(Some(spec)) = AcceptanceSpec::from_config(&config.document) {
+    if let Ok(Some(spec)) = config.acceptance() {
         names.push(spec.data);
     }
     names
@@ -631,7 +631,7 @@ fn accept(bundle: &VerifiedBundle) -> Result<String, Refusal> {
     let config = bundle
         .config()
         .ok_or_else(|| fail("vigil.toml is not a signed file".into()))?;
-    let spec = AcceptanceSpec::from_config(&config.document)?
+    let spec = acceptance::spec(config)?
         .ok_or_else(|| fail("the bundle has no [acceptance] set in vigil.toml".into()))?;
     let guard = Guard::from_verified(bundle, GuardOptions::new(Arc::new(DangerousNoAudit)))
         .map_err(|e| fail(format!("the guard cannot open the bundle: {e}")))?;

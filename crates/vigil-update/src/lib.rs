@@ -75,10 +75,10 @@ pub mod internal {
                 }
             }
         }
-        if let Ok(text) = std::str::from_utf8(data) {
-            if let Ok(doc) = text.parse::<toml::Table>() {
-                let _ = crate::acceptance::AcceptanceSpec::from_config(&doc);
-            }
+        if let Ok(config) =
+            vigil_bundle::BundleConfig::parse(data, std::path::Path::new("vigil.toml"))
+        {
+            let _ = config.acceptance();
         }
     }
 }
