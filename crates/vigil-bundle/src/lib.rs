@@ -148,6 +148,7 @@ pub mod internal {
     pub fn fuzz_config(data: &[u8]) {
         if let Ok(c) = crate::BundleConfig::parse(data, Path::new("vigil.toml")) {
             let _ = c.data_sets();
+            let _ = c.acceptance();
         }
     }
 }
