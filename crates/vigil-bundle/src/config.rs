@@ -343,17 +343,29 @@ mod tests {
         assert_eq!(full.subgroup.as_deref(), Some("sex"));
         assert_eq!(full.min_subgroup_accuracy, Some(0.85));
         for (text, says) in [
-            ("min_accuracy = 1.5", "min_accuracy = 1.5: must be between 0 and 1"),
-            ("min_accuracy = 0.9\nmax_abstain_share = -0.1", "max_abstain_share"),
+            (
+                "min_accuracy = 1.5",
+                "min_accuracy = 1.5: must be between 0 and 1",
+            ),
+            (
+                "min_accuracy = 0.9\nmax_abstain_share = -0.1",
+                "max_abstain_share",
+            ),
             ("min_accuracy = 0.9\nsubgroup = \"sex\"", "go together"),
-            ("min_accuracy = 0.9\nmin_subgroup_accuracy = 0.8", "go together"),
+            (
+                "min_accuracy = 0.9\nmin_subgroup_accuracy = 0.8",
+                "go together",
+            ),
             ("min_accuracy = 0.9\nthreshold = 2", "threshold"),
             ("", "min_accuracy"),
         ] {
             let err = spec(&format!("[acceptance]\ndata = \"a.csv\"\n{text}\n"))
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("[acceptance]") && err.contains(says), "{text}: {err}");
+            assert!(
+                err.contains("[acceptance]") && err.contains(says),
+                "{text}: {err}"
+            );
         }
     }
 
