@@ -7,9 +7,11 @@
 //! Each step follows the cleanlab source it is named after (`cleanlab/count.py`,
 //! `cleanlab/filter.py`, `cleanlab/rank.py`, `cleanlab/internal/util.py` of cleanlab 2.9.0),
 //! including the order of floating-point operations and numpy's pairwise summation, so that the
-//! same probabilities give the same issues. Where numpy's sort is not stable (`np.argsort`
-//! with its default kind on more than 16 values), ties are broken here by row order: equal
-//! margins or equal self-confidences may then be ordered or cut differently.
+//! same probabilities give the same issues. `np.argsort` is not stable: in
+//! `round_preserving_sum` (a row of the confident joint, where equal gaps are common) its
+//! order of ties is replayed as numpy computes it with AVX-512 (`npsort`). Elsewhere (margins
+//! and self-confidences of rows, where ties need equal probabilities) ties are broken by row
+//! order, so equal margins or self-confidences may be ordered or cut differently.
 
 /// `count.get_confident_thresholds` clips thresholds from below at
 /// `CONFIDENT_THRESHOLDS_LOWER_BOUND = 2 * FLOATING_POINT_COMPARISON`.
@@ -129,6 +131,7 @@ pub(crate) fn confident_joint(labels: &[usize], p: &Probabilities) -> Vec<Vec<i6
     let k = p.k;
     let t = confident_thresholds(labels, p);
     let mut cj = vec![vec![0i64; k]; k];
+    let mut any_confident = false;
     for (i, &given) in labels.iter().enumerate() {
         let row = p.row(i);
         let mut count = 0;
@@ -140,6 +143,7 @@ pub(crate) fn confident_joint(labels: &[usize], p: &Probabilities) -> Vec<Vec<i6
             }
         }
         let Some(first) = first else { continue };
+        any_confident = true;
         let guess = if count > 1 { argmax(row) } else { first };
         if let Some(c) = cj.get_mut(given).and_then(|r| r.get_mut(guess)) {
             *c += 1;
@@ -150,11 +154,11 @@ pub(crate) fn confident_joint(labels: &[usize], p: &Probabilities) -> Vec<Vec<i6
             *d = (*d).max(1);
         }
     }
-    calibrate(&cj, labels)
+    calibrate(&cj, labels, any_confident)
 }
 
 /// `count.calibrate_confident_joint`.
-fn calibrate(cj: &[Vec<i64>], labels: &[usize]) -> Vec<Vec<i64>> {
+fn calibrate(cj: &[Vec<i64>], labels: &[usize], any_confident: bool) -> Vec<Vec<i64>> {
     let k = cj.len();
     let mut label_counts = vec![0f64; k];
     for &l in labels {
@@ -172,7 +176,21 @@ fn calibrate(cj: &[Vec<i64>], labels: &[usize]) -> Vec<Vec<i64>> {
                 .collect()
         })
         .collect();
-    let flat: Vec<f64> = cal.iter().flatten().copied().collect();
+    // `np.sum(calibrated_cj)` adds the cells in memory order. cleanlab's joint is
+    // `confusion_matrix(..).T`, a Fortran-ordered array, and keeps that order through the
+    // calibration, so the cells are added column by column (true label outer, given label
+    // inner). Only the joint of no confident row is made C-ordered (`np.zeros`). The order
+    // moves the total's last bit, which moves which cell `round_preserving_sum` rounds.
+    let flat: Vec<f64> = if any_confident {
+        (0..k)
+            .flat_map(|c| {
+                cal.iter()
+                    .map(move |row| row.get(c).copied().unwrap_or(0.0))
+            })
+            .collect()
+    } else {
+        cal.iter().flatten().copied().collect()
+    };
     let total = np_sum(&flat).max(TINY_VALUE);
     let n = np_sum(&label_counts);
     for row in &mut cal {
@@ -195,10 +213,11 @@ pub(crate) fn round_preserving_sum(floats: &[f64]) -> Vec<i64> {
         let diff = (orig_sum - int_sum).round_ties_even();
         let increment = if diff < 0.0 { -1.0 } else { 1.0 };
         let changes = (diff.abs() as usize).min(floats.len());
-        let mut order: Vec<usize> = (0..floats.len()).collect();
-        let gap =
-            |i: usize| floats.get(i).copied().unwrap_or(0.0) - ints.get(i).copied().unwrap_or(0.0);
-        order.sort_by(|&a, &b| gap(a).total_cmp(&gap(b)));
+        // `np.argsort(floats - ints)`, ties in numpy's own order (see `npsort`): equal gaps are
+        // common (cells of a row with equal counts), and which of them is rounded the other
+        // way decides which rows are flagged.
+        let gaps: Vec<f64> = floats.iter().zip(&ints).map(|(f, i)| f - i).collect();
+        let mut order = super::npsort::argsort(&gaps);
         if increment > 0.0 {
             order.reverse();
         }
@@ -290,9 +309,14 @@ pub fn find_label_issues(labels: &[usize], p: &Probabilities) -> Vec<usize> {
             }
         }
     }
-    // Not an issue where the model predicts the given label.
+    // Not an issue where the model predicts the given label (`count._reduce_issues`: the
+    // given label's probability raised by 1e-6 before the argmax, so a tie or a near tie
+    // with another class counts as predicting it).
     let mut issues: Vec<usize> = (0..labels.len())
-        .filter(|&i| flagged.get(i) == Some(&true) && labels.get(i) != Some(&p.argmax(i)))
+        .filter(|&i| {
+            flagged.get(i) == Some(&true)
+                && labels.get(i).is_some_and(|&l| !predicts_given(p.row(i), l))
+        })
         .collect();
     issues.sort_by(|&a, &b| {
         let sa = self_confidence(labels, p, a);
@@ -300,6 +324,23 @@ pub fn find_label_issues(labels: &[usize], p: &Probabilities) -> Vec<usize> {
         sa.total_cmp(&sb).then(a.cmp(&b))
     });
     issues
+}
+
+/// Whether `np.argmax` of `row`, with the `given` column raised by `FLOATING_POINT_COMPARISON`,
+/// is `given` (`count._reduce_issues`).
+fn predicts_given(row: &[f64], given: usize) -> bool {
+    let raised: Vec<f64> = row
+        .iter()
+        .enumerate()
+        .map(|(j, &x)| {
+            if j == given {
+                x + FLOATING_POINT_COMPARISON
+            } else {
+                x
+            }
+        })
+        .collect();
+    argmax(&raised) == given
 }
 
 /// `rank.get_self_confidence_for_each_label`: the probability of the given label.
@@ -326,6 +367,88 @@ mod tests {
         assert_eq!(round_preserving_sum(&[2.5, 3.5]), vec![2, 4]);
         let r = round_preserving_sum(&[0.4, 0.4, 0.4, 0.4, 0.4]);
         assert_eq!(r.iter().sum::<i64>(), 2);
+    }
+
+    /// Regression (digits, 10 classes, 10% flips: one row in 262 differed from cleanlab): equal
+    /// gaps are rounded the other way in numpy's order, not by position. Expected values are
+    /// cleanlab 2.9's `round_preserving_sum` with numpy 2.4.6 on AVX-512; a stable sort gives
+    /// `[.., 6, 0, 7, ..]`, `[0, 1, 5, 6, ..]` and `[2, 4, 0, 1, ..]`.
+    #[test]
+    fn rounding_breaks_ties_as_numpy() {
+        let (a, a2, a5) = (1.2684553732002193, 2.5369107464004386, 6.342276866001097);
+        let row = [a, a, a2, a, a5, 0.0, a5, a2, a, 3.8053661196006576];
+        assert_eq!(
+            round_preserving_sum(&row),
+            vec![1, 1, 3, 1, 7, 0, 6, 3, 1, 4]
+        );
+        let b = 1.0349354317347643;
+        let c = 5.174677158673822;
+        let row = [
+            0.0,
+            b,
+            c,
+            c,
+            b,
+            2.0698708634695286,
+            0.0,
+            3.104806295204293,
+            b,
+        ];
+        assert_eq!(round_preserving_sum(&row), vec![0, 1, 6, 5, 1, 2, 0, 3, 1]);
+        let d = 0.7534389733788531;
+        let row = [
+            2.2603169201365594,
+            3.7671948668942656,
+            d,
+            d,
+            0.0,
+            0.0,
+            0.0,
+            d,
+            d,
+        ];
+        assert_eq!(round_preserving_sum(&row), vec![2, 4, 1, 0, 0, 0, 0, 1, 1]);
+    }
+
+    /// Regression (digits, 10 classes, 20% flips: one row more than cleanlab): the calibration
+    /// adds the joint's cells column by column, as numpy does for cleanlab's Fortran-ordered
+    /// joint; row by row the total is 1797.0000000000002 instead of 1796.9999999999998, and
+    /// row 8 rounds its last count at `[.., 3, 110, ..]` instead of `[.., 2, 111, ..]`.
+    /// Expected: cleanlab 2.9's `calibrate_confident_joint` of this joint.
+    #[test]
+    fn calibration_adds_cells_in_numpys_order() {
+        let raw = vec![
+            vec![114, 3, 2, 3, 5, 3, 5, 1, 6, 1],
+            vec![2, 104, 3, 4, 4, 3, 3, 1, 14, 5],
+            vec![3, 9, 99, 1, 1, 1, 4, 4, 8, 5],
+            vec![2, 4, 3, 97, 3, 5, 4, 4, 15, 8],
+            vec![3, 9, 3, 7, 113, 4, 3, 5, 8, 8],
+            vec![3, 1, 3, 1, 6, 107, 3, 3, 2, 8],
+            vec![11, 5, 1, 9, 1, 6, 126, 2, 4, 4],
+            vec![2, 4, 2, 6, 3, 4, 3, 106, 3, 9],
+            vec![4, 8, 7, 3, 5, 5, 5, 2, 83, 10],
+            vec![3, 9, 2, 5, 3, 1, 6, 4, 18, 90],
+        ];
+        let counts = [174, 179, 167, 182, 190, 173, 197, 172, 176, 187];
+        let labels: Vec<usize> = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &n)| std::iter::repeat_n(c, n))
+            .collect();
+        let cal = calibrate(&raw, &labels, true);
+        assert_eq!(cal[8], vec![5, 11, 9, 4, 7, 7, 7, 2, 111, 13]);
+        assert_eq!(cal[9], vec![4, 12, 3, 7, 4, 1, 8, 5, 24, 119]);
+        assert_eq!(cal[0], vec![139, 4, 2, 4, 6, 4, 6, 1, 7, 1]);
+    }
+
+    /// A near tie with the given label is not an issue: cleanlab raises the given label's
+    /// probability by 1e-6 before taking the argmax.
+    #[test]
+    fn a_tie_with_the_given_label_predicts_it() {
+        assert!(predicts_given(&[0.5, 0.5], 1));
+        assert!(predicts_given(&[0.4000005, 0.4, 0.2], 1));
+        assert!(!predicts_given(&[0.4, 0.35, 0.25], 1));
+        assert!(predicts_given(&[0.2, 0.8], 1));
     }
 
     #[test]

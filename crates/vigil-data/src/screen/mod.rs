@@ -10,6 +10,7 @@
 pub mod backdoor;
 pub mod confident;
 pub mod crossval;
+mod npsort;
 pub mod outliers;
 #[cfg(feature = "backdoor")]
 pub mod representation;
