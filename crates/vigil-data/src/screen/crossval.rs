@@ -185,12 +185,24 @@ fn fit_binary(
             .sum();
         loss + 0.5 * m.params().dot(m.params())
     };
+    restarted(fit, objective, |m| {
+        let mut init = m.params().to_vec();
+        init.push(m.intercept());
+        Array1::from(init)
+    })
+}
+
+/// Fits with `fit`, then again from where the best fit so far stopped (`init_of`), until the
+/// `objective` stops falling or [`RESTARTS`] are spent; the best fit.
+fn restarted<M, P>(
+    fit: impl Fn(Option<P>) -> Result<M, String>,
+    objective: impl Fn(&M) -> f64,
+    init_of: impl Fn(&M) -> P,
+) -> Result<M, String> {
     let mut model = fit(None)?;
     let mut value = objective(&model);
     for _ in 0..RESTARTS {
-        let mut init = model.params().to_vec();
-        init.push(model.intercept());
-        let next = fit(Some(Array1::from(init)))?;
+        let next = fit(Some(init_of(&model)))?;
         let next_value = objective(&next);
         let done = settled(value, next_value);
         if next_value < value {
@@ -233,24 +245,13 @@ fn fit_multi(
         }
         loss + 0.5 * m.params().iter().map(|w| w * w).sum::<f64>()
     };
-    let mut model = fit(None)?;
-    let mut value = objective(&model);
-    for _ in 0..RESTARTS {
-        let (w, b) = (model.params(), model.intercept());
+    restarted(fit, objective, |m| {
+        let (w, b) = (m.params(), m.intercept());
         let mut init = Array2::zeros((w.nrows() + 1, w.ncols()));
         init.slice_mut(ndarray::s![..w.nrows(), ..]).assign(w);
         init.row_mut(w.nrows()).assign(b);
-        let next = fit(Some(init))?;
-        let next_value = objective(&next);
-        let done = settled(value, next_value);
-        if next_value < value {
-            (model, value) = (next, next_value);
-        }
-        if done {
-            break;
-        }
-    }
-    Ok(model)
+        init
+    })
 }
 
 /// `StandardScaler`: column means and population standard deviations (1 where a column is
