@@ -591,21 +591,13 @@ impl CollectorStore for PostgresStore {
     }
 
     fn leaf_hashes(&self, device: &str, size: u64) -> Result<Vec<Hash>, StoreError> {
-        let mut indices = Vec::new();
-        let mut out = Vec::new();
+        let mut out: Vec<(u64, Hash)> = Vec::new();
         let stored = self.read_bundles(device, 0, size, false, |start, count, _, leaves| {
-            if leaves.len() != count.saturating_mul(32) {
-                return Err(StoreError::Corrupt(format!(
-                    "entry bundle at {start}: leaf hashes do not match the count"
-                )));
-            }
-            for (i, leaf) in leaves.chunks_exact(32).enumerate() {
-                let index = start + i as u64;
-                if index < size {
-                    indices.push(index);
-                    out.push(to_hash(leaf, "leaf hash")?);
-                }
-            }
+            out.extend(
+                (start..)
+                    .zip(bundle_leaves(start, count, leaves)?)
+                    .filter(|&(index, _)| index < size),
+            );
             Ok(())
         })?;
         if stored < size {
@@ -613,8 +605,8 @@ impl CollectorStore for PostgresStore {
                 "device {device}: {size} leaf hashes asked for, {stored} entries stored"
             )));
         }
-        whole(device, 0, size, indices.into_iter())?;
-        Ok(out)
+        whole(device, 0, size, out.iter().map(|&(index, _)| index))?;
+        Ok(out.into_iter().map(|(_, leaf)| leaf).collect())
     }
 
     fn alarms(&self, since: u64) -> Result<Vec<AlarmRow>, StoreError> {
@@ -737,6 +729,20 @@ fn bundles(entries: &[Vec<u8>]) -> impl Iterator<Item = Bundle> + '_ {
     })
 }
 
+/// The `count` leaf hashes of the bundle at `start`, from its `leaf_hashes` column; anything
+/// but `count` whole hashes is corrupt.
+fn bundle_leaves(start: u64, count: usize, leaves: &[u8]) -> Result<Vec<Hash>, StoreError> {
+    if leaves.len() != count.saturating_mul(32) {
+        return Err(StoreError::Corrupt(format!(
+            "entry bundle at {start}: leaf hashes do not match the count"
+        )));
+    }
+    leaves
+        .chunks_exact(32)
+        .map(|leaf| to_hash(leaf, "leaf hash"))
+        .collect()
+}
+
 /// The entries of the bundle at `start` holding `count` entries: each length-prefixed entry
 /// in `entries` with its hash in `leaves`. Anything that does not add up is corrupt.
 fn unbundle(
@@ -746,12 +752,10 @@ fn unbundle(
     leaves: &[u8],
 ) -> Result<Vec<EntryRow>, StoreError> {
     let corrupt = |why: &str| StoreError::Corrupt(format!("entry bundle at {start}: {why}"));
-    if leaves.len() != count.saturating_mul(32) {
-        return Err(corrupt("leaf hashes do not match the count"));
-    }
+    let leaves = bundle_leaves(start, count, leaves)?;
     let mut out = Vec::with_capacity(count);
     let mut rest = entries;
-    for (i, leaf) in leaves.chunks_exact(32).enumerate() {
+    for (i, leaf_hash) in leaves.into_iter().enumerate() {
         let (len, tail) = rest
             .split_first_chunk::<4>()
             .ok_or_else(|| corrupt("entries end early"))?;
@@ -764,7 +768,7 @@ fn unbundle(
         out.push(EntryRow {
             index: start + i as u64,
             entry: entry.to_vec(),
-            leaf_hash: to_hash(leaf, "leaf hash")?,
+            leaf_hash,
         });
     }
     if !rest.is_empty() {
