@@ -179,7 +179,7 @@ fn encode_sidecar_to(
 /// A writer that hashes (SHA-256) and counts what goes through it.
 struct Hashing<W> {
     inner: W,
-    ctx: ring::digest::Context,
+    ctx: sha2::Sha256,
     bytes: u64,
 }
 
@@ -187,7 +187,7 @@ impl<W: std::io::Write> std::io::Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         let done = buf.get(..n).unwrap_or_default();
-        self.ctx.update(done);
+        sha2::Digest::update(&mut self.ctx, done);
         self.bytes += done.len() as u64;
         Ok(n)
     }
@@ -197,8 +197,9 @@ impl<W: std::io::Write> std::io::Write for Hashing<W> {
     }
 }
 
-/// Write the sidecar of `samples` to the temporary file `tmp` through one buffer, hashing it on
-/// the way, and fsync it once; returns its SHA-256 and length. The caller renames it.
+/// Write the sidecar of `samples` to the temporary file `tmp` through one buffer, hashing each
+/// full buffer on its way to the file, and fsync it once; returns its SHA-256 and length. The
+/// caller renames it.
 fn write_sidecar(tmp: &Path, samples: &Samples) -> Result<(Hash, u64), DataError> {
     let io = |e: std::io::Error| {
         DataError::Io(vigil_core::ReadError::Io {
@@ -207,18 +208,18 @@ fn write_sidecar(tmp: &Path, samples: &Samples) -> Result<(Hash, u64), DataError
         })
     };
     let file = std::fs::File::create(tmp).map_err(io)?;
-    let mut w = Hashing {
-        inner: std::io::BufWriter::with_capacity(1 << 20, file),
-        ctx: ring::digest::Context::new(&ring::digest::SHA256),
-        bytes: 0,
-    };
+    let mut w = std::io::BufWriter::with_capacity(
+        1 << 20,
+        Hashing {
+            inner: file,
+            ctx: sha2::Digest::new(),
+            bytes: 0,
+        },
+    );
     encode_sidecar_to(&mut w, &samples.digests, samples.names.as_deref()).map_err(io)?;
-    let Hashing { inner, ctx, bytes } = w;
-    let file = inner.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
-    let mut digest = [0u8; 32];
-    digest.copy_from_slice(ctx.finish().as_ref());
-    Ok((digest, bytes))
+    let Hashing { inner, ctx, bytes } = w.into_inner().map_err(|e| io(e.into_error()))?;
+    inner.sync_all().map_err(io)?;
+    Ok((sha2::Digest::finalize(ctx).into(), bytes))
 }
 
 /// Decode a sidecar (bounded: counts and lengths are checked against the bytes present).
