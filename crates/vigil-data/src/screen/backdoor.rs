@@ -11,8 +11,10 @@
 //!   rows farthest apart along the first component); a cluster holding less than 35% of the
 //!   class is suspect.
 //!
-//! With a poison fraction `eps`, the `1.5 eps n_c` highest spectral scores of each class are
-//! suspects (Tran et al.'s removal rule); without, rows scoring above [`SPECTRAL_CUT`] times
+//! With a poison fraction `eps`, the `ceil(1.5 eps n_c)` highest spectral scores of each class
+//! are suspects (Tran et al.'s removal rule), and as many again from the end of `v` that the
+//! projections' skew points to (where a minority of planted rows makes the long tail; the
+//! symmetric score can rank clean rows of the other tail above them); without, rows scoring above [`SPECTRAL_CUT`] times
 //! their class mean. Rows of a suspect cluster are added (their spectral score kept). Suspects
 //! come most suspicious first.
 
@@ -21,6 +23,14 @@
 pub const SPECTRAL_CUT: f64 = 25.0;
 /// A k-means cluster smaller than this share of its class is suspect.
 pub const SMALL_CLUSTER: f64 = 0.35;
+
+/// Most power-iteration steps per principal direction: enough for the top direction to settle
+/// to 1e-12 even when the next eigenvalue is within 2% of it (0.98^2000 < 1e-17).
+const POWER_STEPS: usize = 2000;
+
+/// Power-iteration steps for the components activation clustering projects on: a subspace
+/// close to the top one is all k-means needs.
+const CLUSTER_POWER_STEPS: usize = 300;
 
 /// A suspect row.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,9 +65,10 @@ pub fn screen(
             continue;
         }
         let centred = centre(reps, h, &rows);
-        let v = top_components(&centred, h, 1);
+        let v = top_components(&centred, h, 1, POWER_STEPS);
         let Some(v) = v.first() else { continue };
-        let raw: Vec<f64> = centred.chunks(h).map(|r| dot(r, v).powi(2)).collect();
+        let proj: Vec<f64> = centred.chunks(h).map(|r| dot(r, v)).collect();
+        let raw: Vec<f64> = proj.iter().map(|p| p * p).collect();
         let mut sorted = raw.clone();
         sorted.sort_by(f64::total_cmp);
         let mid = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
@@ -68,12 +79,23 @@ pub fn screen(
         let mut flagged = vec![false; rows.len()];
         match eps {
             Some(eps) => {
-                let cut = ((1.5 * eps * rows.len() as f64).round() as usize).min(rows.len());
-                let mut order: Vec<usize> = (0..rows.len()).collect();
-                order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
-                for &i in order.iter().take(cut) {
-                    flagged[i] = true;
-                }
+                // ceil: never fewer rows than a reference that rounds or takes a quantile.
+                let cut = ((1.5 * eps * rows.len() as f64).ceil() as usize).min(rows.len());
+                let mut flag_top = |key: &dyn Fn(usize) -> f64| {
+                    let mut order: Vec<usize> = (0..rows.len()).collect();
+                    order.sort_by(|&a, &b| key(b).total_cmp(&key(a)).then(a.cmp(&b)));
+                    for &i in order.iter().take(cut) {
+                        flagged[i] = true;
+                    }
+                };
+                flag_top(&|i| score[i]);
+                // The planted rows sit at one end of `v`, the side the projections' skew
+                // points to (a minority cluster makes the long tail): the top of that side
+                // too, which the symmetric score can crowd out with the clean rows of the
+                // other tail when many rows are planted.
+                let skew: f64 = proj.iter().map(|p| p * p * p).sum();
+                let side = if skew < 0.0 { -1.0 } else { 1.0 };
+                flag_top(&|i| side * proj[i]);
             }
             None => {
                 for (f, s) in flagged.iter_mut().zip(&score) {
@@ -122,8 +144,8 @@ fn centre(reps: &[f64], h: usize, rows: &[usize]) -> Vec<f64> {
 }
 
 /// The top `m` principal directions of centred rows (power iteration with deflation on the
-/// covariance `X^T X`).
-fn top_components(x: &[f64], h: usize, m: usize) -> Vec<Vec<f64>> {
+/// covariance `X^T X`, at most `steps` steps each).
+fn top_components(x: &[f64], h: usize, m: usize, steps: usize) -> Vec<Vec<f64>> {
     let mut cov = vec![0.0; h * h];
     for row in x.chunks(h) {
         for i in 0..h {
@@ -142,7 +164,7 @@ fn top_components(x: &[f64], h: usize, m: usize) -> Vec<Vec<f64>> {
     for c in 0..m.min(h) {
         // A deterministic start not orthogonal to any axis.
         let mut v: Vec<f64> = (0..h).map(|i| 1.0 + ((i + c) % 7) as f64 * 0.1).collect();
-        for _ in 0..300 {
+        for _ in 0..steps {
             let mut w: Vec<f64> = (0..h)
                 .map(|i| dot(cov.get(i * h..(i + 1) * h).unwrap_or_default(), &v))
                 .collect();
@@ -171,7 +193,7 @@ fn top_components(x: &[f64], h: usize, m: usize) -> Vec<Vec<f64>> {
 /// Activation clustering: rows of the smaller of two k-means clusters, when it is small.
 fn small_cluster(x: &[f64], h: usize) -> Vec<bool> {
     let n = x.len() / h.max(1);
-    let comps = top_components(x, h, 10);
+    let comps = top_components(x, h, 10, CLUSTER_POWER_STEPS);
     let proj: Vec<Vec<f64>> = x
         .chunks(h)
         .map(|r| comps.iter().map(|c| dot(r, c)).collect())
@@ -276,5 +298,43 @@ mod tests {
                 "{eps:?} {top:?}"
             );
         }
+    }
+
+    #[test]
+    fn planted_end_is_flagged_when_clean_rows_lead_the_symmetric_score() {
+        // One class: 200 clean rows, 5 clean outliers at -6 and 10 planted rows at +5 along
+        // axis 0. With a cut of 10, the symmetric score takes the 5 outliers (36) before half
+        // the planted rows (25); the projections' skew points to the planted end, whose top 10
+        // are all planted.
+        let mut s = 7u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        };
+        let h = 4;
+        let mut reps = Vec::new();
+        for i in 0..215 {
+            let shift = match i {
+                0..=199 => 0.0,
+                200..=204 => -6.0,
+                _ => 5.0,
+            };
+            for j in 0..h {
+                reps.push(next() + if j == 0 { shift } else { 0.0 });
+            }
+        }
+        let labels = vec![0; 215];
+        let eps = 10.0 / (1.5 * 215.0);
+        let found = screen(&reps, h, &labels, 1, Some(eps));
+        for row in 205..215 {
+            assert!(
+                found.iter().any(|s| s.row == row),
+                "planted row {row} missed"
+            );
+        }
+        // The symmetric score still ranks first.
+        assert!(found.iter().take(5).all(|s| (200..205).contains(&s.row)));
     }
 }
