@@ -54,27 +54,40 @@ def make_case(n, k, d, eps, strength, wide_feature):
     return x, y, set(int(i) for i in planted)
 
 
-def onnx_mlp(model, d, path):
+def onnx_mlp(model, d, path, input_shape=None, double=False):
+    """The network as ONNX: input "x" of shape [N, d] (or [N, *input_shape]: an image through
+    an identity 1x1 convolution, then flattened), in float (or all in double); outputs "probs"
+    and "hidden"."""
     w1, w2 = model.coefs_
     b1, b2 = model.intercepts_
     if w2.shape[1] == 1:  # binary: one logit
         w2 = np.hstack([-w2, w2])
         b2 = np.hstack([-b2, b2])
-    inits = [numpy_helper.from_array(a.astype(np.float32), name)
-             for a, name in [(w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2")]]
-    nodes = [
-        helper.make_node("MatMul", ["x", "w1"], ["z1"]),
+    dtype = np.float64 if double else np.float32
+    weights = [(w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2")]
+    if input_shape:
+        weights.append((np.ones((input_shape[0],) * 2 + (1, 1)), "k"))
+    inits = [numpy_helper.from_array(a.astype(dtype), name) for a, name in weights]
+    nodes = []
+    first = "x"
+    if input_shape:
+        nodes.append(helper.make_node("Conv", [first, "k"], ["xk"]))
+        nodes.append(helper.make_node("Flatten", ["xk"], ["xf"], axis=1))
+        first = "xf"
+    nodes += [
+        helper.make_node("MatMul", [first, "w1"], ["z1"]),
         helper.make_node("Add", ["z1", "b1"], ["a1"]),
         helper.make_node("Relu", ["a1"], ["hidden"]),
         helper.make_node("MatMul", ["hidden", "w2"], ["z2"]),
         helper.make_node("Add", ["z2", "b2"], ["logits"]),
         helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
     ]
+    elem = TensorProto.DOUBLE if double else TensorProto.FLOAT
     graph = helper.make_graph(
         nodes, "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, d])],
-        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [None, w2.shape[1]]),
-         helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, w1.shape[1]])],
+        [helper.make_tensor_value_info("x", elem, [None] + list(input_shape or [d]))],
+        [helper.make_tensor_value_info("probs", elem, [None, w2.shape[1]]),
+         helper.make_tensor_value_info("hidden", elem, [None, w1.shape[1]])],
         inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
@@ -129,6 +142,10 @@ def main():
                                   wide=False))
     for eps in (0.03, 0.10):
         cases.append(dict(n=1200, k=3, d=12, h=32, eps=eps, strength=3.0, wide=True))
+    # The model's input as an image [N, 1, 3, 4] of the 12 feature columns, and as double.
+    cases.append(dict(n=1200, k=3, d=12, h=32, eps=0.05, strength=2.0, wide=False,
+                      input_shape=[1, 3, 4]))
+    cases.append(dict(n=1200, k=3, d=12, h=32, eps=0.05, strength=2.0, wide=False, double=True))
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, c in enumerate(cases):
@@ -136,7 +153,7 @@ def main():
             model = MLPClassifier(hidden_layer_sizes=(c["h"],), max_iter=300,
                                   random_state=int(rng.integers(2**31))).fit(x, y)
             path = os.path.join(tmp, f"m{i}.onnx")
-            onnx_mlp(model, c["d"], path)
+            onnx_mlp(model, c["d"], path, c.get("input_shape"), c.get("double", False))
             data = os.path.join(tmp, f"d{i}.csv")
             with open(data, "w") as f:
                 f.write(",".join([f"f{j}" for j in range(c["d"])] + ["label"]) + "\n")
@@ -162,7 +179,9 @@ def main():
             passed += ok
             failed += not ok
             print(f"{'ok  ' if ok else 'FAIL'} case {i}: k={c['k']} eps={c['eps']} "
-                  f"(in class {eps:.3f}) strength={c['strength']} wide={c['wide']}: recall vigil {r_ours:.3f}, "
+                  f"(in class {eps:.3f}) strength={c['strength']} wide={c['wide']} "
+                  f"input={c.get('input_shape')} double={c.get('double', False)}: "
+                  f"recall vigil {r_ours:.3f}, "
                   f"paper {r_paper:.3f}, ART {r_art:.3f} ({len(ours)} suspects, "
                   f"{len(planted)} planted)")
     print(f"{passed} passed, {failed} failed")
