@@ -71,6 +71,7 @@ DO $$ BEGIN
       SELECT device, min(idx), count(*)::INTEGER,
              string_agg(int4send(length(entry)) || entry, ''::BYTEA ORDER BY idx),
              string_agg(leaf_hash, ''::BYTEA ORDER BY idx)
+      -- Bundles of BUNDLE_ENTRIES (256) entries, as pushes write them (a test checks it).
       FROM vc_entries GROUP BY device, idx / 256;
     DROP TABLE vc_entries;
   END IF;
@@ -780,6 +781,13 @@ fn unbundle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_migration_bundles_as_many_entries_as_a_push() {
+        // The schema is a literal: its conversion of one-row-per-entry tables must cut bundles
+        // at the size pushes use.
+        assert!(SCHEMA.contains(&format!("GROUP BY device, idx / {BUNDLE_ENTRIES};")));
+    }
 
     fn entries(n: usize, len: usize) -> Vec<Vec<u8>> {
         (0..n).map(|i| vec![(i % 251) as u8; len + i % 3]).collect()
