@@ -100,15 +100,21 @@ def hidden(model, x):
     return np.maximum(x.astype(np.float32) @ w1 + b1, 0).astype(np.float64)
 
 
-def reference_paper(reps, y, eps):
-    flagged = set()
+def classes(reps, y):
+    """Per class with at least 4 rows: its row indices, representations, and the top right
+    singular vector of the centred representations (np.linalg.svd)."""
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
-        if len(idx) < 4:
-            continue
-        r = reps[idx] - reps[idx].mean(axis=0)
-        _, _, vt = np.linalg.svd(r, full_matrices=False)
-        score = (r @ vt[0]) ** 2
+        if len(idx) >= 4:
+            r = reps[idx]
+            _, _, vt = np.linalg.svd(r - r.mean(axis=0), full_matrices=False)
+            yield idx, r, vt[0]
+
+
+def reference_paper(reps, y, eps):
+    flagged = set()
+    for idx, r, v in classes(reps, y):
+        score = ((r - r.mean(axis=0)) @ v) ** 2
         cut = min(len(idx), math.ceil(1.5 * eps * len(idx)))
         order = np.argsort(-score, kind="stable")[:cut]
         flagged.update(int(i) for i in idx[order])
@@ -117,13 +123,8 @@ def reference_paper(reps, y, eps):
 
 def reference_art(reps, y, eps):
     flagged = set()
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        if len(idx) < 4:
-            continue
-        r = reps[idx]
-        _, _, vt = np.linalg.svd(r - r.mean(axis=0), full_matrices=False)
-        score = np.abs(r @ vt[0])
+    for idx, r, v in classes(reps, y):
+        score = np.abs(r @ v)
         cutoff = np.quantile(score, max(1 - 1.5 * eps, 0.0))
         flagged.update(int(i) for i in idx[score >= cutoff])
     return flagged

@@ -259,16 +259,21 @@ fn small_cluster(x: &[f64], h: usize) -> Vec<bool> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn planted_rows_are_found_with_and_without_eps() {
-        // Class 0: 200 clean rows in 8 dims plus 10 planted rows shifted along one axis.
-        let mut s = 99u64;
-        let mut next = || {
+    /// Deterministic noise in [-0.5, 0.5) (a 64-bit LCG).
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = seed;
+        move || {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
-        };
+        }
+    }
+
+    #[test]
+    fn planted_rows_are_found_with_and_without_eps() {
+        // Class 0: 200 clean rows in 8 dims plus 10 planted rows shifted along one axis.
+        let mut next = uniform(99);
         let h = 8;
         let mut reps = Vec::new();
         let mut labels = Vec::new();
@@ -306,13 +311,7 @@ mod tests {
         // axis 0. With a cut of 10, the symmetric score takes the 5 outliers (36) before half
         // the planted rows (25); the projections' skew points to the planted end, whose top 10
         // are all planted.
-        let mut s = 7u64;
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
-        };
+        let mut next = uniform(7);
         let h = 4;
         let mut reps = Vec::new();
         for i in 0..215 {
