@@ -59,14 +59,16 @@ struct ScreenArgs {
     /// Skip the outlier screen.
     #[arg(long)]
     no_outliers: bool,
-    /// Backdoor screen: an ONNX model taking the feature columns as one float input [N, d];
-    /// only its graph is executed (tract).
+    /// Backdoor screen: an ONNX model taking the feature columns as its one input (float or
+    /// double; [N, d], or any [N, ...] holding d values per row); only its graph is executed
+    /// (tract).
     #[arg(long, value_name = "MODEL.onnx", requires = "representation")]
     model: Option<PathBuf>,
     /// The graph output holding the representation (a hidden layer) for the backdoor screen.
     #[arg(long, value_name = "OUTPUT", requires = "model")]
     representation: Option<String>,
-    /// Expected poisoned fraction: keep the 1.5 x EPS x n highest spectral scores per class.
+    /// Expected poisoned fraction of a class: keep the ceil(1.5 x EPS x n) highest spectral
+    /// scores per class, and as many from the end of the top direction the planted rows lean to.
     #[arg(long, value_name = "EPS", requires = "model")]
     poison_fraction: Option<f64>,
     /// Print one JSON object: {"label_issues":[{"row","given","suggested","score"}...],

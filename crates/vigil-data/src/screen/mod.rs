@@ -41,7 +41,8 @@ pub struct ScreenOptions {
     pub model: Option<PathBuf>,
     /// The graph output holding the representation (with `model`).
     pub representation: Option<String>,
-    /// Expected poisoned fraction: cut spectral suspects at `1.5 eps n` per class.
+    /// Expected poisoned fraction of a class: spectral suspects are the `ceil(1.5 eps n)` top
+    /// scores per class and as many from the skewed end (see [`backdoor`]).
     pub poison_fraction: Option<f64>,
 }
 
