@@ -54,10 +54,11 @@ def make_case(n, k, d, eps, strength, wide_feature):
     return x, y, set(int(i) for i in planted)
 
 
-def onnx_mlp(model, d, path, input_shape=None, double=False):
+def onnx_mlp(model, d, path, input_shape=None, double=False, batch=None):
     """The network as ONNX: input "x" of shape [N, d] (or [N, *input_shape]: an image through
     an identity 1x1 convolution, then flattened), in float (or all in double); outputs "probs"
-    and "hidden"."""
+    and "hidden". With `batch`, the input is declared [batch, d] and reshaped to it, as a model
+    exported without a dynamic batch is."""
     w1, w2 = model.coefs_
     b1, b2 = model.intercepts_
     if w2.shape[1] == 1:  # binary: one logit
@@ -70,6 +71,10 @@ def onnx_mlp(model, d, path, input_shape=None, double=False):
     inits = [numpy_helper.from_array(a.astype(dtype), name) for a, name in weights]
     nodes = []
     first = "x"
+    if batch:
+        inits.append(numpy_helper.from_array(np.array([batch, d], dtype=np.int64), "shape"))
+        nodes.append(helper.make_node("Reshape", [first, "shape"], ["xr"]))
+        first = "xr"
     if input_shape:
         nodes.append(helper.make_node("Conv", [first, "k"], ["xk"]))
         nodes.append(helper.make_node("Flatten", ["xk"], ["xf"], axis=1))
@@ -85,7 +90,7 @@ def onnx_mlp(model, d, path, input_shape=None, double=False):
     elem = TensorProto.DOUBLE if double else TensorProto.FLOAT
     graph = helper.make_graph(
         nodes, "mlp",
-        [helper.make_tensor_value_info("x", elem, [None] + list(input_shape or [d]))],
+        [helper.make_tensor_value_info("x", elem, [batch] + list(input_shape or [d]))],
         [helper.make_tensor_value_info("probs", elem, [None, w2.shape[1]]),
          helper.make_tensor_value_info("hidden", elem, [None, w1.shape[1]])],
         inits)
@@ -147,6 +152,8 @@ def main():
     cases.append(dict(n=1200, k=3, d=12, h=32, eps=0.05, strength=2.0, wide=False,
                       input_shape=[1, 3, 4]))
     cases.append(dict(n=1200, k=3, d=12, h=32, eps=0.05, strength=2.0, wide=False, double=True))
+    # A model exported for batches of one row.
+    cases.append(dict(n=1200, k=3, d=12, h=32, eps=0.05, strength=2.0, wide=False, batch=1))
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, c in enumerate(cases):
@@ -154,7 +161,8 @@ def main():
             model = MLPClassifier(hidden_layer_sizes=(c["h"],), max_iter=300,
                                   random_state=int(rng.integers(2**31))).fit(x, y)
             path = os.path.join(tmp, f"m{i}.onnx")
-            onnx_mlp(model, c["d"], path, c.get("input_shape"), c.get("double", False))
+            onnx_mlp(model, c["d"], path, c.get("input_shape"), c.get("double", False),
+                     c.get("batch"))
             data = os.path.join(tmp, f"d{i}.csv")
             with open(data, "w") as f:
                 f.write(",".join([f"f{j}" for j in range(c["d"])] + ["label"]) + "\n")
@@ -181,7 +189,8 @@ def main():
             failed += not ok
             print(f"{'ok  ' if ok else 'FAIL'} case {i}: k={c['k']} eps={c['eps']} "
                   f"(in class {eps:.3f}) strength={c['strength']} wide={c['wide']} "
-                  f"input={c.get('input_shape')} double={c.get('double', False)}: "
+                  f"input={c.get('input_shape')} double={c.get('double', False)} "
+                  f"batch={c.get('batch')}: "
                   f"recall vigil {r_ours:.3f}, "
                   f"paper {r_paper:.3f}, ART {r_art:.3f} ({len(ours)} suspects, "
                   f"{len(planted)} planted)")

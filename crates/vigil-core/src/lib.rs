@@ -35,6 +35,7 @@
 mod error;
 mod file;
 mod keys;
+mod panic;
 mod signer;
 pub mod time;
 
@@ -43,6 +44,8 @@ pub mod time;
 pub use error::KeyError;
 pub use keys::{KeyAlgorithm, KeyId, PublicKey, SigningKey, MAX_PEM_BYTES};
 pub use signer::Signer;
+// a fence around libraries that may panic on outside data
+pub use panic::catch_panic;
 // files: bounded reads of outside files, durable writes of ours
 pub use file::{
     open_regular, read_bounded, read_bounded_string, sync_parent, write_atomic, write_new,

@@ -28,8 +28,25 @@ pub struct Outputs {
 
 impl Engine {
     /// Loads ONNX `bytes` (named `name` in the bundle) for batches of `batch` rows, and
-    /// checks its input and outputs against `contract`.
+    /// checks its input and outputs against `contract`. A graph tract panics on (it has
+    /// `todo!()`s for some) is a [`ModelError::Model`], not a crash.
     pub fn load(
+        name: &str,
+        bytes: &[u8],
+        contract: &Contract,
+        batch: usize,
+    ) -> Result<Engine, ModelError> {
+        vigil_core::catch_panic(|| Engine::load_unfenced(name, bytes, contract, batch))
+            .unwrap_or_else(|panic| {
+                Err(ModelError::Model {
+                    name: name.to_string(),
+                    reason: format!("tract could not compile the model: {panic}"),
+                })
+            })
+    }
+
+    /// [`Engine::load`] without the fence.
+    fn load_unfenced(
         name: &str,
         bytes: &[u8],
         contract: &Contract,
