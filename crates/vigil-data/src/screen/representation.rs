@@ -10,6 +10,8 @@ use tract_onnx::tract_hir::infer::{Factoid as _, ShapeFactoid};
 /// Largest model file read.
 pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 const BATCH: usize = 256;
+/// Largest fixed batch a model may declare (its rows are allocated at once).
+const MAX_FIXED_BATCH: usize = 4096;
 
 /// Run `x` (`d` features per row) through the model at `path` and return the output named
 /// `output`, flattened per row, with its width.
@@ -51,10 +53,16 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
     }
     // A model exported for a fixed batch (often 1) runs batches of exactly that size: its
     // graph may reshape to it.
-    let batch = known_dims(&fact.shape)
-        .and_then(|dims| dims.first().copied().flatten())
-        .filter(|&b| b >= 1)
-        .unwrap_or_else(|| BATCH.min(n.max(1)));
+    let batch = match known_dims(&fact.shape).and_then(|dims| dims.first().copied().flatten()) {
+        Some(b) if b > MAX_FIXED_BATCH => {
+            return Err(format!(
+                "the model is declared for batches of {b} rows; the screen runs at most \
+                 {MAX_FIXED_BATCH}"
+            ))
+        }
+        Some(b) if b >= 1 => b,
+        _ => BATCH.min(n.max(1)),
+    };
     let shape = row_shape(&fact.shape, d, batch);
     let plan = model
         .with_output_names([output])
@@ -141,11 +149,19 @@ mod tests {
 
     #[test]
     fn a_model_tract_panics_on_is_an_error() {
-        // tests/data/reshape_to_one_row.py made it: a reshape to one row, which tract 0.21
+        // tests/data/model_runner_fixtures.py made it: a reshape to one row, which tract 0.21
         // reaches a todo!() compiling for a batch of four.
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reshape_to_one_row.onnx");
         let x: Vec<f64> = (0..12).map(f64::from).collect();
         let err = represent(&path, "hidden", &x, 3).unwrap_err();
         assert!(err.starts_with("tract could not run the model"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_fixed_batch_is_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/batch_of_1e8.onnx");
+        let x: Vec<f64> = (0..12).map(f64::from).collect();
+        let err = represent(&path, "hidden", &x, 3).unwrap_err();
+        assert!(err.contains("batches of 100000000 rows"), "{err}");
     }
 }

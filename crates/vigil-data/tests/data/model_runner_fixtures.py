@@ -1,0 +1,36 @@
+"""Makes the regression models of the backdoor screen's model runner (needs onnx):
+
+* reshape_to_one_row.onnx: input "x" [N, 3] (float), reshaped to the constant [1, 3], then Relu
+  as output "hidden". For a batch other than one row the reshape cannot hold, and tract 0.21
+  reaches a todo!() compiling it: an error, not a crash.
+* batch_of_1e8.onnx: input "x" declared [100000000, 3], Relu as output "hidden": a fixed batch
+  the screen refuses rather than allocate.
+
+Run: python model_runner_fixtures.py"""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+graph = helper.make_graph(
+    [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+     helper.make_node("Relu", ["r"], ["hidden"])],
+    "reshape_to_one_row",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+    [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, 3])],
+    [numpy_helper.from_array(np.array([1, 3], dtype=np.int64), "shape")])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                          producer_name="vigil-test")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save(model, "reshape_to_one_row.onnx")
+
+graph = helper.make_graph(
+    [helper.make_node("Relu", ["x"], ["hidden"])],
+    "batch_of_1e8",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [100000000, 3])],
+    [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [100000000, 3])])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                          producer_name="vigil-test")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save(model, "batch_of_1e8.onnx")
