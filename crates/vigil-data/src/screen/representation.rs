@@ -10,6 +10,8 @@ use tract_onnx::tract_hir::infer::{Factoid as _, ShapeFactoid};
 /// Largest model file read.
 pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 const BATCH: usize = 256;
+/// Widest representation screened (per class the screen holds a width x width covariance).
+pub const MAX_WIDTH: usize = 4096;
 /// Largest fixed batch a model may declare (its rows are allocated at once).
 const MAX_FIXED_BATCH: usize = 4096;
 
@@ -100,6 +102,12 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
             ));
         }
         width = v.len() / batch;
+        if width > MAX_WIDTH {
+            return Err(format!(
+                "output {output:?} has {width} values per row; the backdoor screen takes at most \
+                 {MAX_WIDTH} (its covariance is width x width): name a narrower hidden layer"
+            ));
+        }
         if let Some(bad) = v.iter().position(|f| !f.is_finite()) {
             return Err(format!(
                 "output {output:?} is not finite for row {}",
@@ -163,5 +171,13 @@ mod tests {
         let x: Vec<f64> = (0..12).map(f64::from).collect();
         let err = represent(&path, "hidden", &x, 3).unwrap_err();
         assert!(err.contains("batches of 100000000 rows"), "{err}");
+    }
+
+    #[test]
+    fn a_representation_wider_than_the_screen_takes_is_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wide_output.onnx");
+        let x: Vec<f64> = (0..12).map(f64::from).collect();
+        let err = represent(&path, "hidden", &x, 3).unwrap_err();
+        assert!(err.contains("5001 values per row"), "{err}");
     }
 }

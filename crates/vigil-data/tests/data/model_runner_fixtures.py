@@ -5,6 +5,8 @@
   reaches a todo!() compiling it: an error, not a crash.
 * batch_of_1e8.onnx: input "x" declared [100000000, 3], Relu as output "hidden": a fixed batch
   the screen refuses rather than allocate.
+* wide_output.onnx: input "x" [N, 3], tiled 1667 times as output "hidden" [N, 5001]: wider than
+  the screen's covariance takes.
 
 Run: python model_runner_fixtures.py"""
 import numpy as np
@@ -34,3 +36,15 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
 model.ir_version = 8
 onnx.checker.check_model(model)
 onnx.save(model, "batch_of_1e8.onnx")
+
+graph = helper.make_graph(
+    [helper.make_node("Tile", ["x", "repeats"], ["hidden"])],
+    "wide_output",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+    [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", 5001])],
+    [numpy_helper.from_array(np.array([1, 1667], dtype=np.int64), "repeats")])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                          producer_name="vigil-test")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save(model, "wide_output.onnx")
