@@ -155,29 +155,35 @@ fn known_dims(declared: &ShapeFactoid) -> Option<Vec<Option<usize>>> {
 mod tests {
     use super::*;
 
+    /// The error of running four rows of three features through a regression model (made by
+    /// tests/data/model_runner_fixtures.py).
+    fn error_of(model: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(model);
+        let x: Vec<f64> = (0..12).map(f64::from).collect();
+        match represent(&path, "hidden", &x, 3) {
+            Ok(_) => format!("{model} ran"),
+            Err(e) => e,
+        }
+    }
+
     #[test]
     fn a_model_tract_panics_on_is_an_error() {
-        // tests/data/model_runner_fixtures.py made it: a reshape to one row, which tract 0.21
-        // reaches a todo!() compiling for a batch of four.
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reshape_to_one_row.onnx");
-        let x: Vec<f64> = (0..12).map(f64::from).collect();
-        let err = represent(&path, "hidden", &x, 3).unwrap_err();
+        // A reshape to one row, which tract 0.21 reaches a todo!() compiling for four rows.
+        let err = error_of("reshape_to_one_row.onnx");
         assert!(err.starts_with("tract could not run the model"), "{err}");
     }
 
     #[test]
     fn a_huge_fixed_batch_is_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/batch_of_1e8.onnx");
-        let x: Vec<f64> = (0..12).map(f64::from).collect();
-        let err = represent(&path, "hidden", &x, 3).unwrap_err();
+        let err = error_of("batch_of_1e8.onnx");
         assert!(err.contains("batches of 100000000 rows"), "{err}");
     }
 
     #[test]
     fn a_representation_wider_than_the_screen_takes_is_refused() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wide_output.onnx");
-        let x: Vec<f64> = (0..12).map(f64::from).collect();
-        let err = represent(&path, "hidden", &x, 3).unwrap_err();
+        let err = error_of("wide_output.onnx");
         assert!(err.contains("5001 values per row"), "{err}");
     }
 }

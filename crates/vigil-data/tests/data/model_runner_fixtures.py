@@ -13,6 +13,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+
+def save(graph, name):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name="vigil-test")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, name + ".onnx")
+
+
 graph = helper.make_graph(
     [helper.make_node("Reshape", ["x", "shape"], ["r"]),
      helper.make_node("Relu", ["r"], ["hidden"])],
@@ -20,22 +29,14 @@ graph = helper.make_graph(
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
     [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, 3])],
     [numpy_helper.from_array(np.array([1, 3], dtype=np.int64), "shape")])
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                          producer_name="vigil-test")
-model.ir_version = 8
-onnx.checker.check_model(model)
-onnx.save(model, "reshape_to_one_row.onnx")
+save(graph, "reshape_to_one_row")
 
 graph = helper.make_graph(
     [helper.make_node("Relu", ["x"], ["hidden"])],
     "batch_of_1e8",
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [100000000, 3])],
     [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [100000000, 3])])
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                          producer_name="vigil-test")
-model.ir_version = 8
-onnx.checker.check_model(model)
-onnx.save(model, "batch_of_1e8.onnx")
+save(graph, "batch_of_1e8")
 
 graph = helper.make_graph(
     [helper.make_node("Tile", ["x", "repeats"], ["hidden"])],
@@ -43,8 +44,4 @@ graph = helper.make_graph(
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
     [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", 5001])],
     [numpy_helper.from_array(np.array([1, 1667], dtype=np.int64), "repeats")])
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                          producer_name="vigil-test")
-model.ir_version = 8
-onnx.checker.check_model(model)
-onnx.save(model, "wide_output.onnx")
+save(graph, "wide_output")
