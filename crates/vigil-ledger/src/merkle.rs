@@ -7,10 +7,10 @@
 use sha2::digest::{consts::U64, generic_array::GenericArray};
 use sha2::{Digest, Sha256};
 
+use crate::error::{Error, ProofError};
+
 /// One 64-byte SHA-256 message block.
 type Block = GenericArray<u8, U64>;
-
-use crate::error::{Error, ProofError};
 
 /// A SHA-256 hash: a leaf hash, a node hash or a tree head.
 pub type Hash = [u8; 32];

@@ -14,9 +14,9 @@
 //! With a poison fraction `eps`, the `ceil(1.5 eps n_c)` highest spectral scores of each class
 //! are suspects (Tran et al.'s removal rule), and as many again from the end of `v` that the
 //! projections' skew points to (where a minority of planted rows makes the long tail; the
-//! symmetric score can rank clean rows of the other tail above them); without, rows scoring above [`SPECTRAL_CUT`] times
-//! their class mean. Rows of a suspect cluster are added (their spectral score kept). Suspects
-//! come most suspicious first.
+//! symmetric score can rank clean rows of the other tail above them). Without, rows scoring
+//! above [`SPECTRAL_CUT`] times their class's median score are. Rows of a suspect cluster are
+//! added (their spectral score kept). Suspects come most suspicious first.
 
 /// Without a poison fraction: a row is a spectral suspect above this many times its class's
 /// median score (for Gaussian representations, a clean row passes it with probability 0.0007).

@@ -11,8 +11,8 @@
 //!   the training folds hold two classes, multinomial (softmax) for more, fitted by L-BFGS
 //!   through `linfa-logistic` (whose objective, `-log-likelihood + alpha/2 |W|^2` with alpha =
 //!   1/C, is scikit-learn's), restarted from where it stops until the objective stops falling
-//!   (its line search can stop early on badly scaled features). A class missing from the training folds gets probability 0 on
-//!   the held-out fold, as in scikit-learn.
+//!   (its line search can stop early on badly scaled features). A class missing from the
+//!   training folds gets probability 0 on the held-out fold, as in scikit-learn.
 
 use linfa::prelude::*;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
@@ -142,6 +142,23 @@ pub fn out_of_fold(
     Ok(Probabilities { k, values })
 }
 
+/// Fits linfa parameters of type `$params` (binary or multinomial) to `$ds`, from `$init` when
+/// it is `Some`: alpha = 1/C = 1, up to 1000 iterations, gradient tolerance 1e-6. A macro
+/// because both types are `LogisticRegressionParams<F, D>`, whose generic name linfa-logistic
+/// does not export.
+macro_rules! solve {
+    ($params:ty, $ds:expr, $init:expr) => {{
+        let mut params = <$params>::default()
+            .alpha(1.0)
+            .max_iterations(1000)
+            .gradient_tolerance(1e-6);
+        if let Some(p) = $init {
+            params = params.initial_params(p);
+        }
+        params.fit($ds).map_err(|e| e.to_string())
+    }};
+}
+
 /// Most restarts of L-BFGS from where the previous run stopped.
 const RESTARTS: usize = 20;
 
@@ -161,16 +178,7 @@ fn settled(before: f64, after: f64) -> bool {
 fn fit_binary(
     ds: &Dataset<f64, usize, ndarray::Ix1>,
 ) -> Result<linfa_logistic::FittedLogisticRegression<f64, usize>, String> {
-    let fit = |init: Option<Array1<f64>>| {
-        let mut params = LogisticRegression::default()
-            .alpha(1.0)
-            .max_iterations(1000)
-            .gradient_tolerance(1e-6);
-        if let Some(p) = init {
-            params = params.initial_params(p);
-        }
-        params.fit(ds).map_err(|e| e.to_string())
-    };
+    let fit = |init: Option<Array1<f64>>| solve!(LogisticRegression<f64>, ds, init);
     let objective = |m: &linfa_logistic::FittedLogisticRegression<f64, usize>| {
         let pos = m.labels().pos.class;
         let z = ds.records().dot(m.params()) + m.intercept();
@@ -219,16 +227,7 @@ fn restarted<M, P>(
 fn fit_multi(
     ds: &Dataset<f64, usize, ndarray::Ix1>,
 ) -> Result<linfa_logistic::MultiFittedLogisticRegression<f64, usize>, String> {
-    let fit = |init: Option<Array2<f64>>| {
-        let mut params = MultiLogisticRegression::default()
-            .alpha(1.0)
-            .max_iterations(1000)
-            .gradient_tolerance(1e-6);
-        if let Some(p) = init {
-            params = params.initial_params(p);
-        }
-        params.fit(ds).map_err(|e| e.to_string())
-    };
+    let fit = |init: Option<Array2<f64>>| solve!(MultiLogisticRegression<f64>, ds, init);
     let objective = |m: &linfa_logistic::MultiFittedLogisticRegression<f64, usize>| {
         let classes = m.classes();
         let h = ds.records().dot(m.params()) + m.intercept();

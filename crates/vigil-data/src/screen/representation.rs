@@ -55,7 +55,11 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
     }
     // A model exported for a fixed batch (often 1) runs batches of exactly that size: its
     // graph may reshape to it.
-    let batch = match known_dims(&fact.shape).and_then(|dims| dims.first().copied().flatten()) {
+    let dims = known_dims(&fact.shape);
+    let batch = match dims
+        .as_ref()
+        .and_then(|dims| dims.first().copied().flatten())
+    {
         Some(b) if b > MAX_FIXED_BATCH => {
             return Err(format!(
                 "the model is declared for batches of {b} rows; the screen runs at most \
@@ -65,7 +69,7 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
         Some(b) if b >= 1 => b,
         _ => BATCH.min(n.max(1)),
     };
-    let shape = row_shape(&fact.shape, d, batch);
+    let shape = row_shape(dims.as_deref(), d, batch);
     let plan = model
         .with_output_names([output])
         .map_err(|e| format!("output {output:?}: {e:#}"))?
@@ -80,12 +84,22 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
     let mut start = 0;
     while start < n {
         let end = (start + batch).min(n);
-        let mut rows: Vec<f64> = x.get(start * d..end * d).unwrap_or_default().to_vec();
-        rows.resize(batch * d, 0.0);
+        // The rows, then zeros up to a whole batch.
+        let rows = x.get(start * d..end * d).unwrap_or_default();
+        let pad = (batch - (end - start)) * d;
         let t = if datum == DatumType::F64 {
+            let rows: Vec<f64> = rows
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0.0, pad))
+                .collect();
             Tensor::from_shape(&shape, &rows)
         } else {
-            let rows: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
+            let rows: Vec<f32> = rows
+                .iter()
+                .map(|&v| v as f32)
+                .chain(std::iter::repeat_n(0.0, pad))
+                .collect();
             Tensor::from_shape(&shape, &rows)
         }
         .map_err(|e| format!("{e:#}"))?;
@@ -120,12 +134,12 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
     Ok((out, width))
 }
 
-/// The input shape for `batch` rows of `d` features: the model's declared shape with its batch
-/// dimension set, when the declared dimensions after it are known and hold `d` values; else
-/// `[batch, d]`.
-fn row_shape(declared: &ShapeFactoid, d: usize, batch: usize) -> Vec<usize> {
-    let rest: Option<Vec<usize>> = known_dims(declared)
-        .and_then(|dims| dims.get(1..).and_then(|r| r.iter().copied().collect()));
+/// The input shape for `batch` rows of `d` features: the model's declared shape (see
+/// [`known_dims`]) with its batch dimension set, when the declared dimensions after it are
+/// known and hold `d` values; else `[batch, d]`.
+fn row_shape(declared: Option<&[Option<usize>]>, d: usize, batch: usize) -> Vec<usize> {
+    let rest: Option<Vec<usize>> =
+        declared.and_then(|dims| dims.get(1..).and_then(|r| r.iter().copied().collect()));
     match rest {
         Some(rest) if !rest.is_empty() && rest.iter().product::<usize>() == d => {
             std::iter::once(batch).chain(rest).collect()
