@@ -122,13 +122,15 @@ fn run_model(path: &Path, output: &str, x: &[f64], d: usize) -> Result<(Vec<f64>
                  {MAX_WIDTH} (its covariance is width x width): name a narrower hidden layer"
             ));
         }
-        if let Some(bad) = v.iter().position(|f| !f.is_finite()) {
+        // The batch's real rows (the zero rows padding it are not data).
+        let kept = v.get(..(end - start) * width).unwrap_or_default();
+        if let Some(bad) = kept.iter().position(|f| !f.is_finite()) {
             return Err(format!(
                 "output {output:?} is not finite for row {}",
                 start + bad / width
             ));
         }
-        out.extend_from_slice(v.get(..(end - start) * width).unwrap_or_default());
+        out.extend_from_slice(kept);
         start = end;
     }
     Ok((out, width))
@@ -199,5 +201,21 @@ mod tests {
     fn a_representation_wider_than_the_screen_takes_is_refused() {
         let err = error_of("wide_output.onnx");
         assert!(err.contains("5001 values per row"), "{err}");
+    }
+
+    #[test]
+    fn the_zero_rows_padding_a_batch_are_not_checked() {
+        // 300 rows run as a batch of 256 and one of 44 rows padded with 212 zero rows, whose
+        // log is -inf; every real row is positive, so its log is finite.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/log_of_input.onnx");
+        let x: Vec<f64> = (0..900).map(|i| 1.0 + f64::from(i)).collect();
+        let (reps, width) = represent(&path, "hidden", &x, 3).unwrap();
+        assert_eq!((reps.len(), width), (900, 3));
+        assert!((reps[899] - 900f64.ln()).abs() < 1e-4);
+        // A real row that is not finite is still refused, by its number.
+        let mut x = x;
+        x[3 * 280] = 0.0;
+        let err = represent(&path, "hidden", &x, 3).unwrap_err();
+        assert!(err.contains("not finite for row 280"), "{err}");
     }
 }

@@ -7,6 +7,8 @@
   the screen refuses rather than allocate.
 * wide_output.onnx: input "x" [N, 3], tiled 1667 times as output "hidden" [N, 5001]: wider than
   the screen's covariance takes.
+* log_of_input.onnx: input "x" [N, 3], Log as output "hidden": finite for positive features,
+  -inf for the zero rows that pad a batch (which are not data).
 
 Run: python model_runner_fixtures.py"""
 import numpy as np
@@ -45,3 +47,10 @@ graph = helper.make_graph(
     [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", 5001])],
     [numpy_helper.from_array(np.array([1, 1667], dtype=np.int64), "repeats")])
 save(graph, "wide_output")
+
+graph = helper.make_graph(
+    [helper.make_node("Log", ["x"], ["hidden"])],
+    "log_of_input",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+    [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["N", 3])])
+save(graph, "log_of_input")
